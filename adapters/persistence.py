@@ -1,0 +1,83 @@
+"""Persistence configuration: one URL picks the event store and the view store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Engine, create_engine, event
+
+SQLITE_BUSY_MS = 30_000
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where events and views live for one database URL."""
+
+    url: str
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.url.split(":///", 1)[1])
+
+    def event_store_env(self) -> dict[str, str]:
+        if self.is_postgres:
+            parts = urlsplit(self.url)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": parts.path.lstrip("/"),
+                "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(parts.port or 5432),
+                "POSTGRES_USER": unquote(parts.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(parts.password or ""),
+                "POSTGRES_POOL_SIZE": "4",
+                "POSTGRES_MAX_OVERFLOW": "4",
+            }
+        self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(self.sqlite_path),
+            "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_MS // 1000),
+        }
+
+    def view_engine(self, schema: str | None = None) -> Engine:
+        """The SQLAlchemy engine of the views (optionally in a PostgreSQL schema)."""
+        if self.is_postgres:
+            url = "postgresql+psycopg://" + self.url.split("://", 1)[1]
+            connect_args: dict[str, Any] = {}
+            if schema:
+                connect_args["options"] = f"-csearch_path={schema}"
+            return create_engine(url, connect_args=connect_args, pool_size=5, max_overflow=5)
+        self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            f"sqlite:///{self.sqlite_path}", connect_args={"check_same_thread": False}
+        )
+        _configure_sqlite(engine)
+        return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer_engine(engine: Engine) -> Engine:
+    """The same engine, taking SQLite's write lock at BEGIN (no-op elsewhere)."""
+    return engine.execution_options(sqlite_immediate=True)

@@ -1,0 +1,15 @@
+"""Deployment settings, read from MAILTRAIL_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/mailtrail.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MAILTRAIL_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    allow_private_hosts: bool = False
+    projection_poll_seconds: float = 0.5

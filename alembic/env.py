@@ -1,0 +1,30 @@
+"""Alembic environment: migrations run on the connection the caller passes in."""
+
+from __future__ import annotations
+
+from alembic import context
+from projections.tables import metadata
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        from adapters.settings import Settings
+        from adapters.persistence import StoreConfig
+
+        engine = StoreConfig(Settings().database_url).view_engine()
+        with engine.begin() as conn:
+            _migrate(conn)
+        return
+    _migrate(connection)
+
+
+def _migrate(connection: object) -> None:
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,43 @@
+"""The HTTP API: create_app() builds everything, nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from adapters.settings import Settings
+from api import errors
+from api.responses import OrjsonResponse
+from api.routes import emails, mailboxes, members, records
+from api.routes import settings as settings_routes
+from api.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The API over a runtime (opened from `settings` when not given)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime or Runtime.open(settings)
+        app.state.runtime.catch_up()
+        if owned:
+            app.state.runtime.start_background_projection()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.runtime.close()
+
+    app = FastAPI(
+        title="mailtrail",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+    )
+    errors.install(app)
+    for module in (members, settings_routes, mailboxes, records, emails):
+        app.include_router(module.router)
+    return app

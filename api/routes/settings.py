@@ -1,0 +1,27 @@
+"""Workspace settings (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import AdminDep, RuntimeDep
+from api.schemas import SettingsChange
+from projections.record_queries import settings_row
+
+router = APIRouter(tags=["settings"])
+
+
+@router.get("/settings")
+def get_settings(viewer: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    with runtime.engine.connect() as conn:
+        return settings_row(conn, viewer)
+
+
+@router.patch("/settings")
+def change_settings(body: SettingsChange, viewer: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    runtime.app.update_settings(viewer.workspace_id, body.model_dump(exclude_none=True))
+    runtime.catch_up()
+    with runtime.engine.connect() as conn:
+        return settings_row(conn, viewer)

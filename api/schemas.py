@@ -1,0 +1,59 @@
+"""Request bodies (pydantic). Responses are plain JSON documents."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewMember(Body):
+    name: str = Field(min_length=1, max_length=200)
+    emails: list[str] = Field(min_length=1, max_length=50)
+    role: Literal["member", "admin", "auditor"] = "member"
+
+
+class SettingsChange(Body):
+    record_creation: Literal["all", "selective", "none"] | None = None
+    internal_domains: list[str] | None = Field(default=None, max_length=500)
+    exclusions: list[str] | None = Field(default=None, max_length=5000)
+    plan: Literal["free", "plus", "pro", "enterprise"] | None = None
+    legal_hold: bool | None = None
+
+
+class NewMailbox(Body):
+    provider: Literal["imap", "gmail", "microsoft365", "upload"]
+    address: str = Field(max_length=320)
+    aliases: list[str] = Field(default_factory=list, max_length=50)
+    host: str | None = Field(default=None, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] | None = None
+    username: str | None = Field(default=None, max_length=320)
+    password: str | None = Field(default=None, max_length=1000)
+    folders: list[str] | None = Field(default=None, max_length=100)
+
+
+class MailboxChange(Body):
+    sharing: Literal["metadata", "subject", "full"] | None = None
+
+
+class BlocklistEntry(Body):
+    entry: str = Field(min_length=1, max_length=320)
+
+
+class NewPerson(Body):
+    name: str = Field(min_length=1, max_length=200)
+    emails: list[str] = Field(default_factory=list, max_length=50)
+
+
+class NewAddress(Body):
+    address: str = Field(min_length=3, max_length=320)
+
+
+class NewCompany(Body):
+    domain: str = Field(min_length=3, max_length=255)
+    name: str | None = Field(default=None, max_length=200)

@@ -1,0 +1,228 @@
+"""The MailTrail event-sourced application: commands over the aggregates."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from application.errors import ConflictError, NotFoundError, RuleViolationError
+from application.ports import DomainCatalog
+from application.transcoder import OrjsonTranscoder
+from domain.company import Company
+from domain.mailbox import Mailbox, check_provider
+from domain.person import AddressClaim, Person
+from domain.values import Plan, normalize_address, normalize_domain
+from domain.workspace import Workspace
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class MailTrail(Application[UUID]):
+    name = "mailtrail"
+
+    def __init__(self, catalog: DomainCatalog, env: dict[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        self.catalog = catalog
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    # loading ---------------------------------------------------------------
+    def load(self, cls: type[A], aggregate_id: UUID | str, workspace_id: str | None = None) -> A:
+        """Load an aggregate of `cls`, visible only inside `workspace_id` when given."""
+        try:
+            aggregate = self.repository.get(UUID(str(aggregate_id)))
+        except (AggregateNotFoundError, ValueError):
+            raise NotFoundError(f"{cls.__name__} {aggregate_id} not found") from None
+        if not isinstance(aggregate, cls):
+            raise NotFoundError(f"{cls.__name__} {aggregate_id} not found")
+        if workspace_id is not None and str(getattr(aggregate, "workspace_id", aggregate.id)) != workspace_id:
+            raise NotFoundError(f"{cls.__name__} {aggregate_id} not found")
+        return aggregate
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def save_all(self, *aggregates: Aggregate) -> int:
+        """Save atomically and return the last notification id."""
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            raise ConflictError("a concurrent change conflicted; try again") from None
+        return recordings[-1].notification.id if recordings else self.recorder.max_notification_id() or 0
+
+    # workspace -------------------------------------------------------------
+    def create_workspace(
+        self, name: str, domain: str, admin_name: str, admin_email: str, plan: str = "free"
+    ) -> tuple[str, str]:
+        signup_domain = _domain(domain)
+        Plan(plan)
+        workspace = Workspace(name=name, signup_domain=signup_domain, plan=plan)
+        member_id = str(uuid4())
+        workspace.add_member(member_id, admin_name, [_address(admin_email)], "admin")
+        self.save_all(workspace)
+        return str(workspace.id), member_id
+
+    def add_member(self, workspace_id: str, name: str, emails: list[str], role: str) -> str:
+        workspace = self.load(Workspace, workspace_id)
+        member_id = str(uuid4())
+        workspace.add_member(member_id, name, [_address(e) for e in emails], role)
+        self.save_all(workspace)
+        return member_id
+
+    def update_settings(self, workspace_id: str, changes: dict[str, Any]) -> int:
+        workspace = self.load(Workspace, workspace_id)
+        if "internal_domains" in changes:
+            workspace.set_internal_domains([_domain(d) for d in changes["internal_domains"]])
+        if "exclusions" in changes:
+            workspace.set_exclusions([_entry(e) for e in changes["exclusions"]])
+        if "record_creation" in changes:
+            workspace.set_record_policy(changes["record_creation"])
+        if "plan" in changes:
+            workspace.set_plan(changes["plan"])
+        if "legal_hold" in changes:
+            workspace.set_legal_hold(bool(changes["legal_hold"]))
+        return self.save_all(workspace)
+
+    # mailboxes -------------------------------------------------------------
+    def connect_mailbox(
+        self,
+        workspace_id: str,
+        owner_id: str,
+        provider: str,
+        address: str,
+        aliases: list[str],
+        connection: dict[str, Any] | None = None,
+    ) -> str:
+        workspace = self.load(Workspace, workspace_id)
+        workspace.member(owner_id)
+        check_provider(provider)
+        addresses = [_address(address), *(_address(a) for a in aliases)]
+        mailbox = Mailbox(
+            workspace_id=workspace_id,
+            owner_id=owner_id,
+            provider=provider,
+            address=addresses[0],
+            aliases=addresses[1:],
+            connection=connection or {},
+        )
+        workspace.register_mailbox(str(mailbox.id), addresses)
+        domain = addresses[0].rpartition("@")[2]
+        if not self.catalog.is_free_mail(domain) and domain not in workspace.internal_domains:
+            workspace.set_internal_domains([*workspace.internal_domains, domain])
+        self.save_all(workspace, mailbox)
+        return str(mailbox.id)
+
+    def change_sharing(self, workspace_id: str, mailbox_id: str, level: str) -> int:
+        mailbox = self.load(Mailbox, mailbox_id, workspace_id)
+        mailbox.change_sharing(level)
+        return self.save_all(mailbox)
+
+    def block(self, workspace_id: str, mailbox_id: str, entry: str) -> int:
+        mailbox = self.load(Mailbox, mailbox_id, workspace_id)
+        mailbox.block(_entry(entry))
+        return self.save_all(mailbox)
+
+    def unblock(self, workspace_id: str, mailbox_id: str, entry: str) -> int:
+        mailbox = self.load(Mailbox, mailbox_id, workspace_id)
+        mailbox.unblock(_entry(entry))
+        return self.save_all(mailbox)
+
+    # records ---------------------------------------------------------------
+    def create_person(self, workspace_id: str, name: str, emails: list[str]) -> str:
+        workspace = self.load(Workspace, workspace_id)
+        addresses = list(dict.fromkeys(_address(e) for e in emails))
+        internal = workspace.internal_set()
+        for address in addresses:
+            if internal.is_internal(address):
+                raise RuleViolationError(f"{address} is internal and cannot be a person")
+        person = Person(
+            workspace_id=workspace_id, name=name, addresses=addresses, origin={"manual": True}
+        )
+        claims = [
+            AddressClaim(workspace_id=workspace_id, address=a, person_id=str(person.id))
+            for a in addresses
+        ]
+        companies = self.companies_for(workspace_id, addresses, {"manual": True})
+        try:
+            self.save(person, *claims, *companies)
+        except IntegrityError:
+            raise ConflictError("an address already belongs to a person") from None
+        return str(person.id)
+
+    def add_person_address(self, workspace_id: str, person_id: str, email: str) -> int:
+        person = self.load(Person, person_id, workspace_id)
+        address = _address(email)
+        workspace = self.load(Workspace, workspace_id)
+        if workspace.internal_set().is_internal(address):
+            raise RuleViolationError(f"{address} is internal and cannot be a person")
+        if address in person.addresses:
+            return self.recorder.max_notification_id() or 0
+        person.add_address(address)
+        claim = AddressClaim(workspace_id=workspace_id, address=address, person_id=person_id)
+        companies = self.companies_for(workspace_id, [address], {"manual": True})
+        try:
+            return self.save(person, claim, *companies)[-1].notification.id
+        except IntegrityError:
+            raise ConflictError(f"{address} already belongs to a person") from None
+
+    def create_company(self, workspace_id: str, domain: str, name: str | None = None) -> str:
+        host = _domain(domain)
+        company = Company(
+            workspace_id=workspace_id,
+            domain=host,
+            name=name or self.catalog.company_name(host),
+            origin={"manual": True},
+        )
+        try:
+            self.save(company)
+        except IntegrityError:
+            raise ConflictError(f"a company for {host} exists") from None
+        return str(company.id)
+
+    def companies_for(
+        self, workspace_id: str, addresses: list[str], origin: dict[str, Any], known: set[UUID] | None = None
+    ) -> list[Company]:
+        """New companies for the non-free-mail domains of `addresses`."""
+        companies: dict[UUID, Company] = {}
+        for address in addresses:
+            host = address.rpartition("@")[2]
+            if self.catalog.is_free_mail(host):
+                continue
+            company_id = Company.create_id(workspace_id, host)
+            if company_id in companies or (known is not None and company_id in known):
+                continue
+            if self.exists(company_id):
+                if known is not None:
+                    known.add(company_id)
+                continue
+            companies[company_id] = Company(
+                workspace_id=workspace_id,
+                domain=host,
+                name=self.catalog.company_name(host),
+                origin=origin,
+            )
+        return list(companies.values())
+
+
+def _address(value: str) -> str:
+    address = normalize_address(value)
+    if address is None:
+        raise RuleViolationError(f"{value!r} is not an email address")
+    return address
+
+
+def _domain(value: str) -> str:
+    domain = normalize_domain(value)
+    if domain is None or "." not in domain:
+        raise RuleViolationError(f"{value!r} is not a domain")
+    return domain
+
+
+def _entry(value: str) -> str:
+    """A blocklist or exclusion entry: an address or a domain."""
+    return _address(value) if "@" in value else _domain(value)

@@ -1,0 +1,65 @@
+"""Import a stream of raw messages into a mailbox, batch by batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from application.ports import Item, Rejected
+from application.sync import Syncer
+from domain.message import ParsedMessage
+
+BATCH_SIZE = 500
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+
+RawMessage = tuple[str, str, bytes]
+Parser = Callable[[bytes], ParsedMessage]
+
+
+@dataclass
+class ImportTotals:
+    seen: int = 0
+    synced: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    position: int = 0
+
+
+def to_item(raw: bytes, ref: str, parse: Parser) -> Item:
+    if not raw.strip():
+        return Rejected(ref, "empty")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return Rejected(ref, "too_large")
+    return parse(raw)
+
+
+def batches(messages: Iterable[RawMessage], parse: Parser, size: int = BATCH_SIZE) -> Iterator[tuple[str, list[Item]]]:
+    """Consecutive messages of one folder, parsed, `size` at a time."""
+    folder, items = "", []
+    for message_folder, ref, raw in messages:
+        if items and (message_folder != folder or len(items) >= size):
+            yield folder, items
+            items = []
+        folder = message_folder
+        items.append(to_item(raw, ref, parse))
+    if items:
+        yield folder, items
+
+
+def import_batches(
+    syncer: Syncer,
+    parsed: Iterable[tuple[str, list[Item]]],
+    on_batch: Callable[[int], None] | None = None,
+) -> ImportTotals:
+    totals = ImportTotals()
+    for folder, items in parsed:
+        result = syncer.record(folder, items, None)
+        totals.seen += len(items)
+        totals.synced += result.synced
+        totals.skipped.update(result.skipped)
+        totals.rejected.update(r["reason"] for r in result.rejected)
+        totals.position = result.position
+        if on_batch is not None:
+            on_batch(len(items))
+    return totals

@@ -1,0 +1,175 @@
+"""The sync use case: record a batch of messages, its records and the cursor atomically."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from application.app import MailTrail
+from application.errors import ConflictError
+from application.ports import Item, Rejected
+from domain.filtering import skip_reason
+from domain.mailbox import Mailbox
+from domain.message import Address, ParsedMessage
+from domain.participants import direction, participants
+from domain.person import AddressClaim, Person
+from domain.records import people_to_create
+from domain.synced_message import SyncedMessage, email_id_for, email_identity
+from domain.values import RecordPolicy
+from domain.workspace import Workspace
+
+DUPLICATE = "duplicate"
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class BatchResult:
+    synced: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (copy id, email id)
+    position: int = 0
+
+
+class Syncer:
+    """Records batches for one mailbox; remembers which records already exist."""
+
+    def __init__(self, app: MailTrail, mailbox_id: str) -> None:
+        self.app = app
+        self.mailbox_id = mailbox_id
+        self.known: set[UUID] = set()
+
+    def record(self, folder: str, items: list[Item], cursor: dict[str, Any] | None) -> BatchResult:
+        """Save the batch in one atomic write; retried when another writer got there first."""
+        existing: set[UUID] = set()
+        for _ in range(MAX_ATTEMPTS):
+            mailbox = self.app.load(Mailbox, self.mailbox_id)
+            workspace = self.app.load(Workspace, mailbox.workspace_id)
+            result, aggregates = self._build(workspace, mailbox, folder, items, cursor, existing)
+            try:
+                recordings = self.app.save(mailbox, *aggregates)
+            except IntegrityError:
+                existing |= {a.id for a in aggregates if self.app.exists(a.id)}
+                self.known |= existing
+                continue
+            result.position = recordings[-1].notification.id
+            return result
+        raise ConflictError(f"mailbox {self.mailbox_id} is being synced by another writer")
+
+    def _build(
+        self,
+        workspace: Workspace,
+        mailbox: Mailbox,
+        folder: str,
+        items: list[Item],
+        cursor: dict[str, Any] | None,
+        existing: set[UUID],
+    ) -> tuple[BatchResult, list[Aggregate]]:
+        result = BatchResult()
+        internal = workspace.internal_set()
+        exclusions = workspace.exclusions
+        owner = set(mailbox.addresses)
+        policy = RecordPolicy(workspace.record_policy)
+        workspace_id = str(workspace.id)
+        copies: dict[UUID, SyncedMessage] = {}
+        records: dict[UUID, Aggregate] = {}
+        for item in items:
+            if isinstance(item, Rejected):
+                result.rejected.append({"ref": item.ref, "reason": item.reason})
+                continue
+            reason = skip_reason(participants(item), internal, exclusions, mailbox.blocklist)
+            if reason is not None:
+                result.skipped[reason] += 1
+                continue
+            identity = email_identity(item.message_id, item.fingerprint)
+            copy_id = SyncedMessage.create_id(self.mailbox_id, identity)
+            if copy_id in copies or copy_id in existing:
+                result.skipped[DUPLICATE] += 1
+                continue
+            way = direction(item, owner)
+            email_id = str(email_id_for(workspace_id, identity))
+            copies[copy_id] = SyncedMessage(
+                mailbox_id=self.mailbox_id,
+                identity=identity,
+                workspace_id=workspace_id,
+                email_id=email_id,
+                folder=folder,
+                direction=way,
+                headers=headers_of(item),
+                content=content_of(item),
+            )
+            result.copies.append((str(copy_id), email_id))
+            for address, rule in people_to_create(item, way, policy, internal, exclusions):
+                origin = {"rule": rule, "copy_id": str(copy_id), "mailbox_id": self.mailbox_id}
+                self._add_person(records, workspace_id, address, _name_of(item, address), origin)
+        result.synced = len(copies)
+        mailbox.record_batch(folder, cursor, result.synced, dict(result.skipped), result.rejected)
+        return result, [*copies.values(), *records.values()]
+
+    def _add_person(
+        self,
+        records: dict[UUID, Aggregate],
+        workspace_id: str,
+        address: str,
+        name: str,
+        origin: dict[str, Any],
+    ) -> None:
+        claim_id = AddressClaim.create_id(workspace_id, address)
+        if claim_id in records or claim_id in self.known:
+            return
+        if self.app.exists(claim_id):
+            self.known.add(claim_id)
+            return
+        person = Person(workspace_id=workspace_id, name=name, addresses=[address], origin=origin)
+        records[claim_id] = AddressClaim(
+            workspace_id=workspace_id, address=address, person_id=str(person.id)
+        )
+        records[person.id] = person
+        for company in self.app.companies_for(workspace_id, [address], origin, self.known):
+            if company.id not in records:
+                records[company.id] = company
+                self.known.add(company.id)
+
+
+def _pairs(addresses: tuple[Address, ...]) -> list[list[str]]:
+    return [[a.email, a.name] for a in addresses]
+
+
+def _name_of(message: ParsedMessage, address: str) -> str:
+    for group in (message.from_, message.to, message.cc, message.bcc, message.reply_to):
+        for a in group:
+            if a.email == address and a.name:
+                return a.name
+    return ""
+
+
+def headers_of(message: ParsedMessage) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "date": message.date.isoformat() if message.date else None,
+        "from": _pairs(message.from_),
+        "sender": _pairs(message.sender),
+        "reply_to": _pairs(message.reply_to),
+        "to": _pairs(message.to),
+        "cc": _pairs(message.cc),
+        "bcc": _pairs(message.bcc),
+        "in_reply_to": message.in_reply_to,
+        "references": list(message.references),
+        "bulk": message.bulk,
+        "size": message.size,
+        "defects": list(message.defects),
+    }
+
+
+def content_of(message: ParsedMessage) -> dict[str, Any]:
+    return {
+        "body_text": message.body_text,
+        "body_html": message.body_html,
+        "attachments": [[a.filename, a.content_type, a.size] for a in message.attachments],
+    }

@@ -1,0 +1,15 @@
+"""Errors raised by domain rules."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command broke a domain rule."""
+
+
+class RuleViolationError(DomainError):
+    """The command is well formed but a product rule forbids it."""
+
+
+class ConflictError(DomainError):
+    """The command conflicts with existing state."""

@@ -1,0 +1,58 @@
+"""Internal, excluded and blocked classification: which messages may be stored."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from domain.values import domain_matches, domain_of
+
+NO_PARTICIPANTS = "no_participants"
+INTERNAL_ONLY = "internal_only"
+EXCLUDED = "excluded"
+BLOCKLISTED = "blocklisted"
+
+
+def matches_any(address: str, entries: Iterable[str]) -> bool:
+    """True when an entry is the address itself, or a domain covering it."""
+    domain = domain_of(address)
+    for entry in entries:
+        if "@" in entry:
+            if entry == address:
+                return True
+        elif domain_matches(domain, entry):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class InternalSet:
+    """Internal domains plus every member's own addresses."""
+
+    domains: frozenset[str]
+    addresses: frozenset[str]
+
+    def is_internal(self, address: str) -> bool:
+        return address in self.addresses or domain_of(address) in self.domains
+
+
+def skip_reason(
+    addresses: Collection[str],
+    internal: InternalSet,
+    exclusions: Collection[str] = (),
+    blocklist: Collection[str] = (),
+) -> str | None:
+    """Why a message with these participants must not be stored, or None to store it."""
+    if not addresses:
+        return NO_PARTICIPANTS
+    if exclusions and any(matches_any(a, exclusions) for a in addresses):
+        return EXCLUDED
+    if blocklist and any(matches_any(a, blocklist) for a in addresses):
+        return BLOCKLISTED
+    if all(internal.is_internal(a) for a in addresses):
+        return INTERNAL_ONLY
+    return None
+
+
+def external(addresses: Iterable[str], internal: InternalSet) -> list[str]:
+    return [a for a in addresses if not internal.is_internal(a)]

@@ -1,0 +1,136 @@
+"""The Mailbox aggregate: one member's connected account and its sync state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import RuleViolationError
+from domain.filtering import matches_any
+from domain.values import Provider, SharingLevel
+
+ACTIVE = "active"
+ERROR = "error"
+DISCONNECTED = "disconnected"
+REMOVED = "removed"
+
+
+class Mailbox(Aggregate):
+    @event("Created")
+    def __init__(
+        self,
+        workspace_id: str,
+        owner_id: str,
+        provider: str,
+        address: str,
+        aliases: list[str],
+        connection: dict[str, Any],
+    ) -> None:
+        self.workspace_id = workspace_id
+        self.owner_id = owner_id
+        self.provider = provider
+        self.address = address
+        self.aliases = aliases
+        self.connection = connection
+        self.sharing = SharingLevel.METADATA.value
+        self.blocklist: list[str] = []
+        self.cursors: dict[str, dict[str, Any]] = {}
+        self.status = ACTIVE
+        self.status_reason = ""
+        self.synced = 0
+        self.skipped: dict[str, int] = {}
+
+    @property
+    def addresses(self) -> list[str]:
+        return [self.address, *self.aliases]
+
+    def _check_not_removed(self) -> None:
+        if self.status == REMOVED:
+            raise RuleViolationError("the mailbox was removed")
+
+    def change_sharing(self, level: str) -> None:
+        self._check_not_removed()
+        if SharingLevel(level) is SharingLevel.NONE:
+            raise RuleViolationError("sharing must be metadata, subject or full")
+        if level != self.sharing:
+            self._sharing_changed(level=level)
+
+    @event("SharingChanged")
+    def _sharing_changed(self, level: str) -> None:
+        self.sharing = level
+
+    def block(self, entry: str) -> None:
+        self._check_not_removed()
+        if any(matches_any(own, [entry]) for own in self.addresses):
+            raise RuleViolationError("a mailbox's own addresses cannot be blocked")
+        if entry not in self.blocklist:
+            self._blocklist_entry_added(entry=entry)
+
+    @event("BlocklistEntryAdded")
+    def _blocklist_entry_added(self, entry: str) -> None:
+        self.blocklist = [*self.blocklist, entry]
+
+    def unblock(self, entry: str) -> None:
+        if entry in self.blocklist:
+            self._blocklist_entry_removed(entry=entry)
+
+    @event("BlocklistEntryRemoved")
+    def _blocklist_entry_removed(self, entry: str) -> None:
+        self.blocklist = [e for e in self.blocklist if e != entry]
+
+    def record_batch(
+        self,
+        folder: str,
+        cursor: dict[str, Any] | None,
+        synced: int,
+        skipped: dict[str, int],
+        rejected: list[dict[str, str]],
+    ) -> None:
+        """One batch of a sync: counts, reasons and the folder's new cursor."""
+        self._check_not_removed()
+        self._batch_recorded(
+            folder=folder, cursor=cursor, synced=synced, skipped=skipped, rejected=rejected
+        )
+
+    @event("BatchRecorded")
+    def _batch_recorded(
+        self,
+        folder: str,
+        cursor: dict[str, Any] | None,
+        synced: int,
+        skipped: dict[str, int],
+        rejected: list[dict[str, str]],
+    ) -> None:
+        if cursor is not None:
+            self.cursors = {**self.cursors, folder: cursor}
+        self.synced += synced
+        merged = dict(self.skipped)
+        for reason, count in skipped.items():
+            merged[reason] = merged.get(reason, 0) + count
+        self.skipped = merged
+
+    def set_status(self, status: str, reason: str = "") -> None:
+        self._check_not_removed()
+        if (status, reason) != (self.status, self.status_reason):
+            self._status_changed(status=status, reason=reason)
+
+    @event("StatusChanged")
+    def _status_changed(self, status: str, reason: str) -> None:
+        self.status = status
+        self.status_reason = reason
+
+    def remove(self) -> None:
+        self._check_not_removed()
+        self._removed()
+
+    @event("Removed")
+    def _removed(self) -> None:
+        self.status = REMOVED
+
+
+def check_provider(provider: str) -> Provider:
+    try:
+        return Provider(provider)
+    except ValueError:
+        raise RuleViolationError(f"unknown provider {provider!r}") from None

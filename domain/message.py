@@ -1,0 +1,46 @@
+"""A message as the domain sees it: parsed, normalised, with its defects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One mailbox of a header: `email` is normalised (see values.normalize_address)."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """What MIME parsing extracts from one raw message. Never built from a failure:
+    unreadable parts become `defects`, missing headers become empty values."""
+
+    message_id: str | None
+    subject: str
+    date: datetime | None
+    from_: tuple[Address, ...]
+    sender: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    bcc: tuple[Address, ...]
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    bulk: bool
+    body_text: str
+    body_html: str
+    attachments: tuple[Attachment, ...]
+    size: int
+    fingerprint: str
+    defects: tuple[str, ...] = field(default=())

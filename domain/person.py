@@ -1,0 +1,55 @@
+"""The Person aggregate and the address claim that makes an address one person's."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.values import stable_id
+
+
+class Person(Aggregate):
+    @staticmethod
+    def create_id(workspace_id: str, addresses: list[str], **_: Any) -> UUID:
+        """People made from an address get that address's id; others a random one."""
+        if addresses:
+            return person_id_for_address(workspace_id, addresses[0])
+        return uuid4()
+
+    @event("Created")
+    def __init__(
+        self, workspace_id: str, name: str, addresses: list[str], origin: dict[str, Any]
+    ) -> None:
+        self.workspace_id = workspace_id
+        self.name = name
+        self.addresses = addresses
+        self.origin = origin
+
+    def add_address(self, address: str) -> None:
+        if address not in self.addresses:
+            self._address_added(address=address)
+
+    @event("AddressAdded")
+    def _address_added(self, address: str) -> None:
+        self.addresses = [*self.addresses, address]
+
+
+def person_id_for_address(workspace_id: str, address: str) -> UUID:
+    """The id of a person created automatically from an address."""
+    return stable_id("person", workspace_id, address)
+
+
+class AddressClaim(Aggregate):
+    """Exists once per (workspace, address): creating a second one conflicts."""
+
+    @staticmethod
+    def create_id(workspace_id: str, address: str, **_: Any) -> UUID:
+        return stable_id("address", workspace_id, address)
+
+    @event("Claimed")
+    def __init__(self, workspace_id: str, address: str, person_id: str) -> None:
+        self.workspace_id = workspace_id
+        self.address = address
+        self.person_id = person_id

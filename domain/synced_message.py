@@ -1,0 +1,59 @@
+"""The SyncedMessage aggregate: one message as synced by one mailbox."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.values import stable_id
+
+
+def email_identity(message_id: str | None, fingerprint: str) -> str:
+    """What makes two copies the same email: Message-ID and the identity-header digest.
+
+    The digest keeps apart different messages that reuse one Message-ID."""
+    return f"{message_id or ''}\x1e{fingerprint}"
+
+
+def email_id_for(workspace_id: str, identity: str) -> UUID:
+    return stable_id("email", workspace_id, identity)
+
+
+class SyncedMessage(Aggregate):
+    """Content fields live only in these events; views keep what reads need."""
+
+    @staticmethod
+    def create_id(mailbox_id: str, identity: str, **_: Any) -> UUID:
+        return stable_id("copy", mailbox_id, identity)
+
+    @event("Recorded")
+    def __init__(
+        self,
+        mailbox_id: str,
+        identity: str,
+        workspace_id: str,
+        email_id: str,
+        folder: str,
+        direction: str,
+        headers: dict[str, Any],
+        content: dict[str, Any],
+    ) -> None:
+        self.mailbox_id = mailbox_id
+        self.identity = identity
+        self.workspace_id = workspace_id
+        self.email_id = email_id
+        self.folder = folder
+        self.direction = direction
+        self.headers = headers
+        self.content = content
+        self.expunged = False
+
+    def expunge(self) -> None:
+        if not self.expunged:
+            self._expunged()
+
+    @event("Expunged")
+    def _expunged(self) -> None:
+        self.expunged = True

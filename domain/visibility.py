@@ -1,0 +1,47 @@
+"""What a viewer may see of an email: the highest level any visible copy grants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from domain.values import Role, SharingLevel
+
+
+@dataclass(frozen=True)
+class Viewer:
+    workspace_id: str
+    member_id: str
+    role: str
+
+    @property
+    def is_auditor(self) -> bool:
+        return self.role == Role.AUDITOR.value
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+
+@dataclass(frozen=True)
+class CopyAccess:
+    """What decides one copy's contribution: its owner, sharing, and whether it is hidden."""
+
+    owner_id: str
+    sharing: str
+    hidden: bool
+
+
+def copy_level(viewer: Viewer, copy: CopyAccess) -> SharingLevel:
+    if copy.hidden:
+        return SharingLevel.NONE
+    if copy.owner_id == viewer.member_id:
+        return SharingLevel.FULL
+    if viewer.is_auditor:
+        return SharingLevel.METADATA
+    return SharingLevel(copy.sharing)
+
+
+def email_level(viewer: Viewer, copies: Iterable[CopyAccess]) -> SharingLevel:
+    """NONE means the email does not exist for this viewer."""
+    return SharingLevel.highest([copy_level(viewer, c) for c in copies])

@@ -1,0 +1,106 @@
+"""The Workspace aggregate: members, internal domains, exclusions, policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import ConflictError, RuleViolationError
+from domain.filtering import InternalSet
+from domain.values import Plan, RecordPolicy, Role
+
+
+class Workspace(Aggregate):
+    @event("Created")
+    def __init__(self, name: str, signup_domain: str, plan: str) -> None:
+        self.name = name
+        self.signup_domain = signup_domain
+        self.plan = plan
+        self.record_policy = RecordPolicy.SELECTIVE.value
+        self.internal_domains: list[str] = [signup_domain]
+        self.exclusions: list[str] = []
+        self.legal_hold = False
+        self.members: dict[str, dict[str, Any]] = {}
+        self.mailbox_addresses: dict[str, list[str]] = {}
+
+    # members -------------------------------------------------------------
+    def add_member(self, member_id: str, name: str, emails: list[str], role: str) -> None:
+        Role(role)
+        taken = {a for m in self.members.values() for a in m["emails"]}
+        if taken.intersection(emails):
+            raise ConflictError("an address already belongs to a member")
+        self._member_added(member_id=member_id, name=name, emails=emails, role=role)
+
+    @event("MemberAdded")
+    def _member_added(self, member_id: str, name: str, emails: list[str], role: str) -> None:
+        self.members[member_id] = {"name": name, "emails": emails, "role": role}
+
+    def register_mailbox(self, mailbox_id: str, addresses: list[str]) -> None:
+        self._mailbox_registered(mailbox_id=mailbox_id, addresses=addresses)
+
+    @event("MailboxRegistered")
+    def _mailbox_registered(self, mailbox_id: str, addresses: list[str]) -> None:
+        self.mailbox_addresses[mailbox_id] = addresses
+
+    def unregister_mailbox(self, mailbox_id: str) -> None:
+        if mailbox_id in self.mailbox_addresses:
+            self._mailbox_unregistered(mailbox_id=mailbox_id)
+
+    @event("MailboxUnregistered")
+    def _mailbox_unregistered(self, mailbox_id: str) -> None:
+        self.mailbox_addresses.pop(mailbox_id, None)
+
+    # settings ------------------------------------------------------------
+    def set_internal_domains(self, domains: list[str]) -> None:
+        if sorted(domains) != sorted(self.internal_domains):
+            self._internal_domains_set(domains=sorted(set(domains)))
+
+    @event("InternalDomainsSet")
+    def _internal_domains_set(self, domains: list[str]) -> None:
+        self.internal_domains = domains
+
+    def set_exclusions(self, entries: list[str]) -> None:
+        if sorted(entries) != sorted(self.exclusions):
+            self._exclusions_set(entries=sorted(set(entries)))
+
+    @event("ExclusionsSet")
+    def _exclusions_set(self, entries: list[str]) -> None:
+        self.exclusions = entries
+
+    def set_record_policy(self, policy: str) -> None:
+        if RecordPolicy(policy).value != self.record_policy:
+            self._record_policy_set(policy=policy)
+
+    @event("RecordPolicySet")
+    def _record_policy_set(self, policy: str) -> None:
+        self.record_policy = policy
+
+    def set_plan(self, plan: str) -> None:
+        if Plan(plan).value != self.plan:
+            self._plan_set(plan=plan)
+
+    @event("PlanSet")
+    def _plan_set(self, plan: str) -> None:
+        self.plan = plan
+
+    def set_legal_hold(self, held: bool) -> None:
+        if held != self.legal_hold:
+            self._legal_hold_set(held=held)
+
+    @event("LegalHoldSet")
+    def _legal_hold_set(self, held: bool) -> None:
+        self.legal_hold = held
+
+    # derived ---------------------------------------------------------------
+    def member(self, member_id: str) -> dict[str, Any]:
+        try:
+            return self.members[member_id]
+        except KeyError:
+            raise RuleViolationError(f"no member {member_id} in this workspace") from None
+
+    def internal_set(self) -> InternalSet:
+        addresses = {a for m in self.members.values() for a in m["emails"]}
+        for mailbox_addresses in self.mailbox_addresses.values():
+            addresses.update(mailbox_addresses)
+        return InternalSet(frozenset(self.internal_domains), frozenset(addresses))

@@ -1,0 +1,152 @@
+"""Reads of the emails view, filtered for the viewer by domain.visibility."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, ColumnElement, and_, select, true
+
+from domain.values import SharingLevel
+from domain.visibility import CopyAccess, Viewer, copy_level, email_level
+from projections.tables import email_copies, email_participants, emails, mailboxes
+
+VISIBLE_COPY = and_(email_copies.c.hidden_reason.is_(None), mailboxes.c.status != "removed")
+
+
+def visible_email_ids(
+    conn: Connection,
+    viewer: Viewer,
+    where: ColumnElement[bool] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> list[str]:
+    """Ids of emails with a visible copy (and matching `where`), newest first."""
+    statement = (
+        select(emails.c.id, emails.c.sent_at)
+        .select_from(
+            emails.join(email_copies, email_copies.c.email_id == emails.c.id).join(
+                mailboxes, mailboxes.c.id == email_copies.c.mailbox_id
+            )
+        )
+        .where(emails.c.workspace_id == viewer.workspace_id, VISIBLE_COPY, where if where is not None else true())
+        .group_by(emails.c.id, emails.c.sent_at)
+        .order_by(emails.c.sent_at.desc(), emails.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [row.id for row in conn.execute(statement)]
+
+
+def copies_by_email(conn: Connection, email_ids: list[str]) -> dict[str, list[Any]]:
+    rows = conn.execute(
+        select(
+            email_copies.c.id,
+            email_copies.c.email_id,
+            email_copies.c.mailbox_id,
+            email_copies.c.direction,
+            email_copies.c.hidden_reason,
+            mailboxes.c.owner_id,
+            mailboxes.c.sharing,
+            mailboxes.c.status,
+        )
+        .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
+        .where(email_copies.c.email_id.in_(email_ids))
+    )
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[row.email_id].append(row)
+    return grouped
+
+
+def access(row: Any) -> CopyAccess:
+    return CopyAccess(
+        owner_id=row.owner_id,
+        sharing=row.sharing,
+        hidden=row.hidden_reason is not None or row.status == "removed",
+    )
+
+
+def email_summaries(conn: Connection, viewer: Viewer, email_ids: list[str]) -> list[dict[str, Any]]:
+    """The emails as this viewer may see them, in the order of `email_ids`."""
+    if not email_ids:
+        return []
+    copies = copies_by_email(conn, email_ids)
+    rows = {r.id: r for r in conn.execute(select(emails).where(emails.c.id.in_(email_ids)))}
+    own_copy_ids: dict[str, list[str]] = defaultdict(list)
+    visible_copy_ids: list[str] = []
+    levels: dict[str, SharingLevel] = {}
+    for email_id in email_ids:
+        levels[email_id] = email_level(viewer, [access(c) for c in copies[email_id]])
+        for c in copies[email_id]:
+            if copy_level(viewer, access(c)) is not SharingLevel.NONE:
+                visible_copy_ids.append(c.id)
+                if c.owner_id == viewer.member_id:
+                    own_copy_ids[email_id].append(c.id)
+    people = _participants(conn, visible_copy_ids, {i for ids in own_copy_ids.values() for i in ids})
+    result = []
+    for email_id in email_ids:
+        level = levels[email_id]
+        if level is SharingLevel.NONE:
+            continue
+        row = rows[email_id]
+        visible = [c for c in copies[email_id] if copy_level(viewer, access(c)) is not SharingLevel.NONE]
+        item: dict[str, Any] = {
+            "id": email_id,
+            "sent_at": row.sent_at,
+            "level": level.value,
+            "participants": people.get(email_id, []),
+            "copies": len(visible),
+            "direction": _direction(viewer, visible),
+        }
+        if level.rank >= SharingLevel.SUBJECT.rank:
+            item["subject"] = row.subject
+        if level is SharingLevel.FULL:
+            item["has_body"] = True
+        result.append(item)
+    return result
+
+
+def _direction(viewer: Viewer, copies: list[Any]) -> str:
+    own = [c.direction for c in copies if c.owner_id == viewer.member_id]
+    return (own or [c.direction for c in copies])[0]
+
+
+def _participants(
+    conn: Connection, copy_ids: list[str], own_copy_ids: set[str]
+) -> dict[str, list[dict[str, str]]]:
+    """Participants per email from the visible copies; Bcc only from the viewer's own."""
+    if not copy_ids:
+        return {}
+    rows = conn.execute(
+        select(
+            email_participants.c.email_id,
+            email_participants.c.copy_id,
+            email_participants.c.address,
+            email_participants.c.role,
+            email_participants.c.name,
+        ).where(email_participants.c.copy_id.in_(copy_ids))
+    )
+    seen: dict[str, dict[tuple[str, str], dict[str, str]]] = defaultdict(dict)
+    for row in rows:
+        if row.role == "bcc" and row.copy_id not in own_copy_ids:
+            continue
+        key = (row.role, row.address)
+        if key not in seen[row.email_id]:
+            seen[row.email_id][key] = {"role": row.role, "address": row.address, "name": row.name}
+    return {email_id: list(found.values()) for email_id, found in seen.items()}
+
+
+def entitled_copy(conn: Connection, viewer: Viewer, email_id: str) -> str | None:
+    """A copy whose events this viewer may read the body from (full level), or None."""
+    copies = copies_by_email(conn, [email_id]).get(email_id, [])
+    full = [c for c in copies if copy_level(viewer, access(c)) is SharingLevel.FULL]
+    own = [c for c in full if c.owner_id == viewer.member_id]
+    chosen = (own or full)
+    return chosen[0].id if chosen else None
+
+
+def email_in_workspace(conn: Connection, viewer: Viewer, email_id: str) -> bool:
+    return conn.execute(
+        select(emails.c.id).where(emails.c.id == email_id, emails.c.workspace_id == viewer.workspace_id)
+    ).first() is not None

@@ -1,0 +1,89 @@
+"""The catch-up loop: pages of the notification log applied to the views.
+
+Each page's view rows and its tracking position commit in one transaction, so a
+crash replays at most the uncommitted page and never applies an event twice."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.application import Application
+from sqlalchemy import Engine, select
+
+from projections import email_views, record_views, workspace_views
+from projections.tables import tracking
+from projections.writer import Handler, ViewWriter
+
+VIEWS_NAME = "views"
+PAGE_SIZE = 2000
+
+HANDLERS: dict[type, Handler] = {
+    **workspace_views.HANDLERS,
+    **email_views.HANDLERS,
+    **record_views.HANDLERS,
+}
+
+
+class ProjectionRunner:
+    """Applies new events to the views; safe to call from several threads."""
+
+    def __init__(self, app: Application[Any], engine: Engine, page_size: int = PAGE_SIZE) -> None:
+        self.app = app
+        self.engine = engine
+        self.page_size = page_size
+        self._lock = threading.Lock()
+
+    def position(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(tracking.c.position).where(tracking.c.name == VIEWS_NAME)
+            ).scalar()
+        return int(value or 0)
+
+    def catch_up(
+        self, until: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Apply every event up to `until` (default: the end); returns the new position."""
+        with self._lock:
+            position = self.position()
+            while until is None or position < until:
+                notifications = self.app.recorder.select_notifications(
+                    start=position + 1, limit=self.page_size, stop=until
+                )
+                if not notifications:
+                    break
+                position = self._apply_page(notifications, position)
+                if progress is not None:
+                    progress(len(notifications))
+            return position
+
+    def _apply_page(self, notifications: Any, previous: int) -> int:
+        to_event = self.app.mapper.to_domain_event
+        with self.engine.begin() as conn:
+            writer = ViewWriter(conn)
+            for notification in notifications:
+                event = to_event(notification)
+                handler = HANDLERS.get(type(event))
+                if handler is not None:
+                    handler(event, writer, notification.id)
+            position = notifications[-1].id
+            writer.flush()
+            self._save_position(conn, previous, position)
+        return position
+
+    @staticmethod
+    def _save_position(conn: Any, previous: int, position: int) -> None:
+        if previous == 0 and conn.execute(
+            select(tracking.c.position).where(tracking.c.name == VIEWS_NAME)
+        ).first() is None:
+            conn.execute(tracking.insert().values(name=VIEWS_NAME, position=position))
+            return
+        result = conn.execute(
+            tracking.update()
+            .where(tracking.c.name == VIEWS_NAME, tracking.c.position == previous)
+            .values(position=position)
+        )
+        if result.rowcount != 1:
+            raise RuntimeError("another projection runner advanced the views concurrently")

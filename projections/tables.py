@@ -1,0 +1,167 @@
+"""Read-model tables (SQLAlchemy Core). The schema itself is owned by alembic migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+ID = String(36)
+
+tracking = Table(
+    "view_tracking",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("member_id", ID, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("signup_domain", String(255), nullable=False),
+    Column("plan", String(16), nullable=False),
+    Column("record_creation", String(16), nullable=False),
+    Column("internal_domains", JSON, nullable=False),
+    Column("exclusions", JSON, nullable=False),
+    Column("legal_hold", Boolean, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("emails", JSON, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False, index=True),
+    Column("owner_id", ID, nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("aliases", JSON, nullable=False),
+    Column("sharing", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text, nullable=False),
+    Column("blocklist", JSON, nullable=False),
+    Column("cursors", JSON, nullable=False),
+    Column("synced", Integer, nullable=False),
+    Column("skipped", JSON, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("last_sync_at", String(40)),
+    Column("created_at", String(40), nullable=False),
+)
+
+emails = Table(
+    "emails",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("message_id", Text),
+    Column("subject", Text, nullable=False),
+    Column("sent_at", String(40)),
+    Column("from_address", String(320)),
+    Column("in_reply_to", Text),
+    Column("first_position", BigInteger, nullable=False),
+    Index("ix_emails_workspace_sent", "workspace_id", "sent_at"),
+)
+
+email_copies = Table(
+    "email_copies",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email_id", ID, nullable=False, index=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("mailbox_id", ID, nullable=False, index=True),
+    Column("folder", Text, nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("sent_at", String(40)),
+    Column("hidden_reason", String(32)),
+    Column("position", BigInteger, nullable=False),
+)
+
+email_participants = Table(
+    "email_participants",
+    metadata,
+    Column("copy_id", ID, primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("role", String(8), primary_key=True),
+    Column("email_id", ID, nullable=False),
+    Column("workspace_id", ID, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("domain", String(255), nullable=False),
+    Index("ix_participants_workspace_address", "workspace_id", "address"),
+    Index("ix_participants_workspace_domain", "workspace_id", "domain"),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("origin", JSON, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+person_addresses = Table(
+    "person_addresses",
+    metadata,
+    Column("workspace_id", ID, primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("person_id", ID, nullable=False, index=True),
+    Column("domain", String(255), nullable=False),
+)
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("origin", JSON, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Index("ix_companies_workspace_domain", "workspace_id", "domain", unique=True),
+)
+
+VIEW_TABLES = (
+    workspaces,
+    members,
+    mailboxes,
+    emails,
+    email_copies,
+    email_participants,
+    people,
+    person_addresses,
+    companies,
+)
