@@ -1,10 +1,12 @@
 """Raw RFC 5322 / MIME bytes -> ParsedMessage, tolerating anything.
 
-The top-level header block is parsed once with the standard library's compat32
-`BytesHeaderParser`. The body is walked by hand over the raw bytes (boundaries found
-with bytes.find, each part's headers read once), which is several times faster than
-a full `BytesParser` parse and never descends into forwarded messages. Oddities
-become short strings in `ParsedMessage.defects`; parse_message never raises.
+Header blocks are split into fields once, by hand, following the rules of the email
+package's compat32 parser; their meaning is read with the email package (getaddresses,
+parsedate_to_datetime, decode_header/make_header, RFC 2231 parameters). The body is
+walked over the raw bytes (boundaries found with bytes.find) without ever descending
+into forwarded messages. That is several times faster than `BytesParser`, whose
+line-by-line feed alone costs more than the whole of this parse. Oddities become
+short strings in `ParsedMessage.defects`; parse_message never raises.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
 from adapters.mime_text import (
@@ -27,10 +27,9 @@ from adapters.mime_text import (
     header_text,
     html_to_text,
     parse_params,
+    read_fields,
     read_head,
-    split_head,
     split_multipart,
-    unfold,
 )
 from domain.message import Address, Attachment, ParsedMessage
 from domain.values import normalize_address
@@ -40,7 +39,6 @@ MAX_DEPTH = 20
 MAX_PARTS = 500
 FINGERPRINT_BODY_BYTES = 4096
 
-_HEADER_PARSER = BytesHeaderParser(policy=compat32)
 _IDENTITY_HEADERS = ("message-id", "date", "from", "to", "cc", "subject")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
@@ -85,13 +83,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 def _parse(raw: bytes) -> ParsedMessage:
     defects: list[str] = []
-    head, body = split_head(raw)
-    top = _HEADER_PARSER.parsebytes(head)
-    defects.extend(type(defect).__name__ for defect in top.defects)
-    leftover = top.get_payload()
-    if isinstance(leftover, str) and leftover:  # the parser ended the header block early
-        body = leftover.encode("ascii", "surrogateescape") + body
-    items = [(name, unfold(value)) for name, value in top.raw_items()]
+    items, body = read_fields(raw, defects)
     headers: Headers = {}
     for name, value in items:
         headers.setdefault(name.lower(), []).append(value)

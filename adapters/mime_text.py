@@ -19,7 +19,11 @@ from email.utils import collapse_rfc2231_value, decode_params, unquote
 MAX_HEADER_CHARS = 65_536
 
 _WHITESPACE = re.compile(r"\s+")
-_HEADER_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
+_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:[ \t]*([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)(?:\r\n|\r|\n|\Z)")
+_BLANK_LINE = re.compile(rb"\r\n|\r|\n")
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|\Z)")
+_STRAY_LINES = {b" ": "FirstHeaderLineIsContinuationDefect", b"\t": "FirstHeaderLineIsContinuationDefect",
+                b":": "InvalidHeaderDefect"}  # fmt: skip
 _PARAM = re.compile(r';\s*([^\s;=]+)\s*=\s*("(?:\\.|[^"\\])*"|[^;]*)')
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(?==\?)")
@@ -40,10 +44,6 @@ def collapse(value: str) -> str:
     return _WHITESPACE.sub(" ", value).strip()
 
 
-def unfold(value: str) -> str:
-    return value.replace("\r", "").replace("\n", "")
-
-
 def clean(text: str, defects: list[str]) -> str:
     """Text safe to store: no NUL characters and no lone surrogates."""
     if "\x00" in text:
@@ -62,9 +62,9 @@ def short(value: str) -> str:
 
 
 def header_text(raw_value: str, defects: list[str]) -> str:
-    """A raw (compat32, surrogate-escaped) header value as unfolded text: 8-bit bytes
-    are read as UTF-8, else Latin-1. Encoded words are left alone."""
-    value = unfold(raw_value)
+    """A raw (unfolded, surrogate-escaped) header value as text: 8-bit bytes are read
+    as UTF-8, else Latin-1. Encoded words are left alone."""
+    value = raw_value
     if len(value) > MAX_HEADER_CHARS:
         defects.append("header-truncated")
         value = value[:MAX_HEADER_CHARS]
@@ -209,46 +209,48 @@ def html_to_text(markup: str) -> str:
 # --- structure: header blocks, parameters, multipart bodies ---------------------------
 
 
-def split_head(data: bytes) -> tuple[bytes, bytes]:
-    """(header block including its blank line, body), cut at the first blank line."""
-    for blank in (b"\n", b"\r\n"):
-        if data.startswith(blank):
-            return data[: len(blank)], data[len(blank) :]
-    crlf = data.find(b"\n\r\n")
-    lf = data.find(b"\n\n", 0, crlf if crlf >= 0 else len(data))
-    if lf >= 0:
-        return data[: lf + 2], data[lf + 2 :]
-    if crlf >= 0:
-        return data[: crlf + 3], data[crlf + 3 :]
-    return data, b""
+def read_fields(data: bytes, defects: list[str]) -> tuple[list[tuple[str, str]], bytes]:
+    """The header block's fields in order as (name, unfolded raw value, 8-bit bytes
+    surrogate-escaped as the email package does), and the body after it. Follows the
+    email package's parser: a leading mbox "From " line is skipped, stray lines are
+    skipped with a defect, any other non-header line ends the block."""
+    fields: list[tuple[str, str]] = []
+    position = _line_end(data, 0) if data.startswith(b"From ") else 0
+    while position < len(data):
+        match = _FIELD.match(data, position)
+        if match is not None:
+            value = match.group(2)
+            if b"\n" in value or b"\r" in value:
+                value = value.replace(b"\r", b"").replace(b"\n", b"")
+            fields.append((match.group(1).decode("ascii"), value.decode("ascii", "surrogateescape")))
+            position = match.end()
+            continue
+        blank = _BLANK_LINE.match(data, position)
+        if blank is not None:
+            return fields, data[blank.end() :]
+        stray = _STRAY_LINES.get(data[position : position + 1])
+        if stray is None and data.startswith(b"From ", position):
+            stray = "MisplacedEnvelopeHeaderDefect"
+        if stray is None:
+            defects.append("MissingHeaderBodySeparatorDefect")
+            break
+        defects.append(stray)
+        position = _line_end(data, position)
+    return fields, data[position:]
+
+
+def _line_end(data: bytes, position: int) -> int:
+    match = _LINE.match(data, position)
+    return len(data) if match is None else match.end()
 
 
 def read_head(data: bytes, defects: list[str]) -> tuple[dict[str, str], bytes]:
-    """A MIME part's headers (lower-case name -> first raw, unfolded value) and its body.
-    A line that is not a header ends the block, as in the email package's parser."""
-    head, rest = split_head(data)
-    fields: list[tuple[str, list[bytes]]] = []
-    offset = 0
-    for line in head.splitlines(keepends=True):
-        content = line.rstrip(b"\r\n")
-        if not content:
-            offset += len(line)
-            break
-        if content[:1] in (b" ", b"\t"):
-            if fields:
-                fields[-1][1].append(content)
-        else:
-            name, colon, value = content.partition(b":")
-            name = name.rstrip(b" \t")
-            if not colon or not _HEADER_NAME.fullmatch(name):
-                defects.append("MissingHeaderBodySeparatorDefect")
-                break
-            fields.append((name.decode("ascii").lower(), [value.lstrip(b" \t")]))
-        offset += len(line)
+    """A MIME part's headers (lower-case name -> first raw value) and its body."""
+    fields, body = read_fields(data, defects)
     headers: dict[str, str] = {}
-    for name, pieces in fields:
-        headers.setdefault(name, b"".join(pieces).decode("ascii", "surrogateescape"))
-    return headers, head[offset:] + rest
+    for name, value in fields:
+        headers.setdefault(name.lower(), value)
+    return headers, body
 
 
 def parse_params(value: str) -> tuple[str, dict[str, str]]:

@@ -25,7 +25,8 @@ class MailTrail(Application[UUID]):
     name = "mailtrail"
 
     def __init__(self, catalog: DomainCatalog, env: dict[str, str] | None = None) -> None:
-        super().__init__(env=env)
+        # A cached aggregate is fast-forwarded from the store on every get, so it is never stale.
+        super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "1000", **(env or {})})
         self.catalog = catalog
 
     def construct_transcoder(self) -> Transcoder:

@@ -35,16 +35,14 @@ def to_item(raw: bytes, ref: str, parse: Parser) -> Item:
 
 
 def batches(messages: Iterable[RawMessage], parse: Parser, size: int = BATCH_SIZE) -> Iterator[tuple[str, list[Item]]]:
-    """Consecutive messages of one folder, parsed, `size` at a time."""
-    folder, items = "", []
-    for message_folder, ref, raw in messages:
-        if items and (message_folder != folder or len(items) >= size):
-            yield folder, items
-            items = []
-        folder = message_folder
+    """Messages grouped by folder, parsed, `size` at a time (folders may interleave)."""
+    pending: dict[str, list[Item]] = {}
+    for folder, ref, raw in messages:
+        items = pending.setdefault(folder, [])
         items.append(to_item(raw, ref, parse))
-    if items:
-        yield folder, items
+        if len(items) >= size:
+            yield folder, pending.pop(folder)
+    yield from pending.items()
 
 
 def import_batches(
