@@ -19,7 +19,12 @@ from email.utils import collapse_rfc2231_value, decode_params, unquote
 MAX_HEADER_CHARS = 65_536
 
 _WHITESPACE = re.compile(r"\s+")
-_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:[ \t]*([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)(?:\r\n|\r|\n|\Z)")
+_NAME = r"[\x21-\x39\x3b-\x7e]+"
+_VALUE = r"[^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*"
+_EOL = r"(?:\r\n|\r|\n|\Z)"
+_FIELD = re.compile(rf"({_NAME})[ \t]*:[ \t]*({_VALUE}){_EOL}")
+_FIELDS = re.compile(rf"(?:{_NAME}[ \t]*:[ \t]*{_VALUE}{_EOL})*".encode())
+_UNFOLD = re.compile(r"[\r\n]")
 _BLANK_LINE = re.compile(rb"\r\n|\r|\n")
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|\Z)")
 _STRAY_LINES = {b" ": "FirstHeaderLineIsContinuationDefect", b"\t": "FirstHeaderLineIsContinuationDefect",
@@ -29,6 +34,8 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(?==\?)")
 _BASE64_NOISE = re.compile(rb"[^A-Za-z0-9+/]")
 _TAG = re.compile(r"<[^<>]*>")
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r" ?\n\s*")
 _LINE_BREAK_TAG = re.compile(r"<(?:br|/p|/div|/tr|/td|/th|/li|/h[1-6]|/table|/blockquote)\b[^<>]*>", re.I)
 _DROPPED_BLOCKS = tuple(
     (re.compile(start, re.I), re.compile(end, re.I))
@@ -202,8 +209,7 @@ def html_to_text(markup: str) -> str:
     entities unescaped, whitespace tidied. Linear time on any input."""
     markup = _LINE_BREAK_TAG.sub("\n", _drop_blocks(markup))
     text = html.unescape(_TAG.sub("", markup))
-    lines = (collapse(line) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    return _BLANK_LINES.sub("\n", _SPACES.sub(" ", text)).strip()
 
 
 # --- structure: header blocks, parameters, multipart bodies ---------------------------
@@ -216,27 +222,22 @@ def read_fields(data: bytes, defects: list[str]) -> tuple[list[tuple[str, str]],
     skipped with a defect, any other non-header line ends the block."""
     fields: list[tuple[str, str]] = []
     position = _line_end(data, 0) if data.startswith(b"From ") else 0
-    while position < len(data):
-        match = _FIELD.match(data, position)
-        if match is not None:
-            value = match.group(2)
-            if b"\n" in value or b"\r" in value:
-                value = value.replace(b"\r", b"").replace(b"\n", b"")
-            fields.append((match.group(1).decode("ascii"), value.decode("ascii", "surrogateescape")))
-            position = match.end()
-            continue
+    while True:
+        block_end = _FIELDS.match(data, position).end()  # type: ignore[union-attr]  # `*` always matches
+        block = data[position:block_end].decode("ascii", "surrogateescape")
+        fields.extend((name, _UNFOLD.sub("", value)) for name, value in _FIELD.findall(block))
+        position = block_end
         blank = _BLANK_LINE.match(data, position)
-        if blank is not None:
-            return fields, data[blank.end() :]
+        if blank is not None or position >= len(data):
+            return fields, data[position if blank is None else blank.end() :]
         stray = _STRAY_LINES.get(data[position : position + 1])
         if stray is None and data.startswith(b"From ", position):
             stray = "MisplacedEnvelopeHeaderDefect"
         if stray is None:
             defects.append("MissingHeaderBodySeparatorDefect")
-            break
+            return fields, data[position:]
         defects.append(stray)
         position = _line_end(data, position)
-    return fields, data[position:]
 
 
 def _line_end(data: bytes, position: int) -> int:

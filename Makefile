@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine:
+#   make run   - virtualenv, install, migrate, serve the API on ./var/mailtrail.db
+#   make test  - system packages (PostgreSQL, Dovecot), test extras, the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run demo test system-deps bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/mailtrail serve --host $(HOST) --port $(PORT)
+
+demo: $(VENV)/.installed
+	$(BIN)/mailtrail demo
+
+system-deps:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
+	command -v mbsync >/dev/null 2>&1 || missing="$$missing isync"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; \
+		fi; \
+	fi
+
+test: system-deps $(VENV)/.installed
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench_import.py
+
+clean:
+	rm -rf $(VENV) var
