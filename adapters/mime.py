@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -51,6 +52,8 @@ _WORD = r'[^\s()<>@,:;"\[\]\\]+'
 _SIMPLE_MAILBOX = re.compile(
     rf'\s*(?:({_ADDR_SPEC})|(?:"([^"\\]*)"|({_WORD}(?:\s+{_WORD})*))?\s*<({_ADDR_SPEC})>)\s*(,|\Z)'
 )
+
+_normalize_address = lru_cache(maxsize=8192)(normalize_address)  # a mailbox repeats its people
 
 Headers = dict[str, list[str]]  # lower-case name -> raw unfolded values, in order
 PartHead = dict[str, str]  # lower-case name -> first raw unfolded value
@@ -188,7 +191,7 @@ def _addresses(headers: Headers, name: str, defects: list[str]) -> tuple[Address
     for display, address in pairs:
         if not display and not address:
             continue  # an empty group such as "undisclosed-recipients:;"
-        email = normalize_address(address) if address else None
+        email = _normalize_address(address) if address else None
         if email is None:
             defects.append("bad-address")
         elif email not in found:

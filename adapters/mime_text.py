@@ -25,6 +25,7 @@ _EOL = r"(?:\r\n|\r|\n|\Z)"
 _FIELD = re.compile(rf"({_NAME})[ \t]*:[ \t]*({_VALUE}){_EOL}")
 _FIELDS = re.compile(rf"(?:{_NAME}[ \t]*:[ \t]*{_VALUE}{_EOL})*".encode())
 _UNFOLD = re.compile(r"[\r\n]")
+_FOLD = re.compile(r"\n(?=[ \t])")
 _BLANK_LINE = re.compile(rb"\r\n|\r|\n")
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|\Z)")
 _STRAY_LINES = {b" ": "FirstHeaderLineIsContinuationDefect", b"\t": "FirstHeaderLineIsContinuationDefect",
@@ -217,15 +218,45 @@ def html_to_text(markup: str) -> str:
 
 def read_fields(data: bytes, defects: list[str]) -> tuple[list[tuple[str, str]], bytes]:
     """The header block's fields in order as (name, unfolded raw value, 8-bit bytes
-    surrogate-escaped as the email package does), and the body after it. Follows the
-    email package's parser: a leading mbox "From " line is skipped, stray lines are
-    skipped with a defect, any other non-header line ends the block."""
+    surrogate-escaped as the email package does), and the body after it."""
+    head, body = _split_head(data)
+    text = head.decode("ascii", "surrogateescape").replace("\r\n", "\n")
+    if not text or "\r" in text:
+        return _read_fields_slowly(data, defects)
+    if text.startswith("From "):  # mbox envelope line
+        text = text.partition("\n")[2]
+    fields: list[tuple[str, str]] = []
+    for line in _FOLD.sub("", text).split("\n"):
+        name, colon, value = line.partition(":")
+        if not (colon and name and name.isascii() and name.isprintable() and " " not in name):
+            return _read_fields_slowly(data, defects)
+        fields.append((name, value.lstrip(" \t")))
+    return fields, body
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    """(header lines, body) around the first blank line."""
+    if data.startswith((b"\n", b"\r\n")):
+        return b"", data[data.index(b"\n") + 1 :]
+    crlf = data.find(b"\n\r\n")
+    lf = data.find(b"\n\n", 0, crlf if crlf >= 0 else len(data))
+    if lf >= 0:
+        return data[:lf], data[lf + 2 :]
+    if crlf >= 0:
+        return data[: crlf - 1 if data[crlf - 1 : crlf] == b"\r" else crlf], data[crlf + 3 :]
+    return data[: -2 if data.endswith(b"\r\n") else -1 if data.endswith(b"\n") else None], b""
+
+
+def _read_fields_slowly(data: bytes, defects: list[str]) -> tuple[list[tuple[str, str]], bytes]:
+    """read_fields for header blocks with stray lines or bare CRs, following the email
+    package's parser: a leading mbox "From " line is skipped, stray lines are skipped
+    with a defect, any other line that is not a header ends the block."""
     fields: list[tuple[str, str]] = []
     position = _line_end(data, 0) if data.startswith(b"From ") else 0
     while True:
         block_end = _FIELDS.match(data, position).end()  # type: ignore[union-attr]  # `*` always matches
         block = data[position:block_end].decode("ascii", "surrogateescape")
-        fields.extend((name, _UNFOLD.sub("", value)) for name, value in _FIELD.findall(block))
+        fields.extend((name, _UNFOLD.sub("", value).lstrip(" \t")) for name, value in _FIELD.findall(block))
         position = block_end
         blank = _BLANK_LINE.match(data, position)
         if blank is not None or position >= len(data):
@@ -265,6 +296,8 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
     if "*" in rest:
         try:
             for name, raw in decode_params([("", ""), *pairs])[1:]:
+                if isinstance(raw, tuple):
+                    raw = (raw[0], raw[1], unquote(raw[2]))
                 params.setdefault(name, collapse_rfc2231_value(raw))
             return main.strip().lower(), params
         except (TypeError, ValueError, LookupError, UnicodeError):

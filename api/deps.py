@@ -61,3 +61,12 @@ def get_member(viewer: ViewerDep) -> Viewer:
 
 
 MemberDep = Annotated[Viewer, Depends(get_member)]
+
+
+def get_auditor(viewer: ViewerDep) -> Viewer:
+    if not (viewer.is_auditor or viewer.is_admin):
+        raise ForbiddenError("only an auditor or an admin may do this")
+    return viewer
+
+
+AuditorDep = Annotated[Viewer, Depends(get_auditor)]

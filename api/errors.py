@@ -9,17 +9,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.responses import ProblemResponse, problem
-from application.errors import ConflictError, NotFoundError, RuleViolationError
+from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["AuthError", "ForbiddenError", "install"]
 
 
 class AuthError(Exception):
     """Missing or unknown bearer token."""
-
-
-class ForbiddenError(Exception):
-    """The caller's role does not allow this."""
 
 
 _STATUS: dict[type[Exception], tuple[int, str]] = {

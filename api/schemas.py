@@ -57,3 +57,9 @@ class NewAddress(Body):
 class NewCompany(Body):
     domain: str = Field(min_length=3, max_length=255)
     name: str | None = Field(default=None, max_length=200)
+
+
+class NewShare(Body):
+    members: list[str] = Field(default_factory=list, max_length=500)
+    workspace: bool = False
+    thread: bool = False

@@ -9,12 +9,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
 
-from application.errors import ConflictError, NotFoundError, RuleViolationError
+from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
 from application.ports import DomainCatalog
 from application.transcoder import OrjsonTranscoder
 from domain.company import Company
 from domain.mailbox import Mailbox, check_provider
 from domain.person import AddressClaim, Person
+from domain.synced_message import SyncedMessage
 from domain.values import Plan, normalize_address, normalize_domain
 from domain.workspace import Workspace
 
@@ -132,6 +133,32 @@ class MailTrail(Application[UUID]):
         mailbox = self.load(Mailbox, mailbox_id, workspace_id)
         mailbox.unblock(_entry(entry))
         return self.save_all(mailbox)
+
+    # shares ----------------------------------------------------------------
+    def share(
+        self, workspace_id: str, copy_id: str, actor_id: str, members: list[str], everyone: bool, thread: bool
+    ) -> str:
+        """Share the actor's own copy (or its thread) in full; returns the grant id."""
+        copy = self.load(SyncedMessage, copy_id, workspace_id)
+        mailbox = self.load(Mailbox, copy.mailbox_id, workspace_id)
+        if mailbox.owner_id != actor_id:
+            raise ForbiddenError("only the owner of a copy can share it")
+        workspace = self.load(Workspace, workspace_id)
+        for member_id in members:
+            workspace.member(member_id)
+        grant_id = str(uuid4())
+        copy.share(grant_id, actor_id, sorted(set(members)), everyone, thread)
+        self.save_all(copy)
+        return grant_id
+
+    def revoke_share(self, workspace_id: str, copy_id: str, grant_id: str, actor_id: str) -> int:
+        copy = self.load(SyncedMessage, copy_id, workspace_id)
+        mailbox = self.load(Mailbox, copy.mailbox_id, workspace_id)
+        workspace = self.load(Workspace, workspace_id)
+        if mailbox.owner_id != actor_id and workspace.member(actor_id)["role"] != "admin":
+            raise ForbiddenError("only the copy's owner or an admin can revoke a share")
+        copy.revoke(grant_id)
+        return self.save_all(copy)
 
     # records ---------------------------------------------------------------
     def create_person(self, workspace_id: str, name: str, emails: list[str]) -> str:

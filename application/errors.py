@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from domain.errors import ConflictError, DomainError, RuleViolationError
+from domain.errors import ConflictError, DomainError, ForbiddenError, NotFoundError, RuleViolationError
 
 __all__ = [
     "ConflictError",
     "DomainError",
+    "ForbiddenError",
     "NotFoundError",
     "RuleViolationError",
 ]
 
-
-class NotFoundError(DomainError):
-    """No such thing in this workspace."""

@@ -13,3 +13,11 @@ class RuleViolationError(DomainError):
 
 class ConflictError(DomainError):
     """The command conflicts with existing state."""
+
+
+class NotFoundError(DomainError):
+    """No such thing in this workspace."""
+
+
+class ForbiddenError(DomainError):
+    """The actor may not do this to this thing."""

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.errors import NotFoundError, RuleViolationError
 from domain.values import stable_id
 
 
@@ -49,6 +50,7 @@ class SyncedMessage(Aggregate):
         self.headers = headers
         self.content = content
         self.expunged = False
+        self.grants: dict[str, dict[str, Any]] = {}
 
     def expunge(self) -> None:
         if not self.expunged:
@@ -57,3 +59,22 @@ class SyncedMessage(Aggregate):
     @event("Expunged")
     def _expunged(self) -> None:
         self.expunged = True
+
+    def share(self, grant_id: str, by: str, members: list[str], everyone: bool, thread: bool) -> None:
+        """Share this copy (or the owner's copies of its thread) in full."""
+        if not members and not everyone:
+            raise RuleViolationError("share with named members or with the workspace")
+        self._shared(grant_id=grant_id, by=by, members=members, everyone=everyone, thread=thread)
+
+    @event("Shared")
+    def _shared(self, grant_id: str, by: str, members: list[str], everyone: bool, thread: bool) -> None:
+        self.grants = {**self.grants, grant_id: {"members": members, "everyone": everyone, "thread": thread}}
+
+    def revoke(self, grant_id: str) -> None:
+        if grant_id not in self.grants:
+            raise NotFoundError(f"share {grant_id} not found")
+        self._share_revoked(grant_id=grant_id)
+
+    @event("ShareRevoked")
+    def _share_revoked(self, grant_id: str) -> None:
+        self.grants = {k: v for k, v in self.grants.items() if k != grant_id}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.values import Role, SharingLevel
 
@@ -25,20 +25,25 @@ class Viewer:
 
 @dataclass(frozen=True)
 class CopyAccess:
-    """What decides one copy's contribution: its owner, sharing, and whether it is hidden."""
+    """What decides one copy's contribution: owner, sharing, hiding and full-access grants."""
 
     owner_id: str
     sharing: str
     hidden: bool
+    granted_members: frozenset[str] = field(default_factory=frozenset)
+    granted_everyone: bool = False
 
 
 def copy_level(viewer: Viewer, copy: CopyAccess) -> SharingLevel:
+    """An auditor gets what the rules give everyone: sharing and workspace-wide grants."""
     if copy.hidden:
         return SharingLevel.NONE
     if copy.owner_id == viewer.member_id:
         return SharingLevel.FULL
-    if viewer.is_auditor:
-        return SharingLevel.METADATA
+    if copy.granted_everyone:
+        return SharingLevel.FULL
+    if not viewer.is_auditor and viewer.member_id in copy.granted_members:
+        return SharingLevel.FULL
     return SharingLevel(copy.sharing)
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, ColumnElement, and_, select, true
 
 from domain.values import SharingLevel
 from domain.visibility import CopyAccess, Viewer, copy_level, email_level
-from projections.tables import email_copies, email_participants, emails, mailboxes
+from projections.tables import email_copies, email_participants, emails, grants, mailboxes
 
-VISIBLE_COPY = and_(email_copies.c.hidden_reason.is_(None), mailboxes.c.status != "removed")
+HIDING_COLUMNS = ("expunged_at", "internal_at", "excluded_at", "blocklisted_at")
+VISIBLE_COPY = and_(
+    *(email_copies.c[column].is_(None) for column in HIDING_COLUMNS),
+    mailboxes.c.removed_at.is_(None),
+)
 
 
 def visible_email_ids(
@@ -38,33 +43,66 @@ def visible_email_ids(
     return [row.id for row in conn.execute(statement)]
 
 
-def copies_by_email(conn: Connection, email_ids: list[str]) -> dict[str, list[Any]]:
-    rows = conn.execute(
-        select(
-            email_copies.c.id,
-            email_copies.c.email_id,
-            email_copies.c.mailbox_id,
-            email_copies.c.direction,
-            email_copies.c.hidden_reason,
-            mailboxes.c.owner_id,
-            mailboxes.c.sharing,
-            mailboxes.c.status,
-        )
+@dataclass(frozen=True)
+class CopyRow:
+    id: str
+    email_id: str
+    mailbox_id: str
+    direction: str
+    owner_id: str
+    thread_key: str
+    hidden_reason: str | None
+    access: CopyAccess
+
+
+def copies_by_email(conn: Connection, email_ids: list[str]) -> dict[str, list[CopyRow]]:
+    """Every copy of these emails, with what decides its level for any viewer."""
+    rows = list(conn.execute(
+        select(email_copies, mailboxes.c.owner_id, mailboxes.c.sharing, mailboxes.c.removed_at)
         .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
         .where(email_copies.c.email_id.in_(email_ids))
-    )
-    grouped: dict[str, list[Any]] = defaultdict(list)
+    ))
+    live_grants = list(conn.execute(
+        select(grants).where(
+            grants.c.mailbox_id.in_({r.mailbox_id for r in rows}), grants.c.revoked_at.is_(None)
+        )
+    )) if rows else []
+    grouped: dict[str, list[CopyRow]] = defaultdict(list)
     for row in rows:
-        grouped[row.email_id].append(row)
+        applying = [g for g in live_grants if g.mailbox_id == row.mailbox_id and (
+            g.copy_id == row.id or (g.thread and g.thread_key == row.thread_key))]
+        reason = hidden_reason(row)
+        grouped[row.email_id].append(CopyRow(
+            id=row.id,
+            email_id=row.email_id,
+            mailbox_id=row.mailbox_id,
+            direction=row.direction,
+            owner_id=row.owner_id,
+            thread_key=row.thread_key,
+            hidden_reason=reason,
+            access=CopyAccess(
+                owner_id=row.owner_id,
+                sharing=row.sharing,
+                hidden=reason is not None,
+                granted_members=frozenset(m for g in applying for m in g.members),
+                granted_everyone=any(g.everyone for g in applying),
+            ),
+        ))
     return grouped
 
 
-def access(row: Any) -> CopyAccess:
-    return CopyAccess(
-        owner_id=row.owner_id,
-        sharing=row.sharing,
-        hidden=row.hidden_reason is not None or row.status == "removed",
-    )
+def hidden_reason(row: Any) -> str | None:
+    """Why a copy row is hidden from everyone, or None when it is visible."""
+    if row.removed_at is not None:
+        return "mailbox_removed"
+    for column in HIDING_COLUMNS:
+        if getattr(row, column) is not None:
+            return column.removesuffix("_at").replace("internal", "internal_only")
+    return None
+
+
+def access(row: CopyRow) -> CopyAccess:
+    return row.access
 
 
 def email_summaries(conn: Connection, viewer: Viewer, email_ids: list[str]) -> list[dict[str, Any]]:
@@ -150,3 +188,33 @@ def email_in_workspace(conn: Connection, viewer: Viewer, email_id: str) -> bool:
     return conn.execute(
         select(emails.c.id).where(emails.c.id == email_id, emails.c.workspace_id == viewer.workspace_id)
     ).first() is not None
+
+
+def own_copy(conn: Connection, viewer: Viewer, email_id: str) -> tuple[bool, str | None]:
+    """(whether the viewer can see the email, the id of their own visible copy or None)."""
+    if not email_in_workspace(conn, viewer, email_id):
+        return False, None
+    copies = copies_by_email(conn, [email_id]).get(email_id, [])
+    if email_level(viewer, [c.access for c in copies]) is SharingLevel.NONE:
+        return False, None
+    own = [c.id for c in copies if c.owner_id == viewer.member_id and not c.access.hidden]
+    return True, (own[0] if own else None)
+
+
+def share_rows(conn: Connection, viewer: Viewer, email_id: str) -> list[dict[str, Any]]:
+    """Live shares of an email that the viewer can see (its own, or ones reaching them)."""
+    if not own_copy(conn, viewer, email_id)[0]:
+        return []
+    rows = conn.execute(
+        select(grants).where(
+            grants.c.email_id == email_id,
+            grants.c.workspace_id == viewer.workspace_id,
+            grants.c.revoked_at.is_(None),
+        ).order_by(grants.c.position)
+    )
+    return [
+        {"id": g.id, "copy_id": g.copy_id, "members": g.members, "workspace": g.everyone,
+         "thread": g.thread, "granted_by": g.granted_by}
+        for g in rows
+        if g.granted_by == viewer.member_id or g.everyone or viewer.member_id in g.members or viewer.is_admin
+    ]

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import update
 
 from domain.synced_message import SyncedMessage
+from domain.threads import thread_key
 from projections.tables import email_copies, email_participants, emails
 from projections.writer import Handler, ViewWriter
 
@@ -16,6 +17,7 @@ ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
     headers = event.headers
     copy_id = str(event.originator_id)
+    thread = thread_key(headers, event.email_id)
     sender = headers["from"][0][0] if headers["from"] else None
     w.insert(emails, {
         "id": event.email_id,
@@ -25,6 +27,7 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
         "sent_at": headers["date"],
         "from_address": sender,
         "in_reply_to": headers["in_reply_to"],
+        "thread_key": thread,
         "first_position": position,
     }, ignore_conflict=True)
     w.insert(email_copies, {
@@ -35,7 +38,7 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
         "folder": event.folder,
         "direction": event.direction,
         "sent_at": headers["date"],
-        "hidden_reason": None,
+        "thread_key": thread,
         "position": position,
     })
     seen: set[tuple[str, str]] = set()
@@ -59,7 +62,7 @@ def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
     w.execute(
         update(email_copies)
         .where(email_copies.c.id == str(event.originator_id))
-        .values(hidden_reason="expunged")
+        .values(expunged_at=position)
     )
 
 

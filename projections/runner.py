@@ -12,18 +12,18 @@ from typing import Any
 from eventsourcing.application import Application
 from sqlalchemy import Engine, select
 
-from projections import email_views, record_views, workspace_views
+from projections import email_views, privacy_views, record_views, workspace_views
 from projections.tables import tracking
 from projections.writer import Handler, ViewWriter
 
 VIEWS_NAME = "views"
 PAGE_SIZE = 2000
 
-HANDLERS: dict[type, Handler] = {
-    **workspace_views.HANDLERS,
-    **email_views.HANDLERS,
-    **record_views.HANDLERS,
-}
+# Per event type, the handlers in this order: a view's own row first, then the rules that read it.
+HANDLERS: dict[type, list[Handler]] = {}
+for _module in (workspace_views, email_views, record_views, privacy_views):
+    for _type, _handler in _module.HANDLERS.items():
+        HANDLERS.setdefault(_type, []).append(_handler)
 
 
 class ProjectionRunner:
@@ -65,8 +65,7 @@ class ProjectionRunner:
             writer = ViewWriter(conn)
             for notification in notifications:
                 event = to_event(notification)
-                handler = HANDLERS.get(type(event))
-                if handler is not None:
+                for handler in HANDLERS.get(type(event), ()):
                     handler(event, writer, notification.id)
             position = notifications[-1].id
             writer.flush()

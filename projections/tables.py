@@ -45,6 +45,8 @@ workspaces = Table(
     Column("record_creation", String(16), nullable=False),
     Column("internal_domains", JSON, nullable=False),
     Column("exclusions", JSON, nullable=False),
+    Column("member_addresses", JSON, nullable=False),
+    Column("mailbox_addresses", JSON, nullable=False),
     Column("legal_hold", Boolean, nullable=False),
     Column("created_at", String(40), nullable=False),
 )
@@ -73,10 +75,13 @@ mailboxes = Table(
     Column("status", String(16), nullable=False),
     Column("status_reason", Text, nullable=False),
     Column("blocklist", JSON, nullable=False),
+    Column("blocklist_at", JSON, nullable=False),
     Column("cursors", JSON, nullable=False),
     Column("synced", Integer, nullable=False),
     Column("skipped", JSON, nullable=False),
     Column("rejected", Integer, nullable=False),
+    Column("sharing_at", BigInteger, nullable=False),
+    Column("removed_at", BigInteger),
     Column("last_sync_at", String(40)),
     Column("created_at", String(40), nullable=False),
 )
@@ -91,6 +96,7 @@ emails = Table(
     Column("sent_at", String(40)),
     Column("from_address", String(320)),
     Column("in_reply_to", Text),
+    Column("thread_key", Text, nullable=False),
     Column("first_position", BigInteger, nullable=False),
     Index("ix_emails_workspace_sent", "workspace_id", "sent_at"),
 )
@@ -105,8 +111,32 @@ email_copies = Table(
     Column("folder", Text, nullable=False),
     Column("direction", String(8), nullable=False),
     Column("sent_at", String(40)),
-    Column("hidden_reason", String(32)),
+    Column("thread_key", Text, nullable=False),
     Column("position", BigInteger, nullable=False),
+    # Each hiding rule keeps the position of the event that set it; NULL = not hidden by it.
+    Column("expunged_at", BigInteger),
+    Column("internal_at", BigInteger),
+    Column("excluded_at", BigInteger),
+    Column("blocklisted_at", BigInteger),
+    Column("blocklisted_entry", String(320)),
+    Index("ix_email_copies_workspace", "workspace_id"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("copy_id", ID, nullable=False),
+    Column("mailbox_id", ID, nullable=False, index=True),
+    Column("email_id", ID, nullable=False),
+    Column("thread_key", Text, nullable=False),
+    Column("thread", Boolean, nullable=False),
+    Column("members", JSON, nullable=False),
+    Column("everyone", Boolean, nullable=False),
+    Column("granted_by", ID, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
 )
 
 email_participants = Table(
@@ -161,6 +191,7 @@ VIEW_TABLES = (
     emails,
     email_copies,
     email_participants,
+    grants,
     people,
     person_addresses,
     companies,

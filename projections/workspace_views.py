@@ -25,19 +25,41 @@ def workspace_created(event: Workspace.Created, w: ViewWriter, position: int) ->
         "record_creation": "selective",
         "internal_domains": [event.signup_domain],
         "exclusions": [],
+        "member_addresses": [],
+        "mailbox_addresses": {},
         "legal_hold": False,
         "created_at": _stamp(event),
     })
 
 
+def _update_workspace(w: ViewWriter, event: Any, **values: Any) -> None:
+    w.execute(update(workspaces).where(workspaces.c.id == str(event.originator_id)).values(**values))
+
+
+def mailbox_registered(event: Any, w: ViewWriter, position: int) -> None:
+    row = _workspace_row(w, str(event.originator_id))
+    _update_workspace(w, event, mailbox_addresses={**row.mailbox_addresses, event.mailbox_id: event.addresses})
+
+
+def mailbox_unregistered(event: Any, w: ViewWriter, position: int) -> None:
+    row = _workspace_row(w, str(event.originator_id))
+    remaining = {k: v for k, v in row.mailbox_addresses.items() if k != event.mailbox_id}
+    _update_workspace(w, event, mailbox_addresses=remaining)
+
+
 def _set_workspace(**values: Any) -> Handler:
     def handle(event: Any, w: ViewWriter, position: int) -> None:
-        row = {column: getattr(event, attr) for column, attr in values.items()}
-        w.execute(update(workspaces).where(workspaces.c.id == str(event.originator_id)).values(**row))
+        _update_workspace(w, event, **{column: getattr(event, attr) for column, attr in values.items()})
     return handle
 
 
+def _workspace_row(w: ViewWriter, workspace_id: str) -> Any:
+    return w.execute(workspaces.select().where(workspaces.c.id == workspace_id)).one()
+
+
 def member_added(event: Any, w: ViewWriter, position: int) -> None:
+    row = _workspace_row(w, str(event.originator_id))
+    _update_workspace(w, event, member_addresses=sorted({*row.member_addresses, *event.emails}))
     w.insert(members, {
         "id": event.member_id,
         "workspace_id": str(event.originator_id),
@@ -60,10 +82,13 @@ def mailbox_created(event: Mailbox.Created, w: ViewWriter, position: int) -> Non
         "status": "active",
         "status_reason": "",
         "blocklist": [],
+        "blocklist_at": {},
         "cursors": {},
         "synced": 0,
         "skipped": {},
         "rejected": 0,
+        "sharing_at": position,
+        "removed_at": None,
         "last_sync_at": None,
         "created_at": _stamp(event),
     })
@@ -78,15 +103,17 @@ def _update_mailbox(w: ViewWriter, event: Any, **values: Any) -> None:
 
 
 def sharing_changed(event: Any, w: ViewWriter, position: int) -> None:
-    _update_mailbox(w, event, sharing=event.level)
+    _update_mailbox(w, event, sharing=event.level, sharing_at=position)
 
 
 def blocklist_changed(event: Any, w: ViewWriter, position: int) -> None:
     row = _mailbox_row(w, str(event.originator_id))
     entries = [e for e in row.blocklist if e != event.entry]
+    added_at = {e: p for e, p in row.blocklist_at.items() if e != event.entry}
     if isinstance(event, Mailbox.BlocklistEntryAdded):
         entries.append(event.entry)
-    _update_mailbox(w, event, blocklist=entries)
+        added_at[event.entry] = position
+    _update_mailbox(w, event, blocklist=entries, blocklist_at=added_at)
 
 
 def batch_recorded(event: Any, w: ViewWriter, position: int) -> None:
@@ -112,12 +139,14 @@ def status_changed(event: Any, w: ViewWriter, position: int) -> None:
 
 
 def mailbox_removed(event: Any, w: ViewWriter, position: int) -> None:
-    _update_mailbox(w, event, status="removed")
+    _update_mailbox(w, event, status="removed", removed_at=position)
 
 
 HANDLERS: dict[type, Handler] = {
     Workspace.Created: workspace_created,
     Workspace.MemberAdded: member_added,
+    Workspace.MailboxRegistered: mailbox_registered,
+    Workspace.MailboxUnregistered: mailbox_unregistered,
     Workspace.InternalDomainsSet: _set_workspace(internal_domains="domains"),
     Workspace.ExclusionsSet: _set_workspace(exclusions="entries"),
     Workspace.RecordPolicySet: _set_workspace(record_creation="policy"),

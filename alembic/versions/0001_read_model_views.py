@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:47:49.025865
+Create Date: 2026-11-22 23:52:48.016499
 """
 from __future__ import annotations
 
@@ -45,13 +45,19 @@ def upgrade() -> None:
     sa.Column('folder', sa.Text(), nullable=False),
     sa.Column('direction', sa.String(length=8), nullable=False),
     sa.Column('sent_at', sa.String(length=40), nullable=True),
-    sa.Column('hidden_reason', sa.String(length=32), nullable=True),
+    sa.Column('thread_key', sa.Text(), nullable=False),
     sa.Column('position', sa.BigInteger(), nullable=False),
+    sa.Column('expunged_at', sa.BigInteger(), nullable=True),
+    sa.Column('internal_at', sa.BigInteger(), nullable=True),
+    sa.Column('excluded_at', sa.BigInteger(), nullable=True),
+    sa.Column('blocklisted_at', sa.BigInteger(), nullable=True),
+    sa.Column('blocklisted_entry', sa.String(length=320), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('email_copies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_email_copies_email_id'), ['email_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_email_copies_mailbox_id'), ['mailbox_id'], unique=False)
+        batch_op.create_index('ix_email_copies_workspace', ['workspace_id'], unique=False)
 
     op.create_table('email_participants',
     sa.Column('copy_id', sa.String(length=36), nullable=False),
@@ -75,11 +81,30 @@ def upgrade() -> None:
     sa.Column('sent_at', sa.String(length=40), nullable=True),
     sa.Column('from_address', sa.String(length=320), nullable=True),
     sa.Column('in_reply_to', sa.Text(), nullable=True),
+    sa.Column('thread_key', sa.Text(), nullable=False),
     sa.Column('first_position', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('emails', schema=None) as batch_op:
         batch_op.create_index('ix_emails_workspace_sent', ['workspace_id', 'sent_at'], unique=False)
+
+    op.create_table('grants',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('workspace_id', sa.String(length=36), nullable=False),
+    sa.Column('copy_id', sa.String(length=36), nullable=False),
+    sa.Column('mailbox_id', sa.String(length=36), nullable=False),
+    sa.Column('email_id', sa.String(length=36), nullable=False),
+    sa.Column('thread_key', sa.Text(), nullable=False),
+    sa.Column('thread', sa.Boolean(), nullable=False),
+    sa.Column('members', sa.JSON(), nullable=False),
+    sa.Column('everyone', sa.Boolean(), nullable=False),
+    sa.Column('granted_by', sa.String(length=36), nullable=False),
+    sa.Column('position', sa.BigInteger(), nullable=False),
+    sa.Column('revoked_at', sa.BigInteger(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('grants', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_grants_mailbox_id'), ['mailbox_id'], unique=False)
 
     op.create_table('mailboxes',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -92,10 +117,13 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('status_reason', sa.Text(), nullable=False),
     sa.Column('blocklist', sa.JSON(), nullable=False),
+    sa.Column('blocklist_at', sa.JSON(), nullable=False),
     sa.Column('cursors', sa.JSON(), nullable=False),
     sa.Column('synced', sa.Integer(), nullable=False),
     sa.Column('skipped', sa.JSON(), nullable=False),
     sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('sharing_at', sa.BigInteger(), nullable=False),
+    sa.Column('removed_at', sa.BigInteger(), nullable=True),
     sa.Column('last_sync_at', sa.String(length=40), nullable=True),
     sa.Column('created_at', sa.String(length=40), nullable=False),
     sa.PrimaryKeyConstraint('id')
@@ -149,6 +177,8 @@ def upgrade() -> None:
     sa.Column('record_creation', sa.String(length=16), nullable=False),
     sa.Column('internal_domains', sa.JSON(), nullable=False),
     sa.Column('exclusions', sa.JSON(), nullable=False),
+    sa.Column('member_addresses', sa.JSON(), nullable=False),
+    sa.Column('mailbox_addresses', sa.JSON(), nullable=False),
     sa.Column('legal_hold', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.String(length=40), nullable=False),
     sa.PrimaryKeyConstraint('id')
@@ -176,6 +206,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_mailboxes_workspace_id'))
 
     op.drop_table('mailboxes')
+    with op.batch_alter_table('grants', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_grants_mailbox_id'))
+
+    op.drop_table('grants')
     with op.batch_alter_table('emails', schema=None) as batch_op:
         batch_op.drop_index('ix_emails_workspace_sent')
 
@@ -186,6 +220,7 @@ def downgrade() -> None:
 
     op.drop_table('email_participants')
     with op.batch_alter_table('email_copies', schema=None) as batch_op:
+        batch_op.drop_index('ix_email_copies_workspace')
         batch_op.drop_index(batch_op.f('ix_email_copies_mailbox_id'))
         batch_op.drop_index(batch_op.f('ix_email_copies_email_id'))
 

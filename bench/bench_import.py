@@ -1,0 +1,592 @@
+"""Import and replay throughput of mailtrail on SQLite and PostgreSQL, with baselines.
+
+    .venv/bin/python bench/bench_import.py [--count 20000] [--skip-postgres] [--keep] [--profile]
+
+One run measures, on the deterministic corpus (adapters.mailgen, seed 7):
+
+* ``mailtrail import`` of a Maildir, run as the real console script in a subprocess in a
+  fresh working dir, timed end to end (the command catches the views up before it exits),
+  with its peak RSS (``/usr/bin/time -v``, or ``getrusage(RUSAGE_CHILDREN)`` without it);
+* ``mailtrail replay`` (every view rebuilt into a fresh store, plus both digests) timed end
+  to end, and ``ProjectionRunner.catch_up()`` into a fresh store timed in-process;
+* baselines on the same machine in the same run: raw sqlite3 ``executemany`` of rows shaped
+  like ``emails`` view rows, and eventsourcing's batch ``app.save(*aggregates)`` of a minimal
+  aggregate (batches of 500) on ``eventsourcing.sqlite``;
+
+on SQLite and (unless --skip-postgres) on PostgreSQL: $MAILTRAIL_TEST_DATABASE_URL or a
+private server from tests.support.postgres. Prints a table and writes bench/out/import.json.
+With --profile it also writes cProfile reports of an in-process SQLite import and replay
+to bench/out/profile_import.txt and bench/out/profile_replay.txt (slower; run separately
+from the timed figures, which are measured without the profiler).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT  # the tree the project code is imported from (--rev: a git snapshot)
+
+OUT_DIR = ROOT / "bench" / "out"
+MAILTRAIL = ROOT / ".venv" / "bin" / "mailtrail"
+TIME_BIN = Path("/usr/bin/time")
+
+OWNER = "alice@acme.example"
+DOMAIN = "acme.example"
+SEED = 7
+ES_BATCH = 500
+BASELINE_REPEATS = 3
+
+TARGETS = {
+    "import_msg_per_s_sqlite": 1000,
+    "replay_events_per_s_sqlite": 20000,
+    "replay_events_per_s_postgres": 10000,
+    "import_peak_rss_mb": 300,
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- corpus
+
+
+def make_corpus(path: Path, count: int) -> dict[str, Any]:
+    from adapters.mailgen import write_maildir
+
+    t0 = time.perf_counter()
+    written = write_maildir(path, count=count, seed=SEED, owner=OWNER, internal_domain=DOMAIN)
+    seconds = time.perf_counter() - t0
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return {"messages": written, "bytes": size, "generate_seconds": round(seconds, 3)}
+
+
+# --------------------------------------------------------------------------- subprocesses
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path, label: str) -> dict[str, Any]:
+    """Run `mailtrail ARGS`; wall time, peak RSS (KB), parsed JSON stdout."""
+    rss_file = cwd / f"{label}.time.txt"
+    stderr_file = cwd / f"{label}.stderr.txt"
+    cmd = [str(MAILTRAIL), *args]
+    use_time = TIME_BIN.exists()
+    if use_time:
+        cmd = [str(TIME_BIN), "-v", "-o", str(rss_file), *cmd]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(stderr_file, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err)
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n"
+                           f"{proc.stdout.decode(errors='replace')}\n"
+                           f"{stderr_file.read_text(errors='replace')[-4000:]}")
+    rss_kb: int | None = None
+    if use_time:
+        for line in rss_file.read_text().splitlines():
+            if "Maximum resident set size" in line:
+                rss_kb = int(line.rsplit(":", 1)[1])
+    if rss_kb is None:  # the max over all waited-for children so far; a new max is ours
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        rss_kb = after if after > before else None
+    out = proc.stdout.decode().strip()
+    try:
+        parsed = json.loads(out)
+    except json.JSONDecodeError:
+        parsed = {"raw": out}
+    return {"wall_seconds": wall, "peak_rss_kb": rss_kb, "output": parsed}
+
+
+def max_notification_id(url: str) -> int:
+    from adapters.settings import Settings
+    from api.runtime import Runtime
+
+    rt = Runtime.open(Settings(database_url=url))
+    try:
+        return int(rt.app.recorder.max_notification_id() or 0)
+    finally:
+        rt.close()
+
+
+def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
+    from adapters.settings import Settings
+    from api.runtime import Runtime
+
+    rt = Runtime.open(Settings(database_url=url))
+    try:
+        mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+        rt.catch_up()
+        return mid
+    finally:
+        rt.close()
+
+
+def replay_in_process(url: str, profile_to: Path | None = None) -> dict[str, Any]:
+    """ProjectionRunner.catch_up() from 0 into a fresh store (as api/replay.py makes one)."""
+    from adapters.migrations import upgrade
+    from adapters.persistence import writer_engine
+    from adapters.settings import Settings
+    from api.replay import _fresh_store
+    from api.runtime import Runtime
+    from projections.runner import ProjectionRunner
+
+    rt = Runtime.open(Settings(database_url=url))
+    try:
+        with tempfile.TemporaryDirectory(prefix="mailtrail-bench-replay-") as tmp:
+            fresh, cleanup = _fresh_store(rt.store, Path(tmp))
+            try:
+                upgrade(fresh)
+                runner = ProjectionRunner(rt.app, writer_engine(fresh))
+                profiler = None
+                if profile_to is not None:
+                    import cProfile
+
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                t0 = time.perf_counter()
+                position = runner.catch_up()
+                seconds = time.perf_counter() - t0
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(profile_to)
+            finally:
+                cleanup()
+    finally:
+        rt.close()
+    return {"events": position, "seconds": seconds, "events_per_s": position / seconds}
+
+
+def db_bytes(url: str, workdir: Path) -> int | None:
+    if url.startswith("sqlite"):
+        return sum(p.stat().st_size for p in (workdir / "var").glob("mailtrail.db*"))
+    try:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+    except Exception:  # noqa: BLE001 - informational only
+        return None
+
+
+def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILTRAIL_")}
+    env["MAILTRAIL_DATABASE_URL"] = url
+    if SRC != ROOT:  # PYTHONPATH wins over the editable install's finder (last on meta_path)
+        env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
+    env["COLUMNS"] = "100"
+
+    log(f"{name}: workspace create")
+    created = run_cli(["workspace", "create", "--name", "Acme", "--domain", DOMAIN,
+                       "--admin-name", "Alice", "--admin-email", OWNER], env, workdir, "workspace")
+    ws = created["output"]
+    mid = connect_upload_mailbox(url, ws["workspace_id"], ws["member_id"])
+    events_before = max_notification_id(url)
+
+    log(f"{name}: mailtrail import of {count} messages")
+    imp = run_cli(["import", str(maildir), "--mailbox", mid], env, workdir, "import")
+    events = max_notification_id(url)
+    log(f"{name}: import took {imp['wall_seconds']:.1f}s ({count / imp['wall_seconds']:,.0f} msg/s), "
+        f"{events} events")
+
+    log(f"{name}: mailtrail replay")
+    rep = run_cli(["replay"], env, workdir, "replay")
+    if not rep["output"].get("equal", False):
+        log(f"{name}: WARNING replay digests differ: {rep['output']}")
+    log(f"{name}: replay took {rep['wall_seconds']:.1f}s ({events / rep['wall_seconds']:,.0f} events/s)")
+
+    log(f"{name}: in-process ProjectionRunner.catch_up()")
+    inproc = replay_in_process(url)
+    log(f"{name}: in-process replay {inproc['seconds']:.1f}s ({inproc['events_per_s']:,.0f} events/s)")
+
+    return {
+        "database": "sqlite" if url.startswith("sqlite") else "postgresql",
+        "import": {
+            "messages": count,
+            "wall_seconds": round(imp["wall_seconds"], 3),
+            "msg_per_s": round(count / imp["wall_seconds"], 1),
+            "peak_rss_mb": round(imp["peak_rss_kb"] / 1024, 1) if imp["peak_rss_kb"] else None,
+            "cli_report": imp["output"],
+            "events_written": events - events_before,
+        },
+        "events": events,
+        "db_bytes_after_import": db_bytes(url, workdir),
+        "replay_cli": {
+            "wall_seconds": round(rep["wall_seconds"], 3),
+            "events_per_s": round(events / rep["wall_seconds"], 1),
+            "peak_rss_mb": round(rep["peak_rss_kb"] / 1024, 1) if rep["peak_rss_kb"] else None,
+            "digests_equal": rep["output"].get("equal"),
+        },
+        "replay_in_process": {
+            "seconds": round(inproc["seconds"], 3),
+            "events": inproc["events"],
+            "events_per_s": round(inproc["events_per_s"], 1),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def emails_like_rows(count: int) -> list[tuple[Any, ...]]:
+    """Rows shaped like `emails` view rows (uuid ids, message id, subject, ISO date...)."""
+    import uuid
+
+    ws = str(uuid.UUID(int=1))
+    return [
+        (str(uuid.UUID(int=(n + 1) * 7919)), ws, f"<{n}.7@gen.mailtrail.example>",
+         f"Re: Quarterly review and invoice {n}", f"2025-01-{1 + n % 28:02d}T10:{n % 60:02d}:00+00:00",
+         f"first.last{n % 300}@northwind-{n % 60}.example", f"<{max(n - 1, 0)}.7@gen.mailtrail.example>",
+         n + 5)
+        for n in range(count)
+    ]
+
+
+def baseline_executemany(count: int, tmp: Path) -> dict[str, Any]:
+    rows = emails_like_rows(count)
+    runs = []
+    for attempt in range(BASELINE_REPEATS):
+        path = tmp / f"executemany-{attempt}.db"
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(
+            "CREATE TABLE emails (id VARCHAR(36) PRIMARY KEY, workspace_id VARCHAR(36) NOT NULL, "
+            "message_id TEXT, subject TEXT NOT NULL, sent_at VARCHAR(40), from_address VARCHAR(320), "
+            "in_reply_to TEXT, first_position BIGINT NOT NULL)")
+        conn.execute("CREATE INDEX ix_emails_workspace_sent ON emails (workspace_id, sent_at)")
+        t0 = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO emails VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+        runs.append(time.perf_counter() - t0)
+        conn.close()
+    seconds = statistics.median(runs)
+    return {"rows": count, "seconds": round(seconds, 4), "rows_per_s": round(count / seconds, 1),
+            "runs_seconds": [round(r, 4) for r in runs],
+            "row_bytes": round(sum(len(str(v)) for v in rows[0])), "sqlite": sqlite3.sqlite_version}
+
+
+def baseline_es_batch_save(count: int, tmp: Path) -> dict[str, Any]:
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate, event
+
+    class Thing(Aggregate):
+        @event("Created")
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+    runs = []
+    for attempt in range(BASELINE_REPEATS):
+        path = tmp / f"es-{attempt}.db"
+        app: Application[Any] = Application(env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
+        })
+        things = [Thing(n) for n in range(count)]
+        t0 = time.perf_counter()
+        for start in range(0, count, ES_BATCH):
+            app.save(*things[start:start + ES_BATCH])
+        runs.append(time.perf_counter() - t0)
+        assert app.recorder.max_notification_id() == count
+        app.close()
+    seconds = statistics.median(runs)
+    return {"events": count, "batch": ES_BATCH, "seconds": round(seconds, 4),
+            "events_per_s": round(count / seconds, 1), "runs_seconds": [round(r, 4) for r in runs]}
+
+
+# --------------------------------------------------------------------------- profiling
+
+
+def profile_sqlite(maildir: Path, tmp: Path) -> dict[str, Any]:
+    """cProfile an in-process import (parse+record, then view catch-up) and a replay."""
+    import cProfile
+
+    from adapters.mailfiles import read_messages
+    from adapters.mime import parse_message
+    from adapters.settings import Settings
+    from api.runtime import Runtime
+    from application.importing import batches, import_batches
+    from application.sync import Syncer
+
+    url = f"sqlite:///{tmp / 'profile' / 'var' / 'mailtrail.db'}"
+    rt = Runtime.open(Settings(database_url=url))
+    try:
+        ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
+        mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+        rt.catch_up()
+        profiler = cProfile.Profile()
+        t0 = time.perf_counter()
+        profiler.enable()
+        import_batches(Syncer(rt.app, mid), batches(read_messages(maildir), parse_message))
+        t1 = time.perf_counter()
+        rt.runner.catch_up()
+        profiler.disable()
+        t2 = time.perf_counter()
+    finally:
+        rt.close()
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(OUT_DIR / "profile_import.pstats")
+    replay_stats = OUT_DIR / "profile_replay.pstats"
+    rep = replay_in_process(url, profile_to=replay_stats)
+    return {
+        "import": write_profile_report(OUT_DIR / "profile_import.pstats", OUT_DIR / "profile_import.txt",
+                                       {"record_seconds": t1 - t0, "catch_up_seconds": t2 - t1}),
+        "replay": write_profile_report(replay_stats, OUT_DIR / "profile_replay.txt",
+                                       {"catch_up_seconds": rep["seconds"]}),
+    }
+
+
+def write_profile_report(stats_path: Path, report: Path, phases: dict[str, float]) -> dict[str, Any]:
+    import io
+    import pstats
+
+    stats = pstats.Stats(str(stats_path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    buf = io.StringIO()
+    buf.write(f"phases (wall, under the profiler): "
+              + ", ".join(f"{k}={v:.2f}s" for k, v in phases.items()) + "\n")
+    buf.write(f"total profiled time {total:.2f}s\n\n")
+    for order in ("cumulative", "tottime"):
+        s = pstats.Stats(str(stats_path), stream=buf)
+        s.sort_stats(order).print_stats(45)
+    report.write_text(buf.getvalue())
+    top = []
+    for (file, line, func), (cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        top.append({"function": f"{_short(file)}:{line}({func})", "calls": nc,
+                    "tottime": round(tt, 3), "cumtime": round(ct, 3), "share": round(ct / total, 3)})
+    by_cum = sorted(top, key=lambda r: -r["cumtime"])[:40]
+    by_tot = sorted(top, key=lambda r: -r["tottime"])[:25]
+    return {"total_seconds": round(total, 3), "phases": {k: round(v, 3) for k, v in phases.items()},
+            "top_cumulative": by_cum, "top_tottime": by_tot, "report": str(report.relative_to(ROOT))}
+
+
+def _worktree_source() -> dict[str, Any]:
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
+
+    return {"rev": "working tree", "head": git("rev-parse", "HEAD"),
+            "modified_files": len(git("status", "--porcelain", "--untracked-files=no").splitlines())}
+
+
+def _short(file: str) -> str:
+    for marker in ("site-packages/", str(SRC) + "/", str(ROOT) + "/", "/lib/python3"):
+        if marker in file:
+            return file.split(marker, 1)[1]
+    return file
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value < 10:
+        return f"{value:.2f}{unit}"
+    if isinstance(value, (int, float)):
+        return f"{value:,.0f}{unit}"
+    return str(value)
+
+
+def ratios(result: dict[str, Any]) -> dict[str, Any]:
+    em = result["baselines"]["executemany"]["rows_per_s"]
+    es = result["baselines"]["es_batch_save"]["events_per_s"]
+    out: dict[str, Any] = {}
+    for name, b in result["backends"].items():
+        out[name] = {
+            "import_vs_executemany": round(b["import"]["msg_per_s"] / em, 4),
+            "import_vs_es_batch_save": round(b["import"]["msg_per_s"] / es, 4),
+            "replay_cli_vs_executemany": round(b["replay_cli"]["events_per_s"] / em, 4),
+            "replay_in_process_vs_executemany": round(b["replay_in_process"]["events_per_s"] / em, 4),
+        }
+    return out
+
+
+def verdicts(result: dict[str, Any]) -> dict[str, Any]:
+    backends = result["backends"]
+    out: dict[str, Any] = {}
+    if "sqlite" in backends:
+        s = backends["sqlite"]
+        out["import_msg_per_s_sqlite"] = s["import"]["msg_per_s"] >= TARGETS["import_msg_per_s_sqlite"]
+        out["replay_events_per_s_sqlite"] = (
+            s["replay_in_process"]["events_per_s"] >= TARGETS["replay_events_per_s_sqlite"])
+        out["replay_cli_events_per_s_sqlite"] = (
+            s["replay_cli"]["events_per_s"] >= TARGETS["replay_events_per_s_sqlite"])
+    if "postgres" in backends:
+        p = backends["postgres"]
+        out["replay_events_per_s_postgres"] = (
+            p["replay_in_process"]["events_per_s"] >= TARGETS["replay_events_per_s_postgres"])
+        out["replay_cli_events_per_s_postgres"] = (
+            p["replay_cli"]["events_per_s"] >= TARGETS["replay_events_per_s_postgres"])
+    rss = [b["import"]["peak_rss_mb"] for b in backends.values() if b["import"]["peak_rss_mb"]]
+    if rss:
+        out["import_peak_rss_mb"] = max(rss) < TARGETS["import_peak_rss_mb"]
+    return out
+
+
+def table(result: dict[str, Any]) -> str:
+    b = result["backends"]
+    s, p = b.get("sqlite"), b.get("postgres")
+    ok = result["meets_target"]
+
+    def mark(key: str) -> str:
+        return "" if key not in ok else ("  ok" if ok[key] else "  MISS")
+
+    rows: list[tuple[str, str, str, str]] = [("metric", "SQLite", "PostgreSQL", "target")]
+
+    def add(label: str, get: Any, target: str = "", unit: str = "") -> None:
+        rows.append((label, fmt(get(s), unit) if s else "-", fmt(get(p), unit) if p else "-", target))
+
+    add("import msg/s (CLI, end to end)", lambda x: x["import"]["msg_per_s"],
+        f">= 1,000 (SQLite){mark('import_msg_per_s_sqlite')}")
+    add("import seconds", lambda x: x["import"]["wall_seconds"], "", " s")
+    add("import peak RSS", lambda x: x["import"]["peak_rss_mb"], f"< 300 MB{mark('import_peak_rss_mb')}", " MB")
+    add("events after import", lambda x: x["events"])
+    add("replay events/s (in-process catch_up)", lambda x: x["replay_in_process"]["events_per_s"],
+        f">= 20,000 / 10,000{mark('replay_events_per_s_sqlite')}"
+        f"{mark('replay_events_per_s_postgres')}")
+    add("replay events/s (`mailtrail replay`)", lambda x: x["replay_cli"]["events_per_s"],
+        f"(incl. digests){mark('replay_cli_events_per_s_sqlite')}{mark('replay_cli_events_per_s_postgres')}")
+    add("replay seconds (in-process / CLI)",
+        lambda x: f"{x['replay_in_process']['seconds']:.1f} / {x['replay_cli']['wall_seconds']:.1f} s")
+    r = result["ratios"]
+    for key, label in (("import_vs_executemany", "ratio import ÷ executemany"),
+                       ("import_vs_es_batch_save", "ratio import ÷ es batch save"),
+                       ("replay_in_process_vs_executemany", "ratio replay(in-proc) ÷ executemany"),
+                       ("replay_cli_vs_executemany", "ratio replay(CLI) ÷ executemany")):
+        rows.append((label, f"{r['sqlite'][key]:.4f}" if "sqlite" in r else "-",
+                     f"{r['postgres'][key]:.4f}" if "postgres" in r else "-", ""))
+    bl = result["baselines"]
+    rows.append(("baseline sqlite executemany rows/s", fmt(bl["executemany"]["rows_per_s"]), "", ""))
+    rows.append(("baseline es batch save events/s", fmt(bl["es_batch_save"]["events_per_s"]), "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for i, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(widths[j]) if j in (0, 3) else c.rjust(widths[j])
+                               for j, c in enumerate(row)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--count", type=int, default=20000, help="messages in the corpus (default 20000)")
+    ap.add_argument("--skip-postgres", action="store_true", help="SQLite only")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (corpus, databases, logs)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also cProfile an in-process SQLite import and replay (bench/out/profile_*.txt)")
+    ap.add_argument("--rev", help="benchmark this git revision (e.g. HEAD), exported to the temp dir, "
+                                  "instead of the working tree (which others may be editing)")
+    ap.add_argument("--out", type=Path, default=OUT_DIR / "import.json")
+    args = ap.parse_args(argv)
+
+    if not MAILTRAIL.exists():
+        ap.error(f"{MAILTRAIL} not found: install the project into .venv first")
+    tmp = Path(tempfile.mkdtemp(prefix="mailtrail-bench-"))
+    log(f"working in {tmp}")
+    global SRC
+    revision = None
+    if args.rev:
+        revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", args.rev], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+        SRC = tmp / "src"
+        SRC.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(SRC)], input=archive, check=True)
+        log(f"benchmarking {args.rev} = {revision[:12]} from {SRC}")
+    sys.path.insert(0, str(SRC))
+    server = None
+    pg_url = None
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "command": "python bench/bench_import.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "count": args.count,
+        "seed": SEED,
+        "source": {"rev": args.rev, "commit": revision} if args.rev else _worktree_source(),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version},
+        "targets": TARGETS,
+        "backends": {},
+    }
+    try:
+        log(f"writing the corpus ({args.count} messages)")
+        maildir = tmp / "maildir"
+        result["corpus"] = make_corpus(maildir, args.count)
+
+        log("baselines")
+        result["baselines"] = {
+            "executemany": baseline_executemany(args.count, tmp),
+            "es_batch_save": baseline_es_batch_save(args.count, tmp),
+        }
+
+        work = tmp / "sqlite"
+        sqlite_url = f"sqlite:///{work / 'var' / 'mailtrail.db'}"
+        result["backends"]["sqlite"] = bench_backend("sqlite", sqlite_url, maildir, args.count, work)
+
+        if not args.skip_postgres:
+            from tests.support.postgres import ENV_URL, PostgresServer, drop_database, fresh_database
+
+            server_url = os.environ.get(ENV_URL)
+            if not server_url:
+                log("starting a private PostgreSQL server")
+                server = PostgresServer()
+                server.start()
+                server_url = server.url
+            pg_url = fresh_database(server_url, "mailtrail_bench")
+            result["backends"]["postgres"] = bench_backend("postgres", pg_url, maildir, args.count,
+                                                           tmp / "postgres")
+            if server is None and not args.keep:
+                drop_database(pg_url)
+
+        if args.profile:
+            log("profiling the SQLite import and replay in-process")
+            result["profile"] = profile_sqlite(maildir, tmp)
+
+        result["ratios"] = ratios(result)
+        result["meets_target"] = verdicts(result)
+        result["total_seconds"] = round(time.perf_counter() - started, 1)
+    finally:
+        if server is not None:
+            server.stop()
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"mailtrail import/replay benchmark: {args.count} messages, seed {SEED}, "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
+    print(table(result))
+    if "profile" in result:
+        for phase in ("import", "replay"):
+            prof = result["profile"][phase]
+            print(f"\ntop {phase} hotspots by cumulative time (profiled {prof['total_seconds']:.1f}s; "
+                  f"full report {prof['report']}):")
+            for row in prof["top_cumulative"][:12]:
+                print(f"  {row['cumtime']:8.2f}s {row['share']:6.1%}  {row['function']}")
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

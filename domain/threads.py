@@ -1,0 +1,18 @@
+"""Which thread a message belongs to, from its headers alone (deterministic, order-free)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def thread_key(headers: dict[str, Any], fallback: str) -> str:
+    """The provider's thread id when known, else the thread's root Message-ID.
+
+    References lists the thread from its root, so its first entry names the
+    thread whatever order the messages arrive in; In-Reply-To is next best."""
+    provider = headers.get("thread_id")
+    if provider:
+        return f"provider:{provider}"
+    references = headers.get("references") or []
+    root = references[0] if references else headers.get("in_reply_to") or headers.get("message_id")
+    return f"mid:{root}" if root else f"email:{fallback}"

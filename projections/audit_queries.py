@@ -1,0 +1,80 @@
+"""Explain what a viewer sees of one email, and which rule and event decided it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from domain.values import SharingLevel
+from domain.visibility import Viewer, copy_level, email_level
+from projections.email_queries import copies_by_email
+from projections.tables import email_copies, grants, mailboxes
+
+
+def explain(conn: Connection, viewer: Viewer, email_id: str) -> dict[str, Any] | None:
+    """Metadata and decisions only: never a subject or a body."""
+    copies = copies_by_email(conn, [email_id]).get(email_id, [])
+    if not copies:
+        return None
+    rows = {
+        r.id: r
+        for r in conn.execute(
+            select(email_copies, mailboxes.c.sharing, mailboxes.c.sharing_at, mailboxes.c.removed_at)
+            .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
+            .where(email_copies.c.email_id == email_id)
+        )
+    }
+    grant_rows = list(conn.execute(select(grants).where(grants.c.email_id == email_id)))
+    explained = []
+    for copy in copies:
+        row = rows[copy.id]
+        level = copy_level(viewer, copy.access)
+        explained.append({
+            "copy_id": copy.id,
+            "mailbox_id": copy.mailbox_id,
+            "owner_id": copy.owner_id,
+            "level": level.value,
+            "hidden_reason": copy.hidden_reason,
+            "rules": _rules(viewer, copy, row, grant_rows, level),
+        })
+    return {
+        "email_id": email_id,
+        "viewer": viewer.member_id,
+        "level": email_level(viewer, [c.access for c in copies]).value,
+        "copies": explained,
+    }
+
+
+def _rules(viewer: Viewer, copy: Any, row: Any, grant_rows: list[Any], level: SharingLevel) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    if row.removed_at is not None:
+        rules.append({"rule": "mailbox_removed", "position": row.removed_at})
+    if row.expunged_at is not None:
+        rules.append({"rule": "expunged", "position": row.expunged_at})
+    if row.internal_at is not None:
+        rules.append({"rule": "internal_only", "position": row.internal_at})
+    if row.excluded_at is not None:
+        rules.append({"rule": "workspace_exclusion", "position": row.excluded_at})
+    if row.blocklisted_at is not None:
+        rules.append({"rule": "blocklist", "entry": row.blocklisted_entry, "position": row.blocklisted_at})
+    if rules:
+        return rules
+    if copy.owner_id == viewer.member_id:
+        return [{"rule": "owner", "level": SharingLevel.FULL.value}]
+    for grant in grant_rows:
+        applies = grant.copy_id == copy.id or (grant.thread and grant.thread_key == copy.thread_key)
+        if not applies or grant.mailbox_id != copy.mailbox_id:
+            continue
+        reaches = grant.everyone or (viewer.member_id in grant.members and not viewer.is_auditor)
+        if reaches:
+            rules.append({
+                "rule": "grant",
+                "grant_id": grant.id,
+                "thread": grant.thread,
+                "position": grant.position,
+                "revoked_at": grant.revoked_at,
+                "level": SharingLevel.FULL.value if grant.revoked_at is None else None,
+            })
+    rules.append({"rule": "sharing", "level": row.sharing, "position": row.sharing_at})
+    return rules

@@ -1,0 +1,119 @@
+"""Hiding rules on the emails view: internal-only, excluded and blocklisted copies.
+
+Each rule is recomputed when its inputs change, so a change is retroactive and
+undoing it shows the copies again. The position of the event that hid a copy is
+kept for `explain`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, update
+
+from domain.mailbox import Mailbox
+from domain.synced_message import SyncedMessage
+from domain.workspace import Workspace
+from projections.tables import email_copies, email_participants, grants, mailboxes, workspaces
+from projections.writer import Handler, ViewWriter
+
+
+def _participant(copy_match: ColumnElement[bool]) -> Any:
+    return exists().where(email_participants.c.copy_id == email_copies.c.id, copy_match)
+
+
+def _matching(entries: list[str]) -> ColumnElement[bool]:
+    """A participant matches an address entry, or a domain entry or its subdomains."""
+    addresses = [e for e in entries if "@" in e]
+    domains = [e for e in entries if "@" not in e]
+    clauses: list[ColumnElement[bool]] = []
+    if addresses:
+        clauses.append(email_participants.c.address.in_(addresses))
+    if domains:
+        clauses.append(email_participants.c.domain.in_(domains))
+        clauses += [email_participants.c.domain.endswith("." + d, autoescape=True) for d in domains]
+    return or_(*clauses) if clauses else false()
+
+
+def _set_flag(w: ViewWriter, scope: ColumnElement[bool], column: str, hidden: Any, position: int, **extra: Any) -> None:
+    """Hide the copies in `scope` that match `hidden`; show the ones that no longer do."""
+    flag = email_copies.c[column]
+    w.execute(update(email_copies).where(scope, flag.is_(None), hidden).values({column: position, **extra}))
+    cleared = {column: None, **{k: None for k in extra}}
+    w.execute(update(email_copies).where(scope, flag.is_not(None), ~hidden).values(cleared))
+
+
+def recompute_internal(event: Any, w: ViewWriter, position: int) -> None:
+    row = w.execute(select(workspaces).where(workspaces.c.id == str(event.originator_id))).one()
+    addresses = set(row.member_addresses)
+    for mailbox_addresses in row.mailbox_addresses.values():
+        addresses.update(mailbox_addresses)
+    external = and_(
+        email_participants.c.address.not_in(sorted(addresses)),
+        email_participants.c.domain.not_in(list(row.internal_domains)),
+    )
+    scope = email_copies.c.workspace_id == row.id
+    _set_flag(w, scope, "internal_at", ~_participant(external), position)
+
+
+def recompute_excluded(event: Any, w: ViewWriter, position: int) -> None:
+    scope = email_copies.c.workspace_id == str(event.originator_id)
+    _set_flag(w, scope, "excluded_at", _participant(_matching(list(event.entries))), position)
+
+
+def recompute_blocklisted(event: Any, w: ViewWriter, position: int) -> None:
+    mailbox = w.execute(select(mailboxes).where(mailboxes.c.id == str(event.originator_id))).one()
+    scope = email_copies.c.mailbox_id == mailbox.id
+    if isinstance(event, Mailbox.BlocklistEntryAdded):
+        hidden = _participant(_matching([event.entry]))
+        w.execute(
+            update(email_copies)
+            .where(scope, email_copies.c.blocklisted_at.is_(None), hidden)
+            .values(blocklisted_at=position, blocklisted_entry=event.entry)
+        )
+        return
+    w.execute(
+        update(email_copies)
+        .where(scope, email_copies.c.blocklisted_entry == event.entry)
+        .values(blocklisted_at=None, blocklisted_entry=None)
+    )
+    for entry in mailbox.blocklist:
+        w.execute(
+            update(email_copies)
+            .where(scope, email_copies.c.blocklisted_at.is_(None), _participant(_matching([entry])))
+            .values(blocklisted_at=mailbox.blocklist_at[entry], blocklisted_entry=entry)
+        )
+
+
+def shared(event: Any, w: ViewWriter, position: int) -> None:
+    copy = w.execute(select(email_copies).where(email_copies.c.id == str(event.originator_id))).one()
+    w.insert(grants, {
+        "id": event.grant_id,
+        "workspace_id": copy.workspace_id,
+        "copy_id": copy.id,
+        "mailbox_id": copy.mailbox_id,
+        "email_id": copy.email_id,
+        "thread_key": copy.thread_key,
+        "thread": event.thread,
+        "members": sorted(event.members),
+        "everyone": event.everyone,
+        "granted_by": event.by,
+        "position": position,
+        "revoked_at": None,
+    })
+
+
+def share_revoked(event: Any, w: ViewWriter, position: int) -> None:
+    w.execute(update(grants).where(grants.c.id == event.grant_id).values(revoked_at=position))
+
+
+HANDLERS: dict[type, Handler] = {
+    Workspace.MemberAdded: recompute_internal,
+    Workspace.MailboxRegistered: recompute_internal,
+    Workspace.MailboxUnregistered: recompute_internal,
+    Workspace.InternalDomainsSet: recompute_internal,
+    Workspace.ExclusionsSet: recompute_excluded,
+    Mailbox.BlocklistEntryAdded: recompute_blocklisted,
+    Mailbox.BlocklistEntryRemoved: recompute_blocklisted,
+    SyncedMessage.Shared: shared,
+    SyncedMessage.ShareRevoked: share_revoked,
+}
