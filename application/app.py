@@ -13,6 +13,7 @@ from application.errors import ConflictError, ForbiddenError, NotFoundError, Rul
 from application.ports import DomainCatalog
 from application.transcoder import OrjsonTranscoder
 from domain.company import Company
+from domain.filtering import matches_any
 from domain.mailbox import Mailbox, check_provider
 from domain.person import AddressClaim, Person
 from domain.synced_message import SyncedMessage
@@ -164,10 +165,8 @@ class MailTrail(Application[UUID]):
     def create_person(self, workspace_id: str, name: str, emails: list[str]) -> str:
         workspace = self.load(Workspace, workspace_id)
         addresses = list(dict.fromkeys(_address(e) for e in emails))
-        internal = workspace.internal_set()
         for address in addresses:
-            if internal.is_internal(address):
-                raise RuleViolationError(f"{address} is internal and cannot be a person")
+            _check_can_be_person(workspace, address)
         person = Person(
             workspace_id=workspace_id, name=name, addresses=addresses, origin={"manual": True}
         )
@@ -185,9 +184,7 @@ class MailTrail(Application[UUID]):
     def add_person_address(self, workspace_id: str, person_id: str, email: str) -> int:
         person = self.load(Person, person_id, workspace_id)
         address = _address(email)
-        workspace = self.load(Workspace, workspace_id)
-        if workspace.internal_set().is_internal(address):
-            raise RuleViolationError(f"{address} is internal and cannot be a person")
+        _check_can_be_person(self.load(Workspace, workspace_id), address)
         if address in person.addresses:
             return self.recorder.max_notification_id() or 0
         person.add_address(address)
@@ -235,6 +232,13 @@ class MailTrail(Application[UUID]):
                 origin=origin,
             )
         return list(companies.values())
+
+
+def _check_can_be_person(workspace: Workspace, address: str) -> None:
+    if workspace.internal_set().is_internal(address):
+        raise RuleViolationError(f"{address} is internal and cannot be a person")
+    if matches_any(address, workspace.exclusions):
+        raise RuleViolationError(f"{address} is excluded by the workspace and cannot be a person")
 
 
 def _address(value: str) -> str:

@@ -13,13 +13,14 @@ from eventsourcing.persistence import IntegrityError
 from application.app import MailTrail
 from application.errors import ConflictError
 from application.ports import Item, Rejected
-from domain.filtering import skip_reason
+from domain.filtering import BLOCKLISTED, skip_reason
 from domain.mailbox import Mailbox
 from domain.message import Address, ParsedMessage
 from domain.participants import direction, participants
 from domain.person import AddressClaim, Person
 from domain.records import people_to_create
 from domain.synced_message import SyncedMessage, email_id_for, email_identity
+from domain.threads import thread_hashes
 from domain.values import RecordPolicy
 from domain.workspace import Workspace
 
@@ -78,6 +79,8 @@ class Syncer:
         workspace_id = str(workspace.id)
         copies: dict[UUID, SyncedMessage] = {}
         records: dict[UUID, Aggregate] = {}
+        blocked_threads = set(mailbox.blocked_threads)
+        stored: list[tuple[ParsedMessage, UUID, str]] = []
         for item in items:
             if isinstance(item, Rejected):
                 result.rejected.append({"ref": item.ref, "reason": item.reason})
@@ -85,6 +88,8 @@ class Syncer:
             reason = skip_reason(participants(item), internal, exclusions, mailbox.blocklist)
             if reason is not None:
                 result.skipped[reason] += 1
+                if reason == BLOCKLISTED:
+                    blocked_threads |= thread_hashes(item)
                 continue
             identity = email_identity(item.message_id, item.fingerprint)
             copy_id = SyncedMessage.create_id(self.mailbox_id, identity)
@@ -104,11 +109,17 @@ class Syncer:
                 content=content_of(item),
             )
             result.copies.append((str(copy_id), email_id))
+            stored.append((item, copy_id, way))
+        for item, copy_id, way in stored:
+            if thread_hashes(item) & blocked_threads:
+                continue  # no records from a thread that involves a blocklisted participant
             for address, rule in people_to_create(item, way, policy, internal, exclusions):
                 origin = {"rule": rule, "copy_id": str(copy_id), "mailbox_id": self.mailbox_id}
                 self._add_person(records, workspace_id, address, _name_of(item, address), origin)
         result.synced = len(copies)
-        mailbox.record_batch(folder, cursor, result.synced, dict(result.skipped), result.rejected)
+        mailbox.record_batch(
+            folder, cursor, result.synced, dict(result.skipped), result.rejected, sorted(blocked_threads)
+        )
         return result, [*copies.values(), *records.values()]
 
     def _add_person(

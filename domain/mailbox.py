@@ -40,6 +40,7 @@ class Mailbox(Aggregate):
         self.status_reason = ""
         self.synced = 0
         self.skipped: dict[str, int] = {}
+        self.blocked_threads: set[str] = set()
 
     @property
     def addresses(self) -> list[str]:
@@ -86,11 +87,18 @@ class Mailbox(Aggregate):
         synced: int,
         skipped: dict[str, int],
         rejected: list[dict[str, str]],
+        blocked_threads: list[str] | None = None,
     ) -> None:
-        """One batch of a sync: counts, reasons and the folder's new cursor."""
+        """One batch of a sync: counts, reasons, the folder's new cursor, and the
+        (hashed) thread ids of messages skipped by the blocklist."""
         self._check_not_removed()
         self._batch_recorded(
-            folder=folder, cursor=cursor, synced=synced, skipped=skipped, rejected=rejected
+            folder=folder,
+            cursor=cursor,
+            synced=synced,
+            skipped=skipped,
+            rejected=rejected,
+            blocked_threads=sorted(set(blocked_threads or ()) - self.blocked_threads),
         )
 
     @event("BatchRecorded")
@@ -101,7 +109,9 @@ class Mailbox(Aggregate):
         synced: int,
         skipped: dict[str, int],
         rejected: list[dict[str, str]],
+        blocked_threads: list[str],
     ) -> None:
+        self.blocked_threads = self.blocked_threads | set(blocked_threads)
         if cursor is not None:
             self.cursors = {**self.cursors, folder: cursor}
         self.synced += synced

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+from domain.message import ParsedMessage
 
 
 def thread_key(headers: dict[str, Any], fallback: str) -> str:
@@ -16,3 +19,9 @@ def thread_key(headers: dict[str, Any], fallback: str) -> str:
     references = headers.get("references") or []
     root = references[0] if references else headers.get("in_reply_to") or headers.get("message_id")
     return f"mid:{root}" if root else f"email:{fallback}"
+
+
+def thread_hashes(message: ParsedMessage) -> set[str]:
+    """Hashed Message-IDs that tie a message to its thread (no content, only digests)."""
+    ids = {message.message_id, message.in_reply_to, *message.references} - {None, ""}
+    return {hashlib.sha256(i.encode()).hexdigest()[:24] for i in ids if i}
