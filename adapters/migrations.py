@@ -17,4 +17,4 @@ def upgrade(engine: Engine) -> None:
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")

@@ -46,6 +46,13 @@ class StoreConfig:
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_MS // 1000),
         }
 
+    @property
+    def key_file(self) -> Path:
+        """Where the master key lives when the settings give none."""
+        if self.is_postgres:
+            return Path("var") / "master.key"
+        return self.sqlite_path.parent / "master.key"
+
     def view_engine(self, schema: str | None = None) -> Engine:
         """The SQLAlchemy engine of the views (optionally in a PostgreSQL schema)."""
         if self.is_postgres:
@@ -70,6 +77,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -13,3 +13,4 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     allow_private_hosts: bool = False
     projection_poll_seconds: float = 0.5
+    master_key: str | None = None  # base64 of 32 bytes; generated into var/master.key when unset

@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from adapters.catalog import DomainCatalog
+from adapters.datakeys import DataKeyStore, load_or_create_master_key
 from adapters.migrations import upgrade
 from adapters.persistence import StoreConfig, writer_engine
 from adapters.settings import Settings
 from application.app import MailTrail
 from projections.runner import ProjectionRunner
+from projections.tables import mailboxes
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Runtime:
     app: MailTrail
     engine: Engine
     runner: ProjectionRunner
+    sealer: DataKeyStore
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -32,12 +35,30 @@ class Runtime:
         store = StoreConfig(settings.database_url)
         engine = store.view_engine()
         upgrade(engine)
-        app = MailTrail(DomainCatalog(), env=store.event_store_env())
+        sealer = DataKeyStore(engine, settings.master_key or load_or_create_master_key(store.key_file))
+        app = MailTrail(DomainCatalog(), sealer, env=store.event_store_env())
         runner = ProjectionRunner(app, writer_engine(engine))
-        return cls(settings, store, app, engine, runner)
+        return cls(settings, store, app, engine, runner, sealer)
 
     def catch_up(self) -> int:
         return self.runner.catch_up()
+
+    def finish_erasures(self) -> None:
+        """Destroy any key an interrupted erasure left, then scrub freed storage:
+        SQLite zeroes freed pages (secure_delete) and truncates its WAL; PostgreSQL
+        rewrites the view tables (VACUUM FULL) so deleted rows leave no trace."""
+        self.catch_up()
+        with self.engine.connect() as conn:
+            erased = [r.id for r in conn.execute(select(mailboxes.c.id).where(mailboxes.c.erased_at.is_not(None)))]
+        for mailbox_id in erased:
+            if self.sealer.exists(mailbox_id):
+                self.sealer.destroy(mailbox_id)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if self.store.is_postgres:
+                for table in ("email_participants", "email_copies", "emails", "grants", "data_keys"):
+                    conn.exec_driver_sql(f"VACUUM FULL {table}")
+            else:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def start_background_projection(self) -> None:
         """Keep the views caught up with writes from other processes too."""

@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
 
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
-from application.ports import DomainCatalog
+from application.ports import DomainCatalog, Sealer
 from application.transcoder import OrjsonTranscoder
 from domain.company import Company
 from domain.filtering import matches_any
@@ -26,13 +26,16 @@ A = TypeVar("A", bound=Aggregate)
 class MailTrail(Application[UUID]):
     name = "mailtrail"
 
-    def __init__(self, catalog: DomainCatalog, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, catalog: DomainCatalog, sealer: Sealer | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.sealer = sealer
         # A cached aggregate is fast-forwarded from the store on every get, so it is never stale.
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "1000", **(env or {})})
         self.catalog = catalog
 
     def construct_transcoder(self) -> Transcoder:
-        return OrjsonTranscoder()
+        return OrjsonTranscoder(self.sealer)
 
     # loading ---------------------------------------------------------------
     def load(self, cls: type[A], aggregate_id: UUID | str, workspace_id: str | None = None) -> A:
@@ -89,7 +92,18 @@ class MailTrail(Application[UUID]):
             workspace.set_plan(changes["plan"])
         if "legal_hold" in changes:
             workspace.set_legal_hold(bool(changes["legal_hold"]))
-        return self.save_all(workspace)
+        erased = [self.load(Mailbox, m) for m in workspace.release_held()]
+        for mailbox in erased:
+            mailbox.erase()
+        position = self.save_all(workspace, *erased)
+        self._destroy_keys(erased)
+        return position
+
+    def _destroy_keys(self, mailboxes: list[Mailbox]) -> None:
+        """After the Erased events are saved: destroy the keys (replayable if interrupted)."""
+        if self.sealer is not None:
+            for mailbox in mailboxes:
+                self.sealer.destroy(str(mailbox.id))
 
     # mailboxes -------------------------------------------------------------
     def connect_mailbox(
@@ -113,12 +127,34 @@ class MailTrail(Application[UUID]):
             aliases=addresses[1:],
             connection=connection or {},
         )
-        workspace.register_mailbox(str(mailbox.id), addresses)
+        workspace.register_mailbox(str(mailbox.id), owner_id, addresses)
         domain = addresses[0].rpartition("@")[2]
         if not self.catalog.is_free_mail(domain) and domain not in workspace.internal_domains:
             workspace.set_internal_domains([*workspace.internal_domains, domain])
         self.save_all(workspace, mailbox)
         return str(mailbox.id)
+
+    def set_connected(self, workspace_id: str, mailbox_id: str, connected: bool) -> int:
+        """Disconnect or reconnect: the mailbox keeps its cursor and history."""
+        mailbox = self.load(Mailbox, mailbox_id, workspace_id)
+        mailbox.reconnect() if connected else mailbox.disconnect()
+        return self.save_all(mailbox)
+
+    def remove_mailbox(self, workspace_id: str, mailbox_id: str, actor_id: str) -> int:
+        """Retract the mailbox's copies everywhere; erase them unless under legal hold."""
+        mailbox = self.load(Mailbox, mailbox_id, workspace_id)
+        workspace = self.load(Workspace, workspace_id)
+        if mailbox.owner_id != actor_id and workspace.member(actor_id)["role"] != "admin":
+            raise ForbiddenError("only the mailbox's owner or an admin can remove it")
+        held = workspace.legal_hold
+        mailbox.remove(held=held)
+        workspace.unregister_mailbox(mailbox_id, held=held)
+        if not held:
+            mailbox.erase()
+        position = self.save_all(workspace, mailbox)
+        if not held:
+            self._destroy_keys([mailbox])
+        return position
 
     def change_sharing(self, workspace_id: str, mailbox_id: str, level: str) -> int:
         mailbox = self.load(Mailbox, mailbox_id, workspace_id)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.message import ParsedMessage
 
@@ -32,3 +32,119 @@ class MailSource(Protocol):
     """Yields batches of one folder's messages with the cursor after each batch."""
 
     def batches(self) -> Iterator[tuple[str, list[Item], dict[str, object] | None]]: ...
+
+
+class Sealer(Protocol):
+    """Encrypts message content under its mailbox's data key (crypto-shredding)."""
+
+    def seal(self, mailbox_id: str, plaintext: bytes) -> bytes: ...
+
+    def unseal(self, mailbox_id: str, sealed: bytes) -> bytes | None:
+        """None when the mailbox's key was destroyed: the content is erased."""
+        ...
+
+    def destroy(self, mailbox_id: str) -> None: ...
+
+
+# --- mail servers (IMAP), secrets ----------------------------------------------------
+
+
+class MailServerError(Exception):
+    """A mail server cannot be used as configured (not worth retrying as is)."""
+
+
+class MailAuthError(MailServerError):
+    """The server refused the login; the message is the server's reason."""
+
+
+class MailUnavailableError(MailServerError):
+    """The connection dropped or timed out; worth retrying with backoff."""
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """What a server says about one folder (STATUS, or EXAMINE when opened)."""
+
+    name: str
+    uidvalidity: int
+    uidnext: int
+    exists: int
+    highestmodseq: int | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One message fetched by UID, already turned into an Item at the boundary."""
+
+    uid: int
+    item: Item
+    gm_msgid: int | None = None
+    gm_thrid: int | None = None
+
+
+class MailServer(Protocol):
+    """One logged-in session with a mail server."""
+
+    is_gmail: bool
+
+    def folders(self, wanted: Sequence[str] | None = None) -> list[str]: ...
+
+    def status(self, folder: str) -> FolderState: ...
+
+    def open(self, folder: str) -> FolderState: ...
+
+    def uids(self) -> list[int]: ...
+
+    def sizes(self, uids: Sequence[int], larger_than: int) -> dict[int, int]: ...
+
+    def fetch(self, folder: str, uidvalidity: int, batches: Sequence[Sequence[int]]) -> Iterator[list[Fetched]]:
+        """One list per batch, in order; never sets \\Seen. May fetch ahead of the caller."""
+        ...
+
+    def wait_for_change(self, folder: str, seconds: float, stop: Callable[[], bool]) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class MailConnector(Protocol):
+    def connect(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> MailServer: ...
+
+
+class KeyStore(Protocol):
+    """Secrets (passwords, tokens) encrypted at rest, one small dict per owner id."""
+
+    def put(self, owner_id: str, secret: Mapping[str, str]) -> None: ...
+
+    def get(self, owner_id: str) -> dict[str, str] | None: ...
+
+    def delete(self, owner_id: str) -> None: ...
+
+    def owners(self) -> list[str]: ...
+
+
+class TokenSource(Protocol):
+    """XOAUTH2 access tokens (the OAuth flow that fills it is elsewhere)."""
+
+    def access_token(self, mailbox_id: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class UidEntry:
+    """A folder UID and the copy it was recorded as (None when not parseable)."""
+
+    folder: str
+    uidvalidity: int
+    uid: int
+    copy_id: str | None
+
+
+class UidLedger(Protocol):
+    """Which server UIDs stand behind which copies, to retract expunged messages."""
+
+    def remember(self, mailbox_id: str, entries: Sequence[UidEntry]) -> None: ...
+
+    def entries(self, mailbox_id: str, folder: str) -> list[UidEntry]: ...
+
+    def holders(self, mailbox_id: str, copy_ids: Iterable[str]) -> list[UidEntry]: ...
+
+    def forget(self, mailbox_id: str, entries: Sequence[UidEntry]) -> None: ...

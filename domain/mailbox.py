@@ -41,6 +41,8 @@ class Mailbox(Aggregate):
         self.synced = 0
         self.skipped: dict[str, int] = {}
         self.blocked_threads: set[str] = set()
+        self.held = False
+        self.erased = False
 
     @property
     def addresses(self) -> list[str]:
@@ -130,13 +132,47 @@ class Mailbox(Aggregate):
         self.status = status
         self.status_reason = reason
 
-    def remove(self) -> None:
+    def disconnect(self) -> None:
         self._check_not_removed()
-        self._removed()
+        if self.status != DISCONNECTED:
+            self._status_changed(status=DISCONNECTED, reason="disconnected by the owner")
+
+    def reconnect(self) -> None:
+        self._check_not_removed()
+        if self.status == DISCONNECTED:
+            self._status_changed(status=ACTIVE, reason="")
+
+    def remove(self, held: bool) -> None:
+        """Retract every copy; erase the content too unless a legal hold keeps it."""
+        self._check_not_removed()
+        self._removed(held=held)
 
     @event("Removed")
-    def _removed(self) -> None:
+    def _removed(self, held: bool) -> None:
         self.status = REMOVED
+        self.held = held
+
+    def erase(self) -> None:
+        """The content of this mailbox's copies is destroyed (its data key goes with this event)."""
+        if self.status != REMOVED:
+            raise RuleViolationError("only a removed mailbox can be erased")
+        if not self.erased:
+            self._erased()
+
+    @event("Erased")
+    def _erased(self) -> None:
+        self.erased = True
+        self.held = False
+
+    def change_connection(self, connection: dict[str, Any]) -> None:
+        """New non-secret connection details (host, port, security, username, folders)."""
+        self._check_not_removed()
+        if connection != self.connection:
+            self._connection_changed(connection=connection)
+
+    @event("ConnectionChanged")
+    def _connection_changed(self, connection: dict[str, Any]) -> None:
+        self.connection = connection
 
 
 def check_provider(provider: str) -> Provider:

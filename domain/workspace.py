@@ -10,6 +10,13 @@ from domain.errors import ConflictError, RuleViolationError
 from domain.filtering import InternalSet
 from domain.values import Plan, RecordPolicy, Role
 
+MAILBOXES_PER_MEMBER: dict[Plan, int | None] = {
+    Plan.FREE: 1,
+    Plan.PLUS: 1,
+    Plan.PRO: 2,
+    Plan.ENTERPRISE: None,
+}
+
 
 class Workspace(Aggregate):
     @event("Created")
@@ -23,6 +30,8 @@ class Workspace(Aggregate):
         self.legal_hold = False
         self.members: dict[str, dict[str, Any]] = {}
         self.mailbox_addresses: dict[str, list[str]] = {}
+        self.mailbox_owners: dict[str, str] = {}
+        self.held_mailboxes: list[str] = []
 
     # members -------------------------------------------------------------
     def add_member(self, member_id: str, name: str, emails: list[str], role: str) -> None:
@@ -36,20 +45,32 @@ class Workspace(Aggregate):
     def _member_added(self, member_id: str, name: str, emails: list[str], role: str) -> None:
         self.members[member_id] = {"name": name, "emails": emails, "role": role}
 
-    def register_mailbox(self, mailbox_id: str, addresses: list[str]) -> None:
-        self._mailbox_registered(mailbox_id=mailbox_id, addresses=addresses)
+    def register_mailbox(self, mailbox_id: str, owner_id: str, addresses: list[str]) -> None:
+        """Count the owner's mailboxes against the plan; the addresses become internal."""
+        self.member(owner_id)
+        limit = MAILBOXES_PER_MEMBER[Plan(self.plan)]
+        owned = sum(1 for owner in self.mailbox_owners.values() if owner == owner_id)
+        if limit is not None and owned >= limit:
+            raise RuleViolationError(
+                f"the {self.plan} plan allows {limit} mailbox{'es' if limit > 1 else ''} per member"
+            )
+        self._mailbox_registered(mailbox_id=mailbox_id, owner_id=owner_id, addresses=addresses)
 
     @event("MailboxRegistered")
-    def _mailbox_registered(self, mailbox_id: str, addresses: list[str]) -> None:
+    def _mailbox_registered(self, mailbox_id: str, owner_id: str, addresses: list[str]) -> None:
         self.mailbox_addresses[mailbox_id] = addresses
+        self.mailbox_owners[mailbox_id] = owner_id
 
-    def unregister_mailbox(self, mailbox_id: str) -> None:
+    def unregister_mailbox(self, mailbox_id: str, held: bool) -> None:
         if mailbox_id in self.mailbox_addresses:
-            self._mailbox_unregistered(mailbox_id=mailbox_id)
+            self._mailbox_unregistered(mailbox_id=mailbox_id, held=held)
 
     @event("MailboxUnregistered")
-    def _mailbox_unregistered(self, mailbox_id: str) -> None:
+    def _mailbox_unregistered(self, mailbox_id: str, held: bool) -> None:
         self.mailbox_addresses.pop(mailbox_id, None)
+        self.mailbox_owners.pop(mailbox_id, None)
+        if held:
+            self.held_mailboxes = [*self.held_mailboxes, mailbox_id]
 
     # settings ------------------------------------------------------------
     def set_internal_domains(self, domains: list[str]) -> None:
@@ -91,6 +112,17 @@ class Workspace(Aggregate):
     @event("LegalHoldSet")
     def _legal_hold_set(self, held: bool) -> None:
         self.legal_hold = held
+
+    def release_held(self) -> list[str]:
+        """Held removed mailboxes, now to be erased (after the hold is lifted)."""
+        released = list(self.held_mailboxes)
+        if released and not self.legal_hold:
+            self._held_released(mailbox_ids=released)
+        return released if not self.legal_hold else []
+
+    @event("HeldReleased")
+    def _held_released(self, mailbox_ids: list[str]) -> None:
+        self.held_mailboxes = [m for m in self.held_mailboxes if m not in mailbox_ids]
 
     # derived ---------------------------------------------------------------
     def member(self, member_id: str) -> dict[str, Any]:

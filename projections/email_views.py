@@ -16,6 +16,8 @@ ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
     headers = event.headers
+    if headers.get("erased"):
+        return  # content erased by crypto-shredding; its mailbox's removal retracted the copy
     copy_id = str(event.originator_id)
     thread = thread_key(headers, event.email_id)
     sender = headers["from"][0][0] if headers["from"] else None
@@ -28,7 +30,6 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
         "from_address": sender,
         "in_reply_to": headers["in_reply_to"],
         "thread_key": thread,
-        "first_position": position,
     }, ignore_conflict=True)
     w.insert(email_copies, {
         "id": copy_id,

@@ -82,6 +82,7 @@ mailboxes = Table(
     Column("rejected", Integer, nullable=False),
     Column("sharing_at", BigInteger, nullable=False),
     Column("removed_at", BigInteger),
+    Column("erased_at", BigInteger),
     Column("last_sync_at", String(40)),
     Column("created_at", String(40), nullable=False),
 )
@@ -97,7 +98,6 @@ emails = Table(
     Column("from_address", String(320)),
     Column("in_reply_to", Text),
     Column("thread_key", Text, nullable=False),
-    Column("first_position", BigInteger, nullable=False),
     Index("ix_emails_workspace_sent", "workspace_id", "sent_at"),
 )
 

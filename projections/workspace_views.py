@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, exists, select, update
 
 from domain.mailbox import Mailbox
 from domain.workspace import Workspace
-from projections.tables import mailboxes, members, workspaces
+from projections.tables import email_copies, email_participants, emails, grants, mailboxes, members, workspaces
 from projections.writer import Handler, ViewWriter
 
 
@@ -89,6 +89,7 @@ def mailbox_created(event: Mailbox.Created, w: ViewWriter, position: int) -> Non
         "rejected": 0,
         "sharing_at": position,
         "removed_at": None,
+        "erased_at": None,
         "last_sync_at": None,
         "created_at": _stamp(event),
     })
@@ -139,7 +140,23 @@ def status_changed(event: Any, w: ViewWriter, position: int) -> None:
 
 
 def mailbox_removed(event: Any, w: ViewWriter, position: int) -> None:
+    """Retract every copy of the mailbox from the views at once; records stay."""
+    mailbox_id = str(event.originator_id)
+    copies = select(email_copies.c.id).where(email_copies.c.mailbox_id == mailbox_id)
+    touched = select(email_copies.c.email_id).where(email_copies.c.mailbox_id == mailbox_id)
+    w.execute(delete(email_participants).where(email_participants.c.copy_id.in_(copies)))
+    w.execute(delete(grants).where(grants.c.mailbox_id == mailbox_id))
+    orphans = select(emails.c.id).where(
+        emails.c.id.in_(touched),
+        ~exists().where(email_copies.c.email_id == emails.c.id, email_copies.c.mailbox_id != mailbox_id),
+    )
+    w.execute(delete(emails).where(emails.c.id.in_(orphans)))
+    w.execute(delete(email_copies).where(email_copies.c.mailbox_id == mailbox_id))
     _update_mailbox(w, event, status="removed", removed_at=position)
+
+
+def mailbox_erased(event: Any, w: ViewWriter, position: int) -> None:
+    _update_mailbox(w, event, erased_at=position)
 
 
 HANDLERS: dict[type, Handler] = {
@@ -159,4 +176,5 @@ HANDLERS: dict[type, Handler] = {
     Mailbox.BatchRecorded: batch_recorded,
     Mailbox.StatusChanged: status_changed,
     Mailbox.Removed: mailbox_removed,
+    Mailbox.Erased: mailbox_erased,
 }

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.datakeys import new_master_key
 from adapters.settings import Settings
 from adapters.tokens import issue_token
 from api.main import create_app
@@ -18,6 +19,7 @@ from tests.support.postgres import drop_database, fresh_database, postgres_url_f
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus"
+TEST_MASTER_KEY = new_master_key()
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +42,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def runtime(database_url: str) -> Iterator[Runtime]:
-    rt = Runtime.open(Settings(database_url=database_url))
+    rt = Runtime.open(Settings(database_url=database_url, master_key=TEST_MASTER_KEY))
     try:
         yield rt
     finally:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:52:48.016499
+Create Date: 2026-11-22 23:57:29.725566
 """
 from __future__ import annotations
 
@@ -82,7 +82,6 @@ def upgrade() -> None:
     sa.Column('from_address', sa.String(length=320), nullable=True),
     sa.Column('in_reply_to', sa.Text(), nullable=True),
     sa.Column('thread_key', sa.Text(), nullable=False),
-    sa.Column('first_position', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('emails', schema=None) as batch_op:
@@ -124,6 +123,7 @@ def upgrade() -> None:
     sa.Column('rejected', sa.Integer(), nullable=False),
     sa.Column('sharing_at', sa.BigInteger(), nullable=False),
     sa.Column('removed_at', sa.BigInteger(), nullable=True),
+    sa.Column('erased_at', sa.BigInteger(), nullable=True),
     sa.Column('last_sync_at', sa.String(length=40), nullable=True),
     sa.Column('created_at', sa.String(length=40), nullable=False),
     sa.PrimaryKeyConstraint('id')

@@ -21,7 +21,10 @@ def get_settings(viewer: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.patch("/settings")
 def change_settings(body: SettingsChange, viewer: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
-    runtime.app.update_settings(viewer.workspace_id, body.model_dump(exclude_none=True))
+    changes = body.model_dump(exclude_none=True)
+    runtime.app.update_settings(viewer.workspace_id, changes)
+    if changes.get("legal_hold") is False:
+        runtime.finish_erasures()  # lifting a hold erases what removals left held
     runtime.catch_up()
     with runtime.engine.connect() as conn:
         return settings_row(conn, viewer)

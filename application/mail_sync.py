@@ -1,0 +1,291 @@
+"""Sync a mailbox from its mail server: full history first, then incremental passes.
+
+Per folder, a cursor (UIDVALIDITY, last UID, UIDNEXT, EXISTS, HIGHESTMODSEQ, pending)
+travels with every batch in ONE atomic save (Syncer.record): a crash loses nothing and
+re-fetches at most the batches in flight. A save only lands if the folder's cursor is
+still the one this pass started from (optimistic concurrency), so two workers never
+both advance a folder. Identity never depends on the UID: a UIDVALIDITY change re-reads
+the folder and duplicates nothing. Before each save the batch's UIDs go to the
+UidLedger (idempotent), which later tells which copies an expunge on the server retracts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from application.app import MailTrail
+from application.errors import ConflictError, DomainError
+from application.ports import (
+    Fetched,
+    FolderState,
+    KeyStore,
+    MailAuthError,
+    MailConnector,
+    MailServer,
+    MailServerError,
+    MailUnavailableError,
+    Rejected,
+    TokenSource,
+    UidEntry,
+    UidLedger,
+)
+from application.sync import Syncer
+from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
+from domain.synced_message import SyncedMessage, email_identity
+
+log = logging.getLogger(__name__)
+
+BATCH_COUNT = 400
+LARGE_BYTES = 128 * 1024  # sizes are asked only for messages above this
+BATCH_BYTES = 32 * 1024 * 1024
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+Progress = Callable[[str, str, int, int], None]  # mailbox id, folder, fetched, planned
+
+
+class CursorMovedError(ConflictError):
+    """Another worker advanced this folder's cursor first."""
+
+
+@dataclass
+class FolderReport:
+    fetched: int = 0
+    synced: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejected: int = 0
+    expunged: int = 0
+    resynced: bool = False  # UIDVALIDITY changed
+    contended: bool = False  # another worker holds the cursor
+
+
+@dataclass
+class SyncReport:
+    mailbox_id: str
+    status: str = ACTIVE
+    reason: str = ""
+    attempts: int = 0
+    folders: dict[str, FolderReport] = field(default_factory=dict)
+
+    def folder(self, name: str) -> FolderReport:
+        return self.folders.setdefault(name, FolderReport())
+
+    @property
+    def fetched(self) -> int:
+        return sum(f.fetched for f in self.folders.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fetched": self.fetched,
+                "folders": {n: {**asdict(f), "skipped": dict(f.skipped)} for n, f in self.folders.items()}}
+
+
+class _GuardedSyncer(Syncer):
+    """Saves only while the folder's stored cursor is `expected` (checked on every retry)."""
+
+    expected: dict[str, Any] | None = None
+
+    def _build(self, workspace: Any, mailbox: Mailbox, folder: str, items: Any, cursor: Any, existing: Any) -> Any:
+        if mailbox.cursors.get(folder) != self.expected:
+            raise CursorMovedError(f"{folder}: another worker advanced the cursor")
+        return super()._build(workspace, mailbox, folder, items, cursor, existing)
+
+
+def plan_batches(uids: list[int], sizes: dict[int, int], count: int = BATCH_COUNT,
+                 budget: int = BATCH_BYTES) -> list[list[int]]:
+    """UIDs in order, at most `count` and about `budget` bytes per batch."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if current and (len(current) >= count or used + size > budget):
+            batches.append(current)
+            current, used = [], 0
+        current.append(uid)
+        used += size
+    return [*batches, current] if current else batches
+
+
+def unchanged(cursor: dict[str, Any], state: FolderState) -> bool:
+    """Nothing added, expunged (or, with CONDSTORE, flagged) since the cursor was saved."""
+    return cursor.get("pending") == 0 and (
+        cursor.get("uidvalidity"), cursor.get("uidnext"), cursor.get("exists"), cursor.get("highestmodseq")
+    ) == (state.uidvalidity, state.uidnext, state.exists, state.highestmodseq)
+
+
+class MailSync:
+    def __init__(self, app: MailTrail, keystore: KeyStore, connector: MailConnector, ledger: UidLedger,
+                 tokens: TokenSource | None = None, *, attempts: int = 5, backoff: float = 0.5,
+                 max_backoff: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                 progress: Progress | None = None) -> None:  # fmt: skip
+        self.app, self.keystore, self.connector, self.ledger, self.tokens = app, keystore, connector, ledger, tokens
+        self.attempts, self.backoff, self.max_backoff, self.sleep = attempts, backoff, max_backoff, sleep
+        self.progress = progress
+
+    def connected(self, include_errors: bool = True) -> list[str]:
+        """Mailboxes with stored credentials that are neither removed nor disconnected."""
+        skip = {REMOVED, DISCONNECTED} | (set() if include_errors else {ERROR})
+        ids = []
+        for mailbox_id in self.keystore.owners():
+            try:
+                mailbox = self.app.load(Mailbox, mailbox_id)
+            except DomainError:
+                continue
+            if mailbox.status not in skip:
+                ids.append(mailbox_id)
+        return ids
+
+    def secret(self, mailbox_id: str, connection: dict[str, Any]) -> dict[str, str]:
+        if connection.get("auth") == "xoauth2":
+            if self.tokens is None:
+                raise MailAuthError("no OAuth token source is configured for XOAUTH2")
+            return {"access_token": self.tokens.access_token(mailbox_id)}
+        secret = self.keystore.get(mailbox_id)
+        if secret is None:
+            raise MailAuthError("no credentials are stored; update them")
+        return secret
+
+    # one pass -----------------------------------------------------------------------
+    def sync(self, mailbox_id: str) -> SyncReport:
+        """One pass; retries a dropped connection with backoff, resuming from the cursors."""
+        report = SyncReport(mailbox_id)
+        mailbox = self.app.load(Mailbox, mailbox_id)
+        if mailbox.status in (REMOVED, DISCONNECTED):
+            report.status = mailbox.status
+            return report
+        failure = ""
+        for attempt in range(1, self.attempts + 1):
+            report.attempts = attempt
+            try:
+                server = self.connector.connect(mailbox.connection, self.secret(mailbox_id, mailbox.connection))
+                with closing(server):
+                    self._pass(server, mailbox_id, report)
+            except MailUnavailableError as error:
+                failure = str(error)
+                log.warning("mailbox %s: attempt %d failed: %s", mailbox_id, attempt, failure)
+                if attempt < self.attempts:
+                    self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
+                continue
+            except MailAuthError as error:
+                return self._finish(report, ERROR, f"login failed: {error}")
+            except MailServerError as error:
+                return self._finish(report, ERROR, str(error))
+            return self._finish(report, ACTIVE, "")
+        return self._finish(report, ACTIVE, f"server unreachable, will retry: {failure}")
+
+    def _finish(self, report: SyncReport, status: str, reason: str) -> SyncReport:
+        for _ in range(3):
+            mailbox = self.app.load(Mailbox, report.mailbox_id)
+            if mailbox.status in (REMOVED, DISCONNECTED):
+                status, reason = mailbox.status, mailbox.status_reason
+                break
+            mailbox.set_status(status, reason)
+            try:
+                self.app.save_all(mailbox)
+                break
+            except ConflictError:
+                continue
+        report.status, report.reason = status, reason
+        return report
+
+    def _pass(self, server: MailServer, mailbox_id: str, report: SyncReport) -> None:
+        mailbox = self.app.load(Mailbox, mailbox_id)
+        gone: list[UidEntry] = []
+        for folder in server.folders(mailbox.connection.get("folders") or None):
+            try:
+                gone += self._folder(server, mailbox_id, folder, report.folder(folder))
+            except CursorMovedError:
+                report.folder(folder).contended = True
+        self._expunge(mailbox_id, gone, report)
+
+    def _folder(self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport) -> list[UidEntry]:
+        """Fetch what is new; return the ledger entries whose messages left the server."""
+        syncer = _GuardedSyncer(self.app, mailbox_id)
+        syncer.expected = cursor = self.app.load(Mailbox, mailbox_id).cursors.get(folder)
+        if cursor is not None and unchanged(cursor, server.status(folder)):
+            return []
+        state = server.open(folder)
+        if cursor is not None and cursor.get("uidvalidity") != state.uidvalidity:
+            report.resynced, cursor = True, None
+        last, fetched = (cursor["last_uid"], cursor.get("fetched", 0)) if cursor else (0, 0)
+        present = server.uids()
+        new = [uid for uid in present if uid > last]
+        sizes = server.sizes(new, LARGE_BYTES)
+        too_large = {uid for uid, size in sizes.items() if size > MAX_MESSAGE_BYTES}
+        batches = plan_batches(new, {u: s for u, s in sizes.items() if u not in too_large})
+        wanted = [[uid for uid in batch if uid not in too_large] for batch in batches]
+        pending = len(new)
+
+        def cursor_at(last_uid: int) -> dict[str, Any]:
+            return {"uidvalidity": state.uidvalidity, "last_uid": last_uid, "uidnext": state.uidnext,
+                    "exists": state.exists, "highestmodseq": state.highestmodseq,
+                    "fetched": fetched, "pending": pending}  # fmt: skip
+
+        with closing(server.fetch(folder, state.uidvalidity, wanted)) as stream:
+            for batch, got in zip(batches, stream, strict=True):
+                pending -= len(batch)
+                fetched += len(batch)
+                last = batch[-1]
+                self._record(syncer, mailbox_id, folder, state, batch, got, too_large, cursor_at(last), report)
+                if self.progress is not None:
+                    self.progress(mailbox_id, folder, len(new) - pending, len(new))
+        final = cursor_at(last)
+        if final != syncer.expected:
+            syncer.record(folder, [], final)
+        present_set = set(present)
+        return [e for e in self.ledger.entries(mailbox_id, folder) if e.uidvalidity != state.uidvalidity
+                or (e.uid < state.uidnext and e.uid not in present_set)]  # fmt: skip
+
+    def _record(self, syncer: _GuardedSyncer, mailbox_id: str, folder: str, state: FolderState, batch: list[int],
+                got: list[Fetched], too_large: set[int], cursor: dict[str, Any], report: FolderReport) -> None:
+        entries = [UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, f.item)) for f in got]
+        self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
+        items = [f.item for f in got]
+        items += [Rejected(f"imap:{folder}:{state.uidvalidity}:{u}", "too_large") for u in batch if u in too_large]
+        result = syncer.record(folder, items, cursor)
+        syncer.expected = cursor
+        report.fetched += len(got)
+        report.synced += result.synced
+        report.skipped.update(result.skipped)
+        report.rejected += len(result.rejected)
+
+    # expunges -----------------------------------------------------------------------
+    def _expunge(self, mailbox_id: str, gone: list[UidEntry], report: SyncReport) -> None:
+        """Retract copies none of whose UIDs (in any folder) remain on the server."""
+        if not gone:
+            return
+        keys = {(e.folder, e.uidvalidity, e.uid) for e in gone}
+        folder_of = {e.copy_id: e.folder for e in gone if e.copy_id}
+        held = {e.copy_id for e in self.ledger.holders(mailbox_id, folder_of)
+                if (e.folder, e.uidvalidity, e.uid) not in keys}  # fmt: skip
+        for copy_id in sorted(set(folder_of) - held):
+            if self._expunge_copy(copy_id):
+                report.folder(folder_of[copy_id]).expunged += 1
+        self.ledger.forget(mailbox_id, gone)
+
+    def _expunge_copy(self, copy_id: str) -> bool:
+        if not self.app.exists(UUID(copy_id)):
+            return False  # skipped at ingest (internal, blocked...): nothing to retract
+        for _ in range(3):
+            copy = self.app.load(SyncedMessage, copy_id)
+            if copy.expunged:
+                return False
+            copy.expunge()
+            try:
+                self.app.save(copy)
+                return True
+            except IntegrityError:
+                continue
+        return False
+
+
+def copy_id_of(mailbox_id: str, item: Any) -> str | None:
+    if isinstance(item, Rejected):
+        return None
+    return str(SyncedMessage.create_id(mailbox_id, email_identity(item.message_id, item.fingerprint)))

@@ -1,0 +1,32 @@
+"""Tables that are not views: encrypted mailbox secrets and the IMAP UID ledger.
+
+They live in the view database (schema by alembic, revision 0002) but outside
+`tables.metadata`, so replays and the view digest never touch them."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, MetaData, String, Table
+
+secret_metadata = MetaData()
+
+ID = String(36)
+
+mailbox_secrets = Table(
+    "mailbox_secrets",
+    secret_metadata,
+    Column("mailbox_id", ID, primary_key=True),
+    Column("key_id", String(16), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+imap_uids = Table(
+    "imap_uids",
+    secret_metadata,
+    Column("mailbox_id", ID, primary_key=True),
+    Column("folder", String(512), primary_key=True),
+    Column("uidvalidity", BigInteger, primary_key=True),
+    Column("uid", BigInteger, primary_key=True),
+    Column("copy_id", ID),
+    Index("ix_imap_uids_copy", "mailbox_id", "copy_id"),
+)
