@@ -1,35 +1,67 @@
-"""Replay every view from position 0 into a fresh store and compare digests."""
+"""Replay the views from position 0 into a fresh store: digests and point-in-time reads."""
 
 from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, func, select, text
 
 from adapters.migrations import upgrade
 from adapters.persistence import StoreConfig, writer_engine
 from api.runtime import Runtime
+from application.errors import RuleViolationError
 from projections.digest import view_digest
 from projections.runner import ProjectionRunner
+from projections.tables import audit_log
+
+Progress = Callable[[int], None]
 
 
-def replay_digests(
-    runtime: Runtime, until: int | None = None, progress: Callable[[int], None] | None = None
-) -> dict[str, Any]:
-    live_position = runtime.catch_up()
-    target = live_position if until is None else min(until, live_position)
+def resolve_until(runtime: Runtime, until: int | str | None) -> int | None:
+    """A position, or an ISO time turned into the last position at or before it."""
+    if until is None or isinstance(until, int):
+        return until
+    if until.isdigit():
+        return int(until)
+    try:
+        moment = datetime.fromisoformat(until)
+    except ValueError:
+        raise RuleViolationError(f"until must be a position or an ISO time, not {until!r}") from None
+    if moment.tzinfo is None:
+        raise RuleViolationError("until needs a timezone, e.g. 2025-06-01T12:00:00+00:00")
+    runtime.catch_up()
+    # Event times are stored as UTC ISO strings, which sort as the times they name.
+    stamp = moment.astimezone(UTC).isoformat()
+    with runtime.engine.connect() as conn:
+        position = conn.execute(select(func.max(audit_log.c.position)).where(audit_log.c.occurred_at <= stamp)).scalar()
+    return int(position or 0)
+
+
+@contextmanager
+def fresh_views(runtime: Runtime, until: int | None = None, progress: Progress | None = None) -> Iterator[tuple[Engine, int]]:
+    """Views rebuilt from position 0 up to `until` (default: the live position) in a temporary store."""
+    live = runtime.catch_up()
+    target = live if until is None else min(until, live)
     with tempfile.TemporaryDirectory(prefix="mailtrail-replay-") as tmp:
-        fresh, cleanup = _fresh_store(runtime.store, Path(tmp))
+        engine, cleanup = _fresh_store(runtime.store, Path(tmp))
         try:
-            upgrade(fresh)
-            position = ProjectionRunner(runtime.app, writer_engine(fresh)).catch_up(target, progress)
-            replay_digest = view_digest(fresh)
+            upgrade(engine)
+            position = ProjectionRunner(runtime.app, writer_engine(engine)).catch_up(target, progress)
+            yield engine, position
         finally:
             cleanup()
+
+
+def replay_digests(runtime: Runtime, until: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    with fresh_views(runtime, until, progress) as (engine, position):
+        replay_digest = view_digest(engine)
+    live_position = runtime.catch_up()
     live_digest = view_digest(runtime.engine)
     return {
         "position": position,
@@ -40,7 +72,7 @@ def replay_digests(
     }
 
 
-def _fresh_store(store: StoreConfig, tmp: Path) -> tuple[Any, Callable[[], None]]:
+def _fresh_store(store: StoreConfig, tmp: Path) -> tuple[Engine, Callable[[], None]]:
     if not store.is_postgres:
         engine = StoreConfig(f"sqlite:///{tmp / 'replay.db'}").view_engine()
         return engine, engine.dispose

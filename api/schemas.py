@@ -63,3 +63,8 @@ class NewShare(Body):
     members: list[str] = Field(default_factory=list, max_length=500)
     workspace: bool = False
     thread: bool = False
+
+
+class ReplayRequest(Body):
+    until: int | str = Field(description="an event position, or an ISO time with a timezone")
+    limit: int = Field(default=100, ge=1, le=500)

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, select
 from domain.values import SharingLevel
 from domain.visibility import Viewer, copy_level, email_level
 from projections.email_queries import copies_by_email
-from projections.tables import email_copies, grants, mailboxes
+from projections.tables import audit_log, email_copies, grants, mailboxes
 
 
 def explain(conn: Connection, viewer: Viewer, email_id: str) -> dict[str, Any] | None:
@@ -78,3 +78,39 @@ def _rules(viewer: Viewer, copy: Any, row: Any, grant_rows: list[Any], level: Sh
             })
     rules.append({"rule": "sharing", "level": row.sharing, "position": row.sharing_at})
     return rules
+
+
+def log_page(
+    conn: Connection,
+    workspace_id: str,
+    aggregate_id: str | None,
+    event_type: str | None,
+    since: str | None,
+    until: str | None,
+    after: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The workspace's events in log order: metadata only (never subjects, bodies or addresses)."""
+    statement = select(audit_log).where(audit_log.c.workspace_id == workspace_id, audit_log.c.position > after)
+    if aggregate_id is not None:
+        statement = statement.where(audit_log.c.aggregate_id == aggregate_id)
+    if event_type is not None:
+        statement = statement.where(
+            (audit_log.c.event_type == event_type) | (audit_log.c.aggregate_type == event_type)
+        )
+    if since is not None:
+        statement = statement.where(audit_log.c.occurred_at >= since)
+    if until is not None:
+        statement = statement.where(audit_log.c.occurred_at <= until)
+    rows = conn.execute(statement.order_by(audit_log.c.position).limit(limit))
+    return [
+        {
+            "position": r.position,
+            "occurred_at": r.occurred_at,
+            "aggregate_type": r.aggregate_type,
+            "aggregate_id": r.aggregate_id,
+            "version": r.version,
+            "event_type": r.event_type,
+        }
+        for r in rows
+    ]

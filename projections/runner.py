@@ -13,6 +13,7 @@ from eventsourcing.application import Application
 from sqlalchemy import Engine, select
 
 from projections import email_views, privacy_views, record_views, workspace_views
+from projections.audit_views import AuditLogView
 from projections.tables import tracking
 from projections.writer import Handler, ViewWriter
 
@@ -30,6 +31,7 @@ class ProjectionRunner:
     """Applies new events to the views; safe to call from several threads."""
 
     def __init__(self, app: Application[Any], engine: Engine, page_size: int = PAGE_SIZE) -> None:
+        self.audit = AuditLogView()
         self.app = app
         self.engine = engine
         self.page_size = page_size
@@ -67,6 +69,7 @@ class ProjectionRunner:
                 event = to_event(notification)
                 for handler in HANDLERS.get(type(event), ()):
                     handler(event, writer, notification.id)
+                self.audit(event, writer, notification.id)
             position = notifications[-1].id
             writer.flush()
             self._save_position(conn, previous, position)

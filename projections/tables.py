@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -119,6 +120,7 @@ email_copies = Table(
     Column("excluded_at", BigInteger),
     Column("blocklisted_at", BigInteger),
     Column("blocklisted_entry", String(320)),
+    Column("bulk", Boolean, nullable=False, server_default=false()),  # mass mail (List-*, Precedence)
     Index("ix_email_copies_workspace", "workspace_id"),
 )
 
@@ -184,7 +186,22 @@ companies = Table(
     Index("ix_companies_workspace_domain", "workspace_id", "domain", unique=True),
 )
 
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("workspace_id", ID, nullable=False),
+    Column("aggregate_type", String(64), nullable=False),
+    Column("aggregate_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_type", String(96), nullable=False),
+    Column("occurred_at", String(40), nullable=False),
+    Index("ix_audit_log_workspace_position", "workspace_id", "position"),
+    Index("ix_audit_log_aggregate", "aggregate_id"),
+)
+
 VIEW_TABLES = (
+    audit_log,
     workspaces,
     members,
     mailboxes,

@@ -1,17 +1,23 @@
-"""The audit surface: explain what a member sees of an email (auditors and admins)."""
+"""The audit surface (auditors and admins): the log, explain, point-in-time replay, the report."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from api.deps import AuditorDep, RuntimeDep
-from application.errors import NotFoundError
+from api.paging import CursorParam, LimitParam, offset_of
+from api.replay import fresh_views, replay_digests, resolve_until
+from api.schemas import ReplayRequest
+from application.errors import NotFoundError, RuleViolationError
 from domain.visibility import Viewer
-from projections.audit_queries import explain
-from projections.email_queries import email_in_workspace
-from projections.record_queries import member_role
+from projections.audit_queries import explain, log_page
+from projections.compliance import privacy_report
+from projections.digest import view_digest
+from projections.email_queries import email_in_workspace, email_summaries, visible_email_ids
+from projections.record_queries import member_role, person_rows
 
 router = APIRouter(tags=["audit"])
 
@@ -33,3 +39,55 @@ def explain_email(
     if result is None:
         raise NotFoundError(f"email {email_id} not found")
     return result
+
+
+def _utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise RuleViolationError("times need a timezone, e.g. 2025-06-01T12:00:00+00:00")
+    return value.astimezone(UTC).isoformat()
+
+
+@router.get("/audit/events")
+def audit_events(
+    caller: AuditorDep,
+    runtime: RuntimeDep,
+    aggregate_id: Annotated[str | None, Query(max_length=64)] = None,
+    event_type: Annotated[str | None, Query(max_length=96, description="e.g. Mailbox.Removed or Mailbox")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = 100,
+) -> dict[str, Any]:
+    """The log of the caller's workspace, filtered and paged; metadata only."""
+    after = offset_of(cursor)
+    with runtime.engine.connect() as conn:
+        items = log_page(conn, caller.workspace_id, aggregate_id, event_type, _utc(since), _utc(until), after, limit + 1)
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next": str(items[-1]["position"]) if more else None}
+
+
+@router.post("/audit/replay")
+def replay_as_of(body: ReplayRequest, caller: AuditorDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """The views rebuilt as of `until` (a position or an ISO time), queried as the caller."""
+    target = resolve_until(runtime, body.until)
+    with fresh_views(runtime, target) as (engine, position), engine.connect() as conn:
+        people = person_rows(conn, caller, 0, body.limit)
+        emails = email_summaries(conn, caller, visible_email_ids(conn, caller, None, 0, body.limit))
+        digest = view_digest(engine)
+    return {"position": position, "digest": digest, "people": people, "emails": emails}
+
+
+@router.get("/compliance/report")
+def compliance_report(caller: AuditorDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """The privacy invariants over the caller's workspace, and the replay digest check."""
+    runtime.catch_up()
+    with runtime.engine.connect() as conn:
+        report = privacy_report(conn, caller.workspace_id)
+    digests = replay_digests(runtime)
+    if not digests["equal"]:
+        report["violations"].append({"rule": "replay_digest_differs", **digests})
+    report["digests"] = digests
+    return report

@@ -1,0 +1,47 @@
+"""The audit log view: one metadata row per event (no content), by workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from projections.tables import audit_log
+from projections.writer import ViewWriter
+
+
+class AuditLogView:
+    """Remembers which workspace each aggregate belongs to, to file every event under it."""
+
+    def __init__(self) -> None:
+        self._workspace_of: dict[str, str] = {}
+
+    def __call__(self, event: Any, w: ViewWriter, position: int) -> None:
+        aggregate_id = str(event.originator_id)
+        workspace_id = self._workspace(event, aggregate_id, w)
+        if workspace_id is None:
+            return
+        aggregate_type, _, event_type = type(event).__qualname__.rpartition(".")
+        w.insert(audit_log, {
+            "position": position,
+            "workspace_id": workspace_id,
+            "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id,
+            "version": event.originator_version,
+            "event_type": f"{aggregate_type}.{event_type}",
+            "occurred_at": event.timestamp.isoformat(),
+        })
+
+    def _workspace(self, event: Any, aggregate_id: str, w: ViewWriter) -> str | None:
+        workspace_id = getattr(event, "workspace_id", None)
+        if workspace_id is None and type(event).__qualname__.startswith("Workspace."):
+            workspace_id = aggregate_id
+        if workspace_id is None:
+            workspace_id = self._workspace_of.get(aggregate_id)
+        if workspace_id is None:
+            workspace_id = w.execute(
+                select(audit_log.c.workspace_id).where(audit_log.c.aggregate_id == aggregate_id).limit(1)
+            ).scalar()
+        if workspace_id is not None and len(self._workspace_of) < 100_000:
+            self._workspace_of[aggregate_id] = str(workspace_id)
+        return str(workspace_id) if workspace_id is not None else None
