@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,8 @@ from application.sync import Syncer
 app = typer.Typer(help="mailtrail: email sync for a CRM workspace.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
+audit_app = typer.Typer(help="Audit and compliance.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
 
 
@@ -128,20 +131,52 @@ def project(
 
 @app.command()
 def replay(
-    until: Annotated[int | None, typer.Option(help="Replay up to this event position.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Replay up to this event position, or this ISO time (with a timezone).")
+    ] = None,
 ) -> None:
     """Rebuild every view from position 0 into a fresh store; print both digests."""
-    from api.replay import replay_digests
+    from api.replay import replay_digests, resolve_until
 
     runtime = Runtime.open()
     try:
+        try:
+            position = resolve_until(runtime, until)
+        except DomainError as error:
+            raise typer.BadParameter(str(error), param_hint="--until") from None
         with _progress() as progress:
-            task = progress.add_task("replaying", total=runtime.app.recorder.max_notification_id() or 0, rate="")
-            result = replay_digests(runtime, until, lambda n: progress.update(task, advance=n))
+            task = progress.add_task("replaying", total=position or runtime.app.recorder.max_notification_id() or 0, rate="")
+            result = replay_digests(runtime, position, lambda n: progress.update(task, advance=n))
     finally:
         runtime.close()
     typer.echo(json.dumps(result))
     if until is None and not result["equal"]:
+        raise typer.Exit(1)
+
+
+@audit_app.command("report")
+def audit_report(
+    workspace: Annotated[str | None, typer.Option(help="Only this workspace (default: every one).")] = None,
+) -> None:
+    """Check the privacy invariants over the whole store; exit 1 on any violation."""
+    from api.replay import replay_digests
+    from projections.compliance import privacy_report
+    from projections.tables import workspaces
+
+    runtime = Runtime.open()
+    try:
+        runtime.catch_up()
+        with runtime.engine.connect() as conn:
+            ids = [workspace] if workspace else [r.id for r in conn.execute(workspaces.select())]
+            reports = {ws: privacy_report(conn, ws) for ws in ids}
+        digests = replay_digests(runtime)
+    finally:
+        runtime.close()
+    violations = [v for r in reports.values() for v in r["violations"]]
+    if not digests["equal"]:
+        violations.append({"rule": "replay_digest_differs"})
+    typer.echo(json.dumps({"workspaces": reports, "digests": digests, "violations": violations}, indent=2))
+    if violations:
         raise typer.Exit(1)
 
 
@@ -161,6 +196,97 @@ def demo(
         runtime.close()
     typer.echo(json.dumps(info, indent=2))
 
+
+PROCESS_THRESHOLD = 1000  # from this many new messages in a folder, fetch and parse in a child process
+
+
+def _peak_rss_mb() -> dict[str, float]:
+    import resource
+
+    scale = 1024 if sys.platform != "darwin" else 1024 * 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale / 1e6
+    return {"self": round(own, 1), "children": round(children, 1)}
+
+
+@app.command()
+def sync(
+    mailbox: Annotated[str | None, typer.Option("--mailbox", help="One mailbox id (default: every active one).")] = None,
+) -> None:
+    """One sync pass: the full history the first time, then only what changed."""
+    from api.routes.mailbox_connections import mail_sync_for
+
+    runtime = Runtime.open()
+    started = time.perf_counter()
+    try:
+        with _progress() as progress:
+            tasks: dict[tuple[str, str], Any] = {}
+
+            def advance(mailbox_id: str, folder: str, done: int, total: int) -> None:
+                if (mailbox_id, folder) not in tasks:
+                    tasks[mailbox_id, folder] = progress.add_task(folder, total=total, rate="")
+                rate = sum(t.completed for t in progress.tasks) / max(time.perf_counter() - started, 1e-9)
+                progress.update(tasks[mailbox_id, folder], completed=done, total=total, rate=f"{rate:,.0f} msg/s")
+
+            service = mail_sync_for(runtime, process_threshold=PROCESS_THRESHOLD, progress=advance)
+            try:
+                ids = [mailbox] if mailbox else service.connected(include_errors=False)
+                reports = [service.sync(mailbox_id) for mailbox_id in ids]
+            except DomainError as error:
+                raise typer.BadParameter(str(error)) from None
+            views = progress.add_task("projecting", total=None, rate="")
+            runtime.runner.catch_up(progress=lambda n: progress.update(views, advance=n))
+        elapsed = time.perf_counter() - started
+    finally:
+        runtime.close()
+    fetched = sum(r.fetched for r in reports)
+    typer.echo(json.dumps({
+        "mailboxes": [r.as_dict() for r in reports],
+        "fetched": fetched,
+        "seconds": round(elapsed, 3),
+        "messages_per_second": round(fetched / elapsed, 1) if elapsed else None,
+        "peak_rss_mb": _peak_rss_mb(),
+    }))
+    if any(r.status != "active" or r.reason for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="One pass over every active mailbox, then exit.")] = False,
+    max_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    poll_seconds: Annotated[float, typer.Option(help="Longest wait between passes (IDLE or polling).")] = 60.0,
+) -> None:
+    """Keep every connected mailbox in sync: IDLE where the server offers it, else polling."""
+    import signal
+    import threading
+
+    from api.routes.mailbox_connections import mail_sync_for
+    from application.mail_sync import SyncReport
+    from application.mail_worker import SyncWorker
+
+    runtime = Runtime.open()
+    stop = threading.Event()
+
+    def after_pass(report: SyncReport) -> None:
+        try:
+            runtime.catch_up()
+        except Exception as error:  # noqa: BLE001 - the next pass catches up again
+            console.print(f"[yellow]views not caught up: {error}")
+        console.print(f"{report.mailbox_id}: {report.status} {report.reason} fetched {report.fetched}".rstrip())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        service = mail_sync_for(runtime, process_threshold=PROCESS_THRESHOLD)
+        runner = SyncWorker(service, poll_seconds=poll_seconds, after_pass=after_pass)
+        if once:
+            reports = runner.run_once()
+            typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports]}))
+        else:
+            runner.run(stop, max_seconds)
+    finally:
+        runtime.close()
 
 def main() -> None:
     app()
