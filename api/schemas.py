@@ -68,3 +68,16 @@ class NewShare(Body):
 class ReplayRequest(Body):
     until: int | str = Field(description="an event position, or an ISO time with a timezone")
     limit: int = Field(default=100, ge=1, le=500)
+
+
+class NewLead(Body):
+    name: str = Field(min_length=1, max_length=200)
+    contacts: list[str] = Field(default_factory=list, max_length=500)
+
+
+class NewContact(Body):
+    person_id: str = Field(min_length=1, max_length=64)
+
+
+class MergeRequest(Body):
+    person_id: str = Field(min_length=1, max_length=64, description="the person merged into the path's person")

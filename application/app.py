@@ -14,6 +14,7 @@ from application.ports import DomainCatalog, Sealer
 from application.transcoder import OrjsonTranscoder
 from domain.company import Company
 from domain.filtering import matches_any
+from domain.lead import Lead
 from domain.mailbox import Mailbox, check_provider
 from domain.person import AddressClaim, Person
 from domain.synced_message import SyncedMessage
@@ -230,6 +231,34 @@ class MailTrail(Application[UUID]):
             return self.save(person, claim, *companies)[-1].notification.id
         except IntegrityError:
             raise ConflictError(f"{address} already belongs to a person") from None
+
+    def merge_people(self, workspace_id: str, target_id: str, other_id: str) -> int:
+        """`other` joins `target`: its addresses (and so its emails) follow; the merge is an event."""
+        target = self.load(Person, target_id, workspace_id)
+        other = self.load(Person, other_id, workspace_id)
+        if target.merged_into is not None:
+            raise RuleViolationError("the target person was merged into another")
+        other.merge_into(target_id)
+        claims = [self.load(AddressClaim, AddressClaim.create_id(workspace_id, a)) for a in other.addresses]
+        for address, claim in zip(other.addresses, claims, strict=True):
+            target.add_address(address)
+            claim.transfer(target_id)
+        return self.save_all(other, target, *claims)
+
+    def create_lead(self, workspace_id: str, name: str, contacts: list[str]) -> str:
+        for person_id in contacts:
+            person = self.load(Person, person_id, workspace_id)
+            if person.merged_into is not None:
+                raise RuleViolationError(f"person {person_id} was merged into {person.merged_into}")
+        lead = Lead(workspace_id=workspace_id, name=name, contacts=list(dict.fromkeys(contacts)))
+        self.save_all(lead)
+        return str(lead.id)
+
+    def add_lead_contact(self, workspace_id: str, lead_id: str, person_id: str) -> int:
+        lead = self.load(Lead, lead_id, workspace_id)
+        self.load(Person, person_id, workspace_id)
+        lead.add_contact(person_id)
+        return self.save_all(lead)
 
     def create_company(self, workspace_id: str, domain: str, name: str | None = None) -> str:
         host = _domain(domain)

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.errors import RuleViolationError
 from domain.values import stable_id
 
 
@@ -26,6 +27,7 @@ class Person(Aggregate):
         self.name = name
         self.addresses = addresses
         self.origin = origin
+        self.merged_into: str | None = None
 
     def add_address(self, address: str) -> None:
         if address not in self.addresses:
@@ -34,6 +36,18 @@ class Person(Aggregate):
     @event("AddressAdded")
     def _address_added(self, address: str) -> None:
         self.addresses = [*self.addresses, address]
+
+    def merge_into(self, target_id: str) -> None:
+        """This person's addresses now belong to `target_id`; this record is retired."""
+        if self.merged_into is not None:
+            raise RuleViolationError("this person was already merged")
+        if target_id == str(self.id):
+            raise RuleViolationError("a person cannot be merged into itself")
+        self._merged(target_id=target_id)
+
+    @event("Merged")
+    def _merged(self, target_id: str) -> None:
+        self.merged_into = target_id
 
 
 def person_id_for_address(workspace_id: str, address: str) -> UUID:
@@ -52,4 +66,12 @@ class AddressClaim(Aggregate):
     def __init__(self, workspace_id: str, address: str, person_id: str) -> None:
         self.workspace_id = workspace_id
         self.address = address
+        self.person_id = person_id
+
+    def transfer(self, person_id: str) -> None:
+        if person_id != self.person_id:
+            self._transferred(person_id=person_id)
+
+    @event("Transferred")
+    def _transferred(self, person_id: str) -> None:
         self.person_id = person_id

@@ -15,17 +15,14 @@ from domain.filtering import InternalSet, matches_any
 from domain.values import SharingLevel
 from domain.visibility import Viewer
 from projections.email_queries import VISIBLE_COPY, email_summaries, visible_email_ids
-from projections.tables import email_copies, email_participants, mailboxes, members, workspaces
+from projections.internal import internal_set_of
+from projections.tables import email_copies, email_participants, mailboxes, members
 
 SAMPLE_PER_VIEWER = 2000
 
 
 def privacy_report(conn: Connection, workspace_id: str) -> dict[str, Any]:
-    workspace = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).one()
-    internal = InternalSet(
-        frozenset(workspace.internal_domains),
-        frozenset({*workspace.member_addresses, *(a for addrs in workspace.mailbox_addresses.values() for a in addrs)}),
-    )
+    internal, exclusions = internal_set_of(conn, workspace_id)
     violations: list[dict[str, Any]] = []
     visible = list(conn.execute(
         select(email_copies.c.id, email_copies.c.email_id, mailboxes.c.id.label("mailbox_id"),
@@ -41,7 +38,7 @@ def privacy_report(conn: Connection, workspace_id: str) -> dict[str, Any]:
         participants[row.copy_id].append(row.address)
     for copy in visible:
         addresses = participants.get(copy.id, [])
-        found = _copy_violation(addresses, internal, workspace.exclusions, copy.blocklist)
+        found = _copy_violation(addresses, internal, exclusions, copy.blocklist)
         if found:
             violations.append({"rule": found, "copy_id": copy.id, "email_id": copy.email_id})
     removed = conn.execute(

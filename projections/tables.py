@@ -163,6 +163,7 @@ people = Table(
     Column("name", Text, nullable=False),
     Column("origin", JSON, nullable=False),
     Column("created_at", String(40), nullable=False),
+    Column("merged_into", ID),
 )
 
 person_addresses = Table(
@@ -184,6 +185,24 @@ companies = Table(
     Column("origin", JSON, nullable=False),
     Column("created_at", String(40), nullable=False),
     Index("ix_companies_workspace_domain", "workspace_id", "domain", unique=True),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+lead_contacts = Table(
+    "lead_contacts",
+    metadata,
+    Column("lead_id", ID, primary_key=True),
+    Column("person_id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Index("ix_lead_contacts_person", "person_id"),
 )
 
 audit_log = Table(
@@ -212,4 +231,6 @@ VIEW_TABLES = (
     people,
     person_addresses,
     companies,
+    leads,
+    lead_contacts,
 )

@@ -1,0 +1,71 @@
+"""Leads (Close-style) with people as contacts, and the emails that attach to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import MemberDep, RuntimeDep, ViewerDep
+from api.paging import CursorParam, LimitParam, offset_of, page
+from api.schemas import MergeRequest, NewContact, NewLead
+from application.errors import NotFoundError
+from domain.visibility import Viewer
+from projections.email_queries import email_summaries
+from projections.lead_queries import lead_email_ids, lead_rows
+
+router = APIRouter(tags=["records"])
+
+
+def _lead(runtime: Any, viewer: Viewer, lead_id: str) -> dict[str, Any]:
+    with runtime.engine.connect() as conn:
+        rows = lead_rows(conn, viewer, 0, 1, lead_id)
+    if not rows:
+        raise NotFoundError(f"lead {lead_id} not found")
+    return rows[0]
+
+
+@router.get("/leads")
+def list_leads(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50) -> dict[str, Any]:
+    offset = offset_of(cursor)
+    with runtime.engine.connect() as conn:
+        return page(lead_rows(conn, viewer, offset, limit + 1), offset, limit)
+
+
+@router.post("/leads", status_code=201)
+def create_lead(body: NewLead, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
+    lead_id = runtime.app.create_lead(viewer.workspace_id, body.name, body.contacts)
+    runtime.catch_up()
+    return _lead(runtime, viewer, lead_id)
+
+
+@router.get("/leads/{lead_id}")
+def get_lead(lead_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return _lead(runtime, viewer, lead_id)
+
+
+@router.post("/leads/{lead_id}/contacts")
+def add_contact(lead_id: str, body: NewContact, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
+    _lead(runtime, viewer, lead_id)
+    runtime.app.add_lead_contact(viewer.workspace_id, lead_id, body.person_id)
+    runtime.catch_up()
+    return _lead(runtime, viewer, lead_id)
+
+
+@router.get("/leads/{lead_id}/emails")
+def list_lead_emails(
+    lead_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
+) -> dict[str, Any]:
+    _lead(runtime, viewer, lead_id)
+    offset = offset_of(cursor)
+    with runtime.engine.connect() as conn:
+        ids = lead_email_ids(conn, viewer.workspace_id, lead_id)[offset : offset + limit + 1]
+        return page(email_summaries(conn, viewer, ids), offset, limit)
+
+
+@router.post("/people/{person_id}/merge")
+def merge_person(person_id: str, body: MergeRequest, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """Merge another person into this one: addresses, emails and interactions follow."""
+    runtime.app.merge_people(viewer.workspace_id, person_id, body.person_id)
+    runtime.catch_up()
+    return {"id": person_id, "merged": body.person_id}

@@ -1,0 +1,97 @@
+"""Leads, reply association, merges and the record-creation policy over time."""
+
+from __future__ import annotations
+
+from api.replay import replay_digests
+from tests.conftest import Member, Workspace, message
+
+
+def person_id(acme: Workspace, address: str) -> str:
+    people = acme.client.get("/people", params={"limit": 200}, headers=acme.admin.headers).json()["items"]
+    return next(p["id"] for p in people if address in p["emails"])
+
+
+def new_person(acme: Workspace, address: str) -> str:
+    response = acme.client.post("/people", json={"name": address, "emails": [address]}, headers=acme.admin.headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def lead(acme: Workspace, name: str, contacts: list[str]) -> str:
+    response = acme.client.post("/leads", json={"name": name, "contacts": contacts}, headers=acme.admin.headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def lead_subjects(acme: Workspace, lead_id: str, member: Member | None = None) -> list[str]:
+    headers = (member or acme.admin).headers
+    items = acme.client.get(f"/leads/{lead_id}/emails", headers=headers).json()["items"]
+    return sorted(e.get("subject", "?") for e in items)
+
+
+def test_an_email_attaches_to_the_lead_of_any_contact_among_its_participants(acme: Workspace) -> None:
+    box = acme.connect_upload(acme.admin, "bob@acme.com")
+    deal = lead(acme, "Globex deal", [new_person(acme, "hank@globex.com")])
+    acme.post_message(acme.admin, box, message("bob@acme.com", "hank@globex.com", "Proposal", message_id="<p1@acme.com>"))
+    acme.post_message(acme.admin, box, message("bob@acme.com", "zed@other.com", "Unrelated", message_id="<u1@acme.com>"))
+    assert lead_subjects(acme, deal) == ["Proposal"]
+
+
+def thread(acme: Workspace, box: str, first_to: list[str]) -> None:
+    acme.post_message(acme.admin, box, message("bob@acme.com", first_to, "Pricing", message_id="<t1@acme.com>"))
+    reply = message(
+        "newcomer@globex.com", "bob@acme.com", "Re: Pricing", message_id="<t2@globex.com>",
+        date="Tue, 03 Jun 2025 09:00:00 +0000",
+        headers={"In-Reply-To": "<t1@acme.com>", "References": "<t1@acme.com>"},
+    )
+    acme.post_message(acme.admin, box, reply)
+
+
+def test_a_reply_from_a_new_address_joins_the_lead_of_the_thread(acme: Workspace) -> None:
+    box = acme.connect_upload(acme.admin, "bob@acme.com")
+    deal = lead(acme, "Globex deal", [new_person(acme, "hank@globex.com")])
+    thread(acme, box, ["hank@globex.com"])
+    assert lead_subjects(acme, deal) == ["Pricing", "Re: Pricing"]
+
+
+def test_a_reply_in_a_thread_of_two_leads_joins_neither(acme: Workspace) -> None:
+    box = acme.connect_upload(acme.admin, "bob@acme.com")
+    first = lead(acme, "Globex", [new_person(acme, "hank@globex.com")])
+    second = lead(acme, "Initech", [new_person(acme, "peter@initech.com")])
+    thread(acme, box, ["hank@globex.com", "peter@initech.com"])
+    assert lead_subjects(acme, first) == ["Pricing"]
+    assert lead_subjects(acme, second) == ["Pricing"]
+
+
+def test_merging_two_people_moves_their_addresses_and_emails(acme: Workspace) -> None:
+    box = acme.connect_upload(acme.admin, "bob@acme.com")
+    acme.post_message(acme.admin, box, message("bob@acme.com", "sue@corp.com", "Work", message_id="<w@a>"))
+    acme.post_message(acme.admin, box, message("bob@acme.com", "sue@gmail.com", "Home", message_id="<h@a>"))
+    work, home = person_id(acme, "sue@corp.com"), person_id(acme, "sue@gmail.com")
+
+    merged = acme.client.post(f"/people/{work}/merge", json={"person_id": home}, headers=acme.admin.headers)
+
+    assert merged.status_code == 200, merged.text
+    person = acme.client.get(f"/people/{work}", headers=acme.admin.headers).json()
+    assert sorted(person["emails"]) == ["sue@corp.com", "sue@gmail.com"]
+    subjects = [e["subject"] for e in acme.client.get(f"/people/{work}/emails", headers=acme.admin.headers).json()["items"]]
+    assert sorted(subjects) == ["Home", "Work"]
+    log = acme.client.get("/audit/events", params={"event_type": "Person.Merged"}, headers=acme.admin.headers).json()
+    assert [e["aggregate_id"] for e in log["items"]] == [home]
+    again = acme.client.post(f"/people/{work}/merge", json={"person_id": home}, headers=acme.admin.headers)
+    assert again.status_code == 422
+
+
+def test_a_policy_change_is_not_retroactive_and_replays_to_the_same_records(acme: Workspace) -> None:
+    box = acme.connect_upload(acme.admin, "bob@acme.com")
+    acme.post_message(acme.admin, box, message("ann@corp.com", "bob@acme.com", "In 1", message_id="<i1@corp.com>"))
+    assert acme.client.get("/people", headers=acme.admin.headers).json()["items"] == []  # selective: received only
+
+    acme.client.patch("/settings", json={"record_creation": "all"}, headers=acme.admin.headers)
+    acme.post_message(acme.admin, box, message("cid@corp.com", "bob@acme.com", "In 2", message_id="<i2@corp.com>"))
+    acme.client.patch("/settings", json={"record_creation": "none"}, headers=acme.admin.headers)
+    acme.post_message(acme.admin, box, message("bob@acme.com", "dee@corp.com", "Out 3", message_id="<o3@acme.com>"))
+
+    people = acme.client.get("/people", headers=acme.admin.headers).json()["items"]
+    assert [p["emails"] for p in people] == [["cid@corp.com"]]  # nothing back-filled, nothing removed
+    assert replay_digests(acme.runtime)["equal"]
