@@ -1,4 +1,4 @@
-"""A mail source over an mbox file or a Maildir (e.g. a Google Takeout export)."""
+"""A mail source over an mbox file, a Maildir (e.g. a Google Takeout export) or one .eml file."""
 
 from __future__ import annotations
 
@@ -14,10 +14,18 @@ def is_maildir(path: Path) -> bool:
     return path.is_dir() and (path / "cur").is_dir()
 
 
+def is_mbox(path: Path) -> bool:
+    """An mbox starts with a `From ` line; any other file is one RFC 822 message (.eml)."""
+    with path.open("rb") as f:
+        return f.read(5) == b"From "
+
+
 def count_messages(path: Path) -> int:
     """How many messages `read_messages` will yield (cheap for a Maildir)."""
     if is_maildir(path):
         return sum(len(os.listdir(d / sub)) for d, _ in _maildir_folders(path) for sub in ("cur", "new"))
+    if not is_mbox(path):
+        return 1
     box = mailbox.mbox(path, create=False)
     try:
         return len(box)
@@ -35,6 +43,8 @@ def read_messages(path: Path) -> Iterator[RawMessage]:
                     file = directory / name
                     if file.is_file():
                         yield folder, f"{folder}/{sub}/{name}", file.read_bytes()
+    elif path.is_file() and not is_mbox(path):
+        yield "INBOX", path.name, path.read_bytes()
     elif path.is_file():
         box = mailbox.mbox(path, create=False)
         try:

@@ -13,12 +13,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from adapters.mailfiles import count_messages, read_messages
-from adapters.mime import parse_message
+from adapters.parallel_parse import parsed
 from adapters.tokens import issue_token
 from api.runtime import Runtime
 from application.errors import DomainError
-from application.importing import batches, import_batches
+from application.importing import group, import_batches
 from application.sync import Syncer
+from domain.mailbox import Mailbox
 
 app = typer.Typer(help="mailtrail: email sync for a CRM workspace.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
@@ -81,6 +82,10 @@ def import_mail(
     """Import an mbox file or a Maildir into a mailbox (idempotent)."""
     runtime = Runtime.open()
     try:
+        try:
+            runtime.app.load(Mailbox, mailbox)
+        except DomainError as error:
+            raise typer.BadParameter(str(error), param_hint="--mailbox") from None
         total = count_messages(path)
         started = time.perf_counter()
         with _progress() as progress:
@@ -92,9 +97,7 @@ def import_mail(
                 progress.update(task, advance=n, rate=f"{rate:,.0f} msg/s")
 
             try:
-                totals = import_batches(
-                    Syncer(runtime.app, mailbox), batches(read_messages(path), parse_message), advance
-                )
+                totals = import_batches(Syncer(runtime.app, mailbox), group(parsed(read_messages(path))), advance)
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")

@@ -35,12 +35,17 @@ def to_item(raw: bytes, ref: str, parse: Parser) -> Item:
 
 
 def batches(messages: Iterable[RawMessage], parse: Parser, size: int = BATCH_SIZE) -> Iterator[tuple[str, list[Item]]]:
-    """Messages grouped by folder, parsed, `size` at a time (folders may interleave)."""
+    """Messages parsed here, grouped by folder `size` at a time."""
+    return group((folder, to_item(raw, ref, parse)) for folder, ref, raw in messages)
+
+
+def group(items: Iterable[tuple[str, Item]], size: int = BATCH_SIZE) -> Iterator[tuple[str, list[Item]]]:
+    """Parsed messages grouped by folder, `size` at a time (folders may interleave)."""
     pending: dict[str, list[Item]] = {}
-    for folder, ref, raw in messages:
-        items = pending.setdefault(folder, [])
-        items.append(to_item(raw, ref, parse))
-        if len(items) >= size:
+    for folder, item in items:
+        batch = pending.setdefault(folder, [])
+        batch.append(item)
+        if len(batch) >= size:
             yield folder, pending.pop(folder)
     yield from pending.items()
 

@@ -31,14 +31,23 @@ from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
 from application.importing import to_item
-from application.ports import Item, Rejected
+from application.ports import Item
 from application.sync import DUPLICATE, Syncer
 from domain.mailbox import Mailbox
 from domain.synced_message import email_id_for, email_identity
 from domain.visibility import Viewer
 from projections.digest import view_digest
 from projections.record_queries import mailbox_rows
-from projections.tables import VIEW_TABLES, companies, email_copies, email_participants, emails, mailboxes, people
+from projections.tables import (
+    VIEW_TABLES,
+    audit_log,
+    companies,
+    email_copies,
+    email_participants,
+    emails,
+    mailboxes,
+    people,
+)
 from tests.conftest import CORPUS
 from tests.support.postgres import drop_database, fresh_database
 
@@ -49,10 +58,12 @@ pytestmark = pytest.mark.skipif(
 
 WHOLE_MBOX_DIRS = ("mimekit/mbox-whole/", "mime4j/mbox/")
 FOLDER = "corpus"
-# Measured: ~2 s (SQLite) and ~5 s (PostgreSQL) per ingest pass including catch-up, ~1-4 s per
-# replay. The budgets keep one backend's whole module (2 passes + replay) well under 60 s.
-INGEST_BUDGET_S = 20.0
-REPLAY_BUDGET_S = 15.0
+# Measured on 2 CPUs: 5-8 s (SQLite) and 7-12 s (PostgreSQL) per ingest pass including catch-up,
+# 3-10 s per replay, the higher figures with the machine under load. Each phase has a budget, and
+# one backend's ingest + re-ingest + replay together must stay under 60 s.
+INGEST_BUDGET_S = 30.0
+REPLAY_BUDGET_S = 20.0
+BACKEND_BUDGET_S = 60.0
 TIMINGS: dict[str, dict[str, float]] = {}
 
 
@@ -68,15 +79,21 @@ def rel(path: Path) -> str:
 
 
 def raw_messages(path: Path) -> list[tuple[str, bytes]]:
-    """(ref, raw bytes) of every message in one corpus file."""
+    """(ref, raw bytes) of every message in one corpus file.
+
+    mime4j/mbox/test-1/mbox.rlug-0..4 are listed as whole mbox files but have no From_ line
+    (they are single messages): `mailbox.mbox` finds nothing in them, so they are fed whole
+    rather than silently dropped."""
     name = rel(path)
-    if not name.startswith(WHOLE_MBOX_DIRS):
-        return [(name, path.read_bytes())]
-    box = mailbox.mbox(path, create=False)
-    try:
-        return [(f"{name}#{key}", box.get_bytes(key)) for key in box.iterkeys()]
-    finally:
-        box.close()
+    if name.startswith(WHOLE_MBOX_DIRS):
+        box = mailbox.mbox(path, create=False)
+        try:
+            found = [(f"{name}#{key}", box.get_bytes(key)) for key in box.iterkeys()]
+        finally:
+            box.close()
+        if found:
+            return found
+    return [(name, path.read_bytes())]
 
 
 def shared_message_id_groups() -> dict[str, list[str]]:
@@ -167,21 +184,23 @@ def ingested(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     else:
         url = fresh_database(request.getfixturevalue("postgres_server_url"), "corpus")
         cleanup = url
-    runtime = Runtime.open(Settings(database_url=url))
     try:
-        workspace_id, member_id = runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-        mailbox_id = runtime.app.connect_mailbox(workspace_id, member_id, "upload", "bob@acme.com", [])
-        started = time.perf_counter()
-        outcomes = ingest(runtime, mailbox_id)
-        runtime.catch_up()
-        seconds = time.perf_counter() - started
-        TIMINGS.setdefault(backend, {})["ingest"] = seconds
-        viewer = Viewer(workspace_id, member_id, "admin")
-        with runtime.engine.connect() as conn:
-            [row] = mailbox_rows(conn, viewer, mailbox_id)
-        yield Ingested(backend, runtime, workspace_id, member_id, mailbox_id, outcomes, row, seconds)
+        runtime = Runtime.open(Settings(database_url=url))
+        try:
+            workspace_id, member_id = runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+            mailbox_id = runtime.app.connect_mailbox(workspace_id, member_id, "upload", "bob@acme.com", [])
+            started = time.perf_counter()
+            outcomes = ingest(runtime, mailbox_id)
+            runtime.catch_up()
+            seconds = time.perf_counter() - started
+            TIMINGS.setdefault(backend, {})["ingest"] = seconds
+            viewer = Viewer(workspace_id, member_id, "admin")
+            with runtime.engine.connect() as conn:
+                [row] = mailbox_rows(conn, viewer, mailbox_id)
+            yield Ingested(backend, runtime, workspace_id, member_id, mailbox_id, outcomes, row, seconds)
+        finally:
+            runtime.close()
     finally:
-        runtime.close()
         if cleanup is not None:
             drop_database(cleanup)
         print(f"\n[corpus {backend}] timings (s): "
@@ -209,8 +228,9 @@ def test_every_corpus_message_is_stored_skipped_or_rejected_with_a_reason(ingest
         assert o.stored == len(o.copies), name
         assert all(isinstance(r, str) and r.strip() for r in o.skipped), (name, o.skipped)
         assert all(r.get("reason", "").strip() and r.get("ref") for r in o.rejected), (name, o.rejected)
-    # whole mbox files really were split into several messages
-    assert outcomes["mime4j/mbox/test-1/mbox.rlug"].fed > 1
+    assert all(o.fed >= 1 for o in outcomes.values())  # no file silently yields nothing
+    # whole mbox files really were split into their messages
+    assert outcomes["mime4j/mbox/test-1/mbox.rlug"].fed == 5
     assert outcomes["mimekit/mbox-whole/simple.mbox.txt"].fed == 3
 
     # the mailbox view (GET /mailboxes/{id}) shows the same counts, by reason
@@ -220,7 +240,8 @@ def test_every_corpus_message_is_stored_skipped_or_rejected_with_a_reason(ingest
     assert all(reason.strip() for reason in view["skipped"])
     assert view["rejected"] == sum(summary["rejected"].values())
     with ingested.runtime.engine.connect() as conn:
-        assert _count(conn, email_copies, email_copies.c.mailbox_id == ingested.mailbox_id) == summary["stored"]
+        in_mailbox = email_copies.c.mailbox_id == ingested.mailbox_id
+        assert _count(conn, email_copies, in_mailbox) == summary["stored"]
         copy_ids = {c for o in outcomes.values() for c, _ in o.copies}
         stored_ids = set(conn.execute(
             select(email_copies.c.id).where(email_copies.c.mailbox_id == ingested.mailbox_id)
@@ -251,19 +272,23 @@ def test_rejected_messages_reach_the_mailbox_view_and_keep_their_reason(ingested
     assert [r["reason"] for e in recorded for r in e.rejected] == ["empty", "empty"]
 
 
-def test_reingesting_the_same_bytes_stores_nothing_and_changes_no_view(
-    ingested: Ingested, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_reingesting_the_same_bytes_stores_nothing_and_changes_no_view(ingested: Ingested) -> None:
     runtime = ingested.runtime
     runtime.catch_up()
-    data_tables = tuple(t for t in VIEW_TABLES if t is not mailboxes)  # the mailbox counters do change
+    # A re-sync legitimately moves the mailbox's counters and appends its batch events to the audit
+    # log; every other view (emails, copies, participants, people, companies, ...) must not change.
+    activity = {mailboxes.name, audit_log.name}
+    data_tables = tuple(t for t in VIEW_TABLES if t.name not in activity)
 
     def snapshot() -> tuple[str, dict[str, int], dict[str, Any]]:
         with mock.patch.object(digest_module, "VIEW_TABLES", data_tables):
             digest = view_digest(runtime.engine)
         with runtime.engine.connect() as conn:
-            counts = {t.name: _count(conn, t) for t in (email_copies, emails, email_participants, people, companies)}
+            tables = (email_copies, emails, email_participants, people, companies)
+            counts = {t.name: _count(conn, t) for t in tables}
             [row] = mailbox_rows(conn, ingested.viewer, ingested.mailbox_id)
+            events = select(audit_log.c.event_type).order_by(audit_log.c.position)
+            row["audit_events"] = list(conn.execute(events).scalars())
         return digest, counts, row
 
     before_digest, before_counts, before_row = snapshot()
@@ -285,6 +310,8 @@ def test_reingesting_the_same_bytes_stores_nothing_and_changes_no_view(
 
     assert after_counts == before_counts
     assert after_digest == before_digest
+    new_events = after_row["audit_events"][len(before_row["audit_events"]):]
+    assert new_events == ["Mailbox.BatchRecorded"] * len(again)  # one per batch, nothing else
     stored_first = sum(o.stored for o in ingested.outcomes.values())
     assert after_row["synced"] == before_row["synced"]
     assert after_row["rejected"] == before_row["rejected"]
@@ -308,7 +335,8 @@ def _email_ids_by_file(ingested: Ingested, files: list[str]) -> dict[str, str]:
             ids[name] = outcome.copies[0][1]
         elif outcome.skipped[DUPLICATE] == 1:  # an earlier file had the same identity in this mailbox
             item = parse_message((CORPUS / name).read_bytes())
-            ids[name] = str(email_id_for(ingested.workspace_id, email_identity(item.message_id, item.fingerprint)))
+            identity = email_identity(item.message_id, item.fingerprint)
+            ids[name] = str(email_id_for(ingested.workspace_id, identity))
     return ids
 
 
@@ -343,7 +371,8 @@ def test_messages_sharing_a_message_id_but_not_their_headers_are_different_email
 def _content(item: Any) -> tuple[Any, ...]:
     def norm(text: str) -> str:
         return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").strip().split("\n"))
-    return norm(item.body_text), norm(item.body_html), tuple((a.filename, a.content_type) for a in item.attachments)
+    attachments = tuple((a.filename, a.content_type) for a in item.attachments)
+    return norm(item.body_text), norm(item.body_html), attachments
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -354,7 +383,9 @@ def _content(item: Any) -> tuple[Any, ...]:
     "variant is counted 'duplicate' and its content is never stored. Needs a decision: the brief "
     "asks for two emails; merging keeps transport-altered copies of one message together."
 ))
-def test_messages_sharing_a_message_id_with_different_content_are_different_emails(ingested: Ingested) -> None:
+def test_messages_sharing_a_message_id_with_different_content_are_different_emails(
+    ingested: Ingested,
+) -> None:
     merged = []
     for message_id, files in shared_message_id_groups().items():
         ids = _email_ids_by_file(ingested, files)
@@ -373,3 +404,5 @@ def test_views_after_the_corpus_equal_a_replay_from_zero(ingested: Ingested) -> 
     assert result["equal"] is True, result
     assert result["replay_digest"] == result["live_digest"]
     assert seconds < REPLAY_BUDGET_S, f"replay took {seconds:.1f}s"
+    phases = TIMINGS[ingested.backend]
+    assert sum(phases.values()) < BACKEND_BUDGET_S, phases
