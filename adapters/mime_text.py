@@ -1,7 +1,6 @@
-"""Tolerant helpers for MIME parsing: header text, encoded words, charsets, transfer
-encodings, HTML-to-text, and the byte-level structure (header blocks, parameters,
-multipart bodies). None of them raises on bad input: problems are appended to the
-caller's `defects` list as short strings."""
+"""Tolerant helpers for adapters.mime: header text, encoded words, charsets, transfer
+encodings, HTML-to-text, and byte-level structure (header blocks, parameters, multipart
+bodies). None raises on bad input: problems are appended to `defects` as short strings."""
 
 from __future__ import annotations
 
@@ -10,46 +9,48 @@ import codecs
 import email.charset
 import html
 import re
-from functools import lru_cache
-
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.utils import collapse_rfc2231_value, decode_params, unquote
+from functools import lru_cache
 
 MAX_HEADER_CHARS = 65_536
+MAX_FIELDS = 10_000
+MAX_STRAY_LINES = 1_000
 
-_WHITESPACE = re.compile(r"\s+")
 _NAME = r"[\x21-\x39\x3b-\x7e]+"
 _VALUE = r"[^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*"
 _EOL = r"(?:\r\n|\r|\n|\Z)"
 _FIELD = re.compile(rf"({_NAME})[ \t]*:[ \t]*({_VALUE}){_EOL}")
 _FIELDS = re.compile(rf"(?:{_NAME}[ \t]*:[ \t]*{_VALUE}{_EOL})*".encode())
+_FIELD_LINE = re.compile(rf"^({_NAME}):[ \t]*(.*)$", re.M)
 _UNFOLD = re.compile(r"[\r\n]")
 _FOLD = re.compile(r"\n(?=[ \t])")
 _BLANK_LINE = re.compile(rb"\r\n|\r|\n")
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|\Z)")
+_DELIMITER_LINE_END = re.compile(rb"[ \t]*(?:\r\n|\r|\n|\Z)")
 _STRAY_LINES = {b" ": "FirstHeaderLineIsContinuationDefect", b"\t": "FirstHeaderLineIsContinuationDefect",
                 b":": "InvalidHeaderDefect"}  # fmt: skip
 _PARAM = re.compile(r';\s*([^\s;=]+)\s*=\s*("(?:\\.|[^"\\])*"|[^;]*)')
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+_GLUED_WORD = re.compile(r"\S=\?|\?=\S")  # encoded words touching text, which make_header spaces out
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(?==\?)")
 _BASE64_NOISE = re.compile(rb"[^A-Za-z0-9+/]")
 _TAG = re.compile(r"<[^<>]*>")
-_SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r" ?\n\s*")
 _LINE_BREAK_TAG = re.compile(r"<(?:br|/p|/div|/tr|/td|/th|/li|/h[1-6]|/table|/blockquote)\b[^<>]*>", re.I)
-_DROPPED_BLOCKS = tuple(
+_DROPPED_BLOCKS = [
     (re.compile(start, re.I), re.compile(end, re.I))
-    for start, end in (("<!--", "-->"), ("<script\\b", "</script"), ("<style\\b", "</style"), ("<head\\b", "</head"))
-)
+    for start, end in (("<!--", "-->"), (r"<script\b", "</script"), (r"<style\b", "</style"),
+                       (r"<head\b", "</head"))  # fmt: skip
+]
 # Codecs that are not charsets, or whose decoders are super-linear on hostile input.
 _REFUSED_CODECS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
-_IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
+_IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "8bits", "binary", "plain", "text"})
+_ENCODING_NOISE = re.compile(r"[\s_-]+")
 
 
 def collapse(value: str) -> str:
-    """Whitespace runs become one space; ends stripped."""
-    return _WHITESPACE.sub(" ", value).strip()
+    return " ".join(value.split())
 
 
 def clean(text: str, defects: list[str]) -> str:
@@ -69,10 +70,9 @@ def short(value: str) -> str:
     return value[:40].encode("ascii", "replace").decode("ascii")
 
 
-def header_text(raw_value: str, defects: list[str]) -> str:
+def header_text(value: str, defects: list[str]) -> str:
     """A raw (unfolded, surrogate-escaped) header value as text: 8-bit bytes are read
     as UTF-8, else Latin-1. Encoded words are left alone."""
-    value = raw_value
     if len(value) > MAX_HEADER_CHARS:
         defects.append("header-truncated")
         value = value[:MAX_HEADER_CHARS]
@@ -90,7 +90,7 @@ def decode_words(text: str, defects: list[str]) -> str:
     """RFC 2047 decoding of `text` (already unfolded), tolerant of bad words."""
     if "=?" not in text:
         return text
-    if text.isascii():
+    if len(text) <= 2048 and text.isascii() and not _GLUED_WORD.search(text):  # decode_header is O(n^2)
         try:
             return clean(str(make_header(decode_header(text))), defects)
         except (HeaderParseError, LookupError, UnicodeError, ValueError, TypeError, AssertionError):
@@ -115,29 +115,28 @@ def _decode_words_by_hand(text: str, defects: list[str]) -> str:
 
 @lru_cache(maxsize=256)
 def _codec_name(charset: str) -> str | None:
+    """Python's codec for a MIME charset name, or None when unknown or not a text encoding."""
     name = charset.strip().strip("\"'").lower().partition("*")[0]
-    name = email.charset.ALIASES.get(name, name)
     try:
-        codec = codecs.lookup(name).name
+        codec = codecs.lookup(email.charset.ALIASES.get(name, name))
     except (LookupError, UnicodeError, ValueError, TypeError):
         return None
-    return None if codec.replace("_", "-") in _REFUSED_CODECS else codec
+    if not getattr(codec, "_is_text_encoding", True):  # bytes-to-bytes codecs such as base64
+        return None
+    return None if codec.name.replace("_", "-") in _REFUSED_CODECS else codec.name
 
 
 def decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:
-    """Bytes to text with the declared charset; never raises."""
+    """Bytes to text with the declared charset (us-ascii when none); never raises."""
     codec = _codec_name(charset) if charset else "ascii"
     if codec is None:
-        defects.append(f"unknown-charset:{short(charset or '')}")
+        defects.append(f"unknown-charset:{short((charset or '').strip().lower())}")
         return data.decode("utf-8", "replace")
     try:
         return data.decode(codec)
-    except LookupError:
-        defects.append(f"unknown-charset:{short(charset or '')}")
-        return data.decode("utf-8", "replace")
-    except (UnicodeError, ValueError):
+    except (UnicodeError, ValueError, LookupError):
         pass
-    if codec == "ascii":
+    if codec == "ascii":  # undeclared or mislabelled 8-bit text: UTF-8, else Latin-1
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
@@ -146,7 +145,7 @@ def decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:
     defects.append(f"charset-mismatch:{short(codec)}")
     try:
         return data.decode(codec, "replace")
-    except (LookupError, UnicodeError, ValueError):
+    except (UnicodeError, ValueError):
         return data.decode("utf-8", "replace")
 
 
@@ -165,18 +164,15 @@ def _base64(data: bytes, defects: list[str]) -> bytes | None:
 
 
 def decode_transfer(data: bytes, encoding: str, defects: list[str]) -> bytes | None:
-    """The payload with its Content-Transfer-Encoding undone, or None when undecodable."""
-    encoding = encoding.strip().lower()
-    if encoding in _IDENTITY_ENCODINGS:
+    """The payload with its Content-Transfer-Encoding undone, or None when undecodable.
+    Sloppy spellings ("quoted printable", "8bits", "base64;") are understood."""
+    name = _ENCODING_NOISE.sub("", encoding.partition(";")[0].lower())
+    if name in _IDENTITY_ENCODINGS:
         return data
-    if encoding == "base64":
+    if name == "base64":
         return _base64(data, defects)
-    if encoding == "quoted-printable":
-        try:
-            return binascii.a2b_qp(data)
-        except (binascii.Error, ValueError):
-            defects.append("bad-quoted-printable")
-            return None
+    if name == "quotedprintable":
+        return binascii.a2b_qp(data)
     defects.append(f"unknown-transfer-encoding:{short(encoding)}")
     return data
 
@@ -210,7 +206,7 @@ def html_to_text(markup: str) -> str:
     entities unescaped, whitespace tidied. Linear time on any input."""
     markup = _LINE_BREAK_TAG.sub("\n", _drop_blocks(markup))
     text = html.unescape(_TAG.sub("", markup))
-    return _BLANK_LINES.sub("\n", _SPACES.sub(" ", text)).strip()
+    return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
 
 
 # --- structure: header blocks, parameters, multipart bodies ---------------------------
@@ -225,13 +221,13 @@ def read_fields(data: bytes, defects: list[str]) -> tuple[list[tuple[str, str]],
         return _read_fields_slowly(data, defects)
     if text.startswith("From "):  # mbox envelope line
         text = text.partition("\n")[2]
-    fields: list[tuple[str, str]] = []
-    for line in _FOLD.sub("", text).split("\n"):
-        name, colon, value = line.partition(":")
-        if not (colon and name and name.isascii() and name.isprintable() and " " not in name):
-            return _read_fields_slowly(data, defects)
-        fields.append((name, value.lstrip(" \t")))
-    return fields, body
+    text = _FOLD.sub("", text)
+    fields: list[tuple[str, str]] = _FIELD_LINE.findall(text)
+    if len(fields) != text.count("\n") + 1:  # some line is not a header
+        return _read_fields_slowly(data, defects)
+    if len(fields) > MAX_FIELDS:
+        defects.append("too-many-headers")
+    return fields[:MAX_FIELDS], body
 
 
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
@@ -252,12 +248,15 @@ def _read_fields_slowly(data: bytes, defects: list[str]) -> tuple[list[tuple[str
     package's parser: a leading mbox "From " line is skipped, stray lines are skipped
     with a defect, any other line that is not a header ends the block."""
     fields: list[tuple[str, str]] = []
-    position = _line_end(data, 0) if data.startswith(b"From ") else 0
-    while True:
+    position = _LINE.match(data).end() if data.startswith(b"From ") else 0  # type: ignore[union-attr]
+    for _ in range(MAX_STRAY_LINES):
         block_end = _FIELDS.match(data, position).end()  # type: ignore[union-attr]  # `*` always matches
         block = data[position:block_end].decode("ascii", "surrogateescape")
-        fields.extend((name, _UNFOLD.sub("", value).lstrip(" \t")) for name, value in _FIELD.findall(block))
+        found = _FIELD.findall(block)[: MAX_FIELDS - len(fields)]
+        fields.extend((name, _UNFOLD.sub("", value).lstrip(" \t")) for name, value in found)
         position = block_end
+        if len(fields) >= MAX_FIELDS:
+            break
         blank = _BLANK_LINE.match(data, position)
         if blank is not None or position >= len(data):
             return fields, data[position if blank is None else blank.end() :]
@@ -268,12 +267,9 @@ def _read_fields_slowly(data: bytes, defects: list[str]) -> tuple[list[tuple[str
             defects.append("MissingHeaderBodySeparatorDefect")
             return fields, data[position:]
         defects.append(stray)
-        position = _line_end(data, position)
-
-
-def _line_end(data: bytes, position: int) -> int:
-    match = _LINE.match(data, position)
-    return len(data) if match is None else match.end()
+        position = _LINE.match(data, position).end()  # type: ignore[union-attr]  # always matches
+    defects.append("too-many-headers")
+    return fields, _split_head(data)[1]
 
 
 def read_head(data: bytes, defects: list[str]) -> tuple[dict[str, str], bytes]:
@@ -286,48 +282,50 @@ def read_head(data: bytes, defects: list[str]) -> tuple[dict[str, str], bytes]:
 
 
 def parse_params(value: str) -> tuple[str, dict[str, str]]:
-    """`type/subtype; a=1; b*=utf-8''x` -> ("type/subtype", {"a": "1", "b": "x"}),
-    with RFC 2231 continuations and charsets; the first of repeated names wins."""
-    main, semicolon, rest = value.partition(";")
+    """`type/subtype; a=1; b*=utf-8''x` -> ("type/subtype", {"a": "1", "b": "x"}), with
+    RFC 2231 continuations and charsets; otherwise the first of repeated names wins."""
+    main, semicolon, rest = value[:MAX_HEADER_CHARS].partition(";")
+    main = main.strip().lower()
     params: dict[str, str] = {}
     if not semicolon:
-        return main.strip().lower(), params
-    pairs = [(m.group(1).lower(), m.group(2).strip()) for m in _PARAM.finditer(";" + rest)]
-    if "*" in rest:
+        return main, params
+    pairs = _PARAM.findall(";" + rest)
+    if "*" in rest:  # RFC 2231: decode_params lists these after the plain ones, and they win
+        extended = {name.lower().partition("*")[0] for name, _ in pairs if "*" in name}
         try:
-            for name, raw in decode_params([("", ""), *pairs])[1:]:
+            for name, raw in decode_params([("", ""), *((n.lower(), r.strip()) for n, r in pairs)])[1:]:
                 if isinstance(raw, tuple):
                     raw = (raw[0], raw[1], unquote(raw[2]))
-                params.setdefault(name, collapse_rfc2231_value(raw))
-            return main.strip().lower(), params
+                if name in extended or name not in params:
+                    params[name] = collapse_rfc2231_value(raw)
+            return main, params
         except (TypeError, ValueError, LookupError, UnicodeError):
             params.clear()
     for name, raw in pairs:
-        params.setdefault(name, unquote(raw))
-    return main.strip().lower(), params
+        name = name.lower()
+        if name not in params:
+            params[name] = unquote(raw.strip())
+    return main, params
 
 
 def split_multipart(data: bytes, boundary: bytes, max_parts: int, defects: list[str]) -> list[bytes]:
-    """The bodies between `--boundary` delimiter lines (RFC 2046, read leniently)."""
+    """The bodies between `--boundary` delimiter lines (RFC 2046, read leniently; the
+    lines must end in LF or CRLF)."""
     delimiter = b"--" + boundary
     marks: list[tuple[int, int]] = []  # (line break before a delimiter, end of its line)
-    position, closed = 0, False
-    while (found := data.find(delimiter, position)) >= 0:
+    closed = False
+    found = 0 if data.startswith(delimiter) else data.find(b"\n" + delimiter) + 1 or -1
+    while found >= 0:
         position = found + len(delimiter)
-        if found and data[found - 1] not in b"\r\n":
-            continue
         closing = data.startswith(b"--", position)
-        end = position + 2 if closing else position
-        while end < len(data) and data[end] in b" \t":
-            end += 1
-        if end < len(data) and data[end] not in b"\r\n":
-            continue  # a longer boundary that starts with this one
-        start = found - 2 if found >= 2 and data[found - 2 : found] == b"\r\n" else max(found - 1, 0)
-        end += 2 if data.startswith(b"\r\n", end) else 1
-        marks.append((start, min(end, len(data))))
-        if closing or len(marks) > max_parts:
-            closed = True
-            break
+        line_end = _DELIMITER_LINE_END.match(data, position + 2 if closing else position)
+        if line_end is not None:  # else a longer boundary starting with this one
+            start = found - 2 if found >= 2 and data[found - 2 : found] == b"\r\n" else max(found - 1, 0)
+            marks.append((start, line_end.end()))
+            if closing or len(marks) > max_parts:
+                closed = True
+                break
+        found = data.find(b"\n" + delimiter, position) + 1 or -1
     if not marks:
         defects.append("StartBoundaryNotFoundDefect")
         return []

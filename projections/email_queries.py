@@ -36,7 +36,7 @@ def visible_email_ids(
         )
         .where(emails.c.workspace_id == viewer.workspace_id, VISIBLE_COPY, where if where is not None else true())
         .group_by(emails.c.id, emails.c.sent_at)
-        .order_by(emails.c.sent_at.desc(), emails.c.id.desc())
+        .order_by(emails.c.sent_at.desc().nulls_last(), emails.c.id.desc())
         .offset(offset)
         .limit(limit)
     )

@@ -73,7 +73,8 @@ def test_a_mailbox_with_an_invalid_address_is_refused(acme: Workspace) -> None:
 
 
 def test_an_unknown_mailbox_is_not_found(acme: Workspace) -> None:
-    assert_problem(acme.client.get("/mailboxes/00000000-0000-0000-0000-000000000000", headers=acme.admin.headers), 404)
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert_problem(acme.client.get(f"/mailboxes/{unknown}", headers=acme.admin.headers), 404)
     assert_problem(acme.client.get("/mailboxes/not-a-uuid", headers=acme.admin.headers), 404)
 
 
@@ -223,7 +224,9 @@ def test_posting_into_an_unknown_mailbox_is_not_found(acme: Workspace) -> None:
 
 @pytest.mark.parametrize("level", ["subject", "full", "metadata"])
 def test_the_owner_changes_the_sharing_level(acme: Workspace, bob_mailbox: str, level: str) -> None:
-    response = acme.client.patch(f"/mailboxes/{bob_mailbox}", json={"sharing": level}, headers=acme.admin.headers)
+    response = acme.client.patch(
+        f"/mailboxes/{bob_mailbox}", json={"sharing": level}, headers=acme.admin.headers
+    )
 
     assert response.status_code == 200, response.text
     assert response.json()["sharing"] == level
@@ -234,7 +237,9 @@ def test_the_owner_changes_the_sharing_level(acme: Workspace, bob_mailbox: str, 
 def test_an_invalid_sharing_level_is_refused(acme: Workspace, bob_mailbox: str, level: Any) -> None:
     acme.client.patch(f"/mailboxes/{bob_mailbox}", json={"sharing": "subject"}, headers=acme.admin.headers)
 
-    response = acme.client.patch(f"/mailboxes/{bob_mailbox}", json={"sharing": level}, headers=acme.admin.headers)
+    response = acme.client.patch(
+        f"/mailboxes/{bob_mailbox}", json={"sharing": level}, headers=acme.admin.headers
+    )
 
     assert_problem(response, 422)
     assert mailbox_of(acme, acme.admin, bob_mailbox)["sharing"] == "subject"
@@ -256,7 +261,9 @@ def test_only_the_owner_changes_sharing(acme: Workspace, bob_mailbox: str) -> No
 def test_the_owner_cannot_block_their_own_addresses(acme: Workspace, entry: str) -> None:
     mailbox = acme.connect_upload(acme.admin, "bob@acme.com", aliases=["robert@acme.com"])
 
-    response = acme.client.post(f"/mailboxes/{mailbox}/blocklist", json={"entry": entry}, headers=acme.admin.headers)
+    response = acme.client.post(
+        f"/mailboxes/{mailbox}/blocklist", json={"entry": entry}, headers=acme.admin.headers
+    )
 
     assert_problem(response, 422)
     assert mailbox_of(acme, acme.admin, mailbox)["blocklist"] == []
@@ -284,7 +291,9 @@ def test_adding_the_same_blocklist_entry_twice_keeps_one(acme: Workspace, bob_ma
 
 
 def test_a_blocklisted_sender_is_not_stored_from_that_mailbox(acme: Workspace, bob_mailbox: str) -> None:
-    acme.client.post(f"/mailboxes/{bob_mailbox}/blocklist", json={"entry": "ex.com"}, headers=acme.admin.headers)
+    acme.client.post(
+        f"/mailboxes/{bob_mailbox}/blocklist", json={"entry": "ex.com"}, headers=acme.admin.headers
+    )
 
     response = acme.post_message(acme.admin, bob_mailbox, message("partner@mail.ex.com", "bob@acme.com"))
 
@@ -296,7 +305,9 @@ def test_a_blocklisted_sender_is_not_stored_from_that_mailbox(acme: Workspace, b
 
 def test_another_member_cannot_change_or_read_a_blocklist(acme: Workspace, bob_mailbox: str) -> None:
     alice = acme.add_member("Alice", "alice@acme.com")
-    acme.client.post(f"/mailboxes/{bob_mailbox}/blocklist", json={"entry": "ex@gmail.com"}, headers=acme.admin.headers)
+    acme.client.post(
+        f"/mailboxes/{bob_mailbox}/blocklist", json={"entry": "ex@gmail.com"}, headers=acme.admin.headers
+    )
 
     added = acme.client.post(
         f"/mailboxes/{bob_mailbox}/blocklist", json={"entry": "spam.example"}, headers=alice.headers
@@ -427,7 +438,9 @@ MALFORMED = {
         "From: Ren\u00e9 <rene@initech.com>\r\nTo: bob@acme.com\r\nSubject: R\u00e9sum\u00e9\r\n\r\nbody\r\n"
     ).encode("latin-1"),
     "nul-bytes": b"From: partner@initech.com\x00\r\nTo: bob@acme.com\r\nSubject: \x00nul\r\n\r\n\x00\x00\r\n",
-    "huge-header-line": b"From: partner@initech.com\r\nTo: bob@acme.com\r\nSubject: " + b"A" * 200_000 + b"\r\n\r\nx\r\n",
+    "huge-header-line": (
+        b"From: partner@initech.com\r\nTo: bob@acme.com\r\nSubject: " + b"A" * 200_000 + b"\r\n\r\nx\r\n"
+    ),
 }
 
 
@@ -452,7 +465,9 @@ def test_malformed_bytes_are_stored_or_skipped_with_a_reason_but_never_fail(
     assert mailbox_of(acme, acme.admin, bob_mailbox)["synced"] == (1 if body["status"] == "stored" else 0)
 
 
-@pytest.mark.parametrize("name", ["broken-multipart", "multipart-without-boundary", "bad-charset-and-encoded-words"])
+@pytest.mark.parametrize(
+    "name", ["broken-multipart", "multipart-without-boundary", "bad-charset-and-encoded-words"]
+)
 def test_a_damaged_message_with_an_external_participant_is_still_stored(
     acme: Workspace, bob_mailbox: str, name: str
 ) -> None:

@@ -25,7 +25,9 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
 
 def test_an_admin_adds_a_member_who_can_then_use_their_own_token(acme: Workspace) -> None:
     response = acme.client.post(
-        "/members", json={"name": "Alice", "emails": ["alice@acme.com"], "role": "member"}, headers=acme.admin.headers
+        "/members",
+        json={"name": "Alice", "emails": ["alice@acme.com"], "role": "member"},
+        headers=acme.admin.headers,
     )
 
     assert response.status_code == 201, response.text
@@ -114,7 +116,9 @@ def test_a_member_cannot_add_members(acme: Workspace) -> None:
 def test_an_admin_added_by_an_admin_can_manage_the_workspace(acme: Workspace) -> None:
     carol = acme.add_member("Carol", "carol@acme.com", role="admin")
 
-    added = acme.client.post("/members", json={"name": "Dan", "emails": ["dan@acme.com"]}, headers=carol.headers)
+    added = acme.client.post(
+        "/members", json={"name": "Dan", "emails": ["dan@acme.com"]}, headers=carol.headers
+    )
     settings = acme.client.get("/settings", headers=carol.headers)
 
     assert added.status_code == 201, added.text
@@ -197,11 +201,15 @@ def test_an_auditor_reads_but_cannot_change_mail_data_or_settings(acme: Workspac
     assert_problem(acme.client.post(
         "/people", json={"name": "Zed", "emails": ["zed@zed.io"]}, headers=audrey.headers
     ), 403)
-    assert_problem(acme.client.patch(f"/mailboxes/{mailbox}", json={"sharing": "full"}, headers=audrey.headers), 403)
+    assert_problem(acme.client.patch(
+        f"/mailboxes/{mailbox}", json={"sharing": "full"}, headers=audrey.headers
+    ), 403)
     assert_problem(acme.client.post(
         "/members", json={"name": "Eve", "emails": ["eve@acme.com"]}, headers=audrey.headers
     ), 403)
-    assert_problem(acme.client.patch("/settings", json={"record_creation": "all"}, headers=audrey.headers), 403)
+    assert_problem(acme.client.patch(
+        "/settings", json={"record_creation": "all"}, headers=audrey.headers
+    ), 403)
 
     assert acme.client.get("/mailboxes", headers=audrey.headers).json()["items"][0]["sharing"] == "metadata"
     assert acme.client.get("/people", headers=audrey.headers).json()["items"] == people.json()["items"]
@@ -258,7 +266,9 @@ def test_an_admin_removes_an_internal_domain_and_clears_exclusions(acme: Workspa
         headers=acme.admin.headers,
     )
 
-    acme.client.patch("/settings", json={"internal_domains": ["acme.io"], "exclusions": []}, headers=acme.admin.headers)
+    acme.client.patch(
+        "/settings", json={"internal_domains": ["acme.io"], "exclusions": []}, headers=acme.admin.headers
+    )
 
     shown = acme.client.get("/settings", headers=acme.admin.headers).json()
     assert shown["internal_domains"] == ["acme.io"]
@@ -267,7 +277,9 @@ def test_an_admin_removes_an_internal_domain_and_clears_exclusions(acme: Workspa
 
 def test_a_newly_internal_domain_stops_new_mail_with_it_from_being_stored(acme: Workspace) -> None:
     mailbox = acme.connect_upload(acme.admin, "bob@acme.com")
-    acme.client.patch("/settings", json={"internal_domains": ["acme.com", "acme.io"]}, headers=acme.admin.headers)
+    acme.client.patch(
+        "/settings", json={"internal_domains": ["acme.com", "acme.io"]}, headers=acme.admin.headers
+    )
 
     response = acme.post_message(acme.admin, mailbox, message("bob@acme.com", "tom@acme.io"))
 
@@ -326,7 +338,9 @@ def test_invalid_settings_are_refused_and_change_nothing(acme: Workspace, change
 
 def test_an_invalid_value_in_a_patch_does_not_apply_the_valid_parts(acme: Workspace) -> None:
     response = acme.client.patch(
-        "/settings", json={"record_creation": "all", "internal_domains": ["not a domain"]}, headers=acme.admin.headers
+        "/settings",
+        json={"record_creation": "all", "internal_domains": ["not a domain"]},
+        headers=acme.admin.headers,
     )
 
     assert_problem(response, 422)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -35,16 +36,21 @@ def without(name: str, raw: bytes) -> bytes:
     return b"\r\n".join(line for line in raw.split(b"\r\n") if not line.lower().startswith(prefix))
 
 
-def multipart(subtype: str, boundary: str, *parts: str, headers: tuple[str, ...] = ()) -> bytes:
+def replaced(header_line: str) -> bytes:
+    """build() with `header_line` in place of its header of the same name (or added)."""
+    name = header_line.split(":")[0]
+    return without(name, build()).replace(b"\r\n\r\n", f"\r\n{header_line}\r\n\r\n".encode(), 1)
+
+
+def multipart(subtype: str, boundary: str, *parts: str) -> bytes:
     body = "".join(f"--{boundary}\r\n{part}\r\n" for part in parts) + f"--{boundary}--\r\n"
-    return build(
-        "MIME-Version: 1.0", f'Content-Type: multipart/{subtype}; boundary="{boundary}"', *headers, body=body
-    )
+    return build("MIME-Version: 1.0", f'Content-Type: multipart/{subtype}; boundary="{boundary}"', body=body)
 
 
 def assert_storable(message: ParsedMessage) -> None:
     """Every text field can be stored: valid UTF-8, no NUL."""
-    texts = [message.subject, message.body_text, message.body_html, *message.defects]
+    texts = [message.subject, message.body_text, message.body_html, *message.defects, *message.references]
+    texts += [message.message_id or "", message.in_reply_to or ""]
     texts += [a.email + a.name for a in message.from_ + message.to + message.cc + message.bcc]
     texts += [a.filename + a.content_type for a in message.attachments]
     for text in texts:
@@ -83,7 +89,8 @@ def test_folded_subject_is_unfolded() -> None:
 
 
 def test_rfc2047_display_names_are_decoded() -> None:
-    raw = build('To: =?iso-8859-1?Q?J=F6rg_M=FCller?= <Joerg@Example.DE>, "Doe, Jane" <jane@example.com>', base=False)
+    to = 'To: =?iso-8859-1?Q?J=F6rg_M=FCller?= <Joerg@Example.DE>, "Doe, Jane" <jane@example.com>'
+    raw = build(to, base=False)
     assert parse_message(raw).to == (
         Address("joerg@example.de", "Jörg Müller"),
         Address("jane@example.com", "Doe, Jane"),
@@ -99,7 +106,7 @@ def test_encoded_word_with_unknown_charset_does_not_raise() -> None:
 def test_utf8_header_bytes_are_decoded() -> None:
     message = parse_message("Subject: Café\r\n\r\nbody".encode())
     assert message.subject == "Café"
-    assert message.defects == ("no-message-id", "no-date", "no-from")
+    assert set(message.defects) == {"no-message-id", "no-date", "no-from"}
 
 
 def test_latin1_header_bytes_fall_back_to_latin1_with_a_defect() -> None:
@@ -219,7 +226,9 @@ def test_bulk_headers_mark_the_message_bulk(header: str) -> None:
     assert parse_message(build(header)).bulk is True
 
 
-@pytest.mark.parametrize("header", ["Auto-Submitted: no", "Auto-Submitted: No (a person wrote this)", "Precedence: first-class"])
+@pytest.mark.parametrize(
+    "header", ["Auto-Submitted: no", "Auto-Submitted: No (a person wrote this)", "Precedence: first-class"]
+)
 def test_personal_mail_is_not_bulk(header: str) -> None:
     assert parse_message(build(header)).bulk is False
 
@@ -231,7 +240,8 @@ def test_multipart_alternative_gives_text_and_html() -> None:
     raw = multipart(
         "alternative",
         "b1",
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe",
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe",
         "Content-Type: text/html; charset=utf-8\r\n\r\n<p>Grüße</p>",
     )
     message = parse_message(raw)
@@ -241,7 +251,10 @@ def test_multipart_alternative_gives_text_and_html() -> None:
 
 
 def test_html_only_message_gives_text_from_its_html() -> None:
-    html = "<html><head><style>p {}</style></head><body><p>Fish &amp; chips</p><script>x()</script>ok<br>end</body>"
+    html = (
+        "<html><head><style>p {}</style></head>"
+        "<body><p>Fish &amp; chips</p><script>x()</script>ok<br>end</body>"
+    )
     message = parse_message(build("Content-Type: text/html; charset=us-ascii", body=html))
     assert message.body_html == html
     assert message.body_text == "Fish & chips\nok\nend"
@@ -284,6 +297,16 @@ def test_attachments_are_listed_with_decoded_size_and_filename() -> None:
     )
 
 
+def test_rfc2231_filename_wins_over_its_plain_fallback() -> None:
+    part = (
+        "Content-Type: application/pdf\r\n"
+        "Content-Disposition: attachment; filename=\"resume.pdf\";\r\n"
+        " filename*0*=utf-8''r%C3%A9sum%C3%A9; filename*1=\".pdf\"\r\n\r\n%PDF"
+    )
+    attachments = parse_message(multipart("mixed", "b", part)).attachments
+    assert attachments == (Attachment("résumé.pdf", "application/pdf", 4),)
+
+
 def test_nested_message_is_an_attachment_named_by_its_subject() -> None:
     inner = "From: x@example.com\r\nSubject: =?utf-8?q?Original_=C3=A9?=\r\n\r\nInner body text"
     raw = multipart("mixed", "outer", "Content-Type: message/rfc822\r\n\r\n" + inner)
@@ -294,7 +317,10 @@ def test_nested_message_is_an_attachment_named_by_its_subject() -> None:
 
 def test_forwarded_message_without_subject_is_named_forwarded_eml() -> None:
     raw = multipart(
-        "mixed", "o", "Content-Type: text/plain\r\n\r\nFYI", "Content-Type: message/rfc822\r\n\r\nFrom: a@b.example\r\n\r\nhi"
+        "mixed",
+        "o",
+        "Content-Type: text/plain\r\n\r\nFYI",
+        "Content-Type: message/rfc822\r\n\r\nFrom: a@b.example\r\n\r\nhi",
     )
     message = parse_message(raw)
     assert message.body_text == "FYI"
@@ -307,7 +333,10 @@ def test_multipart_digest_parts_default_to_messages() -> None:
 
 
 def test_nested_multiparts_are_walked_in_order() -> None:
-    inner = 'Content-Type: multipart/alternative; boundary="in"\r\n\r\n--in\r\n\r\nplain\r\n--in\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--in--'
+    inner = (
+        'Content-Type: multipart/alternative; boundary="in"\r\n\r\n'
+        "--in\r\n\r\nplain\r\n--in\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--in--"
+    )
     raw = multipart("mixed", "out", inner, "Content-Type: application/zip\r\n\r\nPK")
     message = parse_message(raw)
     assert (message.body_text, message.body_html) == ("plain", "<b>x</b>")
@@ -366,9 +395,12 @@ def test_body_is_truncated_at_the_cap() -> None:
 def test_pathological_nesting_is_capped() -> None:
     body = "leaf"
     for depth in range(60):
-        body = f'Content-Type: multipart/mixed; boundary="b{depth}"\r\n\r\n--b{depth}\r\n{body}\r\n--b{depth}--'
-    message = parse_message(build(body=body.encode()).replace(b"\r\n\r\nContent-Type", b"\r\nContent-Type", 1))
+        content_type = f'Content-Type: multipart/mixed; boundary="b{depth}"'
+        body = f"{content_type}\r\n\r\n--b{depth}\r\n{body}\r\n--b{depth}--"
+    content_type, _, nested_body = body.partition("\r\n\r\n")
+    message = parse_message(build(content_type, body=nested_body))
     assert "mime-too-deep" in message.defects
+    assert message.body_text == ""
 
 
 def test_huge_part_counts_are_capped() -> None:
@@ -379,16 +411,19 @@ def test_huge_part_counts_are_capped() -> None:
 
 
 def test_nul_bytes_and_8bit_headers_do_not_raise() -> None:
-    raw = b"Subject: a\x00b \xff\xfe\r\nFrom: \x00<a@\xffexample.com>\r\nTo: x@example.com\x00\r\n\r\nbo\x00dy \xff"
+    raw = b"Subject: a\x00b \xff\xfe\r\nFrom: \x00<a@example.com>\r\nTo: x@example.com\x00\r\n\r\n"
+    raw += b"bo\x00dy \xff"
     message = parse_message(raw)
     assert message.subject == "ab ÿþ"
-    assert message.body_text == "body \ufffd" or "\x00" not in message.body_text
-    assert "nul-bytes" in message.defects
+    assert message.from_ == (Address("a@example.com"),)
+    assert message.body_text == "body ÿ"
+    assert {"nul-bytes", "8bit-header-not-utf8", "charset-mismatch:us-ascii"} <= set(message.defects)
     assert_storable(message)
 
 
 def test_huge_header_does_not_raise() -> None:
-    raw = build("To: " + ", ".join(f"user{i}@example.com" for i in range(20000)), "X-Long: " + "y" * 2_000_000)
+    recipients = ", ".join(f"user{i}@example.com" for i in range(20000))
+    raw = build(f"To: {recipients}", "X-Long: " + "y" * 2_000_000)
     message = parse_message(raw)
     assert Address("user0@example.com") in message.to
     assert "header-truncated" in message.defects
@@ -420,6 +455,30 @@ def test_malformed_messages_do_not_raise(raw: bytes) -> None:
     assert_storable(message)
 
 
+HOSTILE = {
+    "unclosed encoded words": b"Subject: " + b"=?utf-8?q?abc " * 5000 + b"\r\n\r\nb",
+    "odd address list": b"To: " + b"a@" * 30000 + b"\r\n\r\nb",
+    "unbalanced angle brackets": b"To: " + b"<" * 60000 + b"\r\n\r\nb",
+    "boundary noise": b'Content-Type: multipart/mixed; boundary="a"\r\n\r\n' + b"--a" * 1_000_000,
+    "boundary then spaces": b'Content-Type: multipart/mixed; boundary="a"\r\n\r\n'
+    + (b"\n--a" + b" " * 10_000 + b"x") * 100,
+    "bare CR header lines": b"Subject: x\r" * 200_000 + b"\rbody",
+    "a hundred thousand headers": b"".join(b"X-H%d: v\r\n" % i for i in range(100_000)) + b"\r\nb",
+    "stray header lines": b"A: b\r\n" + b" x\r\n:y\r\n" * 50_000 + b"\r\nb",
+    "unclosed script tags": b"Content-Type: text/html\r\n\r\n" + b"<script" * 200_000,
+    "RFC 2231 continuations": b"Content-Type: text/plain; " + b"a*0*=x; " * 20_000 + b"\r\n\r\nb",
+}
+
+
+@pytest.mark.parametrize("raw", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_inputs_are_parsed_in_bounded_time(raw: bytes) -> None:
+    start = time.perf_counter()
+    message = parse_message(raw)
+    assert time.perf_counter() - start < 5.0
+    assert message.size == len(raw)
+    assert not any(defect.startswith("parse-error") for defect in message.defects)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=4000))
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
@@ -431,7 +490,8 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_mutated_messages_never_raise(data: st.DataObject) -> None:
-    raw = bytearray(multipart("mixed", "b", "Content-Type: text/plain\r\n\r\nx", "Content-Type: image/png\r\n\r\ny"))
+    parts = ("Content-Type: text/plain\r\n\r\nx", "Content-Type: image/png\r\n\r\ny")
+    raw = bytearray(multipart("mixed", "b", *parts))
     for _ in range(data.draw(st.integers(1, 20))):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     assert_storable(parse_message(bytes(raw)))
@@ -450,8 +510,6 @@ def test_unexpected_errors_become_a_parse_error_defect(monkeypatch: pytest.Monke
 
 
 def test_an_error_in_one_part_keeps_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = mime._forwarded
-
     def explode(*_: object) -> None:
         raise KeyError("boom")
 
@@ -460,7 +518,6 @@ def test_an_error_in_one_part_keeps_the_others(monkeypatch: pytest.MonkeyPatch) 
     message = parse_message(raw)
     assert message.body_text == "kept"
     assert "part-error:KeyError" in message.defects
-    assert original is not explode
 
 
 # --- fingerprint ---------------------------------------------------------------------
@@ -482,8 +539,7 @@ def test_fingerprint_is_deterministic() -> None:
     ],
 )
 def test_same_message_id_different_headers_gives_different_fingerprints(header: str) -> None:
-    name = header.split(":")[0]
-    changed = build(header) if name == "Cc" else without(name, build()).replace(b"\r\n\r\n", f"\r\n{header}\r\n\r\n".encode(), 1)
+    changed = replaced(header)
     assert parse_message(changed).message_id == parse_message(build()).message_id
     assert parse_message(changed).fingerprint != parse_message(build()).fingerprint
 
