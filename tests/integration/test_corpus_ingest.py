@@ -375,14 +375,6 @@ def _content(item: Any) -> tuple[Any, ...]:
     return norm(item.body_text), norm(item.body_html), attachments
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "email identity is Message-ID + a digest of Date/From/To/Cc/Subject only "
-    "(domain.synced_message.email_identity, adapters.mime._fingerprint): corpus messages that share "
-    "a Message-ID and those headers but differ in body or attachments (e.g. flanker/torture.eml vs "
-    "torture-part.eml, ruby-mail attachment_pdf*.eml) become ONE email, and in one mailbox the later "
-    "variant is counted 'duplicate' and its content is never stored. Needs a decision: the brief "
-    "asks for two emails; merging keeps transport-altered copies of one message together."
-))
 def test_messages_sharing_a_message_id_with_different_content_are_different_emails(
     ingested: Ingested,
 ) -> None:
