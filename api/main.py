@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from adapters.settings import Settings
 from api import errors
 from api.responses import OrjsonResponse
-from api.routes import audit, emails, lifecycle, mailboxes, members, records, shares
+from api.routes import (
+    audit,
+    emails,
+    intelligence,
+    leads,
+    lifecycle,
+    mailbox_connections,
+    mailboxes,
+    members,
+    records,
+    shares,
+)
 from api.routes import settings as settings_routes
 from api.runtime import Runtime
 
@@ -38,6 +49,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         default_response_class=OrjsonResponse,
     )
     errors.install(app)
-    for module in (members, settings_routes, mailboxes, lifecycle, records, emails, shares, audit):
+    for module in (
+        members, settings_routes, mailboxes, mailbox_connections, lifecycle, records, leads, intelligence, emails,
+        shares, audit,
+    ):
         app.include_router(module.router)
     return app

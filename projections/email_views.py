@@ -41,6 +41,7 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
         "sent_at": headers["date"],
         "thread_key": thread,
         "position": position,
+        "bulk": bool(headers.get("bulk", False)),
     })
     seen: set[tuple[str, str]] = set()
     for role in ROLES:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from domain.visibility import Viewer
 from projections.email_queries import VISIBLE_COPY
+from projections.interaction_queries import by_addresses, interactions
 from projections.internal import internal_set_of
 from projections.tables import email_copies, email_participants, emails, lead_contacts, leads, mailboxes, person_addresses
 
@@ -23,12 +24,28 @@ def lead_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, lead_id
         statement = statement.where(leads.c.id == lead_id)
     rows = list(conn.execute(statement.order_by(leads.c.created_at, leads.c.id).offset(offset).limit(limit)))
     contacts: dict[str, list[str]] = defaultdict(list)
-    for c in conn.execute(select(lead_contacts).where(lead_contacts.c.lead_id.in_([r.id for r in rows]))):
-        contacts[c.lead_id].append(c.person_id)
-    return [
-        {"id": r.id, "name": r.name, "contacts": sorted(contacts[r.id]), "created_at": r.created_at}
-        for r in rows
-    ]
+    addresses: dict[str, list[str]] = defaultdict(list)
+    for c in conn.execute(
+        select(lead_contacts.c.lead_id, lead_contacts.c.person_id, person_addresses.c.address)
+        .select_from(lead_contacts.outerjoin(person_addresses, person_addresses.c.person_id == lead_contacts.c.person_id))
+        .where(lead_contacts.c.lead_id.in_([r.id for r in rows]))
+    ):
+        if c.person_id not in contacts[c.lead_id]:
+            contacts[c.lead_id].append(c.person_id)
+        if c.address:
+            addresses[c.lead_id].append(c.address)
+    result = []
+    for r in rows:
+        found = interactions(conn, viewer, by_addresses(addresses[r.id]))
+        result.append({
+            "id": r.id,
+            "name": r.name,
+            "contacts": sorted(contacts[r.id]),
+            "created_at": r.created_at,
+            "last_interaction": found["last"]["at"] if found["last"] else None,
+            "interactions": found,
+        })
+    return result
 
 
 def _visible_emails(conn: Connection, workspace_id: str) -> dict[str, Any]:

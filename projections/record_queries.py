@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, exists, func, select
+from sqlalchemy import Connection, ColumnElement, exists, func, or_, select
 
 from domain.visibility import Viewer
 from projections.email_queries import VISIBLE_COPY, email_summaries, visible_email_ids
+from projections.intelligence_queries import company_order, person_order
+from projections.interaction_queries import by_addresses, by_domain, interactions
 from projections.tables import (
     companies,
     email_copies,
@@ -22,12 +24,16 @@ from projections.tables import (
 )
 
 
-def person_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, person_id: str | None = None) -> list[dict[str, Any]]:
-    statement = select(people).where(people.c.workspace_id == viewer.workspace_id)
+def person_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, person_id: str | None = None,
+                sort: str | None = None) -> list[dict[str, Any]]:
+    """People in creation order, or by `sort` (intelligence_queries.SORTS)."""
+    statement = select(people).where(people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None))
     if person_id is not None:
         statement = statement.where(people.c.id == person_id)
-    statement = statement.order_by(people.c.created_at, people.c.id).offset(offset).limit(limit)
-    rows = list(conn.execute(statement))
+    if sort is not None:
+        rows = _in_order(conn, statement, people, person_order(conn, viewer, sort)[offset:offset + limit])
+    else:
+        rows = list(conn.execute(statement.order_by(people.c.created_at, people.c.id).offset(offset).limit(limit)))
     ids = [r.id for r in rows]
     addresses: dict[str, list[str]] = defaultdict(list)
     domains: dict[str, set[str]] = defaultdict(set)
@@ -53,45 +59,57 @@ def person_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, perso
             "company_ids": sorted({company_by_domain[d] for d in domains[r.id] if d in company_by_domain}),
             "created_at": r.created_at,
             "origin": r.origin,
-            "last_interaction": last_interaction(
-                conn, viewer, email_participants.c.address.in_(addresses[r.id])
-            ),
+            **_interaction_fields(conn, viewer, by_addresses(addresses[r.id])),
         }
         for r in rows
     ]
 
 
-def company_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, company_id: str | None = None) -> list[dict[str, Any]]:
+def company_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, company_id: str | None = None,
+                 sort: str | None = None) -> list[dict[str, Any]]:
+    """Companies in creation order, or by `sort` (intelligence_queries.SORTS)."""
     statement = select(companies).where(companies.c.workspace_id == viewer.workspace_id)
     if company_id is not None:
         statement = statement.where(companies.c.id == company_id)
-    statement = statement.order_by(companies.c.created_at, companies.c.id).offset(offset).limit(limit)
+    if sort is not None:
+        found = _in_order(conn, statement, companies, company_order(conn, viewer, sort)[offset:offset + limit])
+    else:
+        found = list(conn.execute(statement.order_by(companies.c.created_at, companies.c.id).offset(offset).limit(limit)))
     return [
         {
             "id": r.id,
             "name": r.name,
             "domain": r.domain,
             "created_at": r.created_at,
-            "last_interaction": last_interaction(conn, viewer, email_participants.c.domain == r.domain),
+            **_interaction_fields(conn, viewer, by_domain(r.domain)),
         }
-        for r in conn.execute(statement)
+        for r in found
     ]
 
 
+def _in_order(conn: Connection, statement: Any, table: Any, ids: list[str]) -> list[Any]:
+    """The rows of `statement` with these ids, in the order of `ids`."""
+    found = {r.id: r for r in conn.execute(statement.where(table.c.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
 def _by_participant(viewer: Viewer, match: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A matching participant of the visible copy at hand (see visible_email_ids).
+
+    Bcc counts only on the viewer's own copies: otherwise a record's email list would
+    tell a colleague who was Bcc'd."""
     return exists().where(
-        email_participants.c.email_id == emails.c.id,
+        email_participants.c.copy_id == email_copies.c.id,
         email_participants.c.workspace_id == viewer.workspace_id,
+        or_(email_participants.c.role != "bcc", mailboxes.c.owner_id == viewer.member_id),
         match,
     )
 
 
-def last_interaction(conn: Connection, viewer: Viewer, match: ColumnElement[bool]) -> str | None:
-    """Time of the latest email visible to the viewer with a matching participant."""
-    ids = visible_email_ids(conn, viewer, _by_participant(viewer, match), 0, 1)
-    if not ids:
-        return None
-    return conn.execute(select(emails.c.sent_at).where(emails.c.id == ids[0])).scalar()
+def _interaction_fields(conn: Connection, viewer: Viewer, match: ColumnElement[bool]) -> dict[str, Any]:
+    """`last_interaction` (its time) and `interactions` (first and last: time, member, direction)."""
+    found = interactions(conn, viewer, match)
+    return {"last_interaction": found["last"]["at"] if found["last"] else None, "interactions": found}
 
 
 def person_emails(conn: Connection, viewer: Viewer, person_id: str, offset: int, limit: int) -> list[dict[str, Any]]:

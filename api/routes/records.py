@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import MemberDep, RuntimeDep, ViewerDep
 from api.paging import CursorParam, LimitParam, offset_of, page
+from api.routes.intelligence import SortParam
 from api.schemas import NewAddress, NewCompany, NewPerson
 from application.errors import NotFoundError
 from domain.visibility import Viewer
@@ -33,10 +34,11 @@ def _company(runtime: Any, viewer: Viewer, company_id: str) -> dict[str, Any]:
 
 
 @router.get("/people")
-def list_people(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50) -> dict[str, Any]:
+def list_people(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50,
+                sort: SortParam = None) -> dict[str, Any]:
     offset = offset_of(cursor)
     with runtime.engine.connect() as conn:
-        return page(person_rows(conn, viewer, offset, limit + 1), offset, limit)
+        return page(person_rows(conn, viewer, offset, limit + 1, sort=sort), offset, limit)
 
 
 @router.post("/people", status_code=201)
@@ -69,10 +71,11 @@ def list_person_emails(
 
 
 @router.get("/companies")
-def list_companies(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50) -> dict[str, Any]:
+def list_companies(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50,
+                   sort: SortParam = None) -> dict[str, Any]:
     offset = offset_of(cursor)
     with runtime.engine.connect() as conn:
-        return page(company_rows(conn, viewer, offset, limit + 1), offset, limit)
+        return page(company_rows(conn, viewer, offset, limit + 1, sort=sort), offset, limit)
 
 
 @router.post("/companies", status_code=201)

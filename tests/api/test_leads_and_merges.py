@@ -95,3 +95,28 @@ def test_a_policy_change_is_not_retroactive_and_replays_to_the_same_records(acme
     people = acme.client.get("/people", headers=acme.admin.headers).json()["items"]
     assert [p["emails"] for p in people] == [["cid@corp.com"]]  # nothing back-filled, nothing removed
     assert replay_digests(acme.runtime)["equal"]
+
+
+def test_records_show_the_first_and_last_interaction_with_member_and_direction(acme: Workspace) -> None:
+    carol = acme.add_member("Carol", "carol@acme.com")
+    bob_box = acme.connect_upload(acme.admin, "bob@acme.com")
+    carol_box = acme.connect_upload(carol, "carol@acme.com")
+    acme.post_message(acme.admin, bob_box, message("bob@acme.com", "hank@globex.com", "First", message_id="<f@a>",
+                                                   date="Mon, 02 Jun 2025 10:00:00 +0000"))
+    acme.post_message(carol, carol_box, message("hank@globex.com", "carol@acme.com", "Last", message_id="<l@g>",
+                                                date="Fri, 06 Jun 2025 10:00:00 +0000"))
+    hank = person_id(acme, "hank@globex.com")
+    deal = lead(acme, "Globex", [hank])
+
+    person = acme.client.get(f"/people/{hank}", headers=acme.admin.headers).json()
+    first, last = person["interactions"]["first"], person["interactions"]["last"]
+    assert (first["member_id"], first["direction"]) == (acme.admin.id, "sent")
+    assert (last["member_id"], last["direction"]) == (carol.id, "received")
+    assert person["last_interaction"] == last["at"] and last["at"].startswith("2025-06-06")
+    company = acme.client.get("/companies", headers=acme.admin.headers).json()["items"][0]
+    assert company["interactions"] == person["interactions"]
+    assert acme.client.get(f"/leads/{deal}", headers=acme.admin.headers).json()["interactions"] == person["interactions"]
+
+    acme.client.delete(f"/mailboxes/{carol_box}", headers=carol.headers)  # only visible copies count
+    after = acme.client.get(f"/people/{hank}", headers=acme.admin.headers).json()["interactions"]
+    assert after["last"]["member_id"] == acme.admin.id

@@ -101,7 +101,7 @@ def test_a_mailbox_cannot_block_its_own_addresses() -> None:
 def test_member_and_mailbox_addresses_are_internal_whatever_their_domain() -> None:
     workspace = Workspace(name="Acme", signup_domain="acme.com", plan="free")
     workspace.add_member("k", "Karen", ["karen@gmail.com"], "member")
-    workspace.register_mailbox("mb", ["karen.alias@outlook.com"])
+    workspace.register_mailbox("mb", "k", ["karen.alias@outlook.com"])
     internal = workspace.internal_set()
     assert internal.is_internal("karen@gmail.com")
     assert internal.is_internal("karen.alias@outlook.com")

@@ -1,0 +1,192 @@
+"""Connection strength between a member and a person: a pure, versioned, explained formula.
+
+Given the interactions of one member with one person (time, direction, mass or not)
+and an explicit evaluation time `as_of` (never the wall clock), `assess` answers a
+score in [0, 100], one of six grades and the figures behind them. The formula and
+why each constant has its value are in docs/connection-strength.md; changing any
+constant or term means a new FORMULA_VERSION.
+
+Properties the tests hold it to (tests/property/test_strength_property.py):
+- adding an interaction never lowers the score (every term is monotone in the mail);
+- time alone never raises it (every term decays or drops out of its window);
+- mass mail counts less than the same mail sent directly;
+- one-way mail alone never grades above very_weak.
+
+Sums use math.fsum (correctly rounded, independent of order) and saturation is
+computed as 1 - h/(x+h), so monotonicity also holds in floating point."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from enum import Enum
+from typing import Any, Literal
+
+FORMULA_VERSION = "1"
+FORMULA = f"mailtrail-strength/{FORMULA_VERSION}"
+
+# Recency: an interaction's weight halves every HALF_LIFE_DAYS (a business quarter).
+HALF_LIFE_DAYS = 90.0
+# Mass mail (bulk headers, or MASS_RECIPIENTS or more To/Cc addresses) weighs this much
+# of a direct message in the volume term, and nothing in the exchange and regularity terms.
+MASS_WEIGHT = 0.1
+MASS_RECIPIENTS = 10
+# Regularity: distinct UTC days with direct mail within the last REGULARITY_WINDOW_DAYS.
+REGULARITY_WINDOW_DAYS = 90.0
+# Each term saturates: x / (x + HALF) is 0 at 0, 0.5 at HALF, and tends to 1.
+EXCHANGE_HALF = 4.0  # decayed two-way messages: min(decayed sent, decayed received)
+VOLUME_HALF = 10.0  # decayed messages, mass weighted down
+REGULARITY_HALF = 8.0  # distinct days
+# Points out of 100 for each term at saturation (they sum to 100).
+EXCHANGE_POINTS = 50.0
+VOLUME_POINTS = 20.0
+REGULARITY_POINTS = 30.0
+# Without direct mail both ways the score is capped below the `weak` threshold.
+ONE_WAY_SCORE_CAP = 10.0
+SCORE_DECIMALS = 1
+
+SECONDS_PER_DAY = 86400.0
+
+Direction = Literal["sent", "received"]
+
+
+class Grade(str, Enum):
+    """Connection strength grades, weakest first."""
+
+    NONE = "none"
+    VERY_WEAK = "very_weak"
+    WEAK = "weak"
+    MODERATE = "moderate"
+    STRONG = "strong"
+    VERY_STRONG = "very_strong"
+
+    @property
+    def rank(self) -> int:
+        return _GRADES.index(self)
+
+
+_GRADES = list(Grade)
+
+# Lowest (rounded) score of each grade, strongest first; below the last one: none.
+GRADE_THRESHOLDS: tuple[tuple[Grade, float], ...] = (
+    (Grade.VERY_STRONG, 80.0),
+    (Grade.STRONG, 55.0),
+    (Grade.MODERATE, 35.0),
+    (Grade.WEAK, 15.0),
+    (Grade.VERY_WEAK, 0.1),
+)
+
+
+def constants() -> dict[str, Any]:
+    """Every constant of this formula version, as the API and the docs show them."""
+    return {
+        "formula": FORMULA,
+        "half_life_days": HALF_LIFE_DAYS,
+        "mass_weight": MASS_WEIGHT,
+        "mass_recipients": MASS_RECIPIENTS,
+        "regularity_window_days": REGULARITY_WINDOW_DAYS,
+        "exchange_half": EXCHANGE_HALF,
+        "volume_half": VOLUME_HALF,
+        "regularity_half": REGULARITY_HALF,
+        "points": {"exchange": EXCHANGE_POINTS, "volume": VOLUME_POINTS, "regularity": REGULARITY_POINTS},
+        "one_way_score_cap": ONE_WAY_SCORE_CAP,
+        "grade_thresholds": {grade.value: low for grade, low in GRADE_THRESHOLDS},
+    }
+
+
+@dataclass(frozen=True, order=True)
+class Interaction:
+    """One message between a member and a person, from the member's side."""
+
+    at: datetime  # timezone-aware
+    direction: Direction
+    mass: bool = False
+
+
+@dataclass(frozen=True)
+class Strength:
+    score: float
+    grade: Grade
+    explanation: dict[str, Any]
+
+
+def is_mass(bulk: bool, recipients: int) -> bool:
+    """Mass mail: list or bulk headers, or addressed to MASS_RECIPIENTS or more To/Cc."""
+    return bulk or recipients >= MASS_RECIPIENTS
+
+
+def grade_of(score: float) -> Grade:
+    for grade, low in GRADE_THRESHOLDS:
+        if score >= low:
+            return grade
+    return Grade.NONE
+
+
+def utc(moment: datetime) -> datetime:
+    """Naive times are taken as UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def decay(age_days: float) -> float:
+    """Weight of an interaction `age_days` old: 1 now, 1/2 after HALF_LIFE_DAYS."""
+    return float(2.0 ** (-age_days / HALF_LIFE_DAYS))
+
+
+def saturate(x: float, half: float) -> float:
+    """x / (x + half), written so that it is monotone in floating point too."""
+    return 1.0 - half / (x + half)
+
+
+def assess(interactions: Iterable[Interaction], as_of: datetime) -> Strength:
+    """Score, grade and explanation of a connection as of `as_of` (later mail is ignored)."""
+    as_of = utc(as_of)
+    counted = [(moment, i) for i in interactions if (moment := utc(i.at)) <= as_of]
+    sent: list[float] = []
+    received: list[float] = []
+    volume: list[float] = []
+    days: set[date] = set()
+    for moment, interaction in counted:  # every aggregate below is independent of this order
+        age = (as_of - moment).total_seconds() / SECONDS_PER_DAY
+        weight = decay(age)
+        volume.append(weight * (MASS_WEIGHT if interaction.mass else 1.0))
+        if interaction.mass:
+            continue
+        (sent if interaction.direction == "sent" else received).append(weight)
+        if age <= REGULARITY_WINDOW_DAYS:
+            days.add(moment.date())
+    decayed_sent, decayed_received = math.fsum(sent), math.fsum(received)
+    exchange = min(decayed_sent, decayed_received)
+    total_volume = math.fsum(volume)
+    points = {
+        "exchange": EXCHANGE_POINTS * saturate(exchange, EXCHANGE_HALF),
+        "volume": VOLUME_POINTS * saturate(total_volume, VOLUME_HALF),
+        "regularity": REGULARITY_POINTS * saturate(float(len(days)), REGULARITY_HALF),
+    }
+    raw = math.fsum(points.values())
+    two_way = bool(sent) and bool(received)
+    capped = not two_way and raw > ONE_WAY_SCORE_CAP
+    score = round(min(raw, ONE_WAY_SCORE_CAP) if capped else raw, SCORE_DECIMALS)
+    grade = grade_of(score)
+    explanation = {
+        "formula": FORMULA,
+        "as_of": as_of.isoformat(),
+        "sent": sum(1 for _, i in counted if i.direction == "sent"),
+        "received": sum(1 for _, i in counted if i.direction == "received"),
+        "mass": sum(1 for _, i in counted if i.mass),
+        "direct_sent": len(sent),
+        "direct_received": len(received),
+        "two_way": two_way,
+        "decayed_sent": round(decayed_sent, 3),
+        "decayed_received": round(decayed_received, 3),
+        "exchange": round(exchange, 3),
+        "volume": round(total_volume, 3),
+        "distinct_days": len(days),
+        "points": {name: round(value, 2) for name, value in points.items()},
+        "raw_score": round(raw, 2),
+        "one_way_capped": capped,
+        "score": score,
+        "grade": grade.value,
+    }
+    return Strength(score, grade, explanation)

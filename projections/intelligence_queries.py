@@ -1,0 +1,301 @@
+"""Communication intelligence read from the emails view, graded by domain.strength.
+
+Computed at read time from the visible copies only, so a removed mailbox, a blocklisted,
+excluded, expunged or internal-only copy contributes nothing, and every change of
+visibility is a recomputation, never a decrement.
+
+An interaction between a member and a person is one email in a visible copy of one of
+the member's mailboxes where the person is the counterpart: a recipient (To, Cc, and Bcc
+only when the viewer owns the copy) of a sent copy, or the author (From, Sender,
+Reply-To) of a received copy. Copies without a date are left out (they cannot be
+placed in time)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, ColumnElement, and_, func, or_, select
+
+from domain.strength import Interaction, Strength, assess, constants, is_mass, utc
+from domain.visibility import Viewer
+from projections.email_queries import VISIBLE_COPY
+from projections.tables import companies, email_copies, email_participants, mailboxes, members, people, person_addresses
+
+SORTS = ("last_interaction", "strength")
+RECIPIENT_ROLES = ("to", "cc")
+AUTHOR_ROLES = ("from", "sender", "reply_to")
+
+
+class Touch(NamedTuple):
+    """One interaction of a member with a person (one email, one direction); tuples order by time first."""
+
+    at: datetime
+    member_id: str
+    direction: str
+    email_id: str
+    person_id: str
+    mass: bool
+
+    def moment(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "member_id": self.member_id, "direction": self.direction}
+
+
+def _counterpart(viewer: Viewer) -> ColumnElement[bool]:
+    sent = email_copies.c.direction == "sent"
+    return or_(
+        and_(sent, email_participants.c.role.in_(RECIPIENT_ROLES)),
+        and_(sent, email_participants.c.role == "bcc", mailboxes.c.owner_id == viewer.member_id),
+        and_(email_copies.c.direction == "received", email_participants.c.role.in_(AUTHOR_ROLES)),
+    )
+
+
+def touches(conn: Connection, viewer: Viewer, person_ids: Iterable[str] | None = None) -> list[Touch]:
+    """Every interaction of any member with these people (default: all the workspace's)."""
+    recipients = email_participants.alias("recipients")
+    recipient_count = (
+        select(func.count(func.distinct(recipients.c.address)))
+        .where(recipients.c.copy_id == email_copies.c.id, recipients.c.role.in_(RECIPIENT_ROLES))
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            email_participants.c.address, mailboxes.c.owner_id, email_copies.c.email_id, email_copies.c.sent_at,
+            email_copies.c.direction, email_copies.c.bulk, recipient_count.label("recipients"),
+        )
+        .select_from(email_participants.join(email_copies, email_copies.c.id == email_participants.c.copy_id)
+                     .join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
+        .where(
+            email_participants.c.workspace_id == viewer.workspace_id,
+            VISIBLE_COPY,
+            email_copies.c.sent_at.is_not(None),
+            _counterpart(viewer),
+        )
+    )
+    owners = select(person_addresses.c.address, person_addresses.c.person_id).where(
+        person_addresses.c.workspace_id == viewer.workspace_id)
+    if person_ids is not None:  # a few people: their addresses first, then the index on (workspace, address)
+        owners = owners.where(person_addresses.c.person_id.in_(list(person_ids)))
+    person_of = {r.address: r.person_id for r in conn.execute(owners)}
+    if person_ids is not None:
+        statement = statement.where(email_participants.c.address.in_(sorted(person_of)))
+    else:
+        statement = statement.where(email_participants.c.address.in_(owners.with_only_columns(person_addresses.c.address)))
+    times: dict[str, datetime] = {}
+    found = set()
+    for address, owner_id, email_id, sent_at, direction, bulk, recipients in conn.execute(statement):
+        at = times.get(sent_at) or times.setdefault(sent_at, utc(datetime.fromisoformat(sent_at)))
+        found.add(Touch(at, owner_id, direction, email_id, person_of[address], is_mass(bool(bulk), recipients or 0)))
+    return sorted(found)
+
+
+def default_as_of(conn: Connection, workspace_id: str) -> datetime | None:
+    """The newest visible email's time in the workspace (never the wall clock)."""
+    newest = conn.execute(
+        select(func.max(email_copies.c.sent_at))
+        .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
+        .where(email_copies.c.workspace_id == workspace_id, VISIBLE_COPY)
+    ).scalar()
+    return utc(datetime.fromisoformat(newest)) if newest else None
+
+
+def _resolve(conn: Connection, viewer: Viewer, as_of: datetime | None) -> tuple[datetime | None, str]:
+    if as_of is not None:
+        return utc(as_of), "request"
+    newest = default_as_of(conn, viewer.workspace_id)
+    return newest, ("newest_email" if newest is not None else "no_email")
+
+
+def _strength(found: list[Touch], as_of: datetime) -> Strength:
+    return assess((Interaction(t.at, "sent" if t.direction == "sent" else "received", t.mass) for t in found), as_of)
+
+
+def _last(found: list[Touch]) -> Touch:
+    """The latest; on equal times the first member (then direction) in id order."""
+    return min(found, key=lambda t: (-t.at.timestamp(), t.member_id, t.direction))
+
+
+def _overall(found: list[Touch], as_of: datetime | None) -> dict[str, Any]:
+    counted = [t for t in found if as_of is not None and t.at <= as_of]
+    later = [t for t in found if as_of is not None and t.at > as_of]
+    return {
+        "first_interaction": min(counted).moment() if counted else None,
+        "last_interaction": _last(counted).moment() if counted else None,
+        "next_interaction": min(later).moment() if later else None,
+    }
+
+
+def _graded(
+    found: list[Touch], as_of: datetime | None, *fields: str
+) -> list[tuple[tuple[str, ...], list[Touch], Strength]]:
+    """Per group of `fields` with an interaction up to as_of: those interactions and their strength."""
+    if as_of is None:
+        return []
+    grouped: dict[tuple[str, ...], list[Touch]] = defaultdict(list)
+    for t in found:
+        if t.at <= as_of:
+            grouped[tuple(getattr(t, f) for f in fields)].append(t)
+    return [(key, theirs, _strength(theirs, as_of)) for key, theirs in grouped.items()]
+
+
+def _activity(member_id: str, name: str, found: list[Touch]) -> dict[str, Any]:
+    emails = {(t.email_id, t.direction) for t in found}
+    return {
+        "member_id": member_id,
+        "name": name,
+        "sent": sum(1 for _, direction in emails if direction == "sent"),
+        "received": sum(1 for _, direction in emails if direction == "received"),
+        "first_interaction": min(found).moment(),
+        "last_interaction": _last(found).moment(),
+    }
+
+
+def _graded_row(activity: dict[str, Any], strength: Strength) -> dict[str, Any]:
+    return {**activity, "score": strength.score, "grade": strength.grade.value, "explanation": strength.explanation}
+
+
+def _strongest_first(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The total order of connections: score, then latest interaction, then count, then ids."""
+    last = datetime.fromisoformat(row["last_interaction"]["at"]).timestamp()
+    return (-row["score"], -last, -(row["sent"] + row["received"]), row["member_id"], row.get("person_id", ""))
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Grade, score and strongest member of the first (strongest) row."""
+    best = rows[0] if rows else None
+    return {
+        "grade": best["grade"] if best else "none",
+        "score": best["score"] if best else 0.0,
+        "strongest_member": None if best is None or best["grade"] == "none" else {
+            "member_id": best["member_id"], "name": best["name"], "score": best["score"], "grade": best["grade"]},
+    }
+
+
+def _names(conn: Connection, viewer: Viewer) -> dict[str, str]:
+    return {r.id: r.name for r in conn.execute(
+        select(members.c.id, members.c.name).where(members.c.workspace_id == viewer.workspace_id))}
+
+
+def person_intelligence(
+    conn: Connection, viewer: Viewer, person_id: str, as_of: datetime | None = None
+) -> dict[str, Any] | None:
+    """Per member and overall figures for one person, or None when there is no such person."""
+    if conn.execute(select(people.c.id).where(
+            people.c.id == person_id, people.c.workspace_id == viewer.workspace_id)).first() is None:
+        return None
+    when, source = _resolve(conn, viewer, as_of)
+    found = touches(conn, viewer, [person_id])
+    names = _names(conn, viewer)
+    rows = [_graded_row(_activity(member_id, names.get(member_id, ""), theirs), strength)
+            for (member_id,), theirs, strength in _graded(found, when, "member_id")]
+    rows.sort(key=_strongest_first)
+    return {"person_id": person_id, **_head(when, source), **_summary(rows), **_overall(found, when), "members": rows}
+
+
+def company_intelligence(
+    conn: Connection, viewer: Viewer, company_id: str, as_of: datetime | None = None
+) -> dict[str, Any] | None:
+    """The company's connections through its people: each member's best, and the best of all."""
+    company = conn.execute(select(companies.c.id, companies.c.domain).where(
+        companies.c.id == company_id, companies.c.workspace_id == viewer.workspace_id)).first()
+    if company is None:
+        return None
+    when, source = _resolve(conn, viewer, as_of)
+    person_ids = sorted(_company_people(conn, viewer, [company.domain]).get(company.domain, set()))
+    found = touches(conn, viewer, person_ids)
+    names = _names(conn, viewer)
+    pairs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (member_id, person_id), theirs, strength in _graded(found, when, "member_id", "person_id"):
+        activity = _activity(member_id, names.get(member_id, ""), theirs)
+        pairs[member_id].append({**_graded_row(activity, strength), "person_id": person_id})
+    rows = []
+    for (member_id,), theirs, _ in _graded(found, when, "member_id"):
+        best = min(pairs[member_id], key=_strongest_first)
+        rows.append({**_activity(member_id, best["name"], theirs), "score": best["score"], "grade": best["grade"],
+                     "person_id": best["person_id"], "explanation": best["explanation"]})
+    rows.sort(key=_strongest_first)
+    people_rows = []
+    for person_id in person_ids:
+        theirs = sorted((r for rs in pairs.values() for r in rs if r["person_id"] == person_id), key=_strongest_first)
+        people_rows.append({"person_id": person_id, **_summary(theirs)})
+    people_rows.sort(key=lambda r: (-r["score"], r["person_id"]))
+    return {"company_id": company_id, "domain": company.domain, **_head(when, source), **_summary(rows),
+            **_overall(found, when), "members": rows, "people": people_rows}
+
+
+def _head(when: datetime | None, source: str) -> dict[str, Any]:
+    return {"as_of": when.isoformat() if when else None, "as_of_source": source, "formula": constants()}
+
+
+def _company_people(conn: Connection, viewer: Viewer, domains: Iterable[str] | None = None) -> dict[str, set[str]]:
+    statement = select(person_addresses.c.domain, person_addresses.c.person_id).where(
+        person_addresses.c.workspace_id == viewer.workspace_id)
+    if domains is not None:
+        statement = statement.where(person_addresses.c.domain.in_(list(domains)))
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for r in conn.execute(statement):
+        grouped[r.domain].add(r.person_id)
+    return grouped
+
+
+def best_scores(conn: Connection, viewer: Viewer) -> dict[str, float]:
+    """Each person's strongest connection score, as of the default time."""
+    scores: dict[str, float] = {}
+    for (person_id, _), _, strength in _graded(
+            touches(conn, viewer), default_as_of(conn, viewer.workspace_id), "person_id", "member_id"):
+        scores[person_id] = max(strength.score, scores.get(person_id, 0.0))
+    return scores
+
+
+def _participant_of(viewer: Viewer) -> ColumnElement[bool]:
+    """As the lists' `last_interaction`: any visible copy; Bcc only on the viewer's own."""
+    return and_(VISIBLE_COPY, or_(email_participants.c.role != "bcc", mailboxes.c.owner_id == viewer.member_id))
+
+
+def _latest(conn: Connection, viewer: Viewer, key: Any, joined: Any) -> dict[str, str]:
+    statement = (
+        select(key, func.max(email_copies.c.sent_at))
+        .select_from(joined.join(email_copies, email_copies.c.id == email_participants.c.copy_id)
+                     .join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
+        .where(email_participants.c.workspace_id == viewer.workspace_id, _participant_of(viewer))
+        .group_by(key)
+    )
+    return {row[0]: row[1] for row in conn.execute(statement) if row[1] is not None}
+
+
+def person_order(conn: Connection, viewer: Viewer, sort: str) -> list[str]:
+    """Every person id of the workspace in `sort` order; ties keep creation order."""
+    rows = [(r.id, r.id) for r in conn.execute(
+        select(people.c.id).where(people.c.workspace_id == viewer.workspace_id)
+        .order_by(people.c.created_at, people.c.id))]
+    if sort == "strength":
+        scores = best_scores(conn, viewer)
+        return _ordered(rows, {person_id: scores.get(person_id, 0.0) for person_id, _ in rows})
+    joined = person_addresses.join(email_participants, and_(
+        email_participants.c.workspace_id == person_addresses.c.workspace_id,
+        email_participants.c.address == person_addresses.c.address))
+    return _ordered(rows, _latest(conn, viewer, person_addresses.c.person_id, joined))
+
+
+def company_order(conn: Connection, viewer: Viewer, sort: str) -> list[str]:
+    """Every company id of the workspace in `sort` order; ties keep creation order."""
+    rows = [(r.id, r.domain) for r in conn.execute(
+        select(companies.c.id, companies.c.domain).where(companies.c.workspace_id == viewer.workspace_id)
+        .order_by(companies.c.created_at, companies.c.id))]
+    if sort == "strength":
+        scores = best_scores(conn, viewer)
+        people_by_domain = _company_people(conn, viewer)
+        return _ordered(rows, {domain: max((scores.get(p, 0.0) for p in people_by_domain.get(domain, ())),
+                                           default=0.0) for _, domain in rows})
+    joined = companies.join(email_participants, and_(
+        email_participants.c.workspace_id == companies.c.workspace_id,
+        email_participants.c.domain == companies.c.domain))
+    return _ordered(rows, _latest(conn, viewer, companies.c.domain, joined))
+
+
+def _ordered(rows: list[tuple[str, str]], values: dict[str, Any]) -> list[str]:
+    """Ids by their value, highest first, those without one last; stable over `rows`."""
+    valued = sorted((r for r in rows if r[1] in values), key=lambda r: values[r[1]], reverse=True)
+    return [r[0] for r in valued] + [r[0] for r in rows if r[1] not in values]
