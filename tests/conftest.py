@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +29,38 @@ def postgres_server_url() -> Iterator[str]:
         yield url
 
 
+def _migrated(url: str) -> None:
+    """Bring a store's schema (views, keys and event tables) up to date once."""
+    Runtime.open(Settings(database_url=url, master_key=TEST_MASTER_KEY)).close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "mailtrail.db"
+    _migrated(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server_url: str) -> Iterator[str]:
+    url = fresh_database(postgres_server_url, "template")
+    _migrated(url)
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty store per test: a copy of a session's template (schema work once)."""
     if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "mailtrail.db")
         yield f"sqlite:///{tmp_path / 'mailtrail.db'}"
         return
-    url = fresh_database(request.getfixturevalue("postgres_server_url"), "mailtrail")
+    url = fresh_database(
+        request.getfixturevalue("postgres_server_url"), "mailtrail", template=request.getfixturevalue("postgres_template")
+    )
     try:
         yield url
     finally:

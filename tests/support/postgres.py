@@ -236,12 +236,16 @@ def _with_dbname(url: str, dbname: str) -> str:
     return urlunsplit(parts._replace(path="/" + dbname))
 
 
-def fresh_database(server_url: str, name_prefix: str) -> str:
-    """Create a new uniquely named, empty database on ``server_url``'s server; return its URL."""
+def fresh_database(server_url: str, name_prefix: str, template: str | None = None) -> str:
+    """Create a new uniquely named database on ``server_url``'s server (a copy of the
+    database ``template`` names, else empty); return its URL."""
     prefix = re.sub(r"[^a-z0-9_]", "_", name_prefix.lower())[:40] or "db"
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(urlsplit(template).path.lstrip("/")))
     with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(statement)
     return _with_dbname(server_url, name)
 
 
