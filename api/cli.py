@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -203,13 +202,21 @@ def demo(
 PROCESS_THRESHOLD = 1000  # from this many new messages in a folder, fetch and parse in a child process
 
 
-def _peak_rss_mb() -> dict[str, float]:
-    import resource
+def _vm_hwm_kb() -> int:
+    """This process's peak RSS (VmHWM), in kB."""
+    try:
+        with open("/proc/self/status") as status:
+            return int(next(line for line in status if line.startswith("VmHWM")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        return 0
 
-    scale = 1024 if sys.platform != "darwin" else 1024 * 1024
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale / 1e6
-    return {"self": round(own, 1), "children": round(children, 1)}
+
+def _peak_rss_mb() -> dict[str, float]:
+    """Peak RSS of this process and of its largest fetch process, in MB."""
+    from adapters.imap_fetch import peak_rss_kb
+
+    peaks = {"self": _vm_hwm_kb(), "fetch_process": peak_rss_kb()}
+    return {name: round(kb * 1024 / 1e6, 1) for name, kb in peaks.items()}
 
 
 @app.command()
@@ -290,6 +297,7 @@ def worker(
             runner.run(stop, max_seconds)
     finally:
         runtime.close()
+
 
 def main() -> None:
     app()

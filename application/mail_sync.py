@@ -22,10 +22,10 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from application.app import MailTrail
-from application.errors import ConflictError, DomainError
+from application.errors import ConflictError, DomainError, RuleViolationError
 from application.ports import (
-    Fetched,
     FolderState,
+    Item,
     KeyStore,
     MailAuthError,
     MailConnector,
@@ -81,8 +81,11 @@ class SyncReport:
         return sum(f.fetched for f in self.folders.values())
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "fetched": self.fetched,
-                "folders": {n: {**asdict(f), "skipped": dict(f.skipped)} for n, f in self.folders.items()}}
+        return {
+            **asdict(self),
+            "fetched": self.fetched,
+            "folders": {n: {**asdict(f), "skipped": dict(f.skipped)} for n, f in self.folders.items()},
+        }
 
 
 class _GuardedSyncer(Syncer):
@@ -90,14 +93,17 @@ class _GuardedSyncer(Syncer):
 
     expected: dict[str, Any] | None = None
 
-    def _build(self, workspace: Any, mailbox: Mailbox, folder: str, items: Any, cursor: Any, existing: Any) -> Any:
+    def _build(
+        self, workspace: Any, mailbox: Mailbox, folder: str, items: Any, cursor: Any, existing: Any
+    ) -> Any:
         if mailbox.cursors.get(folder) != self.expected:
             raise CursorMovedError(f"{folder}: another worker advanced the cursor")
         return super()._build(workspace, mailbox, folder, items, cursor, existing)
 
 
-def plan_batches(uids: list[int], sizes: dict[int, int], count: int = BATCH_COUNT,
-                 budget: int = BATCH_BYTES) -> list[list[int]]:
+def plan_batches(
+    uids: list[int], sizes: dict[int, int], count: int = BATCH_COUNT, budget: int = BATCH_BYTES
+) -> list[list[int]]:
     """UIDs in order, at most `count` and about `budget` bytes per batch."""
     batches: list[list[int]] = []
     current: list[int] = []
@@ -114,19 +120,38 @@ def plan_batches(uids: list[int], sizes: dict[int, int], count: int = BATCH_COUN
 
 def unchanged(cursor: dict[str, Any], state: FolderState) -> bool:
     """Nothing added, expunged (or, with CONDSTORE, flagged) since the cursor was saved."""
-    return cursor.get("pending") == 0 and (
-        cursor.get("uidvalidity"), cursor.get("uidnext"), cursor.get("exists"), cursor.get("highestmodseq")
-    ) == (state.uidvalidity, state.uidnext, state.exists, state.highestmodseq)
+    seen = [cursor.get(k) for k in ("uidvalidity", "uidnext", "exists", "highestmodseq")]
+    return cursor.get("pending") == 0 and seen == [
+        state.uidvalidity,
+        state.uidnext,
+        state.exists,
+        state.highestmodseq,
+    ]
 
 
 class MailSync:
-    def __init__(self, app: MailTrail, keystore: KeyStore, connector: MailConnector, ledger: UidLedger,
-                 tokens: TokenSource | None = None, *, attempts: int = 5, backoff: float = 0.5,
-                 max_backoff: float = 30.0, sleep: Callable[[float], None] = time.sleep,
-                 progress: Progress | None = None) -> None:  # fmt: skip
-        self.app, self.keystore, self.connector, self.ledger, self.tokens = app, keystore, connector, ledger, tokens
-        self.attempts, self.backoff, self.max_backoff, self.sleep = attempts, backoff, max_backoff, sleep
-        self.progress = progress
+    """Sync passes for connected mailboxes, through the ports only."""
+
+    def __init__(
+        self,
+        app: MailTrail,
+        keystore: KeyStore,
+        connector: MailConnector,
+        ledger: UidLedger,
+        tokens: TokenSource | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.keystore = keystore
+        self.connector = connector
+        self.ledger = ledger
+        self.tokens = tokens
+        self.attempts: int = options.get("attempts", 5)
+        self.backoff: float = options.get("backoff", 0.5)  # doubled per attempt, up to max_backoff
+        self.max_backoff: float = options.get("max_backoff", 30.0)
+        self.sleep: Callable[[float], None] = options.get("sleep", time.sleep)
+        self.progress: Progress | None = options.get("progress")
+        self.batch_count: int = options.get("batch_count", BATCH_COUNT)
 
     def connected(self, include_errors: bool = True) -> list[str]:
         """Mailboxes with stored credentials that are neither removed nor disconnected."""
@@ -156,14 +181,16 @@ class MailSync:
         """One pass; retries a dropped connection with backoff, resuming from the cursors."""
         report = SyncReport(mailbox_id)
         mailbox = self.app.load(Mailbox, mailbox_id)
-        if mailbox.status in (REMOVED, DISCONNECTED):
-            report.status = mailbox.status
+        if mailbox.status in (REMOVED, DISCONNECTED) or not mailbox.connection.get("host"):
+            report.status, report.reason = mailbox.status, mailbox.status_reason or "not synced from a server"
             return report
         failure = ""
         for attempt in range(1, self.attempts + 1):
             report.attempts = attempt
             try:
-                server = self.connector.connect(mailbox.connection, self.secret(mailbox_id, mailbox.connection))
+                server = self.connector.connect(
+                    mailbox.connection, self.secret(mailbox_id, mailbox.connection)
+                )
                 with closing(server):
                     self._pass(server, mailbox_id, report)
             except MailUnavailableError as error:
@@ -176,6 +203,8 @@ class MailSync:
                 return self._finish(report, ERROR, f"login failed: {error}")
             except MailServerError as error:
                 return self._finish(report, ERROR, str(error))
+            except RuleViolationError:  # removed while syncing
+                return self._finish(report, ACTIVE, "")
             return self._finish(report, ACTIVE, "")
         return self._finish(report, ACTIVE, f"server unreachable, will retry: {failure}")
 
@@ -204,7 +233,9 @@ class MailSync:
                 report.folder(folder).contended = True
         self._expunge(mailbox_id, gone, report)
 
-    def _folder(self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport) -> list[UidEntry]:
+    def _folder(
+        self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport
+    ) -> list[UidEntry]:
         """Fetch what is new; return the ledger entries whose messages left the server."""
         syncer = _GuardedSyncer(self.app, mailbox_id)
         syncer.expected = cursor = self.app.load(Mailbox, mailbox_id).cursors.get(folder)
@@ -213,44 +244,46 @@ class MailSync:
         state = server.open(folder)
         if cursor is not None and cursor.get("uidvalidity") != state.uidvalidity:
             report.resynced, cursor = True, None
-        last, fetched = (cursor["last_uid"], cursor.get("fetched", 0)) if cursor else (0, 0)
         present = server.uids()
+        last = cursor["last_uid"] if cursor else 0
         new = [uid for uid in present if uid > last]
         sizes = server.sizes(new, LARGE_BYTES)
         too_large = {uid for uid, size in sizes.items() if size > MAX_MESSAGE_BYTES}
-        batches = plan_batches(new, {u: s for u, s in sizes.items() if u not in too_large})
+        batches = plan_batches(new, {u: s for u, s in sizes.items() if u not in too_large}, self.batch_count)
         wanted = [[uid for uid in batch if uid not in too_large] for batch in batches]
-        pending = len(new)
-
-        def cursor_at(last_uid: int) -> dict[str, Any]:
-            return {"uidvalidity": state.uidvalidity, "last_uid": last_uid, "uidnext": state.uidnext,
-                    "exists": state.exists, "highestmodseq": state.highestmodseq,
-                    "fetched": fetched, "pending": pending}  # fmt: skip
-
+        cursor = {"uidvalidity": state.uidvalidity, "last_uid": last, "uidnext": state.uidnext,
+                  "exists": state.exists, "highestmodseq": state.highestmodseq,
+                  "fetched": cursor.get("fetched", 0) if cursor else 0, "pending": len(new)}  # fmt: skip
         with closing(server.fetch(folder, state.uidvalidity, wanted)) as stream:
             for batch, got in zip(batches, stream, strict=True):
-                pending -= len(batch)
-                fetched += len(batch)
-                last = batch[-1]
-                self._record(syncer, mailbox_id, folder, state, batch, got, too_large, cursor_at(last), report)
+                cursor = {**cursor, "last_uid": batch[-1], "fetched": cursor["fetched"] + len(batch),
+                          "pending": cursor["pending"] - len(batch)}  # fmt: skip
+                items: list[Item] = [f.item for f in got]
+                items += [
+                    Rejected(f"imap:{folder}:{state.uidvalidity}:{u}", "too_large")
+                    for u in batch
+                    if u in too_large
+                ]
+                entries = [
+                    UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, f.item)) for f in got
+                ]
+                self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
+                self._record(syncer, folder, items, cursor, report)
+                report.fetched += len(got)
                 if self.progress is not None:
-                    self.progress(mailbox_id, folder, len(new) - pending, len(new))
-        final = cursor_at(last)
-        if final != syncer.expected:
-            syncer.record(folder, [], final)
+                    self.progress(mailbox_id, folder, len(new) - cursor["pending"], len(new))
+        if cursor != syncer.expected:  # only the folder's counters moved (flags, expunges)
+            self._record(syncer, folder, [], cursor, report)
         present_set = set(present)
         return [e for e in self.ledger.entries(mailbox_id, folder) if e.uidvalidity != state.uidvalidity
                 or (e.uid < state.uidnext and e.uid not in present_set)]  # fmt: skip
 
-    def _record(self, syncer: _GuardedSyncer, mailbox_id: str, folder: str, state: FolderState, batch: list[int],
-                got: list[Fetched], too_large: set[int], cursor: dict[str, Any], report: FolderReport) -> None:
-        entries = [UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, f.item)) for f in got]
-        self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
-        items = [f.item for f in got]
-        items += [Rejected(f"imap:{folder}:{state.uidvalidity}:{u}", "too_large") for u in batch if u in too_large]
+    @staticmethod
+    def _record(
+        syncer: _GuardedSyncer, folder: str, items: list[Item], cursor: dict[str, Any], report: FolderReport
+    ) -> None:
         result = syncer.record(folder, items, cursor)
         syncer.expected = cursor
-        report.fetched += len(got)
         report.synced += result.synced
         report.skipped.update(result.skipped)
         report.rejected += len(result.rejected)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -97,8 +97,11 @@ class MailServer(Protocol):
 
     def sizes(self, uids: Sequence[int], larger_than: int) -> dict[int, int]: ...
 
-    def fetch(self, folder: str, uidvalidity: int, batches: Sequence[Sequence[int]]) -> Iterator[list[Fetched]]:
-        """One list per batch, in order; never sets \\Seen. May fetch ahead of the caller."""
+    def fetch(
+        self, folder: str, uidvalidity: int, batches: Sequence[Sequence[int]]
+    ) -> Generator[list[Fetched], None, None]:
+        """One list per batch, in order; never sets \\Seen. May fetch ahead of the caller;
+        closing the generator stops any fetching still under way."""
         ...
 
     def wait_for_change(self, folder: str, seconds: float, stop: Callable[[], bool]) -> bool: ...

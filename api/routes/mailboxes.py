@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request
 from adapters.mime import parse_message
 from api.deps import MemberDep, RuntimeDep, ViewerDep
 from api.errors import ForbiddenError
+from api.routes.mailbox_connections import connect_other
 from api.schemas import BlocklistEntry, MailboxChange, NewMailbox
 from application.errors import NotFoundError, RuleViolationError
 from application.sync import Syncer
@@ -38,7 +39,7 @@ def _owned(runtime: Any, viewer: Viewer, mailbox_id: str) -> Mailbox:
 @router.post("/mailboxes", status_code=201)
 def connect_mailbox(body: NewMailbox, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
     if body.provider != "upload":
-        raise RuleViolationError(f"provider {body.provider!r} is not available yet; use 'upload'")
+        return connect_other(body, viewer, runtime)
     mailbox_id = runtime.app.connect_mailbox(
         viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases
     )

@@ -1,0 +1,173 @@
+"""Syncing a real Dovecot account: full history, incremental passes, expunges, UIDVALIDITY."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.settings import Settings
+from api.runtime import Runtime
+from tests.support.dovecot import DovecotServer
+from tests.support.imap import CuttingProxy, ImapAccount, external, fill_maildir, requires_dovecot, seen_flags
+
+pytestmark = requires_dovecot
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[DovecotServer]:
+    with DovecotServer() as server:
+        yield server
+
+
+@pytest.fixture
+def runtime(database_url: str) -> Iterator[Runtime]:
+    rt = Runtime.open(Settings(database_url=database_url, allow_private_hosts=True))
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def account(dovecot: DovecotServer, runtime: Runtime) -> ImapAccount:
+    return ImapAccount(dovecot, runtime)
+
+
+def test_a_full_sync_stores_every_message_on_the_server_without_marking_it_read(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    fill_maildir(dovecot, account.user, [external(n) for n in range(30)])
+    fill_maildir(dovecot, account.user, [external(n, "Proposal", "Sent") for n in range(12)])
+
+    report = account.sync()
+
+    on_server = sum(dovecot.status(account.user, f)["MESSAGES"] for f in ("INBOX", "Sent"))
+    assert on_server == 42
+    assert report.status == "active" and report.fetched == 42
+    assert len(account.visible_subjects()) == 42
+    view = account.view()
+    assert view["status"] == "active" and view["synced"] == 42 and view["last_sync_at"]
+    assert set(view["cursors"]) == {"INBOX", "Sent"}
+    assert view["cursors"]["INBOX"]["pending"] == 0 and view["cursors"]["INBOX"]["fetched"] == 30
+    assert seen_flags(dovecot, account.user, "INBOX") == 0 and seen_flags(dovecot, account.user, "Sent") == 0
+
+
+@sqlite_only
+def test_new_messages_arrive_on_the_next_pass_and_nothing_else_is_fetched_again(
+    dovecot: DovecotServer, runtime: Runtime
+) -> None:
+    proxy = CuttingProxy((dovecot.host, dovecot.port))
+    try:
+        account = ImapAccount(dovecot, runtime, port=proxy.port)
+        fill_maildir(dovecot, account.user, [external(n) for n in range(40)])
+        assert account.sync().fetched == 40
+        full_bytes = proxy.bytes_from_server
+
+        for n in (100, 101):
+            account.append(*external(n, "Late"))
+        before = proxy.bytes_from_server
+        report = account.sync()
+        incremental_bytes = proxy.bytes_from_server - before
+
+        assert report.fetched == 2
+        assert [s for s in account.visible_subjects() if s.startswith("Late")] == ["Late 100", "Late 101"]
+        assert len(account.visible_subjects()) == 42
+        assert incremental_bytes < full_bytes / 4  # two small messages, not the folder again
+
+        position = runtime.app.recorder.max_notification_id()
+        assert account.sync().fetched == 0
+        assert runtime.app.recorder.max_notification_id() == position  # an idle pass records nothing
+    finally:
+        proxy.close()
+
+
+def test_messages_expunged_on_the_server_are_retracted_from_the_views(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    uids = [account.append(*external(n)) for n in range(5)]
+    account.append("Sent", external(1)[1])  # the same message also sits in Sent
+    account.sync()
+    assert len(account.visible_subjects()) == 5
+
+    dovecot.expunge(account.user, "INBOX", [uids[0], uids[1]])
+    report = account.sync()
+
+    assert report.folders["INBOX"].expunged == 1  # Deal 1 is still in Sent
+    assert account.visible_subjects() == ["Deal 1", "Deal 2", "Deal 3", "Deal 4"]
+    assert sorted(account.copies().values()) == [False, False, False, False, True]
+
+
+def test_a_uidvalidity_change_resyncs_the_folder_without_duplicates(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    fill_maildir(dovecot, account.user, [external(n) for n in range(20)])
+    fill_maildir(dovecot, account.user, [external(n, "Offer", "Sent") for n in range(6)])
+    account.sync()
+    old = account.view()["cursors"]["Sent"]["uidvalidity"]
+
+    new = dovecot.recreate_folder(account.user, "Sent")  # new UIDVALIDITY, same messages
+    dovecot.set_uidvalidity(account.user, "INBOX", 4242)
+    account.append(*external(99, "Offer", "Sent"))
+    report = account.sync()
+
+    assert new != old and report.folders["Sent"].resynced and report.folders["INBOX"].resynced
+    assert report.folders["Sent"].synced == 1 and report.folders["INBOX"].synced == 0
+    cursors = account.view()["cursors"]
+    assert (cursors["INBOX"]["uidvalidity"], cursors["Sent"]["uidvalidity"]) == (4242, new)
+    assert len(account.copies()) == 27 and len(account.visible_subjects()) == 27
+    assert account.view()["synced"] == 27
+
+
+@sqlite_only
+def test_a_connection_cut_in_the_middle_of_a_batch_is_retried_and_loses_nothing(
+    dovecot: DovecotServer, runtime: Runtime
+) -> None:
+    proxy = CuttingProxy((dovecot.host, dovecot.port))
+    try:
+        account = ImapAccount(dovecot, runtime, port=proxy.port)
+        fill_maildir(dovecot, account.user, [external(n) for n in range(300)])
+        proxy.cut_after(60_000, times=2)  # the first two sessions die inside a FETCH
+
+        report = account.sync()
+
+        assert proxy.cuts == 2 and report.attempts == 3
+        assert report.status == "active" and report.reason == ""
+        assert len(account.copies()) == 300 and account.view()["synced"] == 300
+    finally:
+        proxy.close()
+
+
+def test_two_workers_syncing_one_mailbox_never_duplicate_a_message(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    fill_maildir(dovecot, account.user, [external(n) for n in range(300)])
+    account.service.batch_count = 25
+    both_connected = threading.Barrier(2)
+    connector = account.service.connector
+
+    class SideBySide:
+        def connect(self, connection: Any, secret: Any) -> Any:
+            server = connector.connect(connection, secret)
+            both_connected.wait(timeout=10)
+            return server
+
+    account.service.connector = SideBySide()  # type: ignore[assignment]
+    reports = []
+    workers = [threading.Thread(target=lambda: reports.append(account.service.sync(account.mailbox_id)))
+               for _ in range(2)]  # fmt: skip
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    account.runtime.catch_up()
+
+    assert [r.status for r in reports] == ["active", "active"]
+    assert any(f.contended for r in reports for f in r.folders.values())  # they did collide
+    assert len(account.copies()) == 300
+    view = account.view()
+    assert view["synced"] == 300 and view["skipped"].get("duplicate", 0) == 0
+    assert view["cursors"]["INBOX"]["pending"] == 0
