@@ -7,9 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import MemberDep, RuntimeDep, ViewerDep
-from api.paging import CursorParam, LimitParam, offset_of, page
+from api.paging import CursorParam, LimitParam, offset_of, only, page
 from api.schemas import MergeRequest, NewContact, NewLead
-from application.errors import NotFoundError
 from domain.visibility import Viewer
 from projections.email_queries import email_summaries
 from projections.lead_queries import lead_email_ids, lead_rows
@@ -19,10 +18,7 @@ router = APIRouter(tags=["records"])
 
 def _lead(runtime: Any, viewer: Viewer, lead_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
-        rows = lead_rows(conn, viewer, 0, 1, lead_id)
-    if not rows:
-        raise NotFoundError(f"lead {lead_id} not found")
-    return rows[0]
+        return only(lead_rows(conn, viewer, 0, 1, lead_id), "lead", lead_id)
 
 
 @router.get("/leads")

@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import MemberDep, RuntimeDep, ViewerDep
-from api.paging import CursorParam, LimitParam, offset_of, page
+from api.paging import CursorParam, LimitParam, offset_of, only, page
 from api.routes.intelligence import SortParam
 from api.schemas import NewAddress, NewCompany, NewPerson
-from application.errors import NotFoundError
 from domain.visibility import Viewer
 from projections.record_queries import company_emails, company_rows, person_emails, person_rows
 
@@ -19,18 +18,12 @@ router = APIRouter(tags=["records"])
 
 def _person(runtime: Any, viewer: Viewer, person_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
-        rows = person_rows(conn, viewer, 0, 1, person_id)
-    if not rows:
-        raise NotFoundError(f"person {person_id} not found")
-    return rows[0]
+        return only(person_rows(conn, viewer, 0, 1, person_id), "person", person_id)
 
 
 def _company(runtime: Any, viewer: Viewer, company_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
-        rows = company_rows(conn, viewer, 0, 1, company_id)
-    if not rows:
-        raise NotFoundError(f"company {company_id} not found")
-    return rows[0]
+        return only(company_rows(conn, viewer, 0, 1, company_id), "company", company_id)
 
 
 @router.get("/people")
