@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,12 +30,62 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error as RFC 9457 problem details.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
 def install(app: FastAPI) -> None:
     for exc_type, (status, title) in _STATUS.items():
         app.add_exception_handler(exc_type, _handler(status, title))
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
+    _declare_problems(app)
+
+
+def _declare_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what errors really look like: every operation may answer
+    problem+json (FastAPI would declare only a 422 in its own, different, JSON shape)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict):
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": "The request is not valid", "content": content}
+                responses["default"] = {"description": "An error (problem details)", "content": content}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _handler(status: int, title: str):  # type: ignore[no-untyped-def]

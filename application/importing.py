@@ -10,7 +10,7 @@ from application.ports import Item, Rejected
 from application.sync import Syncer
 from domain.message import ParsedMessage
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 RawMessage = tuple[str, str, bytes]

@@ -1,12 +1,15 @@
 """Import and replay throughput of mailtrail on SQLite and PostgreSQL, with baselines.
 
     .venv/bin/python bench/bench_import.py [--count 20000] [--skip-postgres] [--keep] [--profile]
+                                           [--rev REV|snapshot] [--out PATH]
 
 One run measures, on the deterministic corpus (adapters.mailgen, seed 7):
 
 * ``mailtrail import`` of a Maildir, run as the real console script in a subprocess in a
   fresh working dir, timed end to end (the command catches the views up before it exits),
-  with its peak RSS (``/usr/bin/time -v``, or ``getrusage(RUSAGE_CHILDREN)`` without it);
+  with its peak RSS (``/usr/bin/time -v``, or ``getrusage(RUSAGE_CHILDREN)`` without it, and
+  the summed RSS of its process tree sampled from /proc: the import parses in a worker) and
+  the CPU seconds of the process tree;
 * ``mailtrail replay`` (every view rebuilt into a fresh store, plus both digests) timed end
   to end, and ``ProjectionRunner.catch_up()`` into a fresh store timed in-process;
 * baselines on the same machine in the same run: raw sqlite3 ``executemany`` of rows shaped
@@ -17,12 +20,13 @@ on SQLite and (unless --skip-postgres) on PostgreSQL: $MAILTRAIL_TEST_DATABASE_U
 private server from tests.support.postgres. Prints a table and writes bench/out/import.json.
 With --profile it also writes cProfile reports of an in-process SQLite import and replay
 to bench/out/profile_import.txt and bench/out/profile_replay.txt (slower; run separately
-from the timed figures, which are measured without the profiler).
+from the timed figures, which are measured without the profiler). See docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import platform
@@ -49,6 +53,11 @@ DOMAIN = "acme.example"
 SEED = 7
 ES_BATCH = 500
 BASELINE_REPEATS = 3
+
+# One master key for every process of the run (subprocesses and in-process), so that sealed event
+# fields written by `mailtrail import` can be read by the in-process replay; ignored by revisions
+# without one.
+MASTER_KEY = base64.b64encode(os.urandom(32)).decode("ascii")
 
 TARGETS = {
     "import_msg_per_s_sqlite": 1000,
@@ -86,14 +95,19 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, label: str) -> dict
     use_time = TIME_BIN.exists()
     if use_time:
         cmd = [str(TIME_BIN), "-v", "-o", str(rss_file), *cmd]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    with open(stderr_file, "wb") as err:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
+    with open(stderr_file, "wb") as err, tempfile.TemporaryFile() as out_file:
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out_file, stderr=err)
+        tree_peak_kb = _sample_tree_rss(proc, skip_root=use_time)
         wall = time.perf_counter() - t0
+        out_file.seek(0)
+        stdout = out_file.read()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n"
-                           f"{proc.stdout.decode(errors='replace')}\n"
+                           f"{stdout.decode(errors='replace')}\n"
                            f"{stderr_file.read_text(errors='replace')[-4000:]}")
     rss_kb: int | None = None
     if use_time:
@@ -101,21 +115,67 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, label: str) -> dict
             if "Maximum resident set size" in line:
                 rss_kb = int(line.rsplit(":", 1)[1])
     if rss_kb is None:  # the max over all waited-for children so far; a new max is ours
-        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        rss_kb = after if after > before else None
-    out = proc.stdout.decode().strip()
+        rss_kb = after.ru_maxrss if after.ru_maxrss > before.ru_maxrss else None
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    out = stdout.decode().strip()
     try:
         parsed = json.loads(out)
     except json.JSONDecodeError:
         parsed = {"raw": out}
-    return {"wall_seconds": wall, "peak_rss_kb": rss_kb, "output": parsed}
+    return {"wall_seconds": wall, "cpu_seconds": cpu, "peak_rss_kb": rss_kb, "tree_peak_rss_kb": tree_peak_kb,
+            "output": parsed,
+            "loadavg_1m_before": round(load, 2)}
+
+
+def _settings(url: str) -> Any:
+    from adapters.settings import Settings
+
+    return Settings(database_url=url, master_key=MASTER_KEY)  # extra="ignore": fine without the field
+
+
+def _sample_tree_rss(proc: subprocess.Popen[bytes], skip_root: bool, every: float = 0.05) -> int | None:
+    """Wait for `proc`; the peak of the summed VmRSS of it and its descendants (KB), sampled.
+
+    `/usr/bin/time -v` reports the largest single process; the import parses in worker
+    processes, so the whole tree's memory is sampled from /proc as well."""
+    peak = 0
+    while proc.poll() is None:
+        try:
+            parents: dict[int, int] = {}
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat") as f:
+                            parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                    except (OSError, IndexError, ValueError):
+                        continue
+            tree, frontier = set(), {proc.pid}
+            while frontier:
+                tree |= frontier
+                frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - tree
+            if skip_root:
+                tree.discard(proc.pid)
+            total = 0
+            for pid in tree:
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        for line in f:
+                            if line.startswith("VmRSS:"):
+                                total += int(line.split()[1])
+                                break
+                except OSError:
+                    continue
+            peak = max(peak, total)
+        except OSError:
+            return None  # no /proc
+        time.sleep(every)
+    return peak or None
 
 
 def max_notification_id(url: str) -> int:
-    from adapters.settings import Settings
     from api.runtime import Runtime
 
-    rt = Runtime.open(Settings(database_url=url))
+    rt = Runtime.open(_settings(url))
     try:
         return int(rt.app.recorder.max_notification_id() or 0)
     finally:
@@ -123,10 +183,9 @@ def max_notification_id(url: str) -> int:
 
 
 def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
-    from adapters.settings import Settings
     from api.runtime import Runtime
 
-    rt = Runtime.open(Settings(database_url=url))
+    rt = Runtime.open(_settings(url))
     try:
         mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
         rt.catch_up()
@@ -139,12 +198,11 @@ def replay_in_process(url: str, profile_to: Path | None = None) -> dict[str, Any
     """ProjectionRunner.catch_up() from 0 into a fresh store (as api/replay.py makes one)."""
     from adapters.migrations import upgrade
     from adapters.persistence import writer_engine
-    from adapters.settings import Settings
     from api.replay import _fresh_store
     from api.runtime import Runtime
     from projections.runner import ProjectionRunner
 
-    rt = Runtime.open(Settings(database_url=url))
+    rt = Runtime.open(_settings(url))
     try:
         with tempfile.TemporaryDirectory(prefix="mailtrail-bench-replay-") as tmp:
             fresh, cleanup = _fresh_store(rt.store, Path(tmp))
@@ -157,17 +215,26 @@ def replay_in_process(url: str, profile_to: Path | None = None) -> dict[str, Any
 
                     profiler = cProfile.Profile()
                     profiler.enable()
-                t0 = time.perf_counter()
+                load = os.getloadavg()[0]
+                t0, c0 = time.perf_counter(), time.process_time()
                 position = runner.catch_up()
-                seconds = time.perf_counter() - t0
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
                 if profiler is not None:
                     profiler.disable()
                     profiler.dump_stats(profile_to)
+                    digest_seconds = None
+                else:  # what `mailtrail replay` adds on top: a digest of the fresh and the live views
+                    from projections.digest import view_digest
+
+                    d0 = time.perf_counter()
+                    view_digest(fresh)
+                    digest_seconds = time.perf_counter() - d0
             finally:
                 cleanup()
     finally:
         rt.close()
-    return {"events": position, "seconds": seconds, "events_per_s": position / seconds}
+    return {"events": position, "seconds": seconds, "events_per_s": position / seconds,
+            "cpu_seconds": cpu, "loadavg_1m_before": load, "digest_seconds": digest_seconds}
 
 
 def db_bytes(url: str, workdir: Path) -> int | None:
@@ -186,6 +253,7 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILTRAIL_")}
     env["MAILTRAIL_DATABASE_URL"] = url
+    env["MAILTRAIL_MASTER_KEY"] = MASTER_KEY
     if SRC != ROOT:  # PYTHONPATH wins over the editable install's finder (last on meta_path)
         env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
     env["COLUMNS"] = "100"
@@ -219,7 +287,10 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
             "messages": count,
             "wall_seconds": round(imp["wall_seconds"], 3),
             "msg_per_s": round(count / imp["wall_seconds"], 1),
+            "cpu_seconds": round(imp["cpu_seconds"], 2),
+            "loadavg_1m_before": imp["loadavg_1m_before"],
             "peak_rss_mb": round(imp["peak_rss_kb"] / 1024, 1) if imp["peak_rss_kb"] else None,
+            "tree_peak_rss_mb": round(imp["tree_peak_rss_kb"] / 1024, 1) if imp["tree_peak_rss_kb"] else None,
             "cli_report": imp["output"],
             "events_written": events - events_before,
         },
@@ -228,6 +299,8 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
         "replay_cli": {
             "wall_seconds": round(rep["wall_seconds"], 3),
             "events_per_s": round(events / rep["wall_seconds"], 1),
+            "cpu_seconds": round(rep["cpu_seconds"], 2),
+            "loadavg_1m_before": rep["loadavg_1m_before"],
             "peak_rss_mb": round(rep["peak_rss_kb"] / 1024, 1) if rep["peak_rss_kb"] else None,
             "digests_equal": rep["output"].get("equal"),
         },
@@ -235,6 +308,9 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
             "seconds": round(inproc["seconds"], 3),
             "events": inproc["events"],
             "events_per_s": round(inproc["events_per_s"], 1),
+            "cpu_seconds": round(inproc["cpu_seconds"], 2),
+            "loadavg_1m_before": round(inproc["loadavg_1m_before"], 2),
+            "view_digest_seconds": round(inproc["digest_seconds"], 3),
         },
     }
 
@@ -311,19 +387,79 @@ def baseline_es_batch_save(count: int, tmp: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- profiling
 
 
-def profile_sqlite(maildir: Path, tmp: Path) -> dict[str, Any]:
+def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
+    """An in-process SQLite import without the profiler, timed per phase (wall seconds)."""
+    from adapters.mailfiles import read_messages
+    from adapters.mime import parse_message
+    from api.runtime import Runtime
+    from application.importing import batches, import_batches
+    from application.sync import Syncer
+
+    spent = {"read": 0.0, "parse": 0.0, "record": 0.0, "catch_up": 0.0}
+
+    def timed_read() -> Any:
+        it = iter(read_messages(maildir))
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            finally:
+                spent["read"] += time.perf_counter() - t0
+            yield item
+
+    def timed_parse(raw: bytes) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return parse_message(raw)
+        finally:
+            spent["parse"] += time.perf_counter() - t0
+
+    url = f"sqlite:///{tmp / 'phases' / 'var' / 'mailtrail.db'}"
+    rt = Runtime.open(_settings(url))
+    try:
+        ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
+        mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+        rt.catch_up()
+        syncer = Syncer(rt.app, mid)
+        record = syncer.record
+
+        def timed_record(*a: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return record(*a)
+            finally:
+                spent["record"] += time.perf_counter() - t0
+
+        syncer.record = timed_record  # type: ignore[method-assign]
+        t0 = time.perf_counter()
+        totals = import_batches(syncer, batches(timed_read(), timed_parse))
+        t1 = time.perf_counter()
+        rt.runner.catch_up()
+        spent["catch_up"] = time.perf_counter() - t1
+        total = time.perf_counter() - t0
+    finally:
+        rt.close()
+    spent["other"] = total - sum(spent.values())
+    return {"messages": totals.seen, "total_seconds": round(total, 3),
+            "msg_per_s": round(totals.seen / total, 1),
+            "seconds": {k: round(v, 3) for k, v in spent.items()},
+            "share": {k: round(v / total, 3) for k, v in spent.items()}}
+
+
+def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
     """cProfile an in-process import (parse+record, then view catch-up) and a replay."""
     import cProfile
 
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from adapters.settings import Settings
     from api.runtime import Runtime
     from application.importing import batches, import_batches
     from application.sync import Syncer
 
     url = f"sqlite:///{tmp / 'profile' / 'var' / 'mailtrail.db'}"
-    rt = Runtime.open(Settings(database_url=url))
+    rt = Runtime.open(_settings(url))
     try:
         ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
         mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
@@ -338,14 +474,14 @@ def profile_sqlite(maildir: Path, tmp: Path) -> dict[str, Any]:
         t2 = time.perf_counter()
     finally:
         rt.close()
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    profiler.dump_stats(OUT_DIR / "profile_import.pstats")
-    replay_stats = OUT_DIR / "profile_replay.pstats"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(out_dir / "profile_import.pstats")
+    replay_stats = out_dir / "profile_replay.pstats"
     rep = replay_in_process(url, profile_to=replay_stats)
     return {
-        "import": write_profile_report(OUT_DIR / "profile_import.pstats", OUT_DIR / "profile_import.txt",
+        "import": write_profile_report(out_dir / "profile_import.pstats", out_dir / "profile_import.txt",
                                        {"record_seconds": t1 - t0, "catch_up_seconds": t2 - t1}),
-        "replay": write_profile_report(replay_stats, OUT_DIR / "profile_replay.txt",
+        "replay": write_profile_report(replay_stats, out_dir / "profile_replay.txt",
                                        {"catch_up_seconds": rep["seconds"]}),
     }
 
@@ -371,7 +507,11 @@ def write_profile_report(stats_path: Path, report: Path, phases: dict[str, float
     by_cum = sorted(top, key=lambda r: -r["cumtime"])[:40]
     by_tot = sorted(top, key=lambda r: -r["tottime"])[:25]
     return {"total_seconds": round(total, 3), "phases": {k: round(v, 3) for k, v in phases.items()},
-            "top_cumulative": by_cum, "top_tottime": by_tot, "report": str(report.relative_to(ROOT))}
+            "top_cumulative": by_cum, "top_tottime": by_tot, "report": _display(report)}
+
+
+def _display(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _worktree_source() -> dict[str, Any]:
@@ -432,9 +572,10 @@ def verdicts(result: dict[str, Any]) -> dict[str, Any]:
             p["replay_in_process"]["events_per_s"] >= TARGETS["replay_events_per_s_postgres"])
         out["replay_cli_events_per_s_postgres"] = (
             p["replay_cli"]["events_per_s"] >= TARGETS["replay_events_per_s_postgres"])
-    rss = [b["import"]["peak_rss_mb"] for b in backends.values() if b["import"]["peak_rss_mb"]]
-    if rss:
-        out["import_peak_rss_mb"] = max(rss) < TARGETS["import_peak_rss_mb"]
+    for key in ("peak_rss_mb", "tree_peak_rss_mb"):
+        rss = [b["import"].get(key) for b in backends.values() if b["import"].get(key)]
+        if rss:
+            out[f"import_{key}"] = max(rss) < TARGETS["import_peak_rss_mb"]
     return out
 
 
@@ -453,8 +594,14 @@ def table(result: dict[str, Any]) -> str:
 
     add("import msg/s (CLI, end to end)", lambda x: x["import"]["msg_per_s"],
         f">= 1,000 (SQLite){mark('import_msg_per_s_sqlite')}")
-    add("import seconds", lambda x: x["import"]["wall_seconds"], "", " s")
-    add("import peak RSS", lambda x: x["import"]["peak_rss_mb"], f"< 300 MB{mark('import_peak_rss_mb')}", " MB")
+    add("import seconds (wall / CPU)",
+        lambda x: f"{x['import']['wall_seconds']:.1f} / {x['import']['cpu_seconds']:.1f} s")
+    add("import msg per CPU-second", lambda x: x["import"]["messages"] / x["import"]["cpu_seconds"],
+        "(robust to a busy machine)")
+    add("import peak RSS (largest process)", lambda x: x["import"]["peak_rss_mb"],
+        f"< 300 MB{mark('import_peak_rss_mb')}", " MB")
+    add("import peak RSS (process tree, sampled)", lambda x: x["import"].get("tree_peak_rss_mb"),
+        f"< 300 MB{mark('import_tree_peak_rss_mb')}", " MB")
     add("events after import", lambda x: x["events"])
     add("replay events/s (in-process catch_up)", lambda x: x["replay_in_process"]["events_per_s"],
         f">= 20,000 / 10,000{mark('replay_events_per_s_sqlite')}"
@@ -463,6 +610,10 @@ def table(result: dict[str, Any]) -> str:
         f"(incl. digests){mark('replay_cli_events_per_s_sqlite')}{mark('replay_cli_events_per_s_postgres')}")
     add("replay seconds (in-process / CLI)",
         lambda x: f"{x['replay_in_process']['seconds']:.1f} / {x['replay_cli']['wall_seconds']:.1f} s")
+    add("replay in-process CPU seconds", lambda x: x["replay_in_process"]["cpu_seconds"], "", " s")
+    add("view_digest of one store", lambda x: x["replay_in_process"].get("view_digest_seconds"), "", " s")
+    add("load avg (1 min) before import", lambda x: x["import"]["loadavg_1m_before"],
+        f"{os.cpu_count()} CPUs")
     r = result["ratios"]
     for key, label in (("import_vs_executemany", "ratio import ÷ executemany"),
                        ("import_vs_es_batch_save", "ratio import ÷ es batch save"),
@@ -486,15 +637,42 @@ def table(result: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- main
 
 
+def prepare_source(rev: str | None, tmp: Path) -> str | None:
+    """Point SRC at the code to benchmark; returns the commit for a git revision."""
+    global SRC
+    revision = None
+    if rev == "snapshot":  # a copy of the working tree as it is now (tracked + untracked files)
+        SRC = tmp / "src"
+        files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
+                               check=True, capture_output=True, text=True).stdout.split("\0")
+        for name in filter(None, files):
+            source = ROOT / name
+            if source.is_file() and not name.startswith(("bench/out/", ".venv/")):
+                (SRC / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, SRC / name)
+        log(f"benchmarking a snapshot of the working tree in {SRC}")
+    elif rev:
+        revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", rev], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+        SRC = tmp / "src"
+        SRC.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(SRC)], input=archive, check=True)
+        log(f"benchmarking {rev} = {revision[:12]} from {SRC}")
+    return revision
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=20000, help="messages in the corpus (default 20000)")
     ap.add_argument("--skip-postgres", action="store_true", help="SQLite only")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (corpus, databases, logs)")
     ap.add_argument("--profile", action="store_true",
-                    help="also cProfile an in-process SQLite import and replay (bench/out/profile_*.txt)")
-    ap.add_argument("--rev", help="benchmark this git revision (e.g. HEAD), exported to the temp dir, "
-                                  "instead of the working tree (which others may be editing)")
+                    help="also cProfile an in-process SQLite import and replay (profile_*.txt beside --out)")
+    ap.add_argument("--rev", help="benchmark this git revision (e.g. HEAD), exported to the temp dir, or "
+                                  "'snapshot': a copy of the working tree taken at the start, instead of "
+                                  "the live working tree (which others may be editing during the run)")
     ap.add_argument("--out", type=Path, default=OUT_DIR / "import.json")
     args = ap.parse_args(argv)
 
@@ -502,17 +680,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"{MAILTRAIL} not found: install the project into .venv first")
     tmp = Path(tempfile.mkdtemp(prefix="mailtrail-bench-"))
     log(f"working in {tmp}")
-    global SRC
-    revision = None
-    if args.rev:
-        revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", args.rev], check=True,
-                                  capture_output=True, text=True).stdout.strip()
-        SRC = tmp / "src"
-        SRC.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(SRC)], input=archive, check=True)
-        log(f"benchmarking {args.rev} = {revision[:12]} from {SRC}")
+    args.out = args.out.resolve()
+    os.chdir(tmp)  # anything the project writes relative to the cwd (e.g. var/) lands in the temp dir
+    try:
+        revision = prepare_source(args.rev, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     sys.path.insert(0, str(SRC))
     server = None
     pg_url = None
@@ -521,7 +695,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/bench_import.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "count": args.count,
         "seed": SEED,
-        "source": {"rev": args.rev, "commit": revision} if args.rev else _worktree_source(),
+        "source": ({"rev": args.rev, "commit": revision} if revision
+                   else {**_worktree_source(), "rev": args.rev or "working tree"}),
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version},
         "targets": TARGETS,
@@ -558,8 +733,10 @@ def main(argv: list[str] | None = None) -> int:
                 drop_database(pg_url)
 
         if args.profile:
+            log("timing the phases of an in-process SQLite import")
+            result["import_phases"] = import_phases(maildir, tmp)
             log("profiling the SQLite import and replay in-process")
-            result["profile"] = profile_sqlite(maildir, tmp)
+            result["profile"] = profile_sqlite(maildir, tmp, args.out.parent)
 
         result["ratios"] = ratios(result)
         result["meets_target"] = verdicts(result)
@@ -577,6 +754,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mailtrail import/replay benchmark: {args.count} messages, seed {SEED}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
     print(table(result))
+    if "import_phases" in result:
+        ph = result["import_phases"]
+        print(f"\nin-process SQLite import, no profiler: {ph['total_seconds']:.1f}s = "
+              f"{ph['msg_per_s']:,.0f} msg/s; "
+              + ", ".join(f"{k} {v:.1f}s ({ph['share'][k]:.0%})" for k, v in ph["seconds"].items()))
     if "profile" in result:
         for phase in ("import", "replay"):
             prof = result["profile"][phase]

@@ -130,6 +130,13 @@ def test_the_worker_picks_up_new_mail_while_it_runs(dovecot: DovecotServer, tmp_
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     assert worker.returncode == 0
+    account.append(*external(78, "Fresh"))
+    once = subprocess.run(
+        [MAILTRAIL, "worker", "--once"], env=env, capture_output=True, timeout=60, check=True
+    )
+    passes = json.loads(once.stdout)["mailboxes"]
+    assert [(p["status"], p["fetched"]) for p in passes] == [("active", 1)]
+    assert "Fresh 78" in account.visible_subjects()
     runtime.close()
 
 

@@ -141,6 +141,25 @@ def test_a_connection_cut_in_the_middle_of_a_batch_is_retried_and_loses_nothing(
         proxy.close()
 
 
+@sqlite_only
+def test_a_server_that_stops_answering_times_out_and_the_sync_resumes(
+    dovecot: DovecotServer, runtime: Runtime
+) -> None:
+    proxy = CuttingProxy((dovecot.host, dovecot.port))
+    try:
+        account = ImapAccount(dovecot, runtime, port=proxy.port)
+        account.service.connector.timeout = 1.0  # type: ignore[attr-defined]
+        fill_maildir(dovecot, account.user, [external(n) for n in range(120)])
+        proxy.cut_after(30_000, stall=True)  # silent in the middle of a FETCH, connection open
+
+        report = account.sync()
+
+        assert proxy.cuts == 1 and report.attempts == 2 and report.status == "active"
+        assert len(account.copies()) == 120 and account.view()["synced"] == 120
+    finally:
+        proxy.close()
+
+
 def test_two_workers_syncing_one_mailbox_never_duplicate_a_message(
     account: ImapAccount, dovecot: DovecotServer
 ) -> None:

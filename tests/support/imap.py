@@ -83,7 +83,8 @@ class CuttingProxy:
     """A loopback TCP proxy to `upstream`; counts server bytes and can cut connections.
 
     `cut_after(n, times)` drops the next `times` connections once they have relayed
-    `n` bytes from the server: a connection lost in the middle of a FETCH."""
+    `n` bytes from the server: a connection lost in the middle of a FETCH. With
+    `stall=True` they go silent instead, open, until the client gives up (a timeout)."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
@@ -92,15 +93,17 @@ class CuttingProxy:
         self.cuts = 0
         self._cut_at: int | None = None
         self._cuts_left = 0
+        self._stall = False
+        self._closing = threading.Event()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def cut_after(self, n: int, times: int = 1) -> None:
+    def cut_after(self, n: int, times: int = 1, stall: bool = False) -> None:
         with self._lock:
-            self._cut_at, self._cuts_left = n, times
+            self._cut_at, self._cuts_left, self._stall = n, times, stall
 
     def _accept(self) -> None:
         while not self._closed:
@@ -125,6 +128,8 @@ class CuttingProxy:
                     sink.sendall(data[: max(0, limit - relayed)])
                     with self._lock:
                         self.cuts += 1
+                    if self._stall:
+                        self._closing.wait(60)
                     break
                 sink.sendall(data)
                 relayed += len(data)
@@ -143,6 +148,7 @@ class CuttingProxy:
 
     def close(self) -> None:
         self._closed = True
+        self._closing.set()
         self._listener.close()
 
 
