@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,17 @@ class NewMailbox(Body):
 
 class MailboxChange(Body):
     sharing: Literal["metadata", "subject", "full"] | None = None
+    status: Literal["active", "disconnected"] | None = Field(
+        default=None, description="disconnect or reconnect; the mailbox keeps its cursor and history"
+    )
+    username: str | None = Field(default=None, min_length=1, max_length=320)
+    password: str | None = Field(default=None, min_length=1, max_length=1000)
+    host: str | None = Field(default=None, min_length=1, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] | None = None
+    folders: list[str] | None = Field(default=None, max_length=100)
+
+    CONNECTION_FIELDS: ClassVar[tuple[str, ...]] = ("username", "password", "host", "port", "security", "folders")
 
 
 class BlocklistEntry(Body):

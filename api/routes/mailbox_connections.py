@@ -171,6 +171,12 @@ def _owned_synced(runtime: Runtime, viewer: Viewer, mailbox_id: str) -> Mailbox:
 def change_connection(mailbox_id: str, body: ConnectionChange, viewer: MemberDep,
                       runtime: RuntimeDep) -> dict[str, Any]:  # fmt: skip
     """New credentials or server details; checked by logging in, then syncing resumes from the cursors."""
+    apply_connection_change(runtime, viewer, mailbox_id, body)
+    return _row(runtime, viewer, mailbox_id)
+
+
+def apply_connection_change(runtime: Runtime, viewer: Viewer, mailbox_id: str, body: ConnectionChange) -> None:
+    """Also behind PATCH /mailboxes/{id} when the body carries connection fields."""
     mailbox = _owned_synced(runtime, viewer, mailbox_id)
     changes = body.model_dump(exclude_none=True, exclude={"password"})
     connection = {**mailbox.connection, **changes}
@@ -186,7 +192,6 @@ def change_connection(mailbox_id: str, body: ConnectionChange, viewer: MemberDep
     runtime.app.save_all(mailbox)
     runtime.catch_up()
     scheduler_for(runtime).start(mailbox_id)
-    return _row(runtime, viewer, mailbox_id)
 
 
 @router.post("/mailboxes/{mailbox_id}/sync", status_code=202)

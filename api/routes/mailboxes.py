@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 from adapters.mime import parse_message
 from api.deps import MemberDep, RuntimeDep, ViewerDep
 from api.errors import ForbiddenError
-from api.routes.mailbox_connections import connect_other
+from api.routes.mailbox_connections import ConnectionChange, apply_connection_change, connect_other
 from api.schemas import BlocklistEntry, MailboxChange, NewMailbox
 from application.errors import NotFoundError, RuleViolationError
 from application.sync import Syncer
@@ -63,6 +63,11 @@ def change_mailbox(mailbox_id: str, body: MailboxChange, viewer: MemberDep, runt
     _owned(runtime, viewer, mailbox_id)
     if body.sharing is not None:
         runtime.app.change_sharing(viewer.workspace_id, mailbox_id, body.sharing)
+    if body.status is not None:
+        runtime.app.set_connected(viewer.workspace_id, mailbox_id, body.status == "active")
+    connection = body.model_dump(include=set(body.CONNECTION_FIELDS), exclude_none=True)
+    if connection:
+        apply_connection_change(runtime, viewer, mailbox_id, ConnectionChange(**connection))
     runtime.catch_up()
     return _one(runtime, viewer, mailbox_id)
 

@@ -114,3 +114,19 @@ def test_the_plan_limits_mailboxes_per_member(acme: Workspace, plan: str, allowe
     )
     assert refused.status_code == 422
     assert "per member" in refused.json()["detail"]
+
+
+def test_disconnect_and_reconnect_keep_the_mailbox_and_its_history(acme: Workspace) -> None:
+    mailbox = acme.connect_upload(acme.admin, "bob@acme.com")
+    acme.post_message(acme.admin, mailbox, canary_message(1))
+
+    off = acme.client.patch(f"/mailboxes/{mailbox}", json={"status": "disconnected"}, headers=acme.admin.headers)
+    assert off.json()["status"] == "disconnected" and off.json()["synced"] == 1
+    assert len(acme.client.get("/emails", headers=acme.admin.headers).json()["items"]) == 1
+    refused = acme.client.post(
+        "/mailboxes", json={"provider": "upload", "address": "bob2@acme.com"}, headers=acme.admin.headers
+    )
+    assert refused.status_code == 422  # a disconnected mailbox still counts against the plan
+
+    on = acme.client.patch(f"/mailboxes/{mailbox}", json={"status": "active"}, headers=acme.admin.headers)
+    assert on.json()["status"] == "active" and on.json()["synced"] == 1
