@@ -53,7 +53,7 @@ class StoreConfig:
             return Path("var") / "master.key"
         return self.sqlite_path.parent / "master.key"
 
-    def view_engine(self, schema: str | None = None) -> Engine:
+    def view_engine(self, schema: str | None = None, *, scratch: bool = False) -> Engine:
         """The SQLAlchemy engine of the views (optionally in a PostgreSQL schema)."""
         if self.is_postgres:
             url = "postgresql+psycopg://" + self.url.split("://", 1)[1]
@@ -65,17 +65,19 @@ class StoreConfig:
         engine = create_engine(
             f"sqlite:///{self.sqlite_path}", connect_args={"check_same_thread": False}
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, scratch)
         return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, scratch: bool) -> None:
+    """WAL and normal syncs; a scratch store (a replay's) skips durability altogether."""
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA journal_mode=MEMORY" if scratch else "PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=OFF" if scratch else "PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()

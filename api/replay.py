@@ -74,7 +74,7 @@ def replay_digests(runtime: Runtime, until: int | None = None, progress: Progres
 
 def _fresh_store(store: StoreConfig, tmp: Path) -> tuple[Engine, Callable[[], None]]:
     if not store.is_postgres:
-        engine = StoreConfig(f"sqlite:///{tmp / 'replay.db'}").view_engine()
+        engine = StoreConfig(f"sqlite:///{tmp / 'replay.db'}").view_engine(scratch=True)
         return engine, engine.dispose
 
     schema = f"replay_{uuid.uuid4().hex[:12]}"
