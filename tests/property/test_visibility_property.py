@@ -16,7 +16,8 @@ history alone:
   naming the viewer -> full unless the viewer is an auditor; else the mailbox's
   sharing; the email's level is the highest; none -> 404.
 
-SQLite only; a fresh workspace per example on one runtime."""
+After every rule change two viewers' GET /emails (in turn) are checked too, so a
+change must apply at once. SQLite only; a fresh workspace per example on one runtime."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from api.runtime import Runtime
@@ -108,11 +109,13 @@ def raw_message(index: int) -> bytes:
             chain.insert(0, message_id(at))
             at = POOL[at].parent
         headers = {"In-Reply-To": message_id(m.parent), "References": " ".join(chain)}
-    return message(m.sender, list(m.to), f"Subject-{index}", cc=list(m.cc) or None, message_id=message_id(index),
-                   body=f"Body-{index}", headers=headers)
+    return message(m.sender, list(m.to), f"Subject-{index}", cc=list(m.cc) or None,
+                   message_id=message_id(index), body=f"Body-{index}", headers=headers)
 
 
-BLOCK_ENTRIES = ("sue@gmail.com", "initech.com", "pat@initech.com", "gmail.com", "globex.io", "karen@gmail.com")
+BLOCK_ENTRIES = (
+    "sue@gmail.com", "initech.com", "pat@initech.com", "gmail.com", "globex.io", "karen@gmail.com",
+)
 INTERNAL_DOMAINS = ("acme.com", "initech.com", "globex.io", "gmail.com")
 EXCLUSIONS = ("sue@gmail.com", "initech.com", "sub.initech.com", "joe@globex.io")
 LEVELS = ("metadata", "subject", "full")
@@ -134,6 +137,14 @@ class Block:
 
     member: str
     entry: str
+
+
+@dataclass(frozen=True)
+class BlockHeld:
+    """Blocks (or unblocks) an entry that matches one of the member's own copies, when there is one."""
+
+    member: str
+    pick: int
 
 
 @dataclass(frozen=True)
@@ -162,8 +173,19 @@ class Share:
 
 @dataclass(frozen=True)
 class Revoke:
+    """Revokes one of the live shares: as the member who made it, or as `member` (picked among all)."""
+
     member: str
     pick: int
+    as_sharer: bool
+
+
+@dataclass(frozen=True)
+class PostThread:
+    """The member's mailbox receives a whole thread of the pool, oldest first."""
+
+    member: str
+    root: int
 
 
 @dataclass(frozen=True)
@@ -187,27 +209,35 @@ class AddDan:
 
 posters = st.sampled_from(POSTERS)
 indexes = st.integers(0, len(POOL) - 1)
+workspace_wide = st.sampled_from((False, False, True))  # named members mostly: the auditor rule needs them
+shares = st.builds(Share, posters, st.integers(0, 10),
+                   st.lists(st.sampled_from(NAMED), min_size=1, max_size=3, unique=True).map(tuple),
+                   workspace_wide, st.booleans())
+posts = st.one_of(
+    st.builds(Post, posters, indexes),
+    st.builds(PostThread, posters, st.sampled_from(sorted({thread_root(i) for i in range(len(POOL))}))),
+)
 operations = st.one_of(
-    st.builds(Post, posters, indexes),
-    st.builds(Post, posters, indexes),
-    st.builds(Post, posters, indexes),
+    posts,
+    posts,
     st.builds(Block, posters, st.sampled_from(BLOCK_ENTRIES)),
-    st.builds(Block, posters, st.sampled_from(BLOCK_ENTRIES)),
+    st.builds(BlockHeld, posters, st.integers(0, 10)),
+    st.builds(BlockHeld, posters, st.integers(0, 10)),
     st.builds(Unblock, st.integers(0, 10)),
     st.builds(Sharing, posters, st.sampled_from(LEVELS)),
-    st.builds(Share, posters, st.integers(0, 10), st.lists(st.sampled_from(NAMED), max_size=3, unique=True).map(tuple),
-              st.booleans(), st.booleans()),
-    st.builds(Share, posters, st.integers(0, 10), st.lists(st.sampled_from(NAMED), max_size=3, unique=True).map(tuple),
-              st.booleans(), st.booleans()),
-    st.builds(Revoke, st.sampled_from(POSTERS + ("carol",)), st.integers(0, 10)),
+    shares,
+    shares,
+    st.builds(Share, posters, st.integers(0, 10), st.lists(st.sampled_from(NAMED), max_size=2).map(tuple),
+              st.booleans(), st.booleans()),  # may name nobody: 422 unless workspace-wide
+    st.builds(Revoke, st.sampled_from(POSTERS + ("carol",)), st.integers(0, 10), st.booleans()),
     st.builds(Internal, st.sampled_from(INTERNAL_DOMAINS)),
     st.builds(Exclusion, st.sampled_from(EXCLUSIONS)),
     st.just(AddDan()),
 )
 # a few posts first so that the rules have copies to act on, then anything
 histories = st.tuples(
-    st.lists(st.builds(Post, posters, indexes), min_size=2, max_size=8),
-    st.lists(operations, min_size=4, max_size=20),
+    st.lists(posts, min_size=2, max_size=6),
+    st.lists(operations, min_size=8, max_size=24),
 ).map(lambda parts: parts[0] + parts[1])
 
 
@@ -320,7 +350,8 @@ def new_world(client: TestClient, runtime: Runtime) -> World:
 def apply(world: World, op: Any) -> None:
     model, client = world.model, world.client
     if isinstance(op, Post):
-        response = world.ws.post_message(world.people[op.member], world.mailboxes[op.member], raw_message(op.index))
+        member, mailbox = world.people[op.member], world.mailboxes[op.member]
+        response = world.ws.post_message(member, mailbox, raw_message(op.index))
         assert response.status_code == 201, response.text
         body = response.json()
         reasons = model.reasons(op.member, op.index)
@@ -347,6 +378,15 @@ def apply(world: World, op: Any) -> None:
             assert response.status_code == 200, response.text
             model.blocklists[op.member].add(op.entry)
             assert set(response.json()["blocklist"]) == model.blocklists[op.member]
+    elif isinstance(op, PostThread):
+        for index in range(len(POOL)):
+            if thread_root(index) == op.root:
+                apply(world, Post(op.member, index))
+    elif isinstance(op, BlockHeld):
+        held = {a for owner, i in model.stored if owner == op.member for a in POOL[i].participants}
+        entries = [e for e in BLOCK_ENTRIES if any(matches(a, e) for a in held)]
+        if entries:
+            apply(world, Block(op.member, entries[op.pick % len(entries)]))
     elif isinstance(op, Unblock):
         present = sorted((m, e) for m, entries in model.blocklists.items() for e in entries)
         if present:
@@ -369,8 +409,8 @@ def apply(world: World, op: Any) -> None:
         world.settings(exclusions=sorted(entries))
         model.exclusions = set(entries)
     elif isinstance(op, AddDan):
-        response = client.post("/members", json={"name": "Dan", "emails": [ADDRESSES["dan"]], "role": "member"},
-                               headers=world.people["bob"].headers)
+        dan = {"name": "Dan", "emails": [ADDRESSES["dan"]], "role": "member"}
+        response = client.post("/members", json=dan, headers=world.people["bob"].headers)
         if "dan" in model.members:
             assert response.status_code == 409, response.text
         else:
@@ -390,7 +430,8 @@ def apply_share(world: World, op: Share) -> None:
     email_id = world.email_ids.get(index)
     if email_id is None:
         return  # never stored by anyone: nothing to share
-    response = world.client.post(f"/emails/{email_id}/shares", json=body, headers=world.people[op.member].headers)
+    headers = world.people[op.member].headers
+    response = world.client.post(f"/emails/{email_id}/shares", json=body, headers=headers)
     if model.level(op.member, index) == "none":
         expected = 404
     elif (op.member, index) not in model.stored or model.reasons(op.member, index):
@@ -400,9 +441,10 @@ def apply_share(world: World, op: Share) -> None:
     else:
         expected = 201
     assert response.status_code == expected, (op, response.text)
+    event(f"share answered {expected}")
     if expected == 201:
         shown = response.json()
-        assert sorted(shown["members"]) == sorted(body["members"])
+        assert sorted(shown["members"]) == sorted(set(body["members"]))  # a member named twice counts once
         assert shown["workspace"] is op.workspace and shown["thread"] is op.thread
         model.grants.append(Grant(shown["id"], op.member, index, frozenset(named), op.workspace, op.thread))
 
@@ -413,25 +455,29 @@ def apply_revoke(world: World, op: Revoke) -> None:
     if not live:
         return
     grant = live[op.pick % len(live)]
+    member = grant.owner if op.as_sharer else op.member
     email_id = world.email_ids[grant.index]
-    response = world.client.delete(f"/emails/{email_id}/shares/{grant.id}", headers=world.people[op.member].headers)
-    admin = ROLES[op.member] == "admin"
-    sees_grant = op.member == grant.owner or grant.everyone or op.member in grant.named or admin
-    if model.level(op.member, grant.index) == "none" or not sees_grant:
+    headers = world.people[member].headers
+    response = world.client.delete(f"/emails/{email_id}/shares/{grant.id}", headers=headers)
+    admin = ROLES[member] == "admin"
+    sees_grant = member == grant.owner or grant.everyone or member in grant.named or admin
+    if model.level(member, grant.index) == "none" or not sees_grant:
         expected = 404
-    elif op.member != grant.owner and not admin:
+    elif member != grant.owner and not admin:
         expected = 403
     else:
         expected = 204
-    assert response.status_code == expected, (op, grant, response.text)
+    assert response.status_code == expected, (op, member, grant, response.text)
+    event(f"revoke answered {expected}")
     if expected == 204:
         grant.live = False
 
 
-def check_lists(world: World) -> None:
-    """Cheap, after every step: each viewer's GET /emails, with the level and subject of each item."""
+def check_lists(world: World, step: int) -> None:
+    """Cheap, after a step: GET /emails of two viewers (in turn), with the level and subject of each item."""
     model = world.model
-    for viewer in sorted(model.members):
+    viewers = sorted(model.members)
+    for viewer in {viewers[step % len(viewers)], viewers[(step + 1) % len(viewers)]}:
         response = world.client.get("/emails", params={"limit": 100}, headers=world.people[viewer].headers)
         assert response.status_code == 200, response.text
         served = {e["id"]: (e["level"], e.get("subject")) for e in response.json()["items"]}
@@ -443,9 +489,27 @@ def check_lists(world: World) -> None:
         assert served == expected, viewer
 
 
+def note_coverage(model: Model) -> None:
+    """What the history reached (see pytest --hypothesis-show-statistics)."""
+    hidden = {(o, i) for o, i in model.stored if model.reasons(o, i)}
+    live = [g for g in model.grants if g.live]
+    merged = any(sum(1 for _, i in model.stored if i == j) > 1 for j in range(len(POOL)))
+    thread_reach = any(
+        g.thread and (g.owner, i) in model.stored and i != g.index and thread_root(i) == thread_root(g.index)
+        for g in live for i in range(len(POOL))
+    )
+    event(f"copies stored: {min(len(model.stored), 8)}{'+' if len(model.stored) >= 8 else ''}")
+    event(f"hidden copies now: {bool(hidden)}")
+    event(f"email with copies in two mailboxes: {merged}")
+    event(f"live grant on a hidden copy: {any((g.owner, g.index) in hidden for g in live)}")
+    event(f"thread grant reaching another copy: {thread_reach}")
+    event(f"revoked grant: {any(not g.live for g in model.grants)}")
+
+
 def check(world: World) -> None:
     """Every viewer, every email: what the API serves equals what the model allows."""
     model = world.model
+    note_coverage(model)
     for viewer in sorted(model.members):
         headers = world.people[viewer].headers
         listed = world.client.get("/emails", params={"limit": 100}, headers=headers).json()["items"]
@@ -453,7 +517,8 @@ def check(world: World) -> None:
         assert {e["id"] for e in listed} == expected_ids, viewer
         for index, email_id in world.email_ids.items():
             level = model.level(viewer, index)
-            where = f"viewer={viewer} message={index} copies={sorted(o for o, i in model.stored if i == index)}"
+            holders = sorted(o for o, i in model.stored if i == index)
+            where = f"viewer={viewer} message={index} copies={holders}"
             shown = world.client.get(f"/emails/{email_id}", headers=headers)
             body = world.client.get(f"/emails/{email_id}/body", headers=headers)
             if level == "none":
@@ -475,15 +540,22 @@ def check(world: World) -> None:
                 assert body.status_code == 404, (where, body.text)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large
+    ],
+)
 @given(history=histories)
-def test_every_viewer_sees_exactly_what_the_rules_allow(client: TestClient, runtime: Runtime, history: list[Any]) -> None:
+def test_every_viewer_sees_exactly_what_the_rules_allow(
+    client: TestClient, runtime: Runtime, history: list[Any]
+) -> None:
     world = new_world(client, runtime)
-    for op in history:
+    for step, op in enumerate(history):
         apply(world, op)
-        if not isinstance(op, Post):  # a rule changed: check it was applied at once (posts: at the end)
-            check_lists(world)
+        if not isinstance(op, (Post, PostThread)):  # a rule changed: applied at once? (posts: at the end)
+            check_lists(world, step)
     check(world)
 
 
