@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
+from adapters.datakeys import key_metadata
+from projections.secret_tables import secret_metadata
 from projections.tables import metadata
+
+# Every table the migrations own: the views, and the secrets and data keys that are not views.
+TARGET_METADATA = [metadata, secret_metadata, key_metadata]
 
 config = context.config
 
@@ -22,7 +27,7 @@ def run() -> None:
 
 
 def _migrate(connection: object) -> None:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=TARGET_METADATA, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
