@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError
 from application.app import MailTrail
 from application.errors import ConflictError, DomainError, RuleViolationError
 from application.ports import (
+    Fetched,
     FolderState,
     Item,
     KeyStore,
@@ -258,14 +259,15 @@ class MailSync:
             for batch, got in zip(batches, stream, strict=True):
                 cursor = {**cursor, "last_uid": batch[-1], "fetched": cursor["fetched"] + len(batch),
                           "pending": cursor["pending"] - len(batch)}  # fmt: skip
-                items: list[Item] = [f.item for f in got]
+                items: list[Item] = [with_provider_ids(f) for f in got]
                 items += [
                     Rejected(f"imap:{folder}:{state.uidvalidity}:{u}", "too_large")
                     for u in batch
                     if u in too_large
                 ]
                 entries = [
-                    UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, f.item)) for f in got
+                    UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, item))
+                    for f, item in zip(got, items, strict=True)
                 ]
                 self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
                 self._record(syncer, folder, items, cursor, report)
@@ -321,4 +323,14 @@ class MailSync:
 def copy_id_of(mailbox_id: str, item: Any) -> str | None:
     if isinstance(item, Rejected):
         return None
-    return str(SyncedMessage.create_id(mailbox_id, email_identity(item.message_id, item.fingerprint)))
+    identity = email_identity(item.message_id, item.fingerprint)
+    return str(SyncedMessage.create_id(mailbox_id, identity, item.copy_key))
+
+
+def with_provider_ids(fetched: Fetched) -> Item:
+    """Gmail's X-GM-MSGID keys the copy and X-GM-THRID names the thread."""
+    item = fetched.item
+    if isinstance(item, Rejected) or fetched.gm_msgid is None:
+        return item
+    thread = str(fetched.gm_thrid) if fetched.gm_thrid is not None else None
+    return replace(item, provider_id=str(fetched.gm_msgid), provider_thread=thread)

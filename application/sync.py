@@ -92,7 +92,7 @@ class Syncer:
                     blocked_threads |= thread_hashes(item)
                 continue
             identity = email_identity(item.message_id, item.fingerprint)
-            copy_id = SyncedMessage.create_id(self.mailbox_id, identity)
+            copy_id = SyncedMessage.create_id(self.mailbox_id, identity, item.copy_key)
             if copy_id in copies or copy_id in existing:
                 result.skipped[DUPLICATE] += 1
                 continue
@@ -107,6 +107,7 @@ class Syncer:
                 direction=way,
                 headers=headers_of(item),
                 content=content_of(item),
+                copy_key=item.copy_key,
             )
             result.copies.append((str(copy_id), email_id))
             stored.append((item, copy_id, way))
@@ -171,6 +172,7 @@ def headers_of(message: ParsedMessage) -> dict[str, Any]:
         "cc": _pairs(message.cc),
         "bcc": _pairs(message.bcc),
         "in_reply_to": message.in_reply_to,
+        "thread_id": message.provider_thread,
         "references": list(message.references),
         "bulk": message.bulk,
         "size": message.size,

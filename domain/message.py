@@ -44,3 +44,9 @@ class ParsedMessage:
     size: int
     fingerprint: str
     defects: tuple[str, ...] = field(default=())
+    provider_id: str | None = None  # e.g. Gmail's X-GM-MSGID: the copy's identity in that mailbox
+    provider_thread: str | None = None  # e.g. Gmail's X-GM-THRID
+
+    @property
+    def copy_key(self) -> str | None:
+        return f"provider:{self.provider_id}" if self.provider_id else None

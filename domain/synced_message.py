@@ -26,8 +26,10 @@ class SyncedMessage(Aggregate):
     """Content fields live only in these events; views keep what reads need."""
 
     @staticmethod
-    def create_id(mailbox_id: str, identity: str, **_: Any) -> UUID:
-        return stable_id("copy", mailbox_id, identity)
+    def create_id(mailbox_id: str, identity: str, copy_key: str | None = None, **_: Any) -> UUID:
+        """One copy per mailbox and message: the provider's own id (Gmail's X-GM-MSGID) when it
+        has one, else the email identity."""
+        return stable_id("copy", mailbox_id, copy_key or identity)
 
     @event("Recorded")
     def __init__(
@@ -40,6 +42,7 @@ class SyncedMessage(Aggregate):
         direction: str,
         headers: dict[str, Any],
         content: dict[str, Any],
+        copy_key: str | None = None,
     ) -> None:
         self.mailbox_id = mailbox_id
         self.identity = identity
