@@ -179,3 +179,43 @@ def test_one_workspaces_members_are_not_internal_to_another(acme: Workspace, glo
     assert response.json()["status"] == "stored"
     people = globex.client.get("/people", headers=globex.admin.headers).json()["items"]
     assert [p["emails"] for p in people] == [["karen@gmail.com"]]
+
+
+def test_every_later_endpoint_answers_not_found_for_the_first_workspaces_ids(
+    acme: Workspace, acme_data: AcmeData, globex: Workspace
+) -> None:
+    d = acme_data
+    lead = acme.client.post("/leads", json={"name": "Northwind", "contacts": [d.person_id]}, headers=acme.admin.headers)
+    lead_id = lead.json()["id"]
+    share = acme.client.post(f"/emails/{d.email_id}/shares", json={"workspace": True}, headers=acme.admin.headers)
+    share_id = share.json()["id"]
+    gina_box = globex.connect_upload(globex.admin, "gina@globex.com")
+    own_person = globex.client.post("/people", json={"name": "Zoe", "emails": ["zoe@initech.com"]},
+                                    headers=globex.admin.headers).json()["id"]
+    h = globex.admin.headers
+    calls = [
+        ("get", f"/leads/{lead_id}", None),
+        ("get", f"/leads/{lead_id}/emails", None),
+        ("post", f"/leads/{lead_id}/contacts", {"person_id": own_person}),
+        ("get", f"/people/{d.person_id}/intelligence", None),
+        ("get", f"/companies/{d.company_id}/intelligence", None),
+        ("get", f"/emails/{d.email_id}/shares", None),
+        ("post", f"/emails/{d.email_id}/shares", {"workspace": True}),
+        ("delete", f"/emails/{d.email_id}/shares/{share_id}", None),
+        ("get", f"/audit/emails/{d.email_id}/explain?viewer={acme.admin.id}", None),
+        ("get", f"/audit/emails/{d.email_id}/explain?viewer={globex.admin.id}", None),
+        ("post", f"/people/{own_person}/merge", {"person_id": d.person_id}),
+        ("post", f"/mailboxes/{d.mailbox_id}/sync", None),
+        ("patch", f"/mailboxes/{d.mailbox_id}/connection", {"username": "x"}),
+        ("delete", f"/mailboxes/{d.mailbox_id}", None),
+    ]
+    for method, path, body in calls:
+        assert_not_found_without_data(globex.client.request(method, path, json=body, headers=h))
+    raw = message("gina@globex.com", "x@initech.com", "hi", message_id="<iso@globex.com>")
+    posted = globex.client.post(f"/mailboxes/{d.mailbox_id}/messages", content=raw,
+                                headers={**h, "Content-Type": "message/rfc822"})
+    assert_not_found_without_data(posted)
+    log = globex.client.get("/audit/events", params={"aggregate_id": d.mailbox_id}, headers=h).json()
+    assert log["items"] == []
+    assert gina_box  # Globex's own mailbox exists; the first workspace's stays untouched:
+    assert acme.client.get(f"/mailboxes/{d.mailbox_id}", headers=acme.admin.headers).json()["status"] == "active"
