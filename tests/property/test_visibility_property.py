@@ -211,7 +211,7 @@ posters = st.sampled_from(POSTERS)
 indexes = st.integers(0, len(POOL) - 1)
 workspace_wide = st.sampled_from((False, False, True))  # named members mostly: the auditor rule needs them
 shares = st.builds(Share, posters, st.integers(0, 10),
-                   st.lists(st.sampled_from(NAMED), min_size=1, max_size=3, unique=True).map(tuple),
+                   st.lists(st.sampled_from(NAMED + ("audrey",)), min_size=1, max_size=3, unique=True).map(tuple),
                    workspace_wide, st.booleans())
 posts = st.one_of(
     st.builds(Post, posters, indexes),
