@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -15,6 +16,8 @@ from adapters.settings import Settings
 from application.app import MailTrail
 from projections.runner import ProjectionRunner
 from projections.tables import mailboxes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,9 +71,7 @@ class Runtime:
                 try:
                     self.runner.catch_up()
                 except Exception:  # noqa: BLE001 - logged and retried on the next tick
-                    import logging
-
-                    logging.getLogger(__name__).exception("projection catch-up failed")
+                    log.exception("projection catch-up failed")
 
         self._thread = threading.Thread(target=loop, name="projections", daemon=True)
         self._thread.start()

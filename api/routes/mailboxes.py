@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from adapters.mime import parse_message
 from api.deps import MemberDep, RuntimeDep, ViewerDep
@@ -101,8 +102,6 @@ async def post_message(
     content_type: Annotated[str, Header()] = "",
 ) -> dict[str, Any]:
     """Ingest one raw RFC 822 message (forwarding, uploads) into the caller's mailbox."""
-    from starlette.concurrency import run_in_threadpool
-
     if content_type.split(";")[0].strip().lower() != "message/rfc822":
         raise RuleViolationError("send the raw message with Content-Type: message/rfc822")
     raw = await request.body()
