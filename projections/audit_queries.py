@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select
 
 from domain.values import SharingLevel
 from domain.visibility import Viewer, copy_level, email_level
-from projections.email_queries import copies_by_email
+from projections.email_queries import copies_by_email, grant_applies
 from projections.tables import audit_log, email_copies, grants, mailboxes
 
 
@@ -63,8 +63,7 @@ def _rules(viewer: Viewer, copy: Any, row: Any, grant_rows: list[Any], level: Sh
     if copy.owner_id == viewer.member_id:
         return [{"rule": "owner", "level": SharingLevel.FULL.value}]
     for grant in grant_rows:
-        applies = grant.copy_id == copy.id or (grant.thread and grant.thread_key == copy.thread_key)
-        if not applies or grant.mailbox_id != copy.mailbox_id:
+        if not grant_applies(grant, copy):
             continue
         reaches = grant.everyone or (viewer.member_id in grant.members and not viewer.is_auditor)
         if reaches:

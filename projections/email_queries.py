@@ -69,8 +69,7 @@ def copies_by_email(conn: Connection, email_ids: list[str]) -> dict[str, list[Co
     )) if rows else []
     grouped: dict[str, list[CopyRow]] = defaultdict(list)
     for row in rows:
-        applying = [g for g in live_grants if g.mailbox_id == row.mailbox_id and (
-            g.copy_id == row.id or (g.thread and g.thread_key == row.thread_key))]
+        applying = [g for g in live_grants if grant_applies(g, row)]
         reason = hidden_reason(row)
         grouped[row.email_id].append(CopyRow(
             id=row.id,
@@ -89,6 +88,12 @@ def copies_by_email(conn: Connection, email_ids: list[str]) -> dict[str, list[Co
             ),
         ))
     return grouped
+
+
+def grant_applies(grant: Any, copy: Any) -> bool:
+    """A share covers its own copy, or (a thread share) the owner's copies of that thread."""
+    return bool(grant.mailbox_id == copy.mailbox_id and (
+        grant.copy_id == copy.id or (grant.thread and grant.thread_key == copy.thread_key)))
 
 
 def hidden_reason(row: Any) -> str | None:

@@ -13,7 +13,8 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, update
 from domain.mailbox import Mailbox
 from domain.synced_message import SyncedMessage
 from domain.workspace import Workspace
-from projections.tables import email_copies, email_participants, grants, mailboxes, workspaces
+from projections.internal import internal_set_of
+from projections.tables import email_copies, email_participants, grants, mailboxes
 from projections.writer import Handler, ViewWriter
 
 
@@ -43,15 +44,14 @@ def _set_flag(w: ViewWriter, scope: ColumnElement[bool], column: str, hidden: An
 
 
 def recompute_internal(event: Any, w: ViewWriter, position: int) -> None:
-    row = w.execute(select(workspaces).where(workspaces.c.id == str(event.originator_id))).one()
-    addresses = set(row.member_addresses)
-    for mailbox_addresses in row.mailbox_addresses.values():
-        addresses.update(mailbox_addresses)
+    workspace_id = str(event.originator_id)
+    w.flush()
+    internal, _ = internal_set_of(w.conn, workspace_id)
     external = and_(
-        email_participants.c.address.not_in(sorted(addresses)),
-        email_participants.c.domain.not_in(list(row.internal_domains)),
+        email_participants.c.address.not_in(sorted(internal.addresses)),
+        email_participants.c.domain.not_in(sorted(internal.domains)),
     )
-    scope = email_copies.c.workspace_id == row.id
+    scope = email_copies.c.workspace_id == workspace_id
     _set_flag(w, scope, "internal_at", ~_participant(external), position)
 
 

@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from adapters.mime import parse_message
 from api.deps import MemberDep, RuntimeDep, ViewerDep
 from api.errors import ForbiddenError
+from api.paging import only
 from api.routes.mailbox_connections import ConnectionChange, apply_connection_change, connect_other
 from api.schemas import BlocklistEntry, MailboxChange, NewMailbox
-from application.errors import NotFoundError, RuleViolationError
+from application.errors import RuleViolationError
 from application.sync import Syncer
 from domain.mailbox import Mailbox
 from domain.visibility import Viewer
@@ -24,10 +25,7 @@ MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 def _one(runtime: Any, viewer: Viewer, mailbox_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
-        rows = mailbox_rows(conn, viewer, mailbox_id)
-    if not rows:
-        raise NotFoundError(f"mailbox {mailbox_id} not found")
-    return rows[0]
+        return only(mailbox_rows(conn, viewer, mailbox_id), "mailbox", mailbox_id)
 
 
 def _owned(runtime: Any, viewer: Viewer, mailbox_id: str) -> Mailbox:
