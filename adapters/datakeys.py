@@ -44,13 +44,13 @@ def load_or_create_master_key(path: Path) -> str:
     return key
 
 
-def _encrypt(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
+def _encrypt(cipher: AESGCM, plaintext: bytes, associated: bytes) -> bytes:
     nonce = os.urandom(NONCE)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
+    return nonce + cipher.encrypt(nonce, plaintext, associated)
 
 
-def _decrypt(key: bytes, sealed: bytes, associated: bytes) -> bytes:
-    return AESGCM(key).decrypt(sealed[:NONCE], sealed[NONCE:], associated)
+def _decrypt(cipher: AESGCM, sealed: bytes, associated: bytes) -> bytes:
+    return cipher.decrypt(sealed[:NONCE], sealed[NONCE:], associated)
 
 
 class DataKeyStore:
@@ -58,10 +58,11 @@ class DataKeyStore:
 
     def __init__(self, engine: Engine, master_key: str) -> None:
         self.engine = engine
-        self._master = base64.b64decode(master_key)
-        if len(self._master) != 32:
+        master = base64.b64decode(master_key)
+        if len(master) != 32:
             raise ValueError("the master key must be 32 bytes, base64-encoded")
-        self._keys: dict[str, bytes | None] = {}
+        self._master = AESGCM(master)
+        self._keys: dict[str, AESGCM | None] = {}
         self._lock = threading.Lock()
 
     def seal(self, mailbox_id: str, plaintext: bytes) -> bytes:
@@ -86,7 +87,10 @@ class DataKeyStore:
     def exists(self, mailbox_id: str) -> bool:
         return self._key(mailbox_id, create=False) is not None
 
-    def _key(self, mailbox_id: str, create: bool) -> bytes | None:
+    def _key(self, mailbox_id: str, create: bool) -> AESGCM | None:
+        cached = self._keys.get(mailbox_id)
+        if cached is not None:
+            return cached
         with self._lock:
             if mailbox_id in self._keys and (self._keys[mailbox_id] is not None or not create):
                 return self._keys[mailbox_id]
@@ -102,7 +106,7 @@ class DataKeyStore:
                 except IntegrityError:
                     pass  # another process made it first: use theirs
                 wrapped = self._wrapped(mailbox_id)
-            key = _decrypt(self._master, wrapped, mailbox_id.encode()) if wrapped is not None else None
+            key = AESGCM(_decrypt(self._master, wrapped, mailbox_id.encode())) if wrapped is not None else None
             self._keys[mailbox_id] = key
             return key
 

@@ -31,6 +31,7 @@ class StoreConfig:
             parts = urlsplit(self.url)
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "APPLICATION_RECORDER_TOPIC": "adapters.recorders:PostgresRecorder",
                 "POSTGRES_DBNAME": parts.path.lstrip("/"),
                 "POSTGRES_HOST": parts.hostname or "127.0.0.1",
                 "POSTGRES_PORT": str(parts.port or 5432),
@@ -76,8 +77,12 @@ def _configure_sqlite(engine: Engine, scratch: bool) -> None:
     def on_connect(dbapi_connection: Any, _: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=MEMORY" if scratch else "PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=OFF" if scratch else "PRAGMA synchronous=NORMAL")
+        if scratch:  # a replay's own file: nothing to recover after a crash, bulk-loaded
+            for pragma in ("page_size=16384", "journal_mode=OFF", "synchronous=OFF", "cache_size=-65536"):
+                cursor.execute(f"PRAGMA {pragma}")
+        else:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()

@@ -17,7 +17,7 @@ from adapters.persistence import StoreConfig, writer_engine
 from api.runtime import Runtime
 from application.errors import RuleViolationError
 from projections.digest import view_digest
-from projections.runner import ProjectionRunner
+from projections.rebuild import rebuild
 from projections.tables import audit_log
 
 Progress = Callable[[int], None]
@@ -52,7 +52,7 @@ def fresh_views(runtime: Runtime, until: int | None = None, progress: Progress |
         engine, cleanup = _fresh_store(runtime.store, Path(tmp))
         try:
             upgrade(engine)
-            position = ProjectionRunner(runtime.app, writer_engine(engine)).catch_up(target, progress)
+            position = rebuild(runtime.app, writer_engine(engine), target, progress)
             yield engine, position
         finally:
             cleanup()

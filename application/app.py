@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, Recording, Transcoder
 
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
 from application.ports import DomainCatalog, Sealer
@@ -37,6 +37,10 @@ class MailTrail(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder(self.sealer)
+
+    def view_mapper(self) -> Mapper[UUID]:
+        """The mapper the views read with: it leaves a copy's content (bodies) sealed."""
+        return self.factory.mapper(transcoder=OrjsonTranscoder(self.sealer, views=True))
 
     # loading ---------------------------------------------------------------
     def load(self, cls: type[A], aggregate_id: UUID | str, workspace_id: str | None = None) -> A:

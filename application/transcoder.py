@@ -3,7 +3,12 @@
 Event attributes are JSON types by design (ids as strings); only `timestamp`
 is typed back. The content fields of a recorded copy (participants, subject,
 bodies, attachment metadata) are stored encrypted with that mailbox's data
-key, so destroying the key erases them from the log without rewriting it."""
+key, so destroying the key erases them from the log without rewriting it.
+
+A sealed event is stored as `{public JSON}\n`, the length of the sealed headers
+(4 bytes), the sealed headers, then the sealed content: compact JSON holds no raw
+newline, so the first one ends the public part. Headers and content are sealed
+apart so that the views, which never read bodies, decrypt the headers only."""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from application.ports import Sealer
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 SEALED_FIELDS = ("headers", "content")
 ERASED: dict[str, Any] = {"erased": True}
+WITHHELD: dict[str, Any] = {"withheld": True}  # in place of the content, for the views
+_SEPARATOR = b"\n"
 
 
 def _default(obj: Any) -> Any:
@@ -27,36 +34,50 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in an event")
 
 
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=_default, option=_OPTIONS)
+
+
 def _is_copy_content(obj: dict[str, Any]) -> bool:
     return "mailbox_id" in obj and all(field in obj for field in SEALED_FIELDS)
 
 
 class OrjsonTranscoder(Transcoder):
-    def __init__(self, sealer: Sealer | None = None) -> None:
+    """`views=True` leaves a copy's content sealed: no view reads message bodies."""
+
+    def __init__(self, sealer: Sealer | None = None, *, views: bool = False) -> None:
         self.sealer = sealer
+        self.views = views
 
     def encode(self, obj: Any) -> bytes:
-        if self.sealer is not None and isinstance(obj, dict) and _is_copy_content(obj):
-            secret = orjson.dumps({f: obj[f] for f in SEALED_FIELDS}, default=_default, option=_OPTIONS)
-            sealed = self.sealer.seal(obj["mailbox_id"], secret)
-            obj = {k: v for k, v in obj.items() if k not in SEALED_FIELDS}
-            obj["sealed"] = base64.b64encode(sealed).decode("ascii")
-        return orjson.dumps(obj, default=_default, option=_OPTIONS)
+        if self.sealer is None or not isinstance(obj, dict) or not _is_copy_content(obj):
+            return _dumps(obj)
+        mailbox_id = obj["mailbox_id"]
+        headers = self.sealer.seal(mailbox_id, _dumps(obj["headers"]))
+        content = self.sealer.seal(mailbox_id, _dumps(obj["content"]))
+        public = _dumps({k: v for k, v in obj.items() if k not in SEALED_FIELDS})
+        return b"".join((public, _SEPARATOR, len(headers).to_bytes(4, "big"), headers, content))
 
     def decode(self, data: bytes) -> Any:
-        obj = orjson.loads(data)
-        if isinstance(obj, dict):
-            stamp = obj.get("timestamp")
-            if isinstance(stamp, str):
-                obj["timestamp"] = datetime.fromisoformat(stamp)
-            sealed = obj.pop("sealed", None)
-            if sealed is not None:
-                obj.update(self._unseal(obj["mailbox_id"], sealed))
+        public, _, sealed = (data if isinstance(data, bytes) else bytes(data)).partition(_SEPARATOR)
+        obj = orjson.loads(public)
+        if not isinstance(obj, dict):
+            return obj
+        stamp = obj.get("timestamp")
+        if isinstance(stamp, str):
+            obj["timestamp"] = datetime.fromisoformat(stamp)
+        if sealed:
+            split = 4 + int.from_bytes(sealed[:4], "big")
+            obj["headers"] = self._unseal(obj["mailbox_id"], sealed[4:split])
+            obj["content"] = dict(WITHHELD) if self.views else self._unseal(obj["mailbox_id"], sealed[split:])
+        elif "sealed" in obj:  # stored before the binary framing: base64 of {"headers", "content"}
+            both = self._unseal(obj["mailbox_id"], base64.b64decode(obj.pop("sealed")))
+            obj.update(both if "erased" not in both else {f: dict(ERASED) for f in SEALED_FIELDS})
         return obj
 
-    def _unseal(self, mailbox_id: str, sealed: str) -> dict[str, Any]:
-        plaintext = self.sealer.unseal(mailbox_id, base64.b64decode(sealed)) if self.sealer else None
+    def _unseal(self, mailbox_id: str, sealed: bytes) -> dict[str, Any]:
+        plaintext = self.sealer.unseal(mailbox_id, sealed) if self.sealer else None
         if plaintext is None:
-            return {field: dict(ERASED) for field in SEALED_FIELDS}
+            return dict(ERASED)
         restored: dict[str, Any] = orjson.loads(plaintext)
         return restored

@@ -10,6 +10,9 @@ from projections.tables import audit_log
 from projections.writer import ViewWriter
 
 
+COLUMNS = ("position", "workspace_id", "aggregate_type", "aggregate_id", "version", "event_type", "occurred_at")
+
+
 class AuditLogView:
     """Remembers which workspace each aggregate belongs to, to file every event under it."""
 
@@ -22,15 +25,10 @@ class AuditLogView:
         if workspace_id is None:
             return
         aggregate_type, _, event_type = type(event).__qualname__.rpartition(".")
-        w.insert(audit_log, {
-            "position": position,
-            "workspace_id": workspace_id,
-            "aggregate_type": aggregate_type,
-            "aggregate_id": aggregate_id,
-            "version": event.originator_version,
-            "event_type": f"{aggregate_type}.{event_type}",
-            "occurred_at": event.timestamp.isoformat(),
-        })
+        w.insert_row(audit_log, COLUMNS, (
+            position, workspace_id, aggregate_type, aggregate_id, event.originator_version,
+            f"{aggregate_type}.{event_type}", event.timestamp.isoformat(),
+        ))
 
     def _workspace(self, event: Any, aggregate_id: str, w: ViewWriter) -> str | None:
         workspace_id = getattr(event, "workspace_id", None)

@@ -14,50 +14,38 @@ from projections.writer import Handler, ViewWriter
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
 
+EMAIL_COLUMNS = ("id", "workspace_id", "message_id", "subject", "sent_at", "from_address", "in_reply_to", "thread_key")
+COPY_COLUMNS = ("id", "email_id", "workspace_id", "mailbox_id", "folder", "direction", "sent_at", "thread_key",
+                "position", "bulk")
+PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id", "name", "domain")
+
+
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
     headers = event.headers
     if headers.get("erased"):
         return  # content erased by crypto-shredding; its mailbox's removal retracted the copy
     copy_id = str(event.originator_id)
-    thread = thread_key(headers, event.email_id)
+    email_id, workspace_id = event.email_id, event.workspace_id
+    thread = thread_key(headers, email_id)
+    sent_at = headers["date"]
     sender = headers["from"][0][0] if headers["from"] else None
-    w.insert(emails, {
-        "id": event.email_id,
-        "workspace_id": event.workspace_id,
-        "message_id": headers["message_id"],
-        "subject": headers["subject"],
-        "sent_at": headers["date"],
-        "from_address": sender,
-        "in_reply_to": headers["in_reply_to"],
-        "thread_key": thread,
-    }, ignore_conflict=True)
-    w.insert(email_copies, {
-        "id": copy_id,
-        "email_id": event.email_id,
-        "workspace_id": event.workspace_id,
-        "mailbox_id": event.mailbox_id,
-        "folder": event.folder,
-        "direction": event.direction,
-        "sent_at": headers["date"],
-        "thread_key": thread,
-        "position": position,
-        "bulk": bool(headers.get("bulk", False)),
-    })
+    w.insert_row(emails, EMAIL_COLUMNS, (
+        email_id, workspace_id, headers["message_id"], headers["subject"], sent_at, sender,
+        headers["in_reply_to"], thread,
+    ), ignore_conflict=True)
+    w.insert_row(email_copies, COPY_COLUMNS, (
+        copy_id, email_id, workspace_id, event.mailbox_id, event.folder, event.direction, sent_at, thread,
+        position, bool(headers.get("bulk", False)),
+    ))
     seen: set[tuple[str, str]] = set()
     for role in ROLES:
         for address, name in headers[role]:
             if (address, role) in seen:
                 continue
             seen.add((address, role))
-            w.insert(email_participants, {
-                "copy_id": copy_id,
-                "address": address,
-                "role": role,
-                "email_id": event.email_id,
-                "workspace_id": event.workspace_id,
-                "name": name,
-                "domain": address.rpartition("@")[2],
-            })
+            w.insert_row(email_participants, PARTICIPANT_COLUMNS, (
+                copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2],
+            ))
 
 
 def message_expunged(event: Any, w: ViewWriter, position: int) -> None:

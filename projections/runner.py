@@ -15,10 +15,11 @@ from sqlalchemy import Engine, select
 from projections import email_views, privacy_views, record_views, workspace_views
 from projections.audit_views import AuditLogView
 from projections.tables import tracking
-from projections.writer import Handler, ViewWriter
+from projections.writer import BulkLoad, Handler, ViewWriter
 
 VIEWS_NAME = "views"
 PAGE_SIZE = 2000
+REBUILD_PAGE = 20_000
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
@@ -30,9 +31,14 @@ for _module in (workspace_views, email_views, record_views, privacy_views):
 class ProjectionRunner:
     """Applies new events to the views; safe to call from several threads."""
 
-    def __init__(self, app: Application[Any], engine: Engine, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self, app: Application[Any], engine: Engine, page_size: int = PAGE_SIZE, bulk: BulkLoad | None = None
+    ) -> None:
+        self.bulk = bulk
         self.audit = AuditLogView()
         self.app = app
+        mapper = app.view_mapper() if hasattr(app, "view_mapper") else app.mapper
+        self._to_event = mapper.to_domain_event
         self.engine = engine
         self.page_size = page_size
         self._lock = threading.Lock()
@@ -62,9 +68,9 @@ class ProjectionRunner:
             return position
 
     def _apply_page(self, notifications: Any, previous: int) -> int:
-        to_event = self.app.mapper.to_domain_event
+        to_event = self._to_event
         with self.engine.begin() as conn:
-            writer = ViewWriter(conn)
+            writer = ViewWriter(conn, self.bulk)
             for notification in notifications:
                 event = to_event(notification)
                 for handler in HANDLERS.get(type(event), ()):

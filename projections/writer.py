@@ -3,50 +3,108 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import JSON, Connection, Executable, Table
+from sqlalchemy.sql.util import find_tables
+
+
+class BulkLoad(Protocol):
+    """Told of every row written and every other statement, to keep indexes in step."""
+
+    def loaded(self, table: str, rows: int) -> None: ...
+
+    def before(self, conn: Connection, tables: frozenset[str]) -> None: ...
 
 
 class ViewWriter:
     """Buffers inserts per table; any other statement flushes them first, so order holds.
 
-    Buffered rows go to the driver's executemany with a statement compiled once per
-    table: SQLAlchemy's per-row parameter processing was most of a replay's time."""
+    Buffered rows reach the driver in bulk: `executemany` of a statement compiled once
+    per table on SQLite, `COPY` on PostgreSQL (through a staging table when conflicting
+    rows are to be skipped). SQLAlchemy's per-row parameter processing was most of a
+    replay's time."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, bulk: BulkLoad | None = None) -> None:
         self.conn = conn
-        self._inserts: dict[tuple[str, bool], tuple[Table, list[dict[str, Any]]]] = {}
+        self.bulk = bulk
+        self._postgres = conn.dialect.name == "postgresql"
+        self._inserts: dict[tuple[str, tuple[str, ...], bool], tuple[Table, list[tuple[Any, ...]]]] = {}
 
     def insert(self, table: Table, row: dict[str, Any], *, ignore_conflict: bool = False) -> None:
-        key = (table.name, ignore_conflict)
-        if key not in self._inserts:
-            self._inserts[key] = (table, [])
-        self._inserts[key][1].append(row)
+        self.insert_row(table, tuple(row), tuple(row.values()), ignore_conflict=ignore_conflict)
+
+    def insert_row(
+        self, table: Table, columns: tuple[str, ...], values: tuple[Any, ...], *, ignore_conflict: bool = False
+    ) -> None:
+        """One row as a tuple in `columns` order: the cheaper form, for the rows of every message."""
+        key = (table.name, columns, ignore_conflict)
+        buffered = self._inserts.get(key)
+        if buffered is None:
+            buffered = self._inserts[key] = (table, [])
+        buffered[1].append(values)
 
     def execute(self, statement: Executable, params: Any = None) -> Any:
-        self.flush()
+        """Run a statement after the buffered rows of the tables it reads or writes."""
+        tables = tables_of(statement)
+        self.flush(tables)
+        if self.bulk is not None:
+            self.bulk.before(self.conn, tables)
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
-    def flush(self) -> None:
-        pending, self._inserts = self._inserts, {}
-        for (_, ignore_conflict), (table, rows) in pending.items():
-            columns = list(rows[0])
-            json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
-            values = [
-                tuple(_json(row[c]) if c in json_columns else row[c] for c in columns) for row in rows
-            ]
-            self.conn.exec_driver_sql(self._insert_sql(table, columns, ignore_conflict), values)
+    def flush(self, tables: frozenset[str] | None = None) -> None:
+        """Write the buffered rows (of `tables` only, when given)."""
+        if tables is None:
+            pending, self._inserts = self._inserts, {}
+        else:
+            pending = {key: rows for key, rows in self._inserts.items() if key[0] in tables}
+            for key in pending:
+                del self._inserts[key]
+        for (_, columns, ignore_conflict), (table, rows) in pending.items():
+            values = _serialize_json(table, columns, rows)
+            if self.bulk is not None:
+                self.bulk.loaded(table.name, len(values))
+            if self._postgres:
+                self._copy(table, columns, values, ignore_conflict)
+            else:
+                self.conn.exec_driver_sql(_insert_sql(table.name, columns, "?", ignore_conflict), values)
 
-    def _insert_sql(self, table: Table, columns: list[str], ignore_conflict: bool) -> str:
-        postgres = self.conn.dialect.name == "postgresql"
-        marker = "%s" if postgres else "?"
+    def _copy(self, table: Table, columns: tuple[str, ...], values: list[tuple[Any, ...]], ignore_conflict: bool) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
-        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join(marker for _ in columns)})'
-        if ignore_conflict:
-            sql += " ON CONFLICT DO NOTHING"
-        return sql
+        target = f"stage_{table.name}" if ignore_conflict else table.name
+        with self.conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            if ignore_conflict:  # COPY cannot skip conflicts: stage the rows, then insert what is new
+                cursor.execute(
+                    f'CREATE TEMP TABLE IF NOT EXISTS "{target}" (LIKE "{table.name}") ON COMMIT DELETE ROWS'
+                )
+            with cursor.copy(f'COPY "{target}" ({names}) FROM STDIN') as copy:
+                for row in values:
+                    copy.write_row(row)
+            if ignore_conflict:
+                cursor.execute(
+                    f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{target}" ON CONFLICT DO NOTHING'
+                )
+                cursor.execute(f'TRUNCATE "{target}"')
+
+
+def tables_of(statement: Executable) -> frozenset[str]:
+    """The names of the tables a statement reads or writes, subqueries included."""
+    found = find_tables(statement, include_crud=True, check_columns=True)  # type: ignore[arg-type]
+    return frozenset(name for name in (getattr(t, "name", None) for t in found) if name)
+
+
+def _serialize_json(table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    json_at = {i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)}
+    if not json_at:
+        return rows
+    return [tuple(_json(v) if i in json_at else v for i, v in enumerate(row)) for row in rows]
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], marker: str, ignore_conflict: bool) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(marker for _ in columns)})'
+    return sql + " ON CONFLICT DO NOTHING" if ignore_conflict else sql
 
 
 def _json(value: Any) -> str:

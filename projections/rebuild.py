@@ -1,0 +1,77 @@
+"""Rebuilding every view from position 0 into a fresh store, as a bulk load.
+
+The secondary indexes of the tables that grow with the mail (emails, copies,
+participants, audit log) are dropped for the load and built once at its end:
+building an index over sorted rows costs a fraction of keeping it up to date row
+by row. A statement that reads those tables once they hold more than a few rows
+(a removal, a rule change mid-history) gets the indexes back first, so no
+statement ever scans an unindexed large table in a loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.application import Application
+from sqlalchemy import Connection, Engine, bindparam, text
+
+from projections.runner import REBUILD_PAGE, ProjectionRunner
+from projections.tables import audit_log, email_copies, email_participants, emails
+
+BULK_TABLES = frozenset(t.name for t in (emails, email_copies, email_participants, audit_log))
+SMALL = 1_000  # rows under which a statement is fast without the secondary indexes
+
+
+class DeferredIndexes:
+    """Holds the dropped index definitions and puts them back when they are needed."""
+
+    def __init__(self) -> None:
+        self._dropped: dict[str, str] = {}  # index name -> its CREATE INDEX statement
+        self._rows = 0
+
+    def start(self, conn: Connection) -> None:
+        for name, create in _secondary_indexes(conn):
+            conn.execute(text(f'DROP INDEX "{name}"'))
+            self._dropped[name] = create
+
+    def loaded(self, table: str, rows: int) -> None:
+        if table in BULK_TABLES:
+            self._rows += rows
+
+    def before(self, conn: Connection, tables: frozenset[str]) -> None:
+        if self._dropped and self._rows > SMALL and tables & BULK_TABLES:
+            self.finish(conn)
+
+    def finish(self, conn: Connection) -> None:
+        dropped, self._dropped = self._dropped, {}
+        for create in dropped.values():
+            conn.execute(text(create))
+
+
+def rebuild(
+    app: Application[Any], engine: Engine, until: int | None = None, progress: Callable[[int], None] | None = None
+) -> int:
+    """Apply every event up to `until` to an empty, migrated, throwaway store; returns the position."""
+    bulk = DeferredIndexes()
+    with engine.begin() as conn:
+        bulk.start(conn)
+    position = ProjectionRunner(app, engine, REBUILD_PAGE, bulk=bulk).catch_up(until, progress)
+    with engine.begin() as conn:
+        bulk.finish(conn)
+    return position
+
+
+def _secondary_indexes(conn: Connection) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the non-unique indexes of the bulk tables, as migrated."""
+    if conn.dialect.name == "postgresql":
+        query = (
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename IN :names AND indexdef NOT LIKE 'CREATE UNIQUE%'"
+        )
+    else:  # an index that backs a PRIMARY KEY or UNIQUE constraint has no sql of its own
+        query = (
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            " AND tbl_name IN :names AND sql NOT LIKE 'CREATE UNIQUE%'"
+        )
+    statement = text(query).bindparams(bindparam("names", sorted(BULK_TABLES), expanding=True))
+    return [(str(name), str(create)) for name, create in conn.execute(statement)]
