@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +12,13 @@ from projections.writer import ViewWriter
 
 
 COLUMNS = ("position", "workspace_id", "aggregate_type", "aggregate_id", "version", "event_type", "occurred_at")
+
+
+@functools.cache
+def _names(cls: type) -> tuple[str, str]:
+    """("SyncedMessage", "SyncedMessage.Recorded") for SyncedMessage.Recorded."""
+    aggregate_type, _, event_type = cls.__qualname__.rpartition(".")
+    return aggregate_type, f"{aggregate_type}.{event_type}"
 
 
 class AuditLogView:
@@ -24,10 +32,10 @@ class AuditLogView:
         workspace_id = self._workspace(event, aggregate_id, w)
         if workspace_id is None:
             return
-        aggregate_type, _, event_type = type(event).__qualname__.rpartition(".")
+        aggregate_type, event_type = _names(type(event))
         w.insert_row(audit_log, COLUMNS, (
             position, workspace_id, aggregate_type, aggregate_id, event.originator_version,
-            f"{aggregate_type}.{event_type}", event.timestamp.isoformat(),
+            event_type, event.timestamp.isoformat(),
         ))
 
     def _workspace(self, event: Any, aggregate_id: str, w: ViewWriter) -> str | None:

@@ -22,7 +22,7 @@ PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id",
 
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
     headers = event.headers
-    if headers.get("erased"):
+    if "erased" in headers:
         return  # content erased by crypto-shredding; its mailbox's removal retracted the copy
     copy_id = str(event.originator_id)
     email_id, workspace_id = event.email_id, event.workspace_id
@@ -37,15 +37,14 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
         copy_id, email_id, workspace_id, event.mailbox_id, event.folder, event.direction, sent_at, thread,
         position, bool(headers.get("bulk", False)),
     ))
-    seen: set[tuple[str, str]] = set()
+    named: dict[tuple[str, str], str] = {}  # (address, role) -> the first name given
     for role in ROLES:
         for address, name in headers[role]:
-            if (address, role) in seen:
-                continue
-            seen.add((address, role))
-            w.insert_row(email_participants, PARTICIPANT_COLUMNS, (
-                copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2],
-            ))
+            named.setdefault((address, role), name)
+    w.insert_rows(email_participants, PARTICIPANT_COLUMNS, [
+        (copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2])
+        for (address, role), name in named.items()
+    ])
 
 
 def message_expunged(event: Any, w: ViewWriter, position: int) -> None:

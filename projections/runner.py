@@ -6,6 +6,7 @@ crash replays at most the uncommitted page and never applies an event twice."""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from projections.writer import BulkLoad, Handler, ViewWriter
 
 VIEWS_NAME = "views"
 PAGE_SIZE = 2000
-REBUILD_PAGE = 20_000
+REBUILD_PAGE = 5_000  # larger pages for a fresh store: no reader waits on it
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
@@ -32,9 +33,15 @@ class ProjectionRunner:
     """Applies new events to the views; safe to call from several threads."""
 
     def __init__(
-        self, app: Application[Any], engine: Engine, page_size: int = PAGE_SIZE, bulk: BulkLoad | None = None
+        self,
+        app: Application[Any],
+        engine: Engine,
+        page_size: int = PAGE_SIZE,
+        bulk: BulkLoad | None = None,
+        read_ahead: bool = False,
     ) -> None:
         self.bulk = bulk
+        self.read_ahead = read_ahead
         self.audit = AuditLogView()
         self.app = app
         mapper = app.view_mapper() if hasattr(app, "view_mapper") else app.mapper
@@ -53,19 +60,27 @@ class ProjectionRunner:
     def catch_up(
         self, until: int | None = None, progress: Callable[[int], None] | None = None
     ) -> int:
-        """Apply every event up to `until` (default: the end); returns the new position."""
-        with self._lock:
+        """Apply every event up to `until` (default: the end); returns the new position.
+
+        With `read_ahead`, the page after a full one is read in the background while
+        this one is applied: a database server then reads while we write."""
+        with self._lock, ThreadPoolExecutor(max_workers=1, thread_name_prefix="views-read") as reader:
             position = self.position()
+            ahead: Future[Any] | None = None
             while until is None or position < until:
-                notifications = self.app.recorder.select_notifications(
-                    start=position + 1, limit=self.page_size, stop=until
-                )
+                notifications = ahead.result() if ahead is not None else self._read(position, until)
                 if not notifications:
                     break
+                last = notifications[-1].id
+                more = self.read_ahead and len(notifications) == self.page_size and (until is None or last < until)
+                ahead = reader.submit(self._read, last, until) if more else None
                 position = self._apply_page(notifications, position)
                 if progress is not None:
                     progress(len(notifications))
             return position
+
+    def _read(self, after: int, until: int | None) -> Any:
+        return self.app.recorder.select_notifications(start=after + 1, limit=self.page_size, stop=until)
 
     def _apply_page(self, notifications: Any, previous: int) -> int:
         to_event = self._to_event

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import orjson
@@ -39,11 +39,16 @@ class ViewWriter:
         self, table: Table, columns: tuple[str, ...], values: tuple[Any, ...], *, ignore_conflict: bool = False
     ) -> None:
         """One row as a tuple in `columns` order: the cheaper form, for the rows of every message."""
+        self.insert_rows(table, columns, (values,), ignore_conflict=ignore_conflict)
+
+    def insert_rows(
+        self, table: Table, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]], *, ignore_conflict: bool = False
+    ) -> None:
         key = (table.name, columns, ignore_conflict)
         buffered = self._inserts.get(key)
         if buffered is None:
             buffered = self._inserts[key] = (table, [])
-        buffered[1].append(values)
+        buffered[1].extend(rows)
 
     def execute(self, statement: Executable, params: Any = None) -> Any:
         """Run a statement after the buffered rows of the tables it reads or writes."""
