@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import JSON, Connection, Executable, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, Executable, Integer, Table
 from sqlalchemy.sql.util import find_tables
 
 
@@ -83,7 +83,8 @@ class ViewWriter:
                 cursor.execute(
                     f'CREATE TEMP TABLE IF NOT EXISTS "{target}" (LIKE "{table.name}") ON COMMIT DELETE ROWS'
                 )
-            with cursor.copy(f'COPY "{target}" ({names}) FROM STDIN') as copy:
+            with cursor.copy(f'COPY "{target}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
+                copy.set_types([_postgres_type(table.c[c].type) for c in columns])
                 for row in values:
                     copy.write_row(row)
             if ignore_conflict:
@@ -97,6 +98,15 @@ def tables_of(statement: Executable) -> frozenset[str]:
     """The names of the tables a statement reads or writes, subqueries included."""
     found = find_tables(statement, include_crud=True, check_columns=True)  # type: ignore[arg-type]
     return frozenset(name for name in (getattr(t, "name", None) for t in found) if name)
+
+
+def _postgres_type(column_type: Any) -> str:
+    """The type a value is sent as in a binary COPY: varchar and json (already serialized)
+    columns take text's binary form."""
+    for kind, name in ((BigInteger, "int8"), (Integer, "int4"), (Boolean, "bool")):
+        if isinstance(column_type, kind):
+            return name
+    return "text"
 
 
 def _serialize_json(table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
