@@ -10,7 +10,6 @@ from sqlalchemy import select
 from projections.tables import audit_log
 from projections.writer import ViewWriter
 
-
 COLUMNS = ("position", "workspace_id", "aggregate_type", "aggregate_id", "version", "event_type", "occurred_at")
 
 

@@ -12,8 +12,7 @@ from projections.tables import email_copies, email_participants, emails
 from projections.writer import Handler, ViewWriter
 
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
-
-
+# Column orders of the rows written for every recorded copy (as tuples: the hot path).
 EMAIL_COLUMNS = ("id", "workspace_id", "message_id", "subject", "sent_at", "from_address", "in_reply_to", "thread_key")
 COPY_COLUMNS = ("id", "email_id", "workspace_id", "mailbox_id", "folder", "direction", "sent_at", "thread_key",
                 "position", "bulk")

@@ -72,7 +72,8 @@ def rebuild(
             for table in sorted(BULK_TABLES):
                 conn.execute(text(f'ALTER TABLE "{table}" SET UNLOGGED'))
         bulk.start(conn)
-    # Reading ahead pays when a server reads while we write; on SQLite both would share one lock.
+    # Reading ahead pays when a server reads while we write; on SQLite the reading thread
+    # only competes with the writing one for the interpreter lock.
     server = engine.dialect.name == "postgresql"
     position = ProjectionRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server).catch_up(until, progress)
     bulk.build(engine)

@@ -19,7 +19,7 @@ class BulkLoad(Protocol):
 
 
 class ViewWriter:
-    """Buffers inserts per table; any other statement flushes them first, so order holds.
+    """Buffers inserts per table; a statement first flushes the tables it touches, so order holds.
 
     Buffered rows reach the driver in bulk: `executemany` of a statement compiled once
     per table on SQLite, `COPY` on PostgreSQL (through a staging table when conflicting
@@ -73,7 +73,7 @@ class ViewWriter:
             if self._postgres:
                 self._copy(table, columns, values, ignore_conflict)
             else:
-                self.conn.exec_driver_sql(_insert_sql(table.name, columns, "?", ignore_conflict), values)
+                self.conn.exec_driver_sql(_insert_sql(table.name, columns, ignore_conflict), values)
 
     def _copy(self, table: Table, columns: tuple[str, ...], values: list[tuple[Any, ...]], ignore_conflict: bool) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
@@ -116,9 +116,9 @@ def _serialize_json(table: Table, columns: tuple[str, ...], rows: list[tuple[Any
     return [tuple(_json(v) if i in json_at else v for i, v in enumerate(row)) for row in rows]
 
 
-def _insert_sql(table: str, columns: tuple[str, ...], marker: str, ignore_conflict: bool) -> str:
+def _insert_sql(table: str, columns: tuple[str, ...], ignore_conflict: bool) -> str:
     names = ", ".join(f'"{c}"' for c in columns)
-    sql = f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(marker for _ in columns)})'
+    sql = f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
     return sql + " ON CONFLICT DO NOTHING" if ignore_conflict else sql
 
 

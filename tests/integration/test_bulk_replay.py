@@ -1,9 +1,13 @@
 """A replay is a bulk load: indexes built after, only the tables a statement reads flushed
-before it, COPY on PostgreSQL, the log read in binary. None of it may change a view."""
+before it, COPY on PostgreSQL, the log read in binary. None of it may change a view.
+The PostgreSQL recorder's own insert keeps the library's all-or-nothing batches."""
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from sqlalchemy import Engine, func, inspect, select
 
@@ -108,3 +112,21 @@ def test_the_postgres_recorder_reads_the_log_as_the_library_does(runtime: Runtim
         )
         assert ours == theirs and ours
         assert all(isinstance(n.state, bytes) for n in ours)
+
+
+def test_the_postgres_recorder_inserts_a_batch_whole_or_not_at_all(runtime: Runtime) -> None:
+    if not runtime.store.is_postgres:
+        pytest.skip("the PostgreSQL recorder's insert")
+    recorder = runtime.app.recorder
+    before = recorder.max_notification_id() or 0
+    batch = [StoredEvent(originator_id=uuid4(), originator_version=1, topic="x:Y", state=bytes(3000))
+             for _ in range(300)]
+
+    ids = recorder.insert_events(batch)
+
+    assert ids == list(range(before + 1, before + 301))
+    clash = [StoredEvent(originator_id=uuid4(), originator_version=1, topic="x:Y", state=b"{}"), batch[7]]
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(clash)
+    assert recorder.max_notification_id() == before + 300
+    assert recorder.select_events(clash[0].originator_id) == []
