@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 
 from projections import email_views, privacy_views, record_views, workspace_views
 from projections.audit_views import AuditLogView
+from projections.collector import collector_paused
 from projections.tables import tracking
 from projections.writer import BulkLoad, Handler, ViewWriter
 
@@ -84,7 +85,7 @@ class ProjectionRunner:
 
     def _apply_page(self, notifications: Any, previous: int) -> int:
         to_event = self._to_event
-        with self.engine.begin() as conn:
+        with collector_paused(), self.engine.begin() as conn:
             writer = ViewWriter(conn, self.bulk)
             for notification in notifications:
                 event = to_event(notification)
