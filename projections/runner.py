@@ -81,7 +81,8 @@ class ProjectionRunner:
             return position
 
     def _read(self, after: int, until: int | None) -> Any:
-        return self.app.recorder.select_notifications(start=after + 1, limit=self.page_size, stop=until)
+        with collector_paused():
+            return self.app.recorder.select_notifications(start=after + 1, limit=self.page_size, stop=until)
 
     def _apply_page(self, notifications: Any, previous: int) -> int:
         to_event = self._to_event
