@@ -37,17 +37,22 @@ class NewMailbox(Body):
     folders: list[str] | None = Field(default=None, max_length=100)
 
 
-class MailboxChange(Body):
-    sharing: Literal["metadata", "subject", "full"] | None = None
-    status: Literal["active", "disconnected"] | None = Field(
-        default=None, description="disconnect or reconnect; the mailbox keeps its cursor and history"
-    )
+class ConnectionChange(Body):
     username: str | None = Field(default=None, min_length=1, max_length=320)
     password: str | None = Field(default=None, min_length=1, max_length=1000)
     host: str | None = Field(default=None, min_length=1, max_length=255)
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["tls", "starttls", "none"] | None = None
     folders: list[str] | None = Field(default=None, max_length=100)
+
+
+class MailboxChange(ConnectionChange):
+    """A connection change (ConnectionChange's fields) and/or a sharing or status change."""
+
+    sharing: Literal["metadata", "subject", "full"] | None = None
+    status: Literal["active", "disconnected"] | None = Field(
+        default=None, description="disconnect or reconnect; the mailbox keeps its cursor and history"
+    )
 
     CONNECTION_FIELDS: ClassVar[tuple[str, ...]] = ("username", "password", "host", "port", "security", "folders")
 

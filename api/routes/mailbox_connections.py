@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
 
 from adapters.datakeys import load_or_create_master_key
 from adapters.imap import ImapConnector
@@ -21,7 +20,7 @@ from adapters.uid_ledger import SqlUidLedger
 from api.deps import MemberDep, RuntimeDep
 from api.errors import ForbiddenError
 from api.runtime import Runtime
-from api.schemas import Body, NewMailbox
+from api.schemas import ConnectionChange, NewMailbox
 from application.errors import NotFoundError, RuleViolationError
 from application.mail_sync import MailSync, Progress
 from application.ports import MailAuthError, MailServerError
@@ -33,15 +32,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["mailboxes"])
 SYNCED_PROVIDERS = ("imap", "gmail")
 LOGIN_TIMEOUT = 20.0
-
-
-class ConnectionChange(Body):
-    username: str | None = Field(default=None, min_length=1, max_length=320)
-    password: str | None = Field(default=None, min_length=1, max_length=1000)
-    host: str | None = Field(default=None, min_length=1, max_length=255)
-    port: int | None = Field(default=None, ge=1, le=65535)
-    security: Literal["tls", "starttls", "none"] | None = None
-    folders: list[str] | None = Field(default=None, max_length=100)
 
 
 def mail_sync_for(runtime: Runtime, *, process_threshold: int | None = None,

@@ -11,8 +11,8 @@ from adapters.mime import parse_message
 from api.deps import MemberDep, RuntimeDep, ViewerDep
 from api.errors import ForbiddenError
 from api.paging import only
-from api.routes.mailbox_connections import ConnectionChange, apply_connection_change, connect_other
-from api.schemas import BlocklistEntry, MailboxChange, NewMailbox
+from api.routes.mailbox_connections import apply_connection_change, connect_other
+from api.schemas import BlocklistEntry, ConnectionChange, MailboxChange, NewMailbox
 from application.errors import RuleViolationError
 from application.sync import Syncer
 from domain.mailbox import Mailbox
