@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any
 
 from eventsourcing.application import Application
@@ -65,7 +66,11 @@ class ProjectionRunner:
 
         With `read_ahead`, the page after a full one is read in the background while
         this one is applied: a database server then reads while we write."""
-        with self._lock, ThreadPoolExecutor(max_workers=1, thread_name_prefix="views-read") as reader:
+        with self._lock, ExitStack() as stack:
+            reader = (
+                stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="views-read"))
+                if self.read_ahead else None
+            )
             position = self.position()
             ahead: Future[Any] | None = None
             while until is None or position < until:
@@ -73,7 +78,7 @@ class ProjectionRunner:
                 if not notifications:
                     break
                 last = notifications[-1].id
-                more = self.read_ahead and len(notifications) == self.page_size and (until is None or last < until)
+                more = reader is not None and len(notifications) == self.page_size and (until is None or last < until)
                 ahead = reader.submit(self._read, last, until) if more else None
                 position = self._apply_page(notifications, position)
                 if progress is not None:
