@@ -438,11 +438,21 @@ def baseline_es_batch_save(count: int, tmp: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- profiling
 
 
+def _store_with_upload_mailbox(url: str) -> tuple[Any, str]:
+    """An in-process runtime on `url` with Alice's workspace and her upload mailbox."""
+    from api.runtime import Runtime
+
+    rt = Runtime.open(_settings(url))
+    ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
+    mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+    rt.catch_up()
+    return rt, mid
+
+
 def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     """An in-process SQLite import without the profiler, timed per phase (wall seconds)."""
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from api.runtime import Runtime
     from application.importing import batches, import_batches
     from application.sync import Syncer
 
@@ -468,11 +478,8 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
             spent["parse"] += time.perf_counter() - t0
 
     url = f"sqlite:///{tmp / 'phases' / 'var' / 'mailtrail.db'}"
-    rt = Runtime.open(_settings(url))
+    rt, mid = _store_with_upload_mailbox(url)
     try:
-        ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
-        mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
-        rt.catch_up()
         syncer = Syncer(rt.app, mid)
         record = syncer.record
 
@@ -505,16 +512,12 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
 
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from api.runtime import Runtime
     from application.importing import batches, import_batches
     from application.sync import Syncer
 
     url = f"sqlite:///{tmp / 'profile' / 'var' / 'mailtrail.db'}"
-    rt = Runtime.open(_settings(url))
+    rt, mid = _store_with_upload_mailbox(url)
     try:
-        ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
-        mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
-        rt.catch_up()
         profiler = cProfile.Profile()
         t0 = time.perf_counter()
         profiler.enable()
