@@ -165,13 +165,23 @@ def test_two_workers_syncing_one_mailbox_never_duplicate_a_message(
 ) -> None:
     fill_maildir(dovecot, account.user, [external(n) for n in range(300)])
     account.service.batch_count = 25
-    both_connected = threading.Barrier(2)
+    both_connected, both_opened = threading.Barrier(2), threading.Barrier(2)
     connector = account.service.connector
 
     class SideBySide:
+        """Both workers read the folder's cursor before either saves a batch: they must collide."""
+
         def connect(self, connection: Any, secret: Any) -> Any:
             server = connector.connect(connection, secret)
             both_connected.wait(timeout=10)
+            open_folder = server.open
+
+            def open_together(folder: str) -> Any:
+                state = open_folder(folder)
+                both_opened.wait(timeout=10)
+                return state
+
+            server.open = open_together
             return server
 
     account.service.connector = SideBySide()  # type: ignore[assignment]
