@@ -230,7 +230,8 @@ class ImapServer:
             while not stop() and time.monotonic() < deadline:
                 time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
             return False
-        self.open(folder)
+        if self.selected is None or self.selected.name != folder:
+            self.open(folder)
         with translated(f"IDLE on {folder}"):
             self.client.idle()
             try:

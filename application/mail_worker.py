@@ -75,7 +75,10 @@ class SyncWorker:
             with closing(server):
                 folders = server.folders(mailbox.connection.get("folders") or None)
                 cursors = self.sync.app.load(Mailbox, mailbox_id).cursors
-                if any(f not in cursors or not unchanged(cursors[f], server.status(f)) for f in folders):
+                # The folder to IDLE on is compared as opened: mail that lands after that is
+                # told during IDLE; mail that landed between a STATUS and the EXAMINE was not.
+                states = [server.status(f) for f in folders[1:]] + [server.open(folders[0])]
+                if any(s.name not in cursors or not unchanged(cursors[s.name], s) for s in states):
                     return  # changed since the pass: no IDLE, or this change would go unnoticed
                 if server.wait_for_change(folders[0], self.poll_seconds, stop.is_set):
                     log.info("mailbox %s: %s changed", mailbox_id, folders[0])

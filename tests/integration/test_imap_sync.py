@@ -10,6 +10,7 @@ import pytest
 
 from adapters.settings import Settings
 from api.runtime import Runtime
+from application.mail_worker import SyncWorker
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import CuttingProxy, ImapAccount, external, fill_maildir, requires_dovecot, seen_flags
 
@@ -200,3 +201,38 @@ def test_two_workers_syncing_one_mailbox_never_duplicate_a_message(
     view = account.view()
     assert view["synced"] == 300 and view["skipped"].get("duplicate", 0) == 0
     assert view["cursors"]["INBOX"]["pending"] == 0
+
+
+def test_mail_that_lands_just_before_the_worker_idles_wakes_it_at_once(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    fill_maildir(dovecot, account.user, [external(n) for n in range(3)])
+    account.sync()
+    connector = account.service.connector
+
+    class LateMail:
+        """A message arrives after the worker compared the folders and before it opens one to IDLE."""
+
+        def connect(self, connection: Any, secret: Any) -> Any:
+            server = connector.connect(connection, secret)
+            open_folder = server.open
+
+            def open_after_new_mail(folder: str) -> Any:
+                account.append(*external(9, "Late"))
+                server.open = open_folder
+                return open_folder(folder)
+
+            server.open = open_after_new_mail
+            return server
+
+    account.service.connector = LateMail()  # type: ignore[assignment]
+    worker = SyncWorker(account.service, poll_seconds=30)
+    stop = threading.Event()
+    waited = threading.Thread(target=worker._wait_for_change, args=(account.mailbox_id, stop))
+    waited.start()
+    waited.join(timeout=10)
+    stop.set()
+    assert not waited.is_alive(), "the worker went to IDLE and missed mail that was already there"
+    account.service.connector = connector
+    account.sync()
+    assert "Late 9" in account.visible_subjects()
