@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, QueuePool, create_engine, event
 
 SQLITE_BUSY_MS = 30_000
 
@@ -68,6 +68,18 @@ class StoreConfig:
         )
         _configure_sqlite(engine, scratch)
         return engine
+
+
+    def loading_engine(self) -> Engine:
+        """A scratch SQLite store's writer whose SQL runs in a loading process, pipelined with
+        the caller (adapters/sqlite_loader.py); one connection. Dispose of it to stop the process."""
+        from adapters.sqlite_loader import LoaderConnection
+
+        path = self.sqlite_path
+        engine = create_engine("sqlite://", creator=lambda: LoaderConnection(path), poolclass=QueuePool,
+                               pool_size=1, max_overflow=0)
+        _configure_sqlite(engine, scratch=True)
+        return writer_engine(engine)
 
 
 def _configure_sqlite(engine: Engine, scratch: bool) -> None:

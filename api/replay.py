@@ -52,10 +52,22 @@ def fresh_views(runtime: Runtime, until: int | None = None, progress: Progress |
         engine, cleanup = _fresh_store(runtime.store, Path(tmp))
         try:
             upgrade(engine)
-            position = rebuild(runtime.app, writer_engine(engine), target, progress)
+            position = rebuild_store(runtime.app, engine, target, progress)
             yield engine, position
         finally:
             cleanup()
+
+
+def rebuild_store(app: Any, engine: Engine, until: int | None = None, progress: Progress | None = None) -> int:
+    """Rebuild the views into the fresh, migrated store of `engine`; on SQLite through a
+    loading process that writes while this one decodes (adapters/sqlite_loader.py)."""
+    if engine.dialect.name != "sqlite":
+        return rebuild(app, writer_engine(engine), until, progress)
+    loading = StoreConfig(engine.url.render_as_string()).loading_engine()
+    try:
+        return rebuild(app, loading, until, progress)
+    finally:
+        loading.dispose()
 
 
 def replay_digests(runtime: Runtime, until: int | None = None, progress: Progress | None = None) -> dict[str, Any]:

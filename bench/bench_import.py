@@ -11,7 +11,8 @@ One run measures, on the deterministic corpus (adapters.mailgen, seed 7):
   the summed RSS of its process tree sampled from /proc: the import parses in a worker) and
   the CPU seconds of the process tree;
 * ``mailtrail replay`` (every view rebuilt into a fresh store, plus both digests) timed end
-  to end, and ``projections.rebuild.rebuild()`` into a fresh store timed in-process (median of 3);
+  to end, and the rebuild it runs (``api.replay.rebuild_store``) timed in-process (median of 3),
+  on SQLite also with the writer in the same process instead of the loading process;
 * baselines on the same machine in the same run: raw sqlite3 ``executemany`` of rows shaped
   like ``emails`` view rows, and eventsourcing's batch ``app.save(*aggregates)`` of a minimal
   aggregate (batches of 500) on ``eventsourcing.sqlite``;
@@ -194,15 +195,23 @@ def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
         rt.close()
 
 
-def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3) -> dict[str, Any]:
-    """`projections.rebuild.rebuild()` from 0 into a fresh store, as `mailtrail replay` does it
-    (api/replay.py), timed alone; the median of `runs` (each into its own fresh store)."""
+def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, loader: bool = True) -> dict[str, Any]:
+    """The views rebuilt from 0 into a fresh store as `mailtrail replay` does it
+    (`api.replay.rebuild_store`: on SQLite through the loading process), timed alone; the
+    median of `runs` (each into its own fresh store). `loader=False`: `rebuild()` with the
+    writer in this process, as before the loading process, for a ratio in the same run."""
+    import api.replay
     from adapters.migrations import upgrade
     from adapters.persistence import writer_engine
     from api.replay import _fresh_store
     from api.runtime import Runtime
     from projections.digest import view_digest
     from projections.rebuild import rebuild
+
+    def in_process(app: Any, engine: Any) -> int:
+        return rebuild(app, writer_engine(engine))
+
+    run_rebuild = getattr(api.replay, "rebuild_store", in_process) if loader else in_process  # --rev: older trees
 
     rt = Runtime.open(_settings(url))
     samples: list[dict[str, Any]] = []
@@ -221,7 +230,7 @@ def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3) -
                         profiler.enable()
                     load = os.getloadavg()[0]
                     t0, c0 = time.perf_counter(), time.process_time()
-                    position = rebuild(rt.app, writer_engine(fresh))
+                    position = run_rebuild(rt.app, fresh)
                     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
                     if profiler is not None:
                         profiler.disable()
@@ -285,9 +294,14 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
         log(f"{name}: WARNING replay digests differ: {rep['output']}")
     log(f"{name}: replay took {rep['wall_seconds']:.1f}s ({events / rep['wall_seconds']:,.0f} events/s)")
 
-    log(f"{name}: in-process rebuild() into a fresh store, median of 3")
+    log(f"{name}: in-process rebuild into a fresh store, median of 3")
     inproc = replay_in_process(url)
     log(f"{name}: in-process replay {inproc['seconds']:.1f}s ({inproc['events_per_s']:,.0f} events/s)")
+    plain = None
+    if url.startswith("sqlite"):
+        log(f"{name}: the same, writing in this process (no loading process), median of 3")
+        plain = replay_in_process(url, loader=False)
+        log(f"{name}: in-process writer {plain['seconds']:.1f}s ({plain['events_per_s']:,.0f} events/s)")
 
     return {
         "database": "sqlite" if url.startswith("sqlite") else "postgresql",
@@ -321,6 +335,13 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
             "view_digest_seconds": round(inproc["digest_seconds"], 3),
             "runs_events_per_s": inproc["runs_events_per_s"],
             "digest_equal": inproc["digest_equal"],
+        },
+        "replay_writer_in_process": None if plain is None else {
+            "seconds": round(plain["seconds"], 3),
+            "events_per_s": round(plain["events_per_s"], 1),
+            "cpu_seconds": round(plain["cpu_seconds"], 2),
+            "runs_events_per_s": plain["runs_events_per_s"],
+            "digest_equal": plain["digest_equal"],
         },
     }
 
@@ -607,6 +628,9 @@ def ratios(result: dict[str, Any]) -> dict[str, Any]:
             "replay_cli_vs_executemany": round(b["replay_cli"]["events_per_s"] / em, 4),
             "replay_in_process_vs_executemany": round(b["replay_in_process"]["events_per_s"] / em, 4),
         }
+        if b.get("replay_writer_in_process"):
+            out[name]["replay_vs_writer_in_process"] = round(
+                b["replay_in_process"]["events_per_s"] / b["replay_writer_in_process"]["events_per_s"], 3)
     floor = result["baselines"].get("view_rows")
     if floor and "sqlite" in out:  # how much of the SQLite replay is writing its rows at all
         out["sqlite"]["view_rows_floor_share_of_replay"] = round(
@@ -664,6 +688,8 @@ def table(result: dict[str, Any]) -> str:
     add("replay events/s (in-process rebuild, median of 3)", lambda x: x["replay_in_process"]["events_per_s"],
         f">= 20,000 / 10,000{mark('replay_events_per_s_sqlite')}"
         f"{mark('replay_events_per_s_postgres')}")
+    add("  the same, writer in this process (no loader)",
+        lambda x: (x.get("replay_writer_in_process") or {}).get("events_per_s"), "(SQLite: before the loader)")
     add("replay events/s (`mailtrail replay`)", lambda x: x["replay_cli"]["events_per_s"],
         f"(incl. digests){mark('replay_cli_events_per_s_sqlite')}{mark('replay_cli_events_per_s_postgres')}")
     add("replay seconds (in-process / CLI)",
@@ -676,9 +702,10 @@ def table(result: dict[str, Any]) -> str:
     for key, label in (("import_vs_executemany", "ratio import ÷ executemany"),
                        ("import_vs_es_batch_save", "ratio import ÷ es batch save"),
                        ("replay_in_process_vs_executemany", "ratio replay(in-proc) ÷ executemany"),
-                       ("replay_cli_vs_executemany", "ratio replay(CLI) ÷ executemany")):
-        rows.append((label, f"{r['sqlite'][key]:.4f}" if "sqlite" in r else "-",
-                     f"{r['postgres'][key]:.4f}" if "postgres" in r else "-", ""))
+                       ("replay_cli_vs_executemany", "ratio replay(CLI) ÷ executemany"),
+                       ("replay_vs_writer_in_process", "ratio replay ÷ writer in this process")):
+        rows.append((label, f"{r['sqlite'][key]:.4f}" if key in r.get("sqlite", {}) else "-",
+                     f"{r['postgres'][key]:.4f}" if key in r.get("postgres", {}) else "-", ""))
     bl = result["baselines"]
     rows.append(("baseline sqlite executemany rows/s", fmt(bl["executemany"]["rows_per_s"]), "", ""))
     rows.append(("baseline es batch save events/s", fmt(bl["es_batch_save"]["events_per_s"]), "", ""))

@@ -75,8 +75,11 @@ def rebuild(
     # Reading ahead pays when a server reads while we write; on SQLite the reading thread
     # only competes with the writing one for the interpreter lock.
     server = engine.dialect.name == "postgresql"
-    position = ProjectionRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server).catch_up(until, progress)
+    runner = ProjectionRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server)
+    position = runner.catch_up(until, progress)
     bulk.build(engine)
+    if runner.position() != position:  # read back: also waits for a pipelined writer to finish
+        raise RuntimeError(f"the rebuilt store is not at position {position}")
     return position
 
 

@@ -92,6 +92,10 @@ class ProjectionRunner:
     def _apply_page(self, notifications: Any, previous: int) -> int:
         to_event = self._to_event
         with collector_paused(), self.engine.begin() as conn:
+            # Asked before the page's rows are written: a pipelined writer answers at once.
+            untracked = previous == 0 and conn.execute(
+                select(tracking.c.position).where(tracking.c.name == VIEWS_NAME)
+            ).first() is None
             writer = ViewWriter(conn, self.bulk)
             for notification in notifications:
                 event = to_event(notification)
@@ -100,14 +104,12 @@ class ProjectionRunner:
                 self.audit(event, writer, notification.id)
             position = notifications[-1].id
             writer.flush()
-            self._save_position(conn, previous, position)
+            self._save_position(conn, previous, position, untracked)
         return position
 
     @staticmethod
-    def _save_position(conn: Any, previous: int, position: int) -> None:
-        if previous == 0 and conn.execute(
-            select(tracking.c.position).where(tracking.c.name == VIEWS_NAME)
-        ).first() is None:
+    def _save_position(conn: Any, previous: int, position: int, untracked: bool) -> None:
+        if untracked:
             conn.execute(tracking.insert().values(name=VIEWS_NAME, position=position))
             return
         result = conn.execute(
@@ -115,5 +117,5 @@ class ProjectionRunner:
             .where(tracking.c.name == VIEWS_NAME, tracking.c.position == previous)
             .values(position=position)
         )
-        if result.rowcount != 1:
+        if result.rowcount == 0:  # -1: not known (a pipelined writer, adapters/sqlite_loader.py)
             raise RuntimeError("another projection runner advanced the views concurrently")

@@ -30,6 +30,9 @@ class ViewWriter:
         self.conn = conn
         self.bulk = bulk
         self._postgres = conn.dialect.name == "postgresql"
+        # A pipelined connection (adapters/sqlite_loader.py) writes in another process: hand it
+        # the rows after every statement, so it loads them while the next events are decoded.
+        self._eager = getattr(conn.connection.dbapi_connection, "pipelined", False)
         self._inserts: dict[tuple[str, tuple[str, ...], bool], tuple[Table, list[tuple[Any, ...]]]] = {}
 
     def insert(self, table: Table, row: dict[str, Any], *, ignore_conflict: bool = False) -> None:
@@ -56,7 +59,10 @@ class ViewWriter:
         self.flush(tables)
         if self.bulk is not None:
             self.bulk.before(self.conn, tables)
-        return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
+        result = self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
+        if self._eager:
+            self.flush()
+        return result
 
     def flush(self, tables: frozenset[str] | None = None) -> None:
         """Write the buffered rows (of `tables` only, when given)."""
