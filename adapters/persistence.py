@@ -43,6 +43,7 @@ class StoreConfig:
         self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": "adapters.recorders:SQLiteRecorder",
             "SQLITE_DBNAME": str(self.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_MS // 1000),
         }

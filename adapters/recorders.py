@@ -1,4 +1,11 @@
-"""The event store's PostgreSQL recorder: eventsourcing 9.5's, with two changes.
+"""The event store's recorders: eventsourcing 9.5's, reading the log faster for the views.
+
+SQLite: pages of the notification log come back as plain tuples with the originator id
+as text (in the form `str(UUID)` gives), instead of `sqlite3.Row`s and a `UUID` made of every id; a mapper
+turns the text into the event class's `UUID` as before (eventsourcing's
+`find_id_convertor`), and the views' mapper keeps it as text (application/view_mapper.py).
+
+PostgreSQL: eventsourcing 9.5's, with two changes.
 
 * It reads the notification log in binary. The library reads `state` (bytea) in text
   format, which arrives hex-encoded: twice the bytes on the wire and a decode of each,
@@ -15,6 +22,7 @@ from typing import Any
 
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
@@ -55,4 +63,36 @@ class PostgresRecorder(PostgresApplicationRecorder):
             return [
                 Notification(id=nid, originator_id=oid, originator_version=version, topic=topic, state=state)
                 for nid, oid, version, topic, state in curs.fetchall()
+            ]
+
+
+# A UUID is stored as its 32 hex digits: read back in the form str(UUID) gives.
+_HYPHENATED = "||'-'||".join(
+    f"substr(originator_id, {start}, {length})" for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+)
+
+
+class SQLiteRecorder(SQLiteApplicationRecorder):
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        if topics or start is None or self.datastore.originator_id_type != "uuid":  # the library's own query
+            return super().select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
+        statement = (
+            f"SELECT rowid, {_HYPHENATED}, originator_version, topic, state FROM {self.events_table_name}"
+            f" WHERE rowid {'>=' if inclusive_of_start else '>'} ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None
+            cursor.execute(statement, (start, stop if stop is not None else 2**63 - 1, limit))
+            return [
+                Notification(id=nid, originator_id=oid, originator_version=version, topic=topic, state=state)
+                for nid, oid, version, topic, state in cursor.fetchall()
             ]
