@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from itertools import islice
 from typing import Any
 
 import orjson
@@ -33,17 +32,24 @@ def _select(table: Table) -> str:
 def view_digest(engine: Engine) -> str:
     """sha256 over every row of every view table, in primary-key order, in chunks of rows.
 
-    Rows come straight from the driver; only JSON columns are parsed, so that equal
-    data digests equal however its text was spelled."""
+    Rows come straight from the driver's cursor (SQLAlchemy's rows cost a third of the
+    time); only JSON columns are parsed, so that equal data digests equal however its
+    text was spelled."""
     digest = hashlib.sha256()
     with engine.connect() as conn:
-        for table in VIEW_TABLES:
-            digest.update(table.name.encode())
-            json_at = [i for i, c in enumerate(table.columns) if isinstance(c.type, JSON)]
-            rows = iter(conn.exec_driver_sql(_select(table)))
-            while chunk := [list(row) for row in islice(rows, _CHUNK)]:
-                for row in chunk:
-                    for i in json_at:
-                        row[i] = _canonical(row[i])
-                digest.update(orjson.dumps(chunk, option=orjson.OPT_SORT_KEYS))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for table in VIEW_TABLES:
+                digest.update(table.name.encode())
+                json_at = [i for i, c in enumerate(table.columns) if isinstance(c.type, JSON)]
+                cursor.execute(_select(table))
+                while chunk := cursor.fetchmany(_CHUNK):
+                    if json_at:
+                        chunk = [list(row) for row in chunk]
+                        for row in chunk:
+                            for i in json_at:
+                                row[i] = _canonical(row[i])
+                    digest.update(orjson.dumps(chunk, option=orjson.OPT_SORT_KEYS))
+        finally:
+            cursor.close()
     return digest.hexdigest()
