@@ -42,16 +42,19 @@ class ViewWriter:
         self, table: Table, columns: tuple[str, ...], values: tuple[Any, ...], *, ignore_conflict: bool = False
     ) -> None:
         """One row as a tuple in `columns` order: the cheaper form, for the rows of every message."""
-        self.insert_rows(table, columns, (values,), ignore_conflict=ignore_conflict)
+        self._buffer(table, columns, ignore_conflict).append(values)
 
     def insert_rows(
         self, table: Table, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]], *, ignore_conflict: bool = False
     ) -> None:
+        self._buffer(table, columns, ignore_conflict).extend(rows)
+
+    def _buffer(self, table: Table, columns: tuple[str, ...], ignore_conflict: bool) -> list[tuple[Any, ...]]:
         key = (table.name, columns, ignore_conflict)
         buffered = self._inserts.get(key)
         if buffered is None:
             buffered = self._inserts[key] = (table, [])
-        buffered[1].extend(rows)
+        return buffered[1]
 
     def execute(self, statement: Executable, params: Any = None) -> Any:
         """Run a statement after the buffered rows of the tables it reads or writes."""
