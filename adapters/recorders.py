@@ -28,7 +28,37 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 
-class PostgresRecorder(PostgresApplicationRecorder):
+class _PagesAsViewsRead:
+    """`select_notifications` as the views call it (a page from a position) by the
+    recorder's own `_page` query; any other call goes to the library's."""
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        if topics or start is None or not self._reads_pages():
+            return super().select_notifications(  # type: ignore[misc]
+                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+            )
+        first = start if inclusive_of_start else start + 1
+        return [
+            Notification(id=nid, originator_id=oid, originator_version=version, topic=topic, state=state)
+            for nid, oid, version, topic, state in self._page(first, stop if stop is not None else 2**63 - 1, limit)
+        ]
+
+    def _reads_pages(self) -> bool:
+        return True
+
+    def _page(self, first: int, last: int, limit: int) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+
+class PostgresRecorder(_PagesAsViewsRead, PostgresApplicationRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
@@ -38,32 +68,14 @@ class PostgresRecorder(PostgresApplicationRecorder):
             self._insert_stored_events(curs, stored_events, **kwargs)  # lock, notify, insert
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        if topics or start is None:  # not what the views ask: the library's own query
-            return super().select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
+    def _page(self, first: int, last: int, limit: int) -> list[tuple[Any, ...]]:
         statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table}"
-            " WHERE notification_id {op} %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
-        ).format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.events_table_name),
-            op=SQL(">=" if inclusive_of_start else ">"),
-        )
-        params = (start, stop if stop is not None else 2**63 - 1, limit)
+            " WHERE notification_id >= %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
         with self.datastore.get_connection() as conn, conn.cursor(binary=True, row_factory=tuple_row) as curs:
-            curs.execute(statement, params, prepare=True)
-            return [
-                Notification(id=nid, originator_id=oid, originator_version=version, topic=topic, state=state)
-                for nid, oid, version, topic, state in curs.fetchall()
-            ]
+            curs.execute(statement, (first, last, limit), prepare=True)
+            return curs.fetchall()
 
 
 # A UUID is stored as its 32 hex digits: read back in the form str(UUID) gives.
@@ -72,27 +84,17 @@ _HYPHENATED = "||'-'||".join(
 )
 
 
-class SQLiteRecorder(SQLiteApplicationRecorder):
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        if topics or start is None or self.datastore.originator_id_type != "uuid":  # the library's own query
-            return super().select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
+class SQLiteRecorder(_PagesAsViewsRead, SQLiteApplicationRecorder):
+    def _reads_pages(self) -> bool:
+        return self.datastore.originator_id_type == "uuid"  # ids stored as text are the library's to read
+
+    def _page(self, first: int, last: int, limit: int) -> list[tuple[Any, ...]]:
         statement = (
             f"SELECT rowid, {_HYPHENATED}, originator_version, topic, state FROM {self.events_table_name}"
-            f" WHERE rowid {'>=' if inclusive_of_start else '>'} ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+            " WHERE rowid >= ? AND rowid <= ? ORDER BY rowid LIMIT ?"
         )
         with self.datastore.transaction(commit=False) as c:
             cursor = c.sqlite_cursor
             cursor.row_factory = None
-            cursor.execute(statement, (start, stop if stop is not None else 2**63 - 1, limit))
-            return [
-                Notification(id=nid, originator_id=oid, originator_version=version, topic=topic, state=state)
-                for nid, oid, version, topic, state in cursor.fetchall()
-            ]
+            cursor.execute(statement, (first, last, limit))
+            return cursor.fetchall()
