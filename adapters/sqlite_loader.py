@@ -102,8 +102,11 @@ class LoaderConnection:
             try:
                 _write_all(self._process.stdin.fileno(), frame(*encode(("q",))))  # type: ignore[union-attr]
             except OSError:
-                pass
-            self._process.communicate()
+                pass  # it is gone already
+            for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+                if stream is not None and not stream.closed:
+                    stream.close()
+            self._process.wait()
             if self._spool_fd >= 0:
                 os.close(self._spool_fd)
             for leftover in glob.glob(glob.escape(self._database) + ".spool*"):
