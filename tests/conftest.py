@@ -76,6 +76,18 @@ def runtime(database_url: str) -> Iterator[Runtime]:
         rt.close()
 
 
+
+def assert_problem(response: Any, status: int | tuple[int, ...]) -> dict[str, Any]:
+    """The response is an application/problem+json error with this status (or one of these)."""
+    allowed = status if isinstance(status, tuple) else (status,)
+    assert response.status_code in allowed, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == response.status_code
+    assert body["title"]
+    assert body["detail"]
+    return body
+
 @dataclass
 class Member:
     id: str

@@ -6,18 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace, message
-
-
-def assert_problem(response: Any, status: int | tuple[int, ...]) -> dict[str, Any]:
-    """The response is an application/problem+json error with this status (or one of these)."""
-    allowed = status if isinstance(status, tuple) else (status,)
-    assert response.status_code in allowed, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == response.status_code
-    assert body["detail"]
-    return body
+from tests.conftest import Member, Workspace, assert_problem, message
 
 
 def mailbox_of(ws: Workspace, member: Member, mailbox_id: str) -> dict[str, Any]:

@@ -6,19 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Workspace, message
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    """The response is an application/problem+json error with this status."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    return body
-
+from tests.conftest import Workspace, assert_problem, message
 
 # members ---------------------------------------------------------------------
 

@@ -6,15 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace, message
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
+from tests.conftest import Member, Workspace, assert_problem, message
 
 
 def items(ws: Workspace, path: str, viewer: Member | None = None) -> list[dict[str, Any]]:
