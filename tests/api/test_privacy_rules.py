@@ -12,17 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace, make_workspace, message
+from tests.conftest import Member, Workspace, assert_problem, make_workspace, message
 
 # helpers -----------------------------------------------------------------------------
 
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 def listed_ids(ws: Workspace, member: Member) -> set[str]:
@@ -31,25 +24,23 @@ def listed_ids(ws: Workspace, member: Member) -> set[str]:
     return {e["id"] for e in response.json()["items"]}
 
 
-def email_of(ws: Workspace, member: Member, email_id: str) -> dict[str, Any] | None:
-    """The email as `member` sees it, or None when it does not exist for them (404)."""
-    response = ws.client.get(f"/emails/{email_id}", headers=member.headers)
+def shown_to(ws: Workspace, member: Member, path: str) -> dict[str, Any] | None:
+    """What GET `path` shows `member`, or None when it does not exist for them (404)."""
+    response = ws.client.get(path, headers=member.headers)
     if response.status_code == 404:
         assert_problem(response, 404)
         return None
     assert response.status_code == 200, response.text
     shown: dict[str, Any] = response.json()
     return shown
+
+
+def email_of(ws: Workspace, member: Member, email_id: str) -> dict[str, Any] | None:
+    return shown_to(ws, member, f"/emails/{email_id}")
 
 
 def body_of(ws: Workspace, member: Member, email_id: str) -> dict[str, Any] | None:
-    response = ws.client.get(f"/emails/{email_id}/body", headers=member.headers)
-    if response.status_code == 404:
-        assert_problem(response, 404)
-        return None
-    assert response.status_code == 200, response.text
-    shown: dict[str, Any] = response.json()
-    return shown
+    return shown_to(ws, member, f"/emails/{email_id}/body")
 
 
 def hidden_from(ws: Workspace, member: Member, email_id: str) -> bool:
