@@ -40,7 +40,7 @@ from application.ports import (
 )
 from application.sync import Syncer
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
-from domain.synced_message import SyncedMessage, email_identity
+from domain.synced_message import SyncedMessage, copy_id_for
 
 log = logging.getLogger(__name__)
 
@@ -321,10 +321,7 @@ class MailSync:
 
 
 def copy_id_of(mailbox_id: str, item: Any) -> str | None:
-    if isinstance(item, Rejected):
-        return None
-    identity = email_identity(item.message_id, item.fingerprint)
-    return str(SyncedMessage.create_id(mailbox_id, identity, item.copy_key))
+    return None if isinstance(item, Rejected) else str(copy_id_for(mailbox_id, item))
 
 
 def with_provider_ids(fetched: Fetched) -> Item:

@@ -19,7 +19,7 @@ from domain.message import Address, ParsedMessage
 from domain.participants import direction, participants
 from domain.person import AddressClaim, Person
 from domain.records import people_to_create
-from domain.synced_message import SyncedMessage, email_id_for, email_identity
+from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity
 from domain.threads import thread_hashes
 from domain.values import RecordPolicy
 from domain.workspace import Workspace
@@ -91,12 +91,12 @@ class Syncer:
                 if reason == BLOCKLISTED:
                     blocked_threads |= thread_hashes(item)
                 continue
-            identity = email_identity(item.message_id, item.fingerprint)
-            copy_id = SyncedMessage.create_id(self.mailbox_id, identity, item.copy_key)
+            copy_id = copy_id_for(self.mailbox_id, item)
             if copy_id in copies or copy_id in existing:
                 result.skipped[DUPLICATE] += 1
                 continue
             way = direction(item, owner)
+            identity = email_identity(item.message_id, item.fingerprint)
             email_id = str(email_id_for(workspace_id, identity))
             copies[copy_id] = SyncedMessage(
                 mailbox_id=self.mailbox_id,

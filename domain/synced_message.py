@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFoundError, RuleViolationError
+from domain.message import ParsedMessage
 from domain.values import stable_id
 
 
@@ -20,6 +21,11 @@ def email_identity(message_id: str | None, fingerprint: str) -> str:
 
 def email_id_for(workspace_id: str, identity: str) -> UUID:
     return stable_id("email", workspace_id, identity)
+
+
+def copy_id_for(mailbox_id: str, message: ParsedMessage) -> UUID:
+    """The id of `message`'s copy in this mailbox: what the store and the UID ledger both key on."""
+    return SyncedMessage.create_id(mailbox_id, email_identity(message.message_id, message.fingerprint), message.copy_key)
 
 
 class SyncedMessage(Aggregate):
