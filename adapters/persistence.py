@@ -70,7 +70,6 @@ class StoreConfig:
         _configure_sqlite(engine, scratch)
         return engine
 
-
     def loading_engine(self) -> Engine:
         """A scratch SQLite store's writer whose SQL runs in a loading process, pipelined with
         the caller (adapters/sqlite_loader.py); one connection. Dispose of it to stop the process."""
