@@ -80,7 +80,16 @@ class ProjectionRunner:
                 last = notifications[-1].id
                 more = reader is not None and len(notifications) == self.page_size and (until is None or last < until)
                 ahead = reader.submit(self._read, last, until) if more else None
-                position = self._apply_page(notifications, position)
+                try:
+                    position = self._apply_page(notifications, position)
+                except Exception:
+                    # Another process's runner applied this page first (our rows collided with
+                    # its rows, or the position had moved): go on from where it got to.
+                    moved = self.position()
+                    if moved <= position:
+                        raise  # nobody else advanced: the failure is ours
+                    position, ahead = moved, None
+                    continue
                 if progress is not None:
                     progress(len(notifications))
             return position

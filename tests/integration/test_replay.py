@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
 
 from adapters.mime import parse_message
+from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
 from application.sync import BatchResult, Syncer
 from projections.digest import view_digest
 from projections.tables import email_copies, emails, mailboxes, people
-from tests.conftest import message
+from tests.conftest import TEST_MASTER_KEY, message
 
 
 @dataclass
@@ -119,3 +121,31 @@ def test_a_view_row_changed_behind_the_projections_back_makes_the_digests_differ
     assert tampered["position"] == tampered["live_position"] == clean["live_position"]
     assert tampered["replay_digest"] == clean["replay_digest"]  # the log still says what it said
     assert tampered["live_digest"] != clean["live_digest"]
+
+
+
+def test_a_runner_that_another_process_overtook_goes_on_from_where_that_one_got(
+    runtime: Runtime, database_url: str
+) -> None:
+    # `make run` serves, its runner polling, while `mailtrail demo` catches up in its own process
+    history = build_history(runtime)
+    runtime.catch_up()
+    _sync(runtime, history.bob_box, "INBOX", *(message(f"c{n}@client.com", "bob@acme.com", f"Late {n}",
+                                                        message_id=f"<late{n}@client.com>") for n in range(5)))
+    last = runtime.app.recorder.max_notification_id()
+    other = Runtime.open(Settings(database_url=database_url, master_key=TEST_MASTER_KEY))
+    try:
+        apply_page = other.runner._apply_page
+        overtaken: list[int] = []
+
+        def applied_elsewhere_first(notifications: Any, previous: int) -> int:
+            overtaken.append(runtime.catch_up())  # the server's runner commits this page first
+            return apply_page(notifications, previous)
+
+        other.runner._apply_page = applied_elsewhere_first  # type: ignore[method-assign]
+        assert other.runner.catch_up() == last
+    finally:
+        other.close()
+    assert overtaken == [last]
+    result = replay_digests(runtime)
+    assert result["equal"] is True, result
