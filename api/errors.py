@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.body_limits import BodyTooLargeError, too_large
 from api.responses import ProblemResponse, problem
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
 
@@ -59,6 +60,7 @@ def install(app: FastAPI) -> None:
     for exc_type, (status, title) in _STATUS.items():
         app.add_exception_handler(exc_type, _handler(status, title))
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(BodyTooLargeError, _too_large)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
     _declare_problems(app)
@@ -104,6 +106,11 @@ async def _validation(request: Request, exc: Exception) -> ProblemResponse:
         {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
     ]
     return problem(422, "Unprocessable Content", "the request is not valid", errors=errors)
+
+
+async def _too_large(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, BodyTooLargeError)
+    return too_large(exc.limit)
 
 
 async def _http(request: Request, exc: Exception) -> ProblemResponse:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from adapters.settings import Settings
 from api import errors
+from api.body_limits import BodyLimits
 from api.responses import OrjsonResponse
 from api.routes import (
     audit,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         default_response_class=OrjsonResponse,
     )
     errors.install(app)
+    app.add_middleware(BodyLimits)  # outermost but for error handling: before routing, parsing and auth
     for module in (
         members, settings_routes, mailboxes, mailbox_connections, lifecycle, records, leads, intelligence, emails,
         shares, audit,

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 from application.ports import Item, Rejected
 from application.sync import Syncer
-from domain.message import ParsedMessage
+from domain.message import MAX_MESSAGE_BYTES, ParsedMessage
 
 BATCH_SIZE = 1000
-MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 RawMessage = tuple[str, str, bytes]
 Parser = Callable[[bytes], ParsedMessage]

@@ -40,6 +40,7 @@ from application.ports import (
 )
 from application.sync import Syncer
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
+from domain.message import MAX_MESSAGE_BYTES
 from domain.synced_message import SyncedMessage, copy_id_for
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 BATCH_COUNT = 400
 LARGE_BYTES = 128 * 1024  # sizes are asked only for messages above this
 BATCH_BYTES = 32 * 1024 * 1024
-MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 Progress = Callable[[str, str, int, int], None]  # mailbox id, folder, fetched, planned
 
 

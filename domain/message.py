@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+"""The largest raw message mailtrail takes in, from an upload, an import or an IMAP server."""
+
 
 @dataclass(frozen=True, slots=True)
 class Address:
