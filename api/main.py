@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         default_response_class=OrjsonResponse,
     )
     errors.install(app)
-    app.add_middleware(BodyLimits)  # outermost but for error handling: before routing, parsing and auth
+    app.add_middleware(BodyLimits)  # before routing, body parsing and authentication
     for module in (
         members, settings_routes, mailboxes, mailbox_connections, lifecycle, records, leads, intelligence, emails,
         shares, audit,

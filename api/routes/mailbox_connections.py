@@ -31,6 +31,7 @@ from projections.record_queries import mailbox_rows
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["mailboxes"])
 SYNCED_PROVIDERS = ("imap", "gmail")
+SERVER_FIELDS = ("host", "port", "security", "username")  # a change of any: the password comes again
 LOGIN_TIMEOUT = 20.0
 
 
@@ -165,14 +166,28 @@ def change_connection(mailbox_id: str, body: ConnectionChange, viewer: MemberDep
     return _row(runtime, viewer, mailbox_id)
 
 
+def require_password_for_new_server(mailbox: Mailbox, body: ConnectionChange) -> None:
+    """A change of host, port, security or username must carry the password again: the stored one
+    is only ever sent to the server and account it was given for (a stolen token must not
+    point the mailbox at an attacker's server and receive it). 422 otherwise."""
+    given = body.model_dump(include=set(SERVER_FIELDS), exclude_none=True)
+    if "host" in given:
+        given["host"] = given["host"].strip().lower()
+    changed = [name for name, value in given.items() if value != mailbox.connection.get(name)]
+    if changed and not body.password:
+        raise RuleViolationError(f"changing {', '.join(changed)} needs the password again")
+
+
 def apply_connection_change(runtime: Runtime, viewer: Viewer, mailbox_id: str, body: ConnectionChange) -> None:
     """Also behind PATCH /mailboxes/{id} when the body carries connection fields."""
     mailbox = _owned_synced(runtime, viewer, mailbox_id)
+    require_password_for_new_server(mailbox, body)
     changes = body.model_dump(exclude_none=True, exclude={"password"})
     connection = {**mailbox.connection, **changes}
     if "host" in changes:
         connection["host"] = connection["host"].strip().lower()
     service = mail_sync_for(runtime)
+    # the stored password only for the same server and account (require_password_for_new_server)
     password = body.password or (service.keystore.get(mailbox_id) or {}).get("password", "")
     _check_login(runtime, connection, password)
     service.keystore.put(mailbox_id, {"password": password})

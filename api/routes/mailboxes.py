@@ -12,7 +12,11 @@ from api.body_limits import BodyTooLargeError
 from api.deps import MemberDep, RuntimeDep, ViewerDep
 from api.errors import ForbiddenError
 from api.paging import only
-from api.routes.mailbox_connections import apply_connection_change, connect_other
+from api.routes.mailbox_connections import (
+    apply_connection_change,
+    connect_other,
+    require_password_for_new_server,
+)
 from api.schemas import BlocklistEntry, ConnectionChange, MailboxChange, NewMailbox
 from application.errors import RuleViolationError
 from application.sync import Syncer
@@ -60,14 +64,17 @@ def get_mailbox(mailbox_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict
 
 @router.patch("/mailboxes/{mailbox_id}")
 def change_mailbox(mailbox_id: str, body: MailboxChange, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    _owned(runtime, viewer, mailbox_id)
+    mailbox = _owned(runtime, viewer, mailbox_id)
+    fields = body.model_dump(include=set(body.CONNECTION_FIELDS), exclude_none=True)
+    connection = ConnectionChange(**fields) if fields else None
+    if connection is not None:
+        require_password_for_new_server(mailbox, connection)  # before anything else changes
     if body.sharing is not None:
         runtime.app.change_sharing(viewer.workspace_id, mailbox_id, body.sharing)
     if body.status is not None:
         runtime.app.set_connected(viewer.workspace_id, mailbox_id, body.status == "active")
-    connection = body.model_dump(include=set(body.CONNECTION_FIELDS), exclude_none=True)
-    if connection:
-        apply_connection_change(runtime, viewer, mailbox_id, ConnectionChange(**connection))
+    if connection is not None:
+        apply_connection_change(runtime, viewer, mailbox_id, connection)
     runtime.catch_up()
     return _one(runtime, viewer, mailbox_id)
 

@@ -90,7 +90,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
         yield served
 
 
-def test_a_300_mb_json_body_without_a_token_is_refused_413_and_the_server_keeps_its_memory(served: Served) -> None:
+def test_a_300_mb_json_body_without_a_token_is_refused_413_and_the_server_keeps_its_memory(
+    served: Served,
+) -> None:
     before = served.rss_kib()
 
     streamed = exchange(served.server.port, "POST", "/people",
@@ -140,7 +142,8 @@ def test_a_json_body_just_under_its_cap_is_taken_and_just_over_is_413(acme: Work
     headers = {**acme.admin.headers, "Content-Type": "application/json"}
 
     taken = acme.client.post("/people", content=json_padded_to(document, JSON_BODY_BYTES), headers=headers)
-    refused = acme.client.post("/people", content=json_padded_to(document, JSON_BODY_BYTES + 1), headers=headers)
+    over = json_padded_to(document, JSON_BODY_BYTES + 1)
+    refused = acme.client.post("/people", content=over, headers=headers)
 
     assert taken.status_code == 201, taken.text
     assert_problem(refused, 413)
