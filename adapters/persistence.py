@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import Engine, QueuePool, create_engine, event
 
 SQLITE_BUSY_MS = 30_000
+PRIVATE = 0o600  # the store holds subjects, participants and sealed content: its owner only
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class StoreConfig:
                 "POSTGRES_POOL_SIZE": "4",
                 "POSTGRES_MAX_OVERFLOW": "4",
             }
-        self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(self.sqlite_path)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "APPLICATION_RECORDER_TOPIC": "adapters.recorders:SQLiteRecorder",
@@ -63,7 +66,7 @@ class StoreConfig:
             if schema:
                 connect_args["options"] = f"-csearch_path={schema}"
             return create_engine(url, connect_args=connect_args, pool_size=5, max_overflow=5)
-        self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(self.sqlite_path)
         engine = create_engine(
             f"sqlite:///{self.sqlite_path}", connect_args={"check_same_thread": False}
         )
@@ -76,10 +79,27 @@ class StoreConfig:
         from adapters.sqlite_loader import LoaderConnection
 
         path = self.sqlite_path
+        private_sqlite_file(path)
         engine = create_engine("sqlite://", creator=lambda: LoaderConnection(path), poolclass=QueuePool,
                                pool_size=1, max_overflow=0)
         _configure_sqlite(engine, scratch=True)
         return writer_engine(engine)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create a SQLite store's file 0600 before SQLite opens it (SQLite gives the -wal, -shm and
+    -journal files it creates the database file's mode), and take group and other access away
+    from a store made before (its companions too). A new parent directory is made 0700."""
+    if str(path) in ("", ":memory:"):
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        try:
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, PRIVATE)
+        except FileNotFoundError:
+            continue
 
 
 def _configure_sqlite(engine: Engine, scratch: bool) -> None:

@@ -1,35 +1,53 @@
-"""Request bodies (pydantic). Responses are plain JSON documents."""
+"""Request bodies (pydantic). Responses are plain JSON documents.
+
+Bodies are strict: a boolean is `true` or `false`, never `"yes"`, `1` or `"true"`; a number is
+a JSON number. Addresses and domains say their OpenAPI `format`; the domain rules
+(normalisation, IDNA) still decide what is accepted."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+_IDN = "internationalised domains are accepted and compared in their IDNA form"
+Email = Annotated[str, Field(min_length=3, max_length=320, json_schema_extra={"format": "email"},
+                             description=f"an email address; {_IDN}")]  # fmt: skip
+DomainName = Annotated[str, Field(min_length=3, max_length=255, json_schema_extra={"format": "hostname"},
+                                  description=f"a domain name; {_IDN}")]  # fmt: skip
+EmailOrDomain = Annotated[str, Field(
+    min_length=1, max_length=320, description=f"an email address, or a domain (and its subdomains); {_IDN}",
+    json_schema_extra={"anyOf": [{"format": "email"}, {"format": "hostname"}]},
+)]  # fmt: skip
+Host = Annotated[str, Field(
+    min_length=1, max_length=255, description="the server's host name or IP address",
+    json_schema_extra={"anyOf": [{"format": "hostname"}, {"format": "ipv4"}, {"format": "ipv6"}]},
+)]  # fmt: skip
+
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NewMember(Body):
     name: str = Field(min_length=1, max_length=200)
-    emails: list[str] = Field(min_length=1, max_length=50)
+    emails: list[Email] = Field(min_length=1, max_length=50)
     role: Literal["member", "admin", "auditor"] = "member"
 
 
 class SettingsChange(Body):
     record_creation: Literal["all", "selective", "none"] | None = None
-    internal_domains: list[str] | None = Field(default=None, max_length=500)
-    exclusions: list[str] | None = Field(default=None, max_length=5000)
+    internal_domains: list[DomainName] | None = Field(default=None, max_length=500)
+    exclusions: list[EmailOrDomain] | None = Field(default=None, max_length=5000)
     plan: Literal["free", "plus", "pro", "enterprise"] | None = None
-    legal_hold: bool | None = None
+    legal_hold: bool | None = None  # strict (Body): true or false only
 
 
 class NewMailbox(Body):
     provider: Literal["imap", "gmail", "microsoft365", "upload"]
-    address: str = Field(max_length=320)
-    aliases: list[str] = Field(default_factory=list, max_length=50)
-    host: str | None = Field(default=None, max_length=255)
+    address: Email
+    aliases: list[Email] = Field(default_factory=list, max_length=50)
+    host: Host | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["tls", "starttls", "none"] | None = None
     username: str | None = Field(default=None, max_length=320)
@@ -40,7 +58,7 @@ class NewMailbox(Body):
 class ConnectionChange(Body):
     username: str | None = Field(default=None, min_length=1, max_length=320)
     password: str | None = Field(default=None, min_length=1, max_length=1000)
-    host: str | None = Field(default=None, min_length=1, max_length=255)
+    host: Host | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["tls", "starttls", "none"] | None = None
     folders: list[str] | None = Field(default=None, max_length=100)
@@ -58,20 +76,20 @@ class MailboxChange(ConnectionChange):
 
 
 class BlocklistEntry(Body):
-    entry: str = Field(min_length=1, max_length=320)
+    entry: EmailOrDomain
 
 
 class NewPerson(Body):
     name: str = Field(min_length=1, max_length=200)
-    emails: list[str] = Field(default_factory=list, max_length=50)
+    emails: list[Email] = Field(default_factory=list, max_length=50)
 
 
 class NewAddress(Body):
-    address: str = Field(min_length=3, max_length=320)
+    address: Email
 
 
 class NewCompany(Body):
-    domain: str = Field(min_length=3, max_length=255)
+    domain: DomainName
     name: str | None = Field(default=None, max_length=200)
 
 
