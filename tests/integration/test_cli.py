@@ -16,13 +16,16 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from adapters.mailgen import write_maildir, write_mbox
 from adapters.settings import Settings
 from api.runtime import Runtime
+from projections.tables import emails
 from tests.conftest import message
 from tests.support.postgres import drop_database, fresh_database
 
@@ -148,6 +151,22 @@ def test_demo_prints_tokens_and_curl_lines(cli: Cli) -> None:
     uuid.UUID(info["workspace_id"])
     replayed = cli.ok("replay")
     assert replayed["equal"] is True and replayed["live_position"] > 200
+
+
+def test_the_demo_ends_today_with_no_message_dated_in_the_future(cli: Cli) -> None:
+    info = cli.ok("demo", "--messages", "300")
+    now = datetime.now(UTC)
+
+    runtime = cli._runtime()
+    try:
+        with runtime.engine.connect() as conn:
+            rows = conn.execute(select(emails.c.sent_at).where(emails.c.workspace_id == info["workspace_id"]))
+            dates = [datetime.fromisoformat(r.sent_at) for r in rows]
+    finally:
+        runtime.close()
+    assert len(dates) > 100
+    assert max(dates) <= now
+    assert max(dates) > now - timedelta(days=3)  # it ends today, not two years ago
 
 
 @pytest.mark.parametrize("mailbox_id", ["0b9c2f4e-5d8a-4c61-9e7f-3a2b1c0d9e8f", "not-a-mailbox"])
