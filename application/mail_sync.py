@@ -227,18 +227,19 @@ class MailSync:
     def _pass(self, server: MailServer, mailbox_id: str, report: SyncReport) -> None:
         mailbox = self.app.load(Mailbox, mailbox_id)
         gone: list[UidEntry] = []
+        seen: Counter[UUID] = Counter()  # one pass meets a message in two folders: a duplicate
         for folder in server.folders(mailbox.connection.get("folders") or None):
             try:
-                gone += self._folder(server, mailbox_id, folder, report.folder(folder))
+                gone += self._folder(server, mailbox_id, folder, report.folder(folder), seen)
             except CursorMovedError:
                 report.folder(folder).contended = True
         self._expunge(mailbox_id, gone, report)
 
     def _folder(
-        self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport
+        self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport, seen: Counter[UUID]
     ) -> list[UidEntry]:
         """Fetch what is new; return the ledger entries whose messages left the server."""
-        syncer = _GuardedSyncer(self.app, mailbox_id)
+        syncer = _GuardedSyncer(self.app, mailbox_id, seen)
         syncer.expected = cursor = self.app.load(Mailbox, mailbox_id).cursors.get(folder)
         if cursor is not None and unchanged(cursor, server.status(folder)):
             return []

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from adapters.mailgen import write_maildir, write_mbox
 from adapters.settings import Settings
 from api.runtime import Runtime
-from projections.tables import emails
+from projections.tables import emails, mailboxes
 from tests.conftest import message
 from tests.support.postgres import drop_database, fresh_database
 
@@ -138,6 +138,40 @@ def test_import_a_maildir_twice_then_an_mbox_then_replay(cli: Cli, tmp_path: Pat
     assert replayed["equal"] is True
     assert replayed["replay_digest"] == replayed["live_digest"]
     assert replayed["position"] == replayed["live_position"] > 0
+
+
+def _counters(cli: Cli, mailbox_id: str) -> tuple[int, dict[str, int]]:
+    """The mailbox's `synced` and `skipped` as GET /mailboxes/{id} shows them."""
+    runtime = cli._runtime()
+    try:
+        with runtime.engine.connect() as conn:
+            row = conn.execute(select(mailboxes).where(mailboxes.c.id == mailbox_id)).one()
+    finally:
+        runtime.close()
+    return row.synced, {reason: n for reason, n in row.skipped.items() if n}
+
+
+def test_importing_the_same_mbox_again_leaves_the_mailbox_counters_as_they_were(
+    cli: Cli, tmp_path: Path
+) -> None:
+    created = cli.create_workspace()
+    bob_box = cli.connect_upload(created["workspace_id"], created["member_id"], "bob@acme.com")
+    deals = [message(f"c{n}@example.org", "bob@acme.com", f"Deal {n}", message_id=f"<d{n}@example.org>")
+             for n in range(5)]
+    internal = [message("sue@acme.com", "bob@acme.com", f"Lunch {n}", message_id=f"<l{n}@acme.com>")
+                for n in range(2)]
+    mbox = tmp_path / "takeout.mbox"
+    mbox.write_bytes(b"".join(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2025\n" + raw.replace(b"\r\n", b"\n") + b"\n"
+                              for raw in [*deals, deals[0], *internal, internal[1]]))
+
+    first = cli.ok("import", str(mbox), "--mailbox", bob_box)
+    after_first = _counters(cli, bob_box)
+    second = cli.ok("import", str(mbox), "--mailbox", bob_box)
+
+    assert first["seen"] == second["seen"] == 9
+    assert after_first == (5, {"duplicate": 1, "internal_only": 2})  # what the mailbox holds
+    assert _counters(cli, bob_box) == after_first
+    assert cli.ok("replay")["equal"] is True
 
 
 def test_demo_prints_tokens_and_curl_lines(cli: Cli) -> None:
