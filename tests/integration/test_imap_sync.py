@@ -11,6 +11,7 @@ import pytest
 from adapters.settings import Settings
 from api.runtime import Runtime
 from application.mail_worker import SyncWorker
+from tests.conftest import message
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import CuttingProxy, ImapAccount, external, fill_maildir, requires_dovecot, seen_flags
 
@@ -236,3 +237,26 @@ def test_mail_that_lands_just_before_the_worker_idles_wakes_it_at_once(
     account.service.connector = connector
     account.sync()
     assert "Late 9" in account.visible_subjects()
+
+
+def test_a_resync_of_the_same_messages_leaves_the_mailbox_counters_as_they_were(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    lunch = ("INBOX", message("sue@acme.com", "bob@acme.com", "Lunch", message_id="<lunch@acme.com>"))
+    fill_maildir(dovecot, account.user, [external(n) for n in range(4)] + [lunch, lunch, external(0)])
+    fill_maildir(dovecot, account.user, [external(n, "Offer", "Sent") for n in range(3)] + [("Sent", external(1)[1])])
+    account.sync()  # Deal 1 also sits in Sent; Deal 0 and Lunch twice in INBOX
+    first = account.view()
+    assert (first["synced"], counted(first)) == (7, {"duplicate": 2, "internal_only": 1})
+
+    dovecot.set_uidvalidity(account.user, "INBOX", 777)  # every message is fetched again
+    new = dovecot.recreate_folder(account.user, "Sent")
+    report = account.sync()
+
+    assert report.folders["INBOX"].resynced and report.folders["INBOX"].fetched == 7 and new
+    again = account.view()
+    assert (again["synced"], counted(again)) == (first["synced"], counted(first))
+
+
+def counted(view: dict[str, Any]) -> dict[str, int]:
+    return {reason: n for reason, n in view["skipped"].items() if n}
