@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from application.app import MailTrail
+from application.folder_retirement import folders_to_sync, retired_folders
 from application.errors import ConflictError, DomainError, RuleViolationError
 from application.ports import (
     Fetched,
@@ -63,6 +64,7 @@ class FolderReport:
     rejected: int = 0
     expunged: int = 0
     resynced: bool = False  # UIDVALIDITY changed
+    retired: bool = False  # dropped from `folders` or gone from the server: its mail retracted
     contended: bool = False  # another worker holds the cursor
 
 
@@ -73,6 +75,7 @@ class SyncReport:
     reason: str = ""
     attempts: int = 0
     folders: dict[str, FolderReport] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # kept as the status reason of a good pass
 
     def folder(self, name: str) -> FolderReport:
         return self.folders.setdefault(name, FolderReport())
@@ -206,7 +209,7 @@ class MailSync:
                 return self._finish(report, ERROR, str(error))
             except RuleViolationError:  # removed while syncing
                 return self._finish(report, ACTIVE, "")
-            return self._finish(report, ACTIVE, "")
+            return self._finish(report, ACTIVE, "; ".join(report.notes))
         return self._finish(report, ACTIVE, f"server unreachable, will retry: {failure}")
 
     def _finish(self, report: SyncReport, status: str, reason: str) -> SyncReport:
@@ -226,14 +229,35 @@ class MailSync:
 
     def _pass(self, server: MailServer, mailbox_id: str, report: SyncReport) -> None:
         mailbox = self.app.load(Mailbox, mailbox_id)
+        wanted = mailbox.connection.get("folders") or None
+        folders, vanished = folders_to_sync(server, wanted)
         gone: list[UidEntry] = []
         seen: Counter[UUID] = Counter()  # one pass meets a message in two folders: a duplicate
-        for folder in server.folders(mailbox.connection.get("folders") or None):
+        for folder in folders:
             try:
                 gone += self._folder(server, mailbox_id, folder, report.folder(folder), seen)
             except CursorMovedError:
                 report.folder(folder).contended = True
+        retired = retired_folders(server, wanted, folders, mailbox.cursors, vanished)
+        for folder in retired:  # every UID it held is gone with it
+            report.folder(folder).retired = True
+            gone += self.ledger.entries(mailbox_id, folder)
+        if vanished:
+            report.notes.append(f"folder not found on the server, its messages retracted: {', '.join(vanished)}")
         self._expunge(mailbox_id, gone, report)
+        self._forget_folders(mailbox_id, retired)
+
+    def _forget_folders(self, mailbox_id: str, folders: list[str]) -> None:
+        """Retired folders' cursors go last: a crash before leaves them to the next pass."""
+        for _ in range(3 if folders else 0):
+            mailbox = self.app.load(Mailbox, mailbox_id)
+            for folder in folders:
+                mailbox.forget_folder(folder)
+            try:
+                self.app.save_all(mailbox)
+                return
+            except ConflictError:
+                continue
 
     def _folder(
         self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport, seen: Counter[UUID]

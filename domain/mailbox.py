@@ -145,6 +145,16 @@ class Mailbox(Aggregate):
             keys[reason] = keys.get(reason, frozenset()) - frozenset(gone)
         self.skipped_keys = keys
 
+    def forget_folder(self, folder: str) -> None:
+        """The folder is no longer synced (dropped by the owner, or gone from the server): its
+        cursor goes; its copies were retracted before, unless another folder still holds them."""
+        if folder in self.cursors:
+            self._folder_forgotten(folder=folder)
+
+    @event("FolderForgotten")
+    def _folder_forgotten(self, folder: str) -> None:
+        self.cursors = {name: c for name, c in self.cursors.items() if name != folder}
+
     def set_status(self, status: str, reason: str = "") -> None:
         self._check_not_removed()
         if (status, reason) != (self.status, self.status_reason):

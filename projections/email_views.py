@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from domain.synced_message import SyncedMessage
 from domain.threads import thread_key
-from projections.tables import email_copies, email_participants, emails
+from projections.tables import email_copies, email_participants, emails, mailboxes
 from projections.writer import Handler, ViewWriter
 
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
@@ -47,11 +47,13 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
 
 
 def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
+    """Hidden as expunged; its mailbox's `synced` counts the copies it still holds."""
+    copy_id = str(event.originator_id)
+    holder = select(email_copies.c.mailbox_id).where(email_copies.c.id == copy_id, email_copies.c.expunged_at.is_(None))
     w.execute(
-        update(email_copies)
-        .where(email_copies.c.id == str(event.originator_id))
-        .values(expunged_at=position)
+        update(mailboxes).where(mailboxes.c.id == holder.scalar_subquery()).values(synced=mailboxes.c.synced - 1)
     )
+    w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=position))
 
 
 HANDLERS: dict[type, Handler] = {
