@@ -39,7 +39,7 @@ from application.ports import (
     UidEntry,
     UidLedger,
 )
-from application.sync import Syncer
+from application.sync import BatchResult, Syncer
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
 from domain.synced_message import SyncedMessage, copy_id_for
 
@@ -65,6 +65,7 @@ class FolderReport:
     expunged: int = 0
     resynced: bool = False  # UIDVALIDITY changed
     retired: bool = False  # dropped from `folders` or gone from the server: its mail retracted
+    restored: int = 0  # retracted copies found on the server again
     contended: bool = False  # another worker holds the cursor
 
 
@@ -294,8 +295,11 @@ class MailSync:
                     UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, item))
                     for f, item in zip(got, items, strict=True)
                 ]
+                met = {e.copy_id for e in entries if e.copy_id}
+                known = {e.copy_id for e in self.ledger.holders(mailbox_id, met)}
                 self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
-                self._record(syncer, folder, items, cursor, report)
+                result = self._record(syncer, folder, items, cursor, report)
+                self._restore(met - known - {copy_id for copy_id, _ in result.copies}, report)
                 report.fetched += len(got)
                 if self.progress is not None:
                     self.progress(mailbox_id, folder, len(new) - cursor["pending"], len(new))
@@ -308,12 +312,29 @@ class MailSync:
     @staticmethod
     def _record(
         syncer: _GuardedSyncer, folder: str, items: list[Item], cursor: dict[str, Any], report: FolderReport
-    ) -> None:
+    ) -> BatchResult:
         result = syncer.record(folder, items, cursor)
         syncer.expected = cursor
         report.synced += result.synced
         report.skipped.update(result.skipped)
         report.rejected += len(result.rejected)
+        return result
+
+    def _restore(self, copy_ids: set[str], report: FolderReport) -> None:
+        """Copies found on the server again that no ledger row stood behind: a retracted one (its
+        folder was gone, or it was expunged) is shown again. Skipped messages have no copy."""
+        for copy_id in sorted(copy_ids):
+            for _ in range(3 if self.app.exists(UUID(copy_id)) else 0):
+                copy = self.app.load(SyncedMessage, copy_id)
+                if not copy.expunged:
+                    break
+                copy.restore()
+                try:
+                    self.app.save(copy)
+                    report.restored += 1
+                    break
+                except IntegrityError:
+                    continue
 
     # expunges -----------------------------------------------------------------------
     def _expunge(self, mailbox_id: str, gone: list[UidEntry], report: SyncReport) -> None:

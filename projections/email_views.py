@@ -56,7 +56,18 @@ def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
     w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=position))
 
 
+def message_restored(event: Any, w: ViewWriter, position: int) -> None:
+    """Shown again: found on the server after its retraction."""
+    copy_id = str(event.originator_id)
+    holder = select(email_copies.c.mailbox_id).where(email_copies.c.id == copy_id, email_copies.c.expunged_at.isnot(None))
+    w.execute(
+        update(mailboxes).where(mailboxes.c.id == holder.scalar_subquery()).values(synced=mailboxes.c.synced + 1)
+    )
+    w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=None))
+
+
 HANDLERS: dict[type, Handler] = {
     SyncedMessage.Recorded: message_recorded,
     SyncedMessage.Expunged: message_expunged,
+    SyncedMessage.Restored: message_restored,
 }
