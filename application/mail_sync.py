@@ -244,7 +244,8 @@ class MailSync:
             report.folder(folder).retired = True
             gone += self.ledger.entries(mailbox_id, folder)
         if vanished:
-            report.notes.append(f"folder not found on the server, its messages retracted: {', '.join(vanished)}")
+            names = ", ".join(vanished)
+            report.notes.append(f"folder not found on the server, its messages retracted: {names}")
         self._expunge(mailbox_id, gone, report)
         self._forget_folders(mailbox_id, retired)
 

@@ -49,20 +49,18 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
 def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
     """Hidden as expunged; its mailbox's `synced` counts the copies it still holds."""
     copy_id = str(event.originator_id)
-    holder = select(email_copies.c.mailbox_id).where(email_copies.c.id == copy_id, email_copies.c.expunged_at.is_(None))
-    w.execute(
-        update(mailboxes).where(mailboxes.c.id == holder.scalar_subquery()).values(synced=mailboxes.c.synced - 1)
-    )
+    copy = email_copies.c
+    holder = select(copy.mailbox_id).where(copy.id == copy_id, copy.expunged_at.is_(None)).scalar_subquery()
+    w.execute(update(mailboxes).where(mailboxes.c.id == holder).values(synced=mailboxes.c.synced - 1))
     w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=position))
 
 
 def message_restored(event: Any, w: ViewWriter, position: int) -> None:
     """Shown again: found on the server after its retraction."""
     copy_id = str(event.originator_id)
-    holder = select(email_copies.c.mailbox_id).where(email_copies.c.id == copy_id, email_copies.c.expunged_at.isnot(None))
-    w.execute(
-        update(mailboxes).where(mailboxes.c.id == holder.scalar_subquery()).values(synced=mailboxes.c.synced + 1)
-    )
+    copy = email_copies.c
+    holder = select(copy.mailbox_id).where(copy.id == copy_id, copy.expunged_at.isnot(None)).scalar_subquery()
+    w.execute(update(mailboxes).where(mailboxes.c.id == holder).values(synced=mailboxes.c.synced + 1))
     w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=None))
 
 

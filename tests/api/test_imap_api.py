@@ -183,7 +183,8 @@ def _subjects(ws: Workspace) -> list[str]:
 
 def _ledger_folders(ws: Workspace, mailbox_id: str) -> set[str]:
     with ws.runtime.engine.connect() as conn:
-        rows = conn.execute(text("SELECT DISTINCT folder FROM imap_uids WHERE mailbox_id = :m"), {"m": mailbox_id})
+        query = text("SELECT DISTINCT folder FROM imap_uids WHERE mailbox_id = :m")
+        rows = conn.execute(query, {"m": mailbox_id})
         return {r.folder for r in rows}
 
 
@@ -194,7 +195,8 @@ def test_a_folder_deleted_on_the_server_takes_its_messages_out_of_the_views(
     ws = private_hosts
     user, password = new_user(dovecot)
     fill_maildir(dovecot, user, [external(n) for n in range(3)])
-    fill_maildir(dovecot, user, [external(n, "Plan", "Projects") for n in range(2)] + [("Projects", external(1)[1])])
+    plans = [external(n, "Plan", "Projects") for n in range(2)]
+    fill_maildir(dovecot, user, [*plans, ("Projects", external(1)[1])])
     mailbox_id = _connect(ws, ws.admin, port=dovecot.port, username=user, password=password,
                           folders=["INBOX", "Projects"]).json()["id"]  # fmt: skip
     _until(ws, mailbox_id, lambda m: m["synced"] == 5)
@@ -210,7 +212,8 @@ def test_a_folder_deleted_on_the_server_takes_its_messages_out_of_the_views(
     assert shown["status"] == "active" and "Projects" in shown["status_reason"]
     assert _ledger_folders(ws, mailbox_id) == {"INBOX"}
 
-    dropped = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"folders": ["INBOX"]}, headers=ws.admin.headers)
+    dropped = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"folders": ["INBOX"]},
+                              headers=ws.admin.headers)  # fmt: skip
     assert dropped.status_code == 200, dropped.text
     scheduler_for(ws.runtime).wait()
     assert _mailbox(ws, mailbox_id)["status_reason"] == "" and _subjects(ws) == ["Deal 0", "Deal 1", "Deal 2"]
@@ -223,13 +226,15 @@ def test_a_folder_the_owner_drops_from_the_list_takes_its_messages_out_of_the_vi
 ) -> None:
     ws = private_hosts
     user, password = new_user(dovecot)
-    fill_maildir(dovecot, user, [external(n) for n in range(2)] + [external(n, "Note", "Archive") for n in range(2)])
+    notes = [external(n, "Note", "Archive") for n in range(2)]
+    fill_maildir(dovecot, user, [external(n) for n in range(2)] + notes)
     fill_maildir(dovecot, user, [("Archive", external(0)[1])])
     mailbox_id = _connect(ws, ws.admin, port=dovecot.port, username=user, password=password,
                           folders=["INBOX", "Archive"]).json()["id"]  # fmt: skip
     _until(ws, mailbox_id, lambda m: m["synced"] == 4)
 
-    dropped = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"folders": ["INBOX"]}, headers=ws.admin.headers)
+    dropped = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"folders": ["INBOX"]},
+                              headers=ws.admin.headers)  # fmt: skip
     assert dropped.status_code == 200, dropped.text
     shown = _until(ws, mailbox_id, lambda m: "Archive" not in m["cursors"])
 

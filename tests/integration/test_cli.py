@@ -161,8 +161,9 @@ def test_importing_the_same_mbox_again_leaves_the_mailbox_counters_as_they_were(
     internal = [message("sue@acme.com", "bob@acme.com", f"Lunch {n}", message_id=f"<l{n}@acme.com>")
                 for n in range(2)]
     mbox = tmp_path / "takeout.mbox"
-    mbox.write_bytes(b"".join(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2025\n" + raw.replace(b"\r\n", b"\n") + b"\n"
-                              for raw in [*deals, deals[0], *internal, internal[1]]))
+    separator = b"From MAILER-DAEMON Thu Jan  1 00:00:00 2025\n"
+    mbox.write_bytes(b"".join(separator + raw.replace(b"\r\n", b"\n") + b"\n"
+                              for raw in [*deals, deals[0], *internal, internal[1]]))  # fmt: skip
 
     first = cli.ok("import", str(mbox), "--mailbox", bob_box)
     after_first = _counters(cli, bob_box)

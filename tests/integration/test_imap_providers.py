@@ -179,7 +179,9 @@ def _shown(runtime: Runtime, mailbox_id: str) -> tuple[int, list[str]]:
     return visible, sorted(cursors)
 
 
-def test_a_chosen_folder_missing_from_one_listing_stops_the_pass_and_retracts_nothing(runtime: Runtime) -> None:
+def test_a_chosen_folder_missing_from_one_listing_stops_the_pass_and_retracts_nothing(
+    runtime: Runtime,
+) -> None:
     mail = {"INBOX": {1: external(1)[1]}, "Archive": {2: external(4)[1], 3: external(5)[1]}}
     server = ScriptedServer((b"IMAP4REV1",), PLAIN_FOLDERS, mail)
     service, mailbox_id = _service(runtime, server, {"auth": "password", "folders": ["INBOX", "Archive"]})
@@ -198,9 +200,11 @@ def test_a_chosen_folder_missing_from_one_listing_stops_the_pass_and_retracts_no
 
 @pytest.mark.parametrize("answer", ["[NONEXISTENT] Unknown Mailbox: Sent Items",
                                     "Mailbox does not exist, or must be subscribed to."])  # fmt: skip
-def test_a_default_sent_folder_the_server_deleted_takes_its_messages_along(runtime: Runtime, answer: str) -> None:
+def test_a_default_sent_folder_the_server_deleted_takes_its_messages_along(
+    runtime: Runtime, answer: str
+) -> None:
     mail = {"INBOX": {1: external(1)[1]}, "Sent Items": {5: external(2, folder="Sent")[1], 1: external(1)[1]},
-            "Trash": {}, "Archive": {}}  # fmt: skip (the scripted X-GM-MSGID is 1000 + UID: UID 1 is one copy)
+            "Trash": {}, "Archive": {}}  # fmt: skip (scripted X-GM-MSGID = 1000 + UID: UID 1 is one copy)
     server = ScriptedServer((b"IMAP4REV1",), PLAIN_FOLDERS, mail)
     service, mailbox_id = _service(runtime, server, {"auth": "password"})
     service.sync(mailbox_id)

@@ -245,7 +245,8 @@ def test_a_resync_of_the_same_messages_leaves_the_mailbox_counters_as_they_were(
 ) -> None:
     lunch = ("INBOX", message("sue@acme.com", "bob@acme.com", "Lunch", message_id="<lunch@acme.com>"))
     fill_maildir(dovecot, account.user, [external(n) for n in range(4)] + [lunch, lunch, external(0)])
-    fill_maildir(dovecot, account.user, [external(n, "Offer", "Sent") for n in range(3)] + [("Sent", external(1)[1])])
+    offers = [external(n, "Offer", "Sent") for n in range(3)]
+    fill_maildir(dovecot, account.user, [*offers, ("Sent", external(1)[1])])
     account.sync()  # Deal 1 also sits in Sent; Deal 0 and Lunch twice in INBOX
     first = account.view()
     assert (first["synced"], counted(first)) == (7, {"duplicate": 2, "internal_only": 1})
