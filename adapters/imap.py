@@ -26,6 +26,7 @@ from application.ports import (
     FolderState,
     Item,
     MailAuthError,
+    MailFoldersMissingError,
     MailServerError,
     MailUnavailableError,
     Rejected,
@@ -41,6 +42,7 @@ SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", 
               "Elementos enviados", "Posta inviata", "Verzonden items", "Skickat")  # fmt: skip
 EXCLUDED_USES = (b"\\Trash", b"\\Junk")
 SIZE_CHUNK = 500
+_NO_SUCH_FOLDER = re.compile(r"NONEXISTENT|does ?n[o']t exist|no such (mailbox|folder)|unknown mailbox", re.I)
 _BYTES_REPR = re.compile(r"""\bb['"](.*?)['"]""")
 Parser = Callable[[bytes], ParsedMessage]
 FetchStream = Generator[list[Fetched], None, None]
@@ -145,7 +147,7 @@ class ImapServer:
         if wanted:
             missing = [f for f in wanted if f not in uses and f.upper() != "INBOX"]
             if missing:
-                raise MailServerError(f"folder not found: {', '.join(missing)}")
+                raise MailFoldersMissingError(missing)
             return [f for f in wanted if not uses.get(f, set()) & set(EXCLUDED_USES)]
         if self.is_gmail:
             all_mail = [name for name, flags in uses.items() if b"\\All" in flags]
@@ -163,6 +165,17 @@ class ImapServer:
         with translated(f"STATUS {folder}"):
             values = self.client.folder_status(folder, names)
         return _state(folder, values, b"MESSAGES")
+
+    def gone(self, folder: str) -> bool:
+        """STATUS answers NO with "no such mailbox" ([NONEXISTENT], or the usual words without the
+        code): a folder merely missing from one LIST is not gone. Dropped connections still raise."""
+        try:
+            self.status(folder)
+        except (MailAuthError, MailUnavailableError):
+            raise
+        except MailServerError as error:
+            return bool(_NO_SUCH_FOLDER.search(str(error)))
+        return False
 
     def open(self, folder: str) -> FolderState:
         """EXAMINE: read-only, so nothing in it can be flagged \\Seen."""

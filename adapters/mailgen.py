@@ -121,20 +121,40 @@ def _join(people: list[Person]) -> str:
     return ",\r\n ".join(p[2] for p in people)
 
 
+SPAN = timedelta(days=730)
+
+
+def _dates_until(end: datetime, count: int, seed: int) -> list[datetime]:
+    """`count` increasing dates over SPAN ending at `end`, with gaps as irregular as the default's."""
+    rng = random.Random(f"dates-{seed}")
+    gaps = [rng.uniform(0.1, 1.9) for _ in range(count)]
+    total, elapsed, dates = sum(gaps) or 1.0, 0.0, []
+    for gap in gaps:
+        elapsed += gap
+        dates.append(end - SPAN * (1 - min(elapsed / total, 1.0)))
+    return dates
+
+
 def generate_messages(count: int = 20000, *, seed: int = 7, owner: str = "alice@acme.example",
                       internal_domain: str = "acme.example",
-                      start: datetime = datetime(2025, 1, 1, tzinfo=UTC)) -> Iterator[tuple[str, bytes]]:
+                      start: datetime = datetime(2025, 1, 1, tzinfo=UTC),
+                      end: datetime | None = None) -> Iterator[tuple[str, bytes]]:
+    """`count` messages over about two years from `start`; with `end`, over the two years up to
+    `end` exactly (the last message is dated `end`), never later. Deterministic per seed either way."""
     rng = random.Random(seed)
+    dates = _dates_until(end, count, seed) if end is not None else None
     ext, colleagues, companies = _people(rng, owner, internal_domain)
     pool = _paragraph_pool(rng)
     oname = owner.split("@")[0].replace(".", " ").title()
     me: Person = (oname, owner, _fmt(oname, owner))
     everyone = colleagues + ext
     threads: list[dict[str, Any]] = []
-    step = timedelta(days=730) / max(count, 1)
+    step = SPAN / max(count, 1)
     when = start
     for n in range(count):
-        when += step * rng.uniform(0.1, 1.9)
+        when += step * rng.uniform(0.1, 1.9)  # drawn either way: the rest of the stream stays the same
+        if dates is not None:
+            when = dates[n]
         msgid = f"<{n}.{seed}@gen.mailtrail.example>"
         bulk = rng.random() < 0.05
         sent = not bulk and rng.random() < 0.316

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.mailgen import generate_messages
@@ -15,8 +16,12 @@ from application.sync import Syncer
 DOMAIN = "acme.example"
 
 
-def create_demo(runtime: Runtime, messages: int, progress: Callable[[int], None]) -> dict[str, Any]:
+def create_demo(
+    runtime: Runtime, messages: int, progress: Callable[[int], None], now: datetime | None = None
+) -> dict[str, Any]:
+    """The demo's mail covers the two years up to `now` (default: the wall clock), never later."""
     app = runtime.app
+    end = (now or datetime.now(UTC)).replace(microsecond=0)
     workspace_id, alice = app.create_workspace("Acme (demo)", DOMAIN, "Alice Admin", f"alice@{DOMAIN}", "pro")
     bob = app.add_member(workspace_id, "Bob Member", [f"bob@{DOMAIN}"], "member")
     auditor = app.add_member(workspace_id, "Ada Auditor", [f"ada@{DOMAIN}"], "auditor")
@@ -27,7 +32,7 @@ def create_demo(runtime: Runtime, messages: int, progress: Callable[[int], None]
     app.change_sharing(workspace_id, alice_box, "subject")
     share = messages * 2 // 3
     for mailbox_id, owner, count, seed in ((alice_box, "alice", share, 7), (bob_box, "bob", messages - share, 11)):
-        mail = generate_messages(count, seed=seed, owner=f"{owner}@{DOMAIN}", internal_domain=DOMAIN)
+        mail = generate_messages(count, seed=seed, owner=f"{owner}@{DOMAIN}", internal_domain=DOMAIN, end=end)
         raw = ((folder, f"demo-{owner}-{n}", data) for n, (folder, data) in enumerate(mail))
         import_batches(Syncer(app, mailbox_id), batches(raw, parse_message), progress)
     runtime.catch_up()

@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from application.app import MailTrail
+from application.folder_retirement import folders_to_sync, retired_folders
 from application.errors import ConflictError, DomainError, RuleViolationError
 from application.ports import (
     Fetched,
@@ -38,7 +39,7 @@ from application.ports import (
     UidEntry,
     UidLedger,
 )
-from application.sync import Syncer
+from application.sync import BatchResult, Syncer
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
 from domain.message import MAX_MESSAGE_BYTES
 from domain.synced_message import SyncedMessage, copy_id_for
@@ -63,6 +64,8 @@ class FolderReport:
     rejected: int = 0
     expunged: int = 0
     resynced: bool = False  # UIDVALIDITY changed
+    retired: bool = False  # dropped from `folders` or gone from the server: its mail retracted
+    restored: int = 0  # retracted copies found on the server again
     contended: bool = False  # another worker holds the cursor
 
 
@@ -73,6 +76,7 @@ class SyncReport:
     reason: str = ""
     attempts: int = 0
     folders: dict[str, FolderReport] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # kept as the status reason of a good pass
 
     def folder(self, name: str) -> FolderReport:
         return self.folders.setdefault(name, FolderReport())
@@ -206,7 +210,7 @@ class MailSync:
                 return self._finish(report, ERROR, str(error))
             except RuleViolationError:  # removed while syncing
                 return self._finish(report, ACTIVE, "")
-            return self._finish(report, ACTIVE, "")
+            return self._finish(report, ACTIVE, "; ".join(report.notes))
         return self._finish(report, ACTIVE, f"server unreachable, will retry: {failure}")
 
     def _finish(self, report: SyncReport, status: str, reason: str) -> SyncReport:
@@ -226,19 +230,42 @@ class MailSync:
 
     def _pass(self, server: MailServer, mailbox_id: str, report: SyncReport) -> None:
         mailbox = self.app.load(Mailbox, mailbox_id)
+        wanted = mailbox.connection.get("folders") or None
+        folders, vanished = folders_to_sync(server, wanted)
         gone: list[UidEntry] = []
-        for folder in server.folders(mailbox.connection.get("folders") or None):
+        seen: Counter[UUID] = Counter()  # one pass meets a message in two folders: a duplicate
+        for folder in folders:
             try:
-                gone += self._folder(server, mailbox_id, folder, report.folder(folder))
+                gone += self._folder(server, mailbox_id, folder, report.folder(folder), seen)
             except CursorMovedError:
                 report.folder(folder).contended = True
+        retired = retired_folders(server, wanted, folders, mailbox.cursors, vanished)
+        for folder in retired:  # every UID it held is gone with it
+            report.folder(folder).retired = True
+            gone += self.ledger.entries(mailbox_id, folder)
+        if vanished:
+            names = ", ".join(vanished)
+            report.notes.append(f"folder not found on the server, its messages retracted: {names}")
         self._expunge(mailbox_id, gone, report)
+        self._forget_folders(mailbox_id, retired)
+
+    def _forget_folders(self, mailbox_id: str, folders: list[str]) -> None:
+        """Retired folders' cursors go last: a crash before leaves them to the next pass."""
+        for _ in range(3 if folders else 0):
+            mailbox = self.app.load(Mailbox, mailbox_id)
+            for folder in folders:
+                mailbox.forget_folder(folder)
+            try:
+                self.app.save_all(mailbox)
+                return
+            except ConflictError:
+                continue
 
     def _folder(
-        self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport
+        self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport, seen: Counter[UUID]
     ) -> list[UidEntry]:
         """Fetch what is new; return the ledger entries whose messages left the server."""
-        syncer = _GuardedSyncer(self.app, mailbox_id)
+        syncer = _GuardedSyncer(self.app, mailbox_id, seen)
         syncer.expected = cursor = self.app.load(Mailbox, mailbox_id).cursors.get(folder)
         if cursor is not None and unchanged(cursor, server.status(folder)):
             return []
@@ -269,8 +296,11 @@ class MailSync:
                     UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, item))
                     for f, item in zip(got, items, strict=True)
                 ]
+                met = {e.copy_id for e in entries if e.copy_id}
+                known = {e.copy_id for e in self.ledger.holders(mailbox_id, met)}
                 self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
-                self._record(syncer, folder, items, cursor, report)
+                result = self._record(syncer, folder, items, cursor, report)
+                self._restore(met - known - {copy_id for copy_id, _ in result.copies}, report)
                 report.fetched += len(got)
                 if self.progress is not None:
                     self.progress(mailbox_id, folder, len(new) - cursor["pending"], len(new))
@@ -283,12 +313,29 @@ class MailSync:
     @staticmethod
     def _record(
         syncer: _GuardedSyncer, folder: str, items: list[Item], cursor: dict[str, Any], report: FolderReport
-    ) -> None:
+    ) -> BatchResult:
         result = syncer.record(folder, items, cursor)
         syncer.expected = cursor
         report.synced += result.synced
         report.skipped.update(result.skipped)
         report.rejected += len(result.rejected)
+        return result
+
+    def _restore(self, copy_ids: set[str], report: FolderReport) -> None:
+        """Copies found on the server again that no ledger row stood behind: a retracted one (its
+        folder was gone, or it was expunged) is shown again. Skipped messages have no copy."""
+        for copy_id in sorted(copy_ids):
+            for _ in range(3 if self.app.exists(UUID(copy_id)) else 0):
+                copy = self.app.load(SyncedMessage, copy_id)
+                if not copy.expunged:
+                    break
+                copy.restore()
+                try:
+                    self.app.save(copy)
+                    report.restored += 1
+                    break
+                except IntegrityError:
+                    continue
 
     # expunges -----------------------------------------------------------------------
     def _expunge(self, mailbox_id: str, gone: list[UidEntry], report: SyncReport) -> None:

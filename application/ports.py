@@ -61,6 +61,14 @@ class MailUnavailableError(MailServerError):
     """The connection dropped or timed out; worth retrying with backoff."""
 
 
+class MailFoldersMissingError(MailServerError):
+    """Folders the owner chose are not in the server's LIST (`folders` names them)."""
+
+    def __init__(self, folders: Sequence[str]) -> None:
+        super().__init__(f"folder not found: {', '.join(folders)}")
+        self.folders = list(folders)
+
+
 @dataclass(frozen=True)
 class FolderState:
     """What a server says about one folder (STATUS, or EXAMINE when opened)."""
@@ -90,6 +98,10 @@ class MailServer(Protocol):
     def folders(self, wanted: Sequence[str] | None = None) -> list[str]: ...
 
     def status(self, folder: str) -> FolderState: ...
+
+    def gone(self, folder: str) -> bool:
+        """True only when the server itself says `folder` does not exist (not merely unlisted)."""
+        ...
 
     def open(self, folder: str) -> FolderState: ...
 

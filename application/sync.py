@@ -35,15 +35,26 @@ class BatchResult:
     rejected: list[dict[str, str]] = field(default_factory=list)
     copies: list[tuple[str, str]] = field(default_factory=list)  # (copy id, email id)
     position: int = 0
+    met: Counter[UUID] = field(default_factory=Counter, repr=False)  # copies this batch came across
+
+
+def skip_key(copy_id: UUID) -> str:
+    """What a skipped message is counted by in its mailbox: its copy id, shortened (no content)."""
+    return copy_id.hex[:16]
 
 
 class Syncer:
-    """Records batches for one mailbox; remembers which records already exist."""
+    """Records batches for one mailbox; remembers which records already exist.
 
-    def __init__(self, app: MailTrail, mailbox_id: str) -> None:
+    `seen` counts the copies this run (an import, an IMAP pass) came across, so that a message
+    met a second time in the run is a duplicate of the mailbox, while one stored by an earlier
+    run is merely held already: re-importing leaves the mailbox's skip counts as they were."""
+
+    def __init__(self, app: MailTrail, mailbox_id: str, seen: Counter[UUID] | None = None) -> None:
         self.app = app
         self.mailbox_id = mailbox_id
         self.known: set[UUID] = set()
+        self.seen: Counter[UUID] = Counter() if seen is None else seen
 
     def record(self, folder: str, items: list[Item], cursor: dict[str, Any] | None) -> BatchResult:
         """Save the batch in one atomic write; retried when another writer got there first."""
@@ -59,6 +70,7 @@ class Syncer:
                 self.known |= existing
                 continue
             result.position = recordings[-1].notification.id
+            self.seen.update(result.met)
             return result
         raise ConflictError(f"mailbox {self.mailbox_id} is being synced by another writer")
 
@@ -81,19 +93,25 @@ class Syncer:
         records: dict[UUID, Aggregate] = {}
         blocked_threads = set(mailbox.blocked_threads)
         stored: list[tuple[ParsedMessage, UUID, str]] = []
+        skipped_keys: dict[str, set[str]] = {}
         for item in items:
             if isinstance(item, Rejected):
                 result.rejected.append({"ref": item.ref, "reason": item.reason})
                 continue
+            copy_id = copy_id_for(self.mailbox_id, item)
+            result.met[copy_id] += 1
+            nth = self.seen[copy_id] + result.met[copy_id]  # the how-manieth time this run meets it
             reason = skip_reason(participants(item), internal, exclusions, mailbox.blocklist)
             if reason is not None:
                 result.skipped[reason] += 1
+                skipped_keys.setdefault(reason, set()).add(skip_key(copy_id))
                 if reason == BLOCKLISTED:
                     blocked_threads |= thread_hashes(item)
                 continue
-            copy_id = copy_id_for(self.mailbox_id, item)
             if copy_id in copies or copy_id in existing:
                 result.skipped[DUPLICATE] += 1
+                if nth > 1:  # met before in this run; the first meeting of a stored copy is no skip
+                    skipped_keys.setdefault(DUPLICATE, set()).add(f"{skip_key(copy_id)}#{nth}")
                 continue
             way = direction(item, owner)
             identity = email_identity(item.message_id, item.fingerprint)
@@ -119,7 +137,8 @@ class Syncer:
                 self._add_person(records, workspace_id, address, _name_of(item, address), origin)
         result.synced = len(copies)
         mailbox.record_batch(
-            folder, cursor, result.synced, dict(result.skipped), result.rejected, sorted(blocked_threads)
+            folder, cursor, result.synced, skipped_keys, result.rejected, sorted(blocked_threads),
+            stored=[skip_key(copy_id) for copy_id in copies],
         )
         return result, [*copies.values(), *records.values()]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -40,6 +41,7 @@ class Mailbox(Aggregate):
         self.status_reason = ""
         self.synced = 0
         self.skipped: dict[str, int] = {}
+        self.skipped_keys: dict[str, frozenset[str]] = {}  # reason -> keys of the messages skipped
         self.blocked_threads: set[str] = set()
         self.held = False
         self.erased = False
@@ -87,20 +89,33 @@ class Mailbox(Aggregate):
         folder: str,
         cursor: dict[str, Any] | None,
         synced: int,
-        skipped: dict[str, int],
+        skipped: Mapping[str, Iterable[str]],
         rejected: list[dict[str, str]],
         blocked_threads: list[str] | None = None,
+        stored: Iterable[str] = (),
     ) -> None:
         """One batch of a sync: counts, reasons, the folder's new cursor, and the
-        (hashed) thread ids of messages skipped by the blocklist."""
+        (hashed) thread ids of messages skipped by the blocklist.
+
+        `skipped` holds, per reason, one key per message (not per run): a message skipped
+        again by a re-import or a re-sync is not counted twice. `stored` are the keys of the
+        messages stored now; one skipped before (blocklisted, then unblocked and re-synced)
+        leaves that reason's count."""
         self._check_not_removed()
+        new = {r: sorted(set(keys) - self.skipped_keys.get(r, frozenset())) for r, keys in skipped.items()}
+        new = {r: keys for r, keys in new.items() if keys}
+        now_stored = set(stored)
+        cleared = {r: sorted(held & now_stored) for r, held in self.skipped_keys.items() if held & now_stored}
+        counts = {r: len(new.get(r, ())) - len(cleared.get(r, ())) for r in sorted({*new, *cleared})}
         self._batch_recorded(
             folder=folder,
             cursor=cursor,
             synced=synced,
-            skipped=skipped,
+            skipped=counts,
             rejected=rejected,
             blocked_threads=sorted(set(blocked_threads or ()) - self.blocked_threads),
+            skipped_keys=new,
+            cleared_keys=cleared,
         )
 
     @event("BatchRecorded")
@@ -112,6 +127,8 @@ class Mailbox(Aggregate):
         skipped: dict[str, int],
         rejected: list[dict[str, str]],
         blocked_threads: list[str],
+        skipped_keys: dict[str, list[str]] | None = None,  # absent from events stored before keys
+        cleared_keys: dict[str, list[str]] | None = None,
     ) -> None:
         self.blocked_threads = self.blocked_threads | set(blocked_threads)
         if cursor is not None:
@@ -121,6 +138,22 @@ class Mailbox(Aggregate):
         for reason, count in skipped.items():
             merged[reason] = merged.get(reason, 0) + count
         self.skipped = merged
+        keys = dict(self.skipped_keys)
+        for reason, added in (skipped_keys or {}).items():
+            keys[reason] = keys.get(reason, frozenset()) | frozenset(added)
+        for reason, gone in (cleared_keys or {}).items():
+            keys[reason] = keys.get(reason, frozenset()) - frozenset(gone)
+        self.skipped_keys = keys
+
+    def forget_folder(self, folder: str) -> None:
+        """The folder is no longer synced (dropped by the owner, or gone from the server): its
+        cursor goes; its copies were retracted before, unless another folder still holds them."""
+        if folder in self.cursors:
+            self._folder_forgotten(folder=folder)
+
+    @event("FolderForgotten")
+    def _folder_forgotten(self, folder: str) -> None:
+        self.cursors = {name: c for name, c in self.cursors.items() if name != folder}
 
     def set_status(self, status: str, reason: str = "") -> None:
         self._check_not_removed()

@@ -69,6 +69,15 @@ class SyncedMessage(Aggregate):
     def _expunged(self) -> None:
         self.expunged = True
 
+    def restore(self) -> None:
+        """Found on the server again after it was retracted (expunged, or its folder gone)."""
+        if self.expunged:
+            self._restored()
+
+    @event("Restored")
+    def _restored(self) -> None:
+        self.expunged = False
+
     def share(self, grant_id: str, by: str, members: list[str], everyone: bool, thread: bool) -> None:
         """Share this copy (or the owner's copies of its thread) in full."""
         if not members and not everyone:

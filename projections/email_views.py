@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from domain.synced_message import SyncedMessage
 from domain.threads import thread_key
-from projections.tables import email_copies, email_participants, emails
+from projections.tables import email_copies, email_participants, emails, mailboxes
 from projections.writer import Handler, ViewWriter
 
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
@@ -47,14 +47,25 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
 
 
 def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
-    w.execute(
-        update(email_copies)
-        .where(email_copies.c.id == str(event.originator_id))
-        .values(expunged_at=position)
-    )
+    """Hidden as expunged; its mailbox's `synced` counts the copies it still holds."""
+    copy_id = str(event.originator_id)
+    copy = email_copies.c
+    holder = select(copy.mailbox_id).where(copy.id == copy_id, copy.expunged_at.is_(None)).scalar_subquery()
+    w.execute(update(mailboxes).where(mailboxes.c.id == holder).values(synced=mailboxes.c.synced - 1))
+    w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=position))
+
+
+def message_restored(event: Any, w: ViewWriter, position: int) -> None:
+    """Shown again: found on the server after its retraction."""
+    copy_id = str(event.originator_id)
+    copy = email_copies.c
+    holder = select(copy.mailbox_id).where(copy.id == copy_id, copy.expunged_at.isnot(None)).scalar_subquery()
+    w.execute(update(mailboxes).where(mailboxes.c.id == holder).values(synced=mailboxes.c.synced + 1))
+    w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=None))
 
 
 HANDLERS: dict[type, Handler] = {
     SyncedMessage.Recorded: message_recorded,
     SyncedMessage.Expunged: message_expunged,
+    SyncedMessage.Restored: message_restored,
 }

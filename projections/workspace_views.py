@@ -135,6 +135,11 @@ def batch_recorded(event: Any, w: ViewWriter, position: int) -> None:
     )
 
 
+def folder_forgotten(event: Any, w: ViewWriter, position: int) -> None:
+    row = _mailbox_row(w, str(event.originator_id))
+    _update_mailbox(w, event, cursors={k: v for k, v in row.cursors.items() if k != event.folder})
+
+
 def status_changed(event: Any, w: ViewWriter, position: int) -> None:
     _update_mailbox(w, event, status=event.status, status_reason=event.reason)
 
@@ -175,6 +180,7 @@ HANDLERS: dict[type, Handler] = {
     Mailbox.BlocklistEntryRemoved: blocklist_changed,
     Mailbox.BatchRecorded: batch_recorded,
     Mailbox.StatusChanged: status_changed,
+    Mailbox.FolderForgotten: folder_forgotten,
     Mailbox.Removed: mailbox_removed,
     Mailbox.Erased: mailbox_erased,
 }

@@ -173,3 +173,71 @@ def test_only_the_owner_syncs_or_changes_the_credentials(
     assert patch.status_code == 403
     upload = ws.connect_upload(carol, "carol@acme.com")
     assert ws.client.post(f"/mailboxes/{upload}/sync", headers=carol.headers).status_code == 422
+
+
+def _subjects(ws: Workspace) -> list[str]:
+    response = ws.client.get("/emails", headers=ws.admin.headers)
+    assert response.status_code == 200, response.text
+    return sorted(e["subject"] for e in response.json()["items"])
+
+
+def _ledger_folders(ws: Workspace, mailbox_id: str) -> set[str]:
+    with ws.runtime.engine.connect() as conn:
+        query = text("SELECT DISTINCT folder FROM imap_uids WHERE mailbox_id = :m")
+        rows = conn.execute(query, {"m": mailbox_id})
+        return {r.folder for r in rows}
+
+
+@requires_dovecot
+def test_a_folder_deleted_on_the_server_takes_its_messages_out_of_the_views(
+    private_hosts: Workspace, dovecot: DovecotServer
+) -> None:
+    ws = private_hosts
+    user, password = new_user(dovecot)
+    fill_maildir(dovecot, user, [external(n) for n in range(3)])
+    plans = [external(n, "Plan", "Projects") for n in range(2)]
+    fill_maildir(dovecot, user, [*plans, ("Projects", external(1)[1])])
+    mailbox_id = _connect(ws, ws.admin, port=dovecot.port, username=user, password=password,
+                          folders=["INBOX", "Projects"]).json()["id"]  # fmt: skip
+    _until(ws, mailbox_id, lambda m: m["synced"] == 5)
+    assert _subjects(ws) == ["Deal 0", "Deal 1", "Deal 2", "Plan 0", "Plan 1"]
+
+    with dovecot.connect(user) as client:
+        client.delete_folder("Projects")
+    assert ws.client.post(f"/mailboxes/{mailbox_id}/sync", headers=ws.admin.headers).status_code == 202
+    shown = _until(ws, mailbox_id, lambda m: "Projects" not in m["cursors"])
+
+    assert _subjects(ws) == ["Deal 0", "Deal 1", "Deal 2"]  # Deal 1 is still in INBOX
+    assert shown["synced"] == 3 and set(shown["cursors"]) == {"INBOX"}
+    assert shown["status"] == "active" and "Projects" in shown["status_reason"]
+    assert _ledger_folders(ws, mailbox_id) == {"INBOX"}
+
+    dropped = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"folders": ["INBOX"]},
+                              headers=ws.admin.headers)  # fmt: skip
+    assert dropped.status_code == 200, dropped.text
+    scheduler_for(ws.runtime).wait()
+    assert _mailbox(ws, mailbox_id)["status_reason"] == "" and _subjects(ws) == ["Deal 0", "Deal 1", "Deal 2"]
+
+
+@requires_dovecot
+@sqlite_only
+def test_a_folder_the_owner_drops_from_the_list_takes_its_messages_out_of_the_views(
+    private_hosts: Workspace, dovecot: DovecotServer
+) -> None:
+    ws = private_hosts
+    user, password = new_user(dovecot)
+    notes = [external(n, "Note", "Archive") for n in range(2)]
+    fill_maildir(dovecot, user, [external(n) for n in range(2)] + notes)
+    fill_maildir(dovecot, user, [("Archive", external(0)[1])])
+    mailbox_id = _connect(ws, ws.admin, port=dovecot.port, username=user, password=password,
+                          folders=["INBOX", "Archive"]).json()["id"]  # fmt: skip
+    _until(ws, mailbox_id, lambda m: m["synced"] == 4)
+
+    dropped = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"folders": ["INBOX"]},
+                              headers=ws.admin.headers)  # fmt: skip
+    assert dropped.status_code == 200, dropped.text
+    shown = _until(ws, mailbox_id, lambda m: "Archive" not in m["cursors"])
+
+    assert _subjects(ws) == ["Deal 0", "Deal 1"]
+    assert shown["synced"] == 2 and shown["status"] == "active" and shown["status_reason"] == ""
+    assert _ledger_folders(ws, mailbox_id) == {"INBOX"}

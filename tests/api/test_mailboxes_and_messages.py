@@ -469,3 +469,22 @@ def test_a_damaged_message_with_an_external_participant_is_still_stored(
     assert emails[0]["direction"] == "received"
     body = acme.client.get(f"/emails/{emails[0]['id']}/body", headers=acme.admin.headers)
     assert body.status_code == 200, body.text
+
+
+def test_skip_counts_count_messages_not_attempts(acme: Workspace, bob_mailbox: str) -> None:
+    lunch = message("bob@acme.com", "sue@acme.com", "Lunch", message_id="<lunch@acme.com>")
+    offer = message("partner@ex.com", "bob@acme.com", "Offer", message_id="<offer@ex.com>")
+    blocklist = f"/mailboxes/{bob_mailbox}/blocklist"
+    acme.client.post(blocklist, json={"entry": "ex.com"}, headers=acme.admin.headers)
+    for raw in (lunch, offer, lunch, offer):
+        assert acme.post_message(acme.admin, bob_mailbox, raw).json()["status"] == "skipped"
+    shown = mailbox_of(acme, acme.admin, bob_mailbox)
+    assert (shown["synced"], shown["skipped"]) == (0, {"internal_only": 1, "blocklisted": 1})
+
+    acme.client.request("DELETE", blocklist, json={"entry": "ex.com"}, headers=acme.admin.headers)
+    assert acme.post_message(acme.admin, bob_mailbox, offer).json()["status"] == "stored"
+    assert acme.post_message(acme.admin, bob_mailbox, offer).json()["status"] == "skipped"
+
+    shown = mailbox_of(acme, acme.admin, bob_mailbox)
+    assert shown["synced"] == 1
+    assert {reason: n for reason, n in shown["skipped"].items() if n} == {"internal_only": 1}

@@ -16,13 +16,16 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from adapters.mailgen import write_maildir, write_mbox
 from adapters.settings import Settings
 from api.runtime import Runtime
+from projections.tables import emails, mailboxes
 from tests.conftest import message
 from tests.support.postgres import drop_database, fresh_database
 
@@ -137,6 +140,41 @@ def test_import_a_maildir_twice_then_an_mbox_then_replay(cli: Cli, tmp_path: Pat
     assert replayed["position"] == replayed["live_position"] > 0
 
 
+def _counters(cli: Cli, mailbox_id: str) -> tuple[int, dict[str, int]]:
+    """The mailbox's `synced` and `skipped` as GET /mailboxes/{id} shows them."""
+    runtime = cli._runtime()
+    try:
+        with runtime.engine.connect() as conn:
+            row = conn.execute(select(mailboxes).where(mailboxes.c.id == mailbox_id)).one()
+    finally:
+        runtime.close()
+    return row.synced, {reason: n for reason, n in row.skipped.items() if n}
+
+
+def test_importing_the_same_mbox_again_leaves_the_mailbox_counters_as_they_were(
+    cli: Cli, tmp_path: Path
+) -> None:
+    created = cli.create_workspace()
+    bob_box = cli.connect_upload(created["workspace_id"], created["member_id"], "bob@acme.com")
+    deals = [message(f"c{n}@example.org", "bob@acme.com", f"Deal {n}", message_id=f"<d{n}@example.org>")
+             for n in range(5)]
+    internal = [message("sue@acme.com", "bob@acme.com", f"Lunch {n}", message_id=f"<l{n}@acme.com>")
+                for n in range(2)]
+    mbox = tmp_path / "takeout.mbox"
+    separator = b"From MAILER-DAEMON Thu Jan  1 00:00:00 2025\n"
+    mbox.write_bytes(b"".join(separator + raw.replace(b"\r\n", b"\n") + b"\n"
+                              for raw in [*deals, deals[0], *internal, internal[1]]))  # fmt: skip
+
+    first = cli.ok("import", str(mbox), "--mailbox", bob_box)
+    after_first = _counters(cli, bob_box)
+    second = cli.ok("import", str(mbox), "--mailbox", bob_box)
+
+    assert first["seen"] == second["seen"] == 9
+    assert after_first == (5, {"duplicate": 1, "internal_only": 2})  # what the mailbox holds
+    assert _counters(cli, bob_box) == after_first
+    assert cli.ok("replay")["equal"] is True
+
+
 def test_demo_prints_tokens_and_curl_lines(cli: Cli) -> None:
     info = cli.ok("demo", "--messages", "200")
 
@@ -148,6 +186,22 @@ def test_demo_prints_tokens_and_curl_lines(cli: Cli) -> None:
     uuid.UUID(info["workspace_id"])
     replayed = cli.ok("replay")
     assert replayed["equal"] is True and replayed["live_position"] > 200
+
+
+def test_the_demo_ends_today_with_no_message_dated_in_the_future(cli: Cli) -> None:
+    info = cli.ok("demo", "--messages", "300")
+    now = datetime.now(UTC)
+
+    runtime = cli._runtime()
+    try:
+        with runtime.engine.connect() as conn:
+            rows = conn.execute(select(emails.c.sent_at).where(emails.c.workspace_id == info["workspace_id"]))
+            dates = [datetime.fromisoformat(r.sent_at) for r in rows]
+    finally:
+        runtime.close()
+    assert len(dates) > 100
+    assert max(dates) <= now
+    assert max(dates) > now - timedelta(days=3)  # it ends today, not two years ago
 
 
 @pytest.mark.parametrize("mailbox_id", ["0b9c2f4e-5d8a-4c61-9e7f-3a2b1c0d9e8f", "not-a-mailbox"])

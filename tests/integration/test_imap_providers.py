@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import func, select
 
 from adapters.imap import ImapConnector
 from adapters.mime import parse_message
@@ -16,6 +18,8 @@ from adapters.settings import Settings
 from api.routes.mailbox_connections import mail_sync_for
 from api.runtime import Runtime
 from application.mail_sync import MailSync
+from projections.email_queries import VISIBLE_COPY
+from projections.tables import email_copies, mailboxes
 from tests.support.imap import external
 
 GMAIL_FOLDERS = [
@@ -39,6 +43,7 @@ class ScriptedServer:
         self.fetched: dict[str, list[int]] = {}
         self.fetch_items: set[bytes] = set()
         self.readonly: list[bool] = []
+        self.deleted: dict[str, str] = {}  # folder -> what STATUS answers for it (NO ...)
 
     def client(self, host: str, **_: Any) -> ScriptedClient:
         return ScriptedClient(self)
@@ -61,6 +66,8 @@ class ScriptedClient:
         return self.server.listing
 
     def folder_status(self, folder: str, names: Any) -> dict[bytes, int]:
+        if folder in self.server.deleted:
+            raise IMAPClientError(f"folder_status failed: {self.server.deleted[folder]}")
         uids = self.server.mail.get(folder, {})
         return {b"MESSAGES": len(uids), b"UIDNEXT": max(uids, default=0) + 1, b"UIDVALIDITY": 7}
 
@@ -159,3 +166,58 @@ def test_plaintext_is_only_allowed_to_a_loopback_host() -> None:
     with pytest.raises(HostRefusedError, match="only allowed for a loopback host"):
         check_host("10.1.2.3", 143, allow_private=True, plaintext=True)
     assert [str(a) for a in check_host("8.8.8.8", 993, allow_private=False, plaintext=False)] == ["8.8.8.8"]
+
+
+def _shown(runtime: Runtime, mailbox_id: str) -> tuple[int, list[str]]:
+    """How many of the mailbox's copies the views show, and the folders it keeps cursors for."""
+    runtime.catch_up()
+    with runtime.engine.connect() as conn:
+        copies = email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id)
+        visible = conn.execute(select(func.count()).select_from(copies).where(
+            email_copies.c.mailbox_id == mailbox_id, VISIBLE_COPY)).scalar_one()  # fmt: skip
+        cursors = conn.execute(select(mailboxes.c.cursors).where(mailboxes.c.id == mailbox_id)).scalar_one()
+    return visible, sorted(cursors)
+
+
+def test_a_chosen_folder_missing_from_one_listing_stops_the_pass_and_retracts_nothing(
+    runtime: Runtime,
+) -> None:
+    mail = {"INBOX": {1: external(1)[1]}, "Archive": {2: external(4)[1], 3: external(5)[1]}}
+    server = ScriptedServer((b"IMAP4REV1",), PLAIN_FOLDERS, mail)
+    service, mailbox_id = _service(runtime, server, {"auth": "password", "folders": ["INBOX", "Archive"]})
+    service.sync(mailbox_id)
+    assert _shown(runtime, mailbox_id) == (3, ["Archive", "INBOX"])
+
+    server.listing = [f for f in PLAIN_FOLDERS if f[2] != "Archive"]  # a glitch: STATUS still answers
+    report = service.sync(mailbox_id)
+    assert (report.status, report.reason) == ("error", "folder not found: Archive")
+    assert _shown(runtime, mailbox_id) == (3, ["Archive", "INBOX"])
+
+    server.listing = PLAIN_FOLDERS
+    assert service.sync(mailbox_id).status == "active"
+    assert _shown(runtime, mailbox_id) == (3, ["Archive", "INBOX"])
+
+
+@pytest.mark.parametrize("answer", ["[NONEXISTENT] Unknown Mailbox: Sent Items",
+                                    "Mailbox does not exist, or must be subscribed to."])  # fmt: skip
+def test_a_default_sent_folder_the_server_deleted_takes_its_messages_along(
+    runtime: Runtime, answer: str
+) -> None:
+    mail = {"INBOX": {1: external(1)[1]}, "Sent Items": {5: external(2, folder="Sent")[1], 1: external(1)[1]},
+            "Trash": {}, "Archive": {}}  # fmt: skip (scripted X-GM-MSGID = 1000 + UID: UID 1 is one copy)
+    server = ScriptedServer((b"IMAP4REV1",), PLAIN_FOLDERS, mail)
+    service, mailbox_id = _service(runtime, server, {"auth": "password"})
+    service.sync(mailbox_id)
+    assert _shown(runtime, mailbox_id) == (2, ["INBOX", "Sent Items"])
+
+    server.listing = [f for f in PLAIN_FOLDERS if f[2] != "Sent Items"]  # not found by name: kept
+    assert service.sync(mailbox_id).status == "active"
+    assert _shown(runtime, mailbox_id) == (2, ["INBOX", "Sent Items"])
+
+    del server.mail["Sent Items"]
+    server.deleted["Sent Items"] = answer  # now the server says it is gone
+    report = service.sync(mailbox_id)
+
+    assert report.status == "active" and report.folders["Sent Items"].retired
+    assert report.folders["Sent Items"].expunged == 1  # Deal 1 is still in INBOX
+    assert _shown(runtime, mailbox_id) == (1, ["INBOX"])

@@ -11,6 +11,8 @@ import pytest
 from adapters.settings import Settings
 from api.runtime import Runtime
 from application.mail_worker import SyncWorker
+from domain.mailbox import Mailbox
+from tests.conftest import message
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import CuttingProxy, ImapAccount, external, fill_maildir, requires_dovecot, seen_flags
 
@@ -236,3 +238,71 @@ def test_mail_that_lands_just_before_the_worker_idles_wakes_it_at_once(
     account.service.connector = connector
     account.sync()
     assert "Late 9" in account.visible_subjects()
+
+
+def test_a_resync_of_the_same_messages_leaves_the_mailbox_counters_as_they_were(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    lunch = ("INBOX", message("sue@acme.com", "bob@acme.com", "Lunch", message_id="<lunch@acme.com>"))
+    fill_maildir(dovecot, account.user, [external(n) for n in range(4)] + [lunch, lunch, external(0)])
+    offers = [external(n, "Offer", "Sent") for n in range(3)]
+    fill_maildir(dovecot, account.user, [*offers, ("Sent", external(1)[1])])
+    account.sync()  # Deal 1 also sits in Sent; Deal 0 and Lunch twice in INBOX
+    first = account.view()
+    assert (first["synced"], counted(first)) == (7, {"duplicate": 2, "internal_only": 1})
+
+    dovecot.set_uidvalidity(account.user, "INBOX", 777)  # every message is fetched again
+    new = dovecot.recreate_folder(account.user, "Sent")
+    report = account.sync()
+
+    assert report.folders["INBOX"].resynced and report.folders["INBOX"].fetched == 7 and new
+    again = account.view()
+    assert (again["synced"], counted(again)) == (first["synced"], counted(first))
+
+
+def counted(view: dict[str, Any]) -> dict[str, int]:
+    return {reason: n for reason, n in view["skipped"].items() if n}
+
+
+def test_a_folder_deleted_then_recreated_on_the_server_shows_its_messages_again(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    plans = [external(n, "Plan", "Projects") for n in range(3)]
+    account.append(*external(0))
+    for folder, raw in plans:
+        account.append(folder, raw)
+    mailbox = account.runtime.app.load(Mailbox, account.mailbox_id)
+    mailbox.change_connection({**mailbox.connection, "folders": ["INBOX", "Projects"]})
+    account.runtime.app.save_all(mailbox)
+    account.sync()
+    assert len(account.visible_subjects()) == 4
+
+    with dovecot.connect(account.user) as client:
+        client.delete_folder("Projects")
+    report = account.sync()
+    assert report.folders["Projects"].retired and report.folders["Projects"].expunged == 3
+    assert account.visible_subjects() == ["Deal 0"] and account.view()["synced"] == 1
+
+    for folder, raw in plans[:2]:  # the owner restores part of it from a backup
+        account.append(folder, raw)
+    report = account.sync()
+
+    assert report.folders["Projects"].restored == 2 and report.status == "active"
+    assert account.visible_subjects() == ["Deal 0", "Plan 0", "Plan 1"]
+    assert account.view()["synced"] == 3 and account.view()["status_reason"] == ""
+
+
+def test_a_message_expunged_and_put_back_on_the_server_is_shown_again(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    uid = account.append(*external(1))
+    account.append(*external(2))
+    account.sync()
+    dovecot.expunge(account.user, "INBOX", [uid])
+    account.sync()
+    assert account.visible_subjects() == ["Deal 2"]
+
+    account.append(*external(1))  # moved back from the trash
+    account.sync()
+
+    assert account.visible_subjects() == ["Deal 1", "Deal 2"] and account.view()["synced"] == 2

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import email
+import hashlib
 import mailbox
+import re
+from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
@@ -125,3 +128,25 @@ def test_write_mbox_roundtrip(tmp_path: Path) -> None:
     for line in data.split(b"\n"):
         if line.startswith(b"From "):
             assert line == b"From MAILER-DAEMON Thu Jan  1 00:00:00 2025"
+
+
+def test_the_benchmark_corpus_is_the_one_it_always_was() -> None:
+    """The default stream (no `end`) is pinned: benchmark figures stay comparable across changes."""
+    digest = hashlib.sha256(b"".join(f.encode() + r for f, r in generate_messages(500))).hexdigest()
+    assert digest == "c290487ff35c85435c952f0c2e4154fa0887d093599adcf9c62140875f44e94b"
+
+
+@pytest.mark.parametrize("count", [1, 3, 40, 700])
+def test_mail_generated_up_to_a_moment_ends_there_and_never_later(count: int) -> None:
+    end = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    mail = [email.message_from_bytes(r) for _, r in generate_messages(count, seed=11, end=end)]
+    dates = [email.utils.parsedate_to_datetime(m["Date"]) for m in mail]
+
+    assert dates == sorted(dates) and dates[-1] == end
+    assert dates[0] >= end - timedelta(days=731)
+    stamp = rb"On (\w{3}, \d\d \w{3} \d{4} [\d:]{8} [+-]\d{4}),"
+    quoted = [d for m in mail for d in re.findall(stamp, m.as_bytes())]
+    assert all(email.utils.parsedate_to_datetime(d.decode()) < end for d in quoted)
+    assert quoted or count < 40
+    again = list(generate_messages(count, seed=11, end=end))
+    assert again == list(generate_messages(count, seed=11, end=end))
