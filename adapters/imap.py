@@ -61,8 +61,8 @@ def translated(what: str) -> Iterator[None]:
     """imapclient, socket and TLS errors as the application's typed errors.
 
     `what` is mailtrail's own words ("could not connect to imap.acme.com:993", "EXAMINE INBOX
-    failed"): the message the caller may show. The exception's
-    text, which may quote the server, is logged at warning level only."""
+    failed"), the message callers may show; the exception's text, which may quote the server
+    (a banner, a NO's reason), is logged at warning level only."""
     try:
         yield
     except LoginError as error:
