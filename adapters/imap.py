@@ -106,10 +106,11 @@ class _PinnedIMAP4(imaplib.IMAP4):
         return self._opener()
 
 
-class PinnedIMAPClient(IMAPClient):  # type: ignore[misc]
+class PinnedIMAPClient(IMAPClient):
     """IMAPClient whose connection is `opener()` (adapters.outbound), never a new lookup of
     the host. `_create_IMAP4` is imapclient's one hook for the imaplib object it drives; the
-    Dovecot tests and the rebinding test are its contract tests."""
+    rebinding and TLS tests (tests/integration/test_outbound_connections.py) are its contract
+    tests: they fail if imapclient looks the name up or dials it itself."""
 
     def __init__(self, host: str, *, port: int, ssl: bool, opener: Callable[[], socket.socket],
                  timeout: float | None) -> None:  # fmt: skip

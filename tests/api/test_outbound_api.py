@@ -75,7 +75,11 @@ def test_an_ssh_port_answers_a_generic_422_and_its_banner_goes_to_the_log_only(
     ("greeting", "status", "reason"),
     [
         (SSH_BANNER, "active", "server unreachable, will retry: could not connect to 127.0.0.1:{port}"),
-        (b"* BYE internal-auth-proxy 4.2 (10.1.2.3) busy\r\n", "error", "could not connect to 127.0.0.1:{port}"),
+        (
+            b"* BYE internal-auth-proxy 4.2 (10.1.2.3) busy\r\n",
+            "error",
+            "could not connect to 127.0.0.1:{port}",
+        ),
     ],
 )
 def test_a_mailbox_whose_server_turned_into_something_else_shows_no_banner_in_its_status(
@@ -85,7 +89,9 @@ def test_a_mailbox_whose_server_turned_into_something_else_shows_no_banner_in_it
     with Listener(greeting) as listener:
         connection = {"host": "127.0.0.1", "port": listener.port, "security": "none", "username": "bob",
                       "folders": None, "auth": "password"}  # fmt: skip
-        mailbox_id = ws.runtime.app.connect_mailbox(ws.id, ws.admin.id, "imap", "bob@acme.com", [], connection)
+        mailbox_id = ws.runtime.app.connect_mailbox(
+            ws.id, ws.admin.id, "imap", "bob@acme.com", [], connection
+        )
         service = mail_sync_for(ws.runtime)
         service.keystore.put(mailbox_id, {"password": "x"})
         service.attempts, service.sleep = 1, lambda seconds: None

@@ -89,7 +89,12 @@ def test_a_rebinding_name_is_resolved_once_and_the_connection_never_reaches_loop
         monkeypatch.setattr(socket, "getaddrinfo", resolver)  # any second lookup would be seen too
         dialled = only_loopback_answers(monkeypatch)
         connector = ImapConnector(parse_message, timeout=5, resolver=resolver)
-        connection = {"host": "mail.rebind.example", "port": listener.port, "security": "tls", "username": "u"}
+        connection = {
+            "host": "mail.rebind.example",
+            "port": listener.port,
+            "security": "tls",
+            "username": "u",
+        }
 
         with pytest.raises(MailUnavailableError) as raised:
             connector.connect(connection, {"password": "p"})
@@ -106,7 +111,9 @@ def test_open_socket_tries_each_checked_address_in_order_and_nothing_else(
     with Listener() as listener:
         resolver = StubResolver({"mail.example.net": [["8.8.8.8", "127.0.0.1"]]})
         dialled = only_loopback_answers(monkeypatch)
-        destination = resolve_checked("mail.example.net", listener.port, allow_private=True, resolver=resolver)
+        destination = resolve_checked(
+            "mail.example.net", listener.port, allow_private=True, resolver=resolver
+        )
         with open_socket(destination, timeout=5) as sock:
             assert sock.getpeername() == ("127.0.0.1", listener.port)
         assert dialled == [("8.8.8.8", listener.port), ("127.0.0.1", listener.port)]

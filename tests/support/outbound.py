@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ REAL_CREATE_CONNECTION = socket.create_connection
 class StubResolver:
     """`answers[name]` is the list of answers per lookup, the last one repeated thereafter."""
 
-    def __init__(self, answers: dict[str, Sequence[Sequence[str]]]) -> None:
+    def __init__(self, answers: Mapping[str, Sequence[Sequence[str]]]) -> None:
         self.answers = answers
         self.calls: list[str] = []
 
@@ -102,7 +102,7 @@ def only_loopback_answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, in
 
     def _dial_resolved(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
         infos = socket.getaddrinfo(address[0], address[1], 0, socket.SOCK_STREAM)
-        loopback = [i[4][0] for i in infos if ipaddress.ip_address(i[4][0]).is_loopback]
+        loopback = [str(i[4][0]) for i in infos if ipaddress.ip_address(i[4][0]).is_loopback]
         if not loopback:
             raise ConnectionRefusedError(f"the test network does not route to {address[0]}")
         return REAL_CREATE_CONNECTION((loopback[0], address[1]), *args, **kwargs)
