@@ -1,7 +1,12 @@
 """IMAP through imapclient: login, folder discovery, UID searches and BODY.PEEK[] fetches.
 
-Errors leave this module typed: MailAuthError (the server's reason), MailUnavailableError
-(retry with backoff) or MailServerError (fatal as configured). Folders are opened with
+Connections go through adapters.outbound: the host is resolved once, checked, and the
+socket opened to the checked address is handed to imapclient (`PinnedIMAPClient`); TLS and
+STARTTLS verify the certificate against the host name as typed.
+
+Errors leave this module typed: MailAuthError, MailUnavailableError (retry with backoff) or
+MailServerError (fatal as configured). Their messages say what mailtrail was doing, never
+what the server said (a banner, a NO's text): that goes to the log. Folders are opened with
 EXAMINE and bodies fetched with BODY.PEEK[], so syncing never sets \\Seen. Large jobs
 fetch and parse in a child process (adapters.imap_fetch) while the caller saves; this
 module keeps its imports light for that child (no application services)."""
@@ -9,6 +14,8 @@ module keeps its imports light for that child (no application services)."""
 from __future__ import annotations
 
 import contextlib
+import imaplib
+import logging
 import re
 import socket
 import ssl
@@ -18,9 +25,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 
-from adapters.netcheck import HostRefusedError, check_host
+from adapters.netcheck import HostRefusedError, Resolver
+from adapters.outbound import Destination, could_not_connect, open_socket, resolve_checked
 from application.ports import (
     Fetched,
     FolderState,
@@ -45,24 +53,41 @@ SIZE_CHUNK = 500
 _NO_SUCH_FOLDER = re.compile(r"NONEXISTENT|does ?n[o']t exist|no such (mailbox|folder)|unknown mailbox", re.I)
 _BYTES_REPR = re.compile(r"""\bb['"](.*?)['"]""")
 Parser = Callable[[bytes], ParsedMessage]
+TlsContext = Callable[[], ssl.SSLContext]
 FetchStream = Generator[list[Fetched], None, None]
+log = logging.getLogger(__name__)
 
 
 @contextmanager
 def translated(what: str) -> Iterator[None]:
-    """imapclient, socket and TLS errors as the application's typed errors."""
+    """imapclient, socket and TLS errors as the application's typed errors.
+
+    `what` is mailtrail's own words ("could not connect to imap.acme.com:993", "EXAMINE INBOX
+    failed"), the message callers may show; the exception's text, which may quote the server
+    (a banner, a NO's reason), is logged at warning level only."""
     try:
         yield
     except LoginError as error:
-        raise MailAuthError(_text(error) or "authentication failed") from None
+        _log(what, error)
+        raise MailAuthError("the server refused the username or password") from None
     except CERTIFICATE as error:
-        raise MailServerError(f"{what}: TLS certificate not valid: {error.verify_message}") from None
+        _log(what, error)
+        raise MailServerError(f"{what}: the server's TLS certificate was not accepted") from None
     except RETRYABLE as error:
-        raise MailUnavailableError(f"{what}: {type(error).__name__}: {_text(error)}") from None
+        _log(what, error)
+        raise MailUnavailableError(what) from None
+    except CapabilityError as error:  # imapclient's words about a capability we asked for
+        raise MailServerError(f"{what}: {error}") from None
     except IMAPClientError as error:
-        raise MailServerError(f"{what}: {_text(error)}") from None
-    except OSError as error:  # refused, unreachable, TLS handshake failures, DNS
-        raise MailUnavailableError(f"{what}: {type(error).__name__}: {_text(error)}") from None
+        _log(what, error)
+        raise MailServerError(what) from None
+    except OSError as error:  # refused, unreachable, TLS handshake failures
+        _log(what, error)
+        raise MailUnavailableError(what) from None
+
+
+def _log(what: str, error: BaseException) -> None:
+    log.warning("IMAP: %s: %s: %s", what, type(error).__name__, _text(error))
 
 
 def _text(error: BaseException) -> str:
@@ -71,8 +96,38 @@ def _text(error: BaseException) -> str:
     return " ".join(_BYTES_REPR.sub(r"\1", part) for part in parts)
 
 
+class _PinnedIMAP4(imaplib.IMAP4):
+    """imaplib over a socket already connected to a checked address. `host` stays the typed
+    name, which imaplib's STARTTLS passes as `server_hostname`."""
+
+    def __init__(self, host: str, port: int, opener: Callable[[], socket.socket]) -> None:
+        self._opener = opener
+        super().__init__(host, port)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        return self._opener()
+
+
+class PinnedIMAPClient(IMAPClient):
+    """IMAPClient whose connection is `opener()` (adapters.outbound), never a new lookup of
+    the host. `_create_IMAP4` is imapclient's one hook for the imaplib object it drives; the
+    rebinding and TLS tests (tests/integration/test_outbound_connections.py) are its contract
+    tests: they fail if imapclient looks the name up or dials it itself."""
+
+    def __init__(self, host: str, *, port: int, ssl: bool, opener: Callable[[], socket.socket],
+                 timeout: float | None) -> None:  # fmt: skip
+        self._opener = opener
+        super().__init__(host, port=port, ssl=ssl, timeout=timeout)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        return _PinnedIMAP4(self.host, self.port, self._opener)
+
+
 class ImapConnector:
-    """Implements the MailConnector port. Everything it holds is picklable (child fetches)."""
+    """Implements the MailConnector port. Everything it holds is picklable (child fetches).
+
+    `resolver` is the port the host is resolved through (socket.getaddrinfo's shape), once
+    per connection; `tls_context` makes the context TLS and STARTTLS verify with."""
 
     def __init__(
         self,
@@ -81,29 +136,36 @@ class ImapConnector:
         timeout: float = 60.0,
         allow_private: bool = False,
         process_threshold: int | None = None,
-        client_factory: Callable[..., Any] = IMAPClient,
+        client_factory: Callable[..., Any] = PinnedIMAPClient,
+        resolver: Resolver = socket.getaddrinfo,
+        tls_context: TlsContext = ssl.create_default_context,
     ) -> None:
         self.parse = parse
         self.timeout = timeout
         self.allow_private = allow_private
         self.process_threshold = process_threshold
         self.client_factory = client_factory
+        self.resolver = resolver
+        self.tls_context = tls_context
 
     def connect(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> ImapServer:
         host, port, security = str(connection["host"]), int(connection["port"]), str(connection["security"])
         try:
-            check_host(host, port, allow_private=self.allow_private, plaintext=security == "none")
+            destination = resolve_checked(host, port, allow_private=self.allow_private,
+                                          plaintext=security == "none", resolver=self.resolver)  # fmt: skip
         except HostRefusedError as error:
             raise MailServerError(str(error)) from None
-        with translated(f"connecting to {host}:{port}"):
-            context = ssl.create_default_context()
+        context = self.tls_context()
+        opener = self._opener(destination, context if security == "tls" else None)
+        with translated(could_not_connect(destination)):
             client = self.client_factory(
-                host, port=port, ssl=security == "tls", ssl_context=context, timeout=self.timeout
+                host, port=port, ssl=security == "tls", opener=opener, timeout=self.timeout
             )
         try:
-            with translated("login"):
-                if security == "starttls":
-                    client.starttls(context)
+            if security == "starttls":
+                with translated(could_not_connect(destination)):
+                    client.starttls(context)  # imaplib verifies against the typed host name
+            with translated(f"login to {destination} failed"):
                 username, password = str(connection["username"]), secret.get("password", "")
                 if "access_token" in secret:
                     client.oauth2_login(username, secret["access_token"])
@@ -116,6 +178,9 @@ class ImapConnector:
             _quietly(client.shutdown)
             raise
         return ImapServer(self, client, capabilities, dict(connection), dict(secret))
+
+    def _opener(self, destination: Destination, tls: ssl.SSLContext | None) -> Callable[[], socket.socket]:
+        return lambda: open_socket(destination, timeout=self.timeout, tls=tls)
 
 
 class ImapServer:
@@ -141,7 +206,7 @@ class ImapServer:
     # folders ------------------------------------------------------------------------
     def folders(self, wanted: Sequence[str] | None = None) -> list[str]:
         """The owner's list, else Gmail's All Mail, else INBOX and the Sent folder."""
-        with translated("listing folders"):
+        with translated("listing folders failed"):
             listing = self.client.list_folders()
         uses = {name: set(flags) for flags, _, name in listing}
         if wanted:
@@ -162,7 +227,7 @@ class ImapServer:
 
     def status(self, folder: str) -> FolderState:
         names = [b"MESSAGES", b"UIDNEXT", b"UIDVALIDITY"] + ([b"HIGHESTMODSEQ"] if self.condstore else [])
-        with translated(f"STATUS {folder}"):
+        with translated(f"STATUS {folder} failed"):
             values = self.client.folder_status(folder, names)
         return _state(folder, values, b"MESSAGES")
 
@@ -179,7 +244,7 @@ class ImapServer:
 
     def open(self, folder: str) -> FolderState:
         """EXAMINE: read-only, so nothing in it can be flagged \\Seen."""
-        with translated(f"EXAMINE {folder}"):
+        with translated(f"EXAMINE {folder} failed"):
             values = self.client.select_folder(folder, readonly=True)
             if b"UIDNEXT" not in values:
                 values = {**values, **self.client.folder_status(folder, [b"UIDNEXT"])}
@@ -187,7 +252,7 @@ class ImapServer:
         return self.selected
 
     def uids(self) -> list[int]:
-        with translated("UID SEARCH"):
+        with translated("UID SEARCH failed"):
             return sorted(int(u) for u in self.client.search("ALL"))
 
     def sizes(self, uids: Sequence[int], larger_than: int) -> dict[int, int]:
@@ -195,7 +260,7 @@ class ImapServer:
         if not uids:
             return {}
         wanted = set(uids)
-        with translated("UID SEARCH LARGER"):
+        with translated("UID SEARCH LARGER failed"):
             large = sorted(u for u in self.client.search(["LARGER", larger_than]) if u in wanted)
             sizes: dict[int, int] = {}
             for start in range(0, len(large), SIZE_CHUNK):
@@ -224,7 +289,7 @@ class ImapServer:
             if not batch:
                 yield []
                 continue
-            with translated(f"FETCH from {folder}"):
+            with translated(f"FETCH from {folder} failed"):
                 data = self.client.fetch(list(batch), items)
             asked = set(batch)
             yield [self._fetched(folder, uidvalidity, uid, data[uid]) for uid in sorted(data) if uid in asked]
@@ -245,7 +310,7 @@ class ImapServer:
             return False
         if self.selected is None or self.selected.name != folder:
             self.open(folder)
-        with translated(f"IDLE on {folder}"):
+        with translated(f"IDLE on {folder} failed"):
             self.client.idle()
             try:
                 while not stop() and time.monotonic() < deadline:

@@ -15,6 +15,7 @@ import contextlib
 import copyreg
 import ctypes
 import dataclasses
+import logging
 import os
 import pickle
 import queue
@@ -33,6 +34,7 @@ from domain.message import Address, Attachment, ParsedMessage
 if TYPE_CHECKING:
     from adapters.imap import ImapServer
 
+log = logging.getLogger(__name__)
 DEPTH = 3  # batches read ahead of the saver
 HEADER = struct.Struct("!Q")
 _ROOT = str(Path(__file__).resolve().parents[1])
@@ -138,8 +140,9 @@ def _serve(source: IO[bytes], sink: IO[bytes]) -> None:
         _write(sink, ("error", (type(error).__name__, str(error))))
     except BrokenPipeError:
         raise
-    except Exception as error:  # noqa: BLE001 - reported to the parent, typed
-        _write(sink, ("error", ("MailServerError", f"{type(error).__name__}: {error}")))
+    except Exception as error:  # noqa: BLE001 - reported to the parent, typed; the detail is logged only
+        log.warning("the fetch process failed: %s: %s", type(error).__name__, error)
+        _write(sink, ("error", ("MailServerError", f"the fetch process failed ({type(error).__name__})")))
     finally:
         if server is not None:
             server.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, select
 from adapters.catalog import DomainCatalog
 from adapters.datakeys import DataKeyStore, load_or_create_master_key
 from adapters.migrations import upgrade
+from adapters.netcheck import Resolver
 from adapters.persistence import StoreConfig, writer_engine
 from adapters.settings import Settings
 from application.app import MailTrail
@@ -28,6 +30,7 @@ class Runtime:
     engine: Engine
     runner: ProjectionRunner
     sealer: DataKeyStore
+    resolver: Resolver = socket.getaddrinfo  # every outbound connection's lookups (tests inject a stub)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 

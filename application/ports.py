@@ -50,11 +50,14 @@ class Sealer(Protocol):
 
 
 class MailServerError(Exception):
-    """A mail server cannot be used as configured (not worth retrying as is)."""
+    """A mail server cannot be used as configured (not worth retrying as is).
+
+    The message is shown to the owner (422, status_reason): mailtrail's words, never what
+    the other side said (adapters log that)."""
 
 
 class MailAuthError(MailServerError):
-    """The server refused the login; the message is the server's reason."""
+    """The server refused the login; the message is mailtrail's words, never the server's."""
 
 
 class MailUnavailableError(MailServerError):

@@ -15,7 +15,6 @@ from adapters.datakeys import load_or_create_master_key
 from adapters.imap import ImapConnector
 from adapters.keystore import SqlKeyStore
 from adapters.mime import parse_message
-from adapters.netcheck import HostRefusedError, check_host
 from adapters.uid_ledger import SqlUidLedger
 from api.deps import MemberDep, RuntimeDep
 from api.errors import ForbiddenError
@@ -40,7 +39,7 @@ def mail_sync_for(runtime: Runtime, *, process_threshold: int | None = None,
     """The sync service wired to this runtime's stores (a composition root helper)."""
     master_key = runtime.settings.master_key or load_or_create_master_key(runtime.store.key_file)
     connector = ImapConnector(parse_message, timeout=timeout, allow_private=runtime.settings.allow_private_hosts,
-                              process_threshold=process_threshold)  # fmt: skip
+                              process_threshold=process_threshold, resolver=runtime.resolver)  # fmt: skip
     return MailSync(runtime.app, SqlKeyStore(runtime.engine, master_key), connector,
                     SqlUidLedger(runtime.engine), progress=progress)  # fmt: skip
 
@@ -101,12 +100,8 @@ def _row(runtime: Runtime, viewer: Viewer, mailbox_id: str) -> dict[str, Any]:
 
 
 def _check_login(runtime: Runtime, connection: dict[str, Any], password: str) -> None:
-    """Connect and log in as the owner would; 422 with the server's reason when refused."""
-    try:
-        check_host(connection["host"], connection["port"], allow_private=runtime.settings.allow_private_hosts,
-                   plaintext=connection["security"] == "none")  # fmt: skip
-    except HostRefusedError as error:
-        raise RuleViolationError(str(error)) from None
+    """Connect and log in as the owner would; 422 when refused. The connector resolves and
+    checks the host once; its messages are mailtrail's words, never what the server said."""
     where = f"{connection['host']}:{connection['port']}"
     try:
         server = mail_sync_for(runtime, timeout=LOGIN_TIMEOUT).connector.connect(
@@ -119,7 +114,7 @@ def _check_login(runtime: Runtime, connection: dict[str, Any], password: str) ->
     except MailAuthError as error:
         raise RuleViolationError(f"login to {where} failed: {error}") from None
     except MailServerError as error:
-        raise RuleViolationError(f"cannot use {where}: {error}") from None
+        raise RuleViolationError(str(error)) from None
 
 
 def connect_other(body: NewMailbox, viewer: Viewer, runtime: Runtime) -> dict[str, Any]:

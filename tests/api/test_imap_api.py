@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from api.routes.mailbox_connections import scheduler_for
-from tests.conftest import Member, Workspace
+from tests.conftest import Member, Workspace, assert_problem
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import change_password, external, fill_maildir, new_user, requires_dovecot
 
@@ -88,13 +88,14 @@ def test_plaintext_imap_is_refused_for_a_host_that_is_not_loopback(private_hosts
 
 @requires_dovecot
 @sqlite_only
-def test_a_wrong_password_is_refused_with_the_servers_reason(
-    private_hosts: Workspace, dovecot: DovecotServer
+def test_a_wrong_password_is_refused_as_a_failed_login_and_the_servers_words_go_to_the_log(
+    private_hosts: Workspace, dovecot: DovecotServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     user, _ = new_user(dovecot)
     response = _connect(private_hosts, private_hosts.admin, port=dovecot.port, username=user, password="nope")
-    assert response.status_code == 422
-    assert "Authentication failed" in response.json()["detail"]
+    detail = assert_problem(response, 422)["detail"]
+    assert detail == f"login to 127.0.0.1:{dovecot.port} failed: the server refused the username or password"
+    assert "Authentication failed" in caplog.text and "Authentication failed" not in response.text
     assert private_hosts.client.get("/mailboxes", headers=private_hosts.admin.headers).json()["items"] == []
 
 
@@ -143,7 +144,8 @@ def test_a_changed_password_puts_the_mailbox_in_error_until_new_credentials_resu
     fill_maildir(dovecot, user, [external(n, "Later") for n in range(3)])
     assert ws.client.post(f"/mailboxes/{mailbox_id}/sync", headers=ws.admin.headers).status_code == 202
     failed = _until(ws, mailbox_id, lambda m: m["status"] == "error")
-    assert failed["status"] == "error" and "Authentication failed" in failed["status_reason"]
+    assert failed["status"] == "error"
+    assert failed["status_reason"] == "login failed: the server refused the username or password"
 
     change = f"/mailboxes/{mailbox_id}/connection"
     wrong = ws.client.patch(change, json={"password": "guess"}, headers=ws.admin.headers)

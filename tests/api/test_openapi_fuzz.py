@@ -139,8 +139,7 @@ def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     """One fuzzing pass over every operation; the exchanges are judged by the tests below."""
     patch = pytest.MonkeyPatch()
-    patch.setattr("api.routes.mailbox_connections.check_host", refuse_host)
-    patch.setattr("adapters.imap.check_host", refuse_host)
+    patch.setattr("adapters.outbound.check_host", refuse_host)
     runtime = Runtime.open(Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"))
     try:
         with TestClient(create_app(runtime=runtime)) as client:

@@ -2,7 +2,9 @@
 
 Runs Debian's dovecot (``apt-get install dovecot-imapd``) in the foreground with
 its own config, state and maildirs in a temporary directory, listening on
-127.0.0.1 on a free port, plaintext (no TLS), passwd-file users.
+127.0.0.1 on a free port, plaintext (no TLS), passwd-file users. With ``tls`` (a
+certificate and key, e.g. from ``tests.support.tls``) it also offers STARTTLS on that
+port and implicit TLS on ``tls_port``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from tests.support.postgres import free_port, log_tail, traversable_tmp_dir
+from tests.support.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +68,11 @@ class DovecotServer:
     host = "127.0.0.1"
 
     def __init__(self, users: Mapping[str, str] | Iterable[tuple[str, str]] = (),
-                 start_timeout: float = 20.0) -> None:
+                 start_timeout: float = 20.0, tls: TlsFiles | None = None) -> None:
         self.users: dict[str, str] = dict(users)
         self.start_timeout = start_timeout
-        self.port = 0
+        self.tls = tls
+        self.port = self.tls_port = 0
         self.tmpdir: Path | None = None
         self.binary: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -107,7 +111,7 @@ base_dir = {t}/run
 state_dir = {t}/state
 log_path = {self.log_path}
 info_log_path = {self.log_path}
-ssl = no
+{self._ssl(version)}
 auth_mechanisms = plain login
 default_internal_user = {internal}
 default_login_user = {login}
@@ -127,7 +131,7 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {self.tls_port}
   }}
 }}
 namespace inbox {{
@@ -168,6 +172,13 @@ userdb {{
 }}
 """
 
+    def _ssl(self, version: tuple[int, ...]) -> str:
+        if self.tls is None:
+            return "ssl = no"
+        if version >= (2, 4):
+            return f"ssl = yes\nssl_server_cert_file = {self.tls.cert}\nssl_server_key_file = {self.tls.key}"
+        return f"ssl = yes\nssl_cert = <{self.tls.cert}\nssl_key = <{self.tls.key}"
+
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         self.binary = find_dovecot()
@@ -187,6 +198,7 @@ userdb {{
             self._write_users()
             for attempt in range(3):
                 self.port = free_port()
+                self.tls_port = free_port() if self.tls is not None else 0
                 self.config_path.write_text(self._config(version))
                 if self._spawn_and_wait():
                     break
