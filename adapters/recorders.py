@@ -51,10 +51,26 @@ class _PagesAsViewsRead:
             for nid, oid, version, topic, state in self._page(first, stop if stop is not None else 2**63 - 1, limit)
         ]
 
+    def select_notifications_at(self, positions: Sequence[int]) -> Sequence[Notification]:
+        """The notifications at these positions, in log order (one workspace's, for its replay)."""
+        if not positions:
+            return []
+        if not self._reads_pages():
+            wanted = set(positions)
+            page = self.select_notifications(min(positions), max(positions) - min(positions) + 1, max(positions))
+            return [n for n in page if n.id in wanted]
+        return [
+            Notification(id=nid, originator_id=oid, originator_version=version, topic=topic, state=state)
+            for nid, oid, version, topic, state in self._at(sorted(positions))
+        ]
+
     def _reads_pages(self) -> bool:
         return True
 
     def _page(self, first: int, last: int, limit: int) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _at(self, positions: list[int]) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
 
@@ -77,11 +93,23 @@ class PostgresRecorder(_PagesAsViewsRead, PostgresApplicationRecorder):
             curs.execute(statement, (first, last, limit), prepare=True)
             return curs.fetchall()
 
+    def _at(self, positions: list[int]) -> list[tuple[Any, ...]]:
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table}"
+            " WHERE notification_id = ANY(%s) ORDER BY notification_id"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor(binary=True, row_factory=tuple_row) as curs:
+            curs.execute(statement, (positions,))
+            return curs.fetchall()
+
 
 # A UUID is stored as its 32 hex digits: read back in the form str(UUID) gives.
 _HYPHENATED = "||'-'||".join(
     f"substr(originator_id, {start}, {length})" for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 )
+
+
+_SQLITE_VARIABLES = 900  # under the 999 bound parameters of older SQLite builds
 
 
 class SQLiteRecorder(_PagesAsViewsRead, SQLiteApplicationRecorder):
@@ -98,3 +126,18 @@ class SQLiteRecorder(_PagesAsViewsRead, SQLiteApplicationRecorder):
             cursor.row_factory = None
             cursor.execute(statement, (first, last, limit))
             return cursor.fetchall()
+
+    def _at(self, positions: list[int]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        with self.datastore.transaction(commit=False) as c:
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None
+            for start in range(0, len(positions), _SQLITE_VARIABLES):
+                chunk = positions[start:start + _SQLITE_VARIABLES]
+                cursor.execute(
+                    f"SELECT rowid, {_HYPHENATED}, originator_version, topic, state FROM {self.events_table_name}"
+                    f" WHERE rowid IN ({', '.join('?' * len(chunk))}) ORDER BY rowid",
+                    chunk,
+                )
+                rows += cursor.fetchall()
+        return rows
