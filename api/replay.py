@@ -79,6 +79,16 @@ def last_position(runtime: Runtime, workspace_id: str | None, *where: ColumnElem
     return int(position or 0)
 
 
+def workspace_events(runtime: Runtime, workspace_id: str, until: int | None = None) -> int:
+    """How many events of the workspace a replay up to `until` applies."""
+    runtime.catch_up()
+    where = [audit_log.c.workspace_id == workspace_id]
+    if until is not None:
+        where.append(audit_log.c.position <= until)
+    with runtime.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(audit_log).where(*where)).scalar() or 0)
+
+
 @contextmanager
 def fresh_views(
     runtime: Runtime, until: int | None = None, progress: Progress | None = None, workspace_id: str | None = None

@@ -18,6 +18,7 @@ from projections.compliance import privacy_report
 from projections.digest import view_digest
 from projections.email_queries import email_in_workspace, email_summaries, visible_email_ids
 from projections.record_queries import member_role, person_rows
+from projections.redaction import redact_now_hidden
 
 router = APIRouter(tags=["audit"])
 
@@ -71,11 +72,17 @@ def audit_events(
 
 @router.post("/audit/replay")
 def replay_as_of(body: ReplayRequest, caller: AuditorDep, runtime: RuntimeDep) -> dict[str, Any]:
-    """The views rebuilt as of `until` (a position or an ISO time), queried as the caller."""
+    """The caller's workspace rebuilt as of `until` (a position or an ISO time), queried as the
+    caller; content that a current exclusion or blocklist hides is redacted."""
     target = resolve_until(runtime, body.until, caller.workspace_id)
-    with fresh_views(runtime, target, workspace_id=caller.workspace_id) as (engine, position), engine.connect() as conn:
+    with (
+        fresh_views(runtime, target, workspace_id=caller.workspace_id) as (engine, position),
+        engine.connect() as conn,
+        runtime.engine.connect() as live,
+    ):
         people = person_rows(conn, caller, 0, body.limit)
         emails = email_summaries(conn, caller, visible_email_ids(conn, caller, None, 0, body.limit))
+        emails = redact_now_hidden(conn, live, caller, emails)
         digest = view_digest(engine, caller.workspace_id)
     return {"position": position, "digest": digest, "people": people, "emails": emails}
 
