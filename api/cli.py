@@ -179,7 +179,7 @@ def audit_report(
         with runtime.engine.connect() as conn:
             ids = [workspace] if workspace else [r.id for r in conn.execute(workspaces.select())]
             reports = {ws: privacy_report(conn, ws) for ws in ids}
-        digests = replay_digests(runtime)
+        digests = replay_digests(runtime, workspace_id=workspace)
     finally:
         runtime.close()
     violations = [v for r in reports.values() for v in r["violations"]]

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from api.replay import fresh_views
-from projections.digest import view_digest
-from projections.tables import audit_log, workspaces
+from projections.digest import view_digest, workspace_column
+from projections.tables import VIEW_TABLES, audit_log, workspaces
 from tests.conftest import Member, Workspace, assert_problem, make_workspace, message
 
 
@@ -150,6 +150,11 @@ def test_a_workspace_report_rebuilds_and_digests_that_workspace_only(acme: Works
     assert "GLOBEX-CANARY" not in str(as_of)
     # a time after everything: still Acme's last position, never the log's
     assert replay(acme, acme.admin, "2100-01-01T00:00:00+00:00")["position"] == acme_last
+
+
+def test_every_view_table_says_which_workspace_a_row_belongs_to() -> None:
+    """A workspace's digest covers every view table (a new table needs a workspace_id)."""
+    assert {workspace_column(table) for table in VIEW_TABLES} == {"id", "workspace_id"}
 
 
 def test_a_workspace_replay_applies_no_event_of_another_workspace(acme: Workspace) -> None:
