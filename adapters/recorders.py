@@ -5,6 +5,9 @@ as text (in the form `str(UUID)` gives), instead of `sqlite3.Row`s and a `UUID` 
 turns the text into the event class's `UUID` as before (eventsourcing's
 `find_id_convertor`), and the views' mapper keeps it as text (application/view_mapper.py).
 
+Both: `select_notifications_at(positions)` reads given positions only (one workspace's
+events, for its replay), in the same row form.
+
 PostgreSQL: eventsourcing 9.5's, with two changes.
 
 * It reads the notification log in binary. The library reads `state` (bytea) in text
@@ -56,9 +59,8 @@ class _PagesAsViewsRead:
         if not positions:
             return []
         if not self._reads_pages():
-            wanted = set(positions)
-            page = self.select_notifications(min(positions), max(positions) - min(positions) + 1, max(positions))
-            return [n for n in page if n.id in wanted]
+            wanted, first, last = set(positions), min(positions), max(positions)
+            return [n for n in self.select_notifications(first, last - first + 1, last) if n.id in wanted]
         return [
             Notification(id=nid, originator_id=oid, originator_version=version, topic=topic, state=state)
             for nid, oid, version, topic, state in self._at(sorted(positions))
@@ -132,12 +134,11 @@ class SQLiteRecorder(_PagesAsViewsRead, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             cursor = c.sqlite_cursor
             cursor.row_factory = None
+            columns = f"rowid, {_HYPHENATED}, originator_version, topic, state"
             for start in range(0, len(positions), _SQLITE_VARIABLES):
                 chunk = positions[start:start + _SQLITE_VARIABLES]
-                cursor.execute(
-                    f"SELECT rowid, {_HYPHENATED}, originator_version, topic, state FROM {self.events_table_name}"
-                    f" WHERE rowid IN ({', '.join('?' * len(chunk))}) ORDER BY rowid",
-                    chunk,
-                )
+                marks = ", ".join("?" * len(chunk))
+                table = self.events_table_name
+                cursor.execute(f"SELECT {columns} FROM {table} WHERE rowid IN ({marks}) ORDER BY rowid", chunk)
                 rows += cursor.fetchall()
         return rows

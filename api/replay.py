@@ -39,7 +39,8 @@ class _OneAtATime:
     @contextmanager
     def held(self) -> Iterator[None]:
         if not self._lock.acquire(blocking=False):
-            raise BusyError("another replay is rebuilding the views; retry later", math.ceil(self._last_seconds))
+            raise BusyError("another replay is rebuilding the views; retry later",
+                            math.ceil(self._last_seconds))
         started = time.monotonic()
         try:
             yield
@@ -91,7 +92,10 @@ def workspace_events(runtime: Runtime, workspace_id: str, until: int | None = No
 
 @contextmanager
 def fresh_views(
-    runtime: Runtime, until: int | None = None, progress: Progress | None = None, workspace_id: str | None = None
+    runtime: Runtime,
+    until: int | None = None,
+    progress: Progress | None = None,
+    workspace_id: str | None = None,
 ) -> Iterator[tuple[Engine, int]]:
     """Views rebuilt from position 0 up to `until` (default: the live position) in a temporary
     store: of every workspace, or of one (its events only). One rebuild at a time per process;
@@ -111,7 +115,11 @@ def fresh_views(
 
 
 def rebuild_store(
-    app: Any, engine: Engine, until: int | None = None, progress: Progress | None = None, source: Source | None = None
+    app: Any,
+    engine: Engine,
+    until: int | None = None,
+    progress: Progress | None = None,
+    source: Source | None = None,
 ) -> int:
     """Rebuild the views into the fresh, migrated store of `engine`; on SQLite through a
     loading process that writes while this one decodes (adapters/sqlite_loader.py)."""
@@ -125,7 +133,10 @@ def rebuild_store(
 
 
 def replay_digests(
-    runtime: Runtime, until: int | None = None, progress: Progress | None = None, workspace_id: str | None = None
+    runtime: Runtime,
+    until: int | None = None,
+    progress: Progress | None = None,
+    workspace_id: str | None = None,
 ) -> dict[str, Any]:
     """The rebuilt views' digest beside the live views' (of one workspace's rows, when given)."""
     with fresh_views(runtime, until, progress, workspace_id) as (engine, position):

@@ -74,7 +74,9 @@ def workspace_log(app: Application[Any], live: Engine, workspace_id: str) -> Sou
             statement = statement.where(audit_log.c.position <= until)
         with live.connect() as conn:
             positions = list(conn.execute(statement.order_by(audit_log.c.position).limit(limit)).scalars())
-        return app.recorder.select_notifications_at(positions) if positions else []  # type: ignore[attr-defined]
+        if not positions:
+            return []
+        return app.recorder.select_notifications_at(positions)  # type: ignore[attr-defined, no-any-return]
 
     return read
 

@@ -25,7 +25,7 @@ PAGE_SIZE = 2000
 REBUILD_PAGE = 5_000  # larger pages for a fresh store: no reader waits on it
 
 # Where a runner reads its pages, when not the whole log: (after, until, limit) -> notifications.
-Source = Callable[[int, "int | None", int], Sequence[Any]]
+Source = Callable[[int, int | None, int], Sequence[Any]]
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}

@@ -27,7 +27,8 @@ def raw_message(sender: str, to: str, subject: str, message_id: str, reply_to: s
     if reply_to:
         msg["In-Reply-To"] = msg["References"] = reply_to
     msg.set_content(f"Hello, {BODY_CANARY} is the secret.\n")
-    msg.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf", filename=f"{ATTACHMENT_CANARY}.pdf")
+    msg.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf",
+                       filename=f"{ATTACHMENT_CANARY}.pdf")
     return bytes(msg)
 
 
@@ -39,16 +40,17 @@ class Shared:
         self.auditor = ws.add_member("Audrey", "audrey@acme.com", role="auditor")
         self.mailbox = ws.connect_upload(ws.admin, "bob@acme.com")
         ws.client.patch(f"/mailboxes/{self.mailbox}", json={"sharing": "full"}, headers=ws.admin.headers)
+        bob, sue, subject = "bob@acme.com", "Sue <sue@initech.com>", f"{SUBJECT_CANARY} one"
         self.emails = [
-            self._post(raw_message("bob@acme.com", "Sue <sue@initech.com>", f"{SUBJECT_CANARY} one", "<c1@acme.com>")),
-            self._post(raw_message("Sue <sue@initech.com>", "bob@acme.com", f"Re: {SUBJECT_CANARY} one",
-                                   "<c2@initech.com>", reply_to="<c1@acme.com>")),
-            self._post(raw_message("bob@acme.com", "pat@globex.com", f"{SUBJECT_CANARY} two", "<c3@acme.com>")),
+            self._post(raw_message(bob, sue, subject, "<c1@acme.com>")),
+            self._post(raw_message(sue, bob, f"Re: {subject}", "<c2@initech.com>", "<c1@acme.com>")),
+            self._post(raw_message(bob, "pat@globex.com", f"{SUBJECT_CANARY} two", "<c3@acme.com>")),
         ]
         self._share(self.emails[0], {"workspace": True, "thread": True})
         self._share(self.emails[2], {"members": [self.auditor.id]})
         person = ws.client.get("/people", headers=ws.admin.headers).json()["items"][0]
-        lead = ws.client.post("/leads", json={"name": "Initech deal", "contacts": [person["id"]]}, headers=ws.admin.headers)
+        lead = ws.client.post("/leads", json={"name": "Initech deal", "contacts": [person["id"]]},
+                              headers=ws.admin.headers)
         assert lead.status_code == 201, lead.text
 
     def _post(self, raw: bytes) -> str:
@@ -119,7 +121,8 @@ def test_no_endpoint_answers_an_auditor_a_subject_body_or_attachment_name(shared
     assert any(p.endswith("/intelligence") for p in paths) and any(p.startswith("/leads/") for p in paths)
     for viewer in (auditor, shared.ws.admin):  # explain of any viewer, read by the auditor
         for path in paths:
-            response = shared.ws.client.get(path, params=query_for(path, viewer, shared), headers=auditor.headers)
+            params = query_for(path, viewer, shared)
+            response = shared.ws.client.get(path, params=params, headers=auditor.headers)
             assert response.status_code < 500, (path, response.text)
             assert_no_canary(response.text, f"GET {path}")
     position = shared.ws.runtime.catch_up()

@@ -154,7 +154,7 @@ def test_an_auditor_sees_metadata_but_no_subject_or_body_of_someone_elses_mailbo
 
 
 @pytest.mark.parametrize("level", ["subject", "full"])
-def test_an_auditor_sees_metadata_only_whatever_the_sharing_gives_every_member(office: Office, level: str) -> None:
+def test_an_auditor_sees_metadata_only_whatever_the_sharing_gives(office: Office, level: str) -> None:
     """Issue 14.4: an auditor verifies filtering; a subject or a body is never theirs to read."""
     set_sharing(office.ws, office.bob, office.mailbox, level)
 
