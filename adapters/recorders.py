@@ -5,6 +5,9 @@ as text (in the form `str(UUID)` gives), instead of `sqlite3.Row`s and a `UUID` 
 turns the text into the event class's `UUID` as before (eventsourcing's
 `find_id_convertor`), and the views' mapper keeps it as text (application/view_mapper.py).
 
+Both: `select_notifications_at(positions)` reads given positions only (one workspace's
+events, for its replay), in the same row form.
+
 PostgreSQL: eventsourcing 9.5's, with two changes.
 
 * It reads the notification log in binary. The library reads `state` (bytea) in text
@@ -51,10 +54,25 @@ class _PagesAsViewsRead:
             for nid, oid, version, topic, state in self._page(first, stop if stop is not None else 2**63 - 1, limit)
         ]
 
+    def select_notifications_at(self, positions: Sequence[int]) -> Sequence[Notification]:
+        """The notifications at these positions, in log order (one workspace's, for its replay)."""
+        if not positions:
+            return []
+        if not self._reads_pages():
+            wanted, first, last = set(positions), min(positions), max(positions)
+            return [n for n in self.select_notifications(first, last - first + 1, last) if n.id in wanted]
+        return [
+            Notification(id=nid, originator_id=oid, originator_version=version, topic=topic, state=state)
+            for nid, oid, version, topic, state in self._at(sorted(positions))
+        ]
+
     def _reads_pages(self) -> bool:
         return True
 
     def _page(self, first: int, last: int, limit: int) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _at(self, positions: list[int]) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
 
@@ -77,11 +95,23 @@ class PostgresRecorder(_PagesAsViewsRead, PostgresApplicationRecorder):
             curs.execute(statement, (first, last, limit), prepare=True)
             return curs.fetchall()
 
+    def _at(self, positions: list[int]) -> list[tuple[Any, ...]]:
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table}"
+            " WHERE notification_id = ANY(%s) ORDER BY notification_id"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor(binary=True, row_factory=tuple_row) as curs:
+            curs.execute(statement, (positions,))
+            return curs.fetchall()
+
 
 # A UUID is stored as its 32 hex digits: read back in the form str(UUID) gives.
 _HYPHENATED = "||'-'||".join(
     f"substr(originator_id, {start}, {length})" for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 )
+
+
+_SQLITE_VARIABLES = 900  # under the 999 bound parameters of older SQLite builds
 
 
 class SQLiteRecorder(_PagesAsViewsRead, SQLiteApplicationRecorder):
@@ -98,3 +128,17 @@ class SQLiteRecorder(_PagesAsViewsRead, SQLiteApplicationRecorder):
             cursor.row_factory = None
             cursor.execute(statement, (first, last, limit))
             return cursor.fetchall()
+
+    def _at(self, positions: list[int]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        with self.datastore.transaction(commit=False) as c:
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None
+            columns = f"rowid, {_HYPHENATED}, originator_version, topic, state"
+            for start in range(0, len(positions), _SQLITE_VARIABLES):
+                chunk = positions[start:start + _SQLITE_VARIABLES]
+                marks = ", ".join("?" * len(chunk))
+                table = self.events_table_name
+                cursor.execute(f"SELECT {columns} FROM {table} WHERE rowid IN ({marks}) ORDER BY rowid", chunk)
+                rows += cursor.fetchall()
+        return rows

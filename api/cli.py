@@ -136,19 +136,27 @@ def replay(
     until: Annotated[
         str | None, typer.Option(help="Replay up to this event position, or this ISO time (with a timezone).")
     ] = None,
+    workspace: Annotated[
+        str | None, typer.Option(help="Rebuild only this workspace's events; digests of its rows only.")
+    ] = None,
 ) -> None:
-    """Rebuild every view from position 0 into a fresh store; print both digests."""
-    from api.replay import replay_digests, resolve_until
+    """Rebuild every view (or one workspace's) from position 0 into a fresh store; print both digests."""
+    from api.replay import replay_digests, resolve_until, workspace_events
 
     runtime = Runtime.open()
     try:
         try:
-            position = resolve_until(runtime, until)
+            position = resolve_until(runtime, until, workspace)
         except DomainError as error:
             raise typer.BadParameter(str(error), param_hint="--until") from None
+        total = position or runtime.app.recorder.max_notification_id() or 0
+        if workspace is not None:
+            total = workspace_events(runtime, workspace, position)
+            if not total:
+                raise typer.BadParameter(f"no events of workspace {workspace}", param_hint="--workspace")
         with _progress() as progress:
-            task = progress.add_task("replaying", total=position or runtime.app.recorder.max_notification_id() or 0, rate="")
-            result = replay_digests(runtime, position, lambda n: progress.update(task, advance=n))
+            task = progress.add_task("replaying", total=total, rate="")
+            result = replay_digests(runtime, position, lambda n: progress.update(task, advance=n), workspace)
     finally:
         runtime.close()
     typer.echo(json.dumps(result))
@@ -171,7 +179,7 @@ def audit_report(
         with runtime.engine.connect() as conn:
             ids = [workspace] if workspace else [r.id for r in conn.execute(workspaces.select())]
             reports = {ws: privacy_report(conn, ws) for ws in ids}
-        digests = replay_digests(runtime)
+        digests = replay_digests(runtime, workspace_id=workspace)
     finally:
         runtime.close()
     violations = [v for r in reports.values() for v in r["violations"]]

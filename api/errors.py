@@ -15,11 +15,19 @@ from application.errors import ConflictError, ForbiddenError, NotFoundError, Rul
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuthError", "ForbiddenError", "install"]
+__all__ = ["AuthError", "BusyError", "ForbiddenError", "install"]
 
 
 class AuthError(Exception):
     """Missing or unknown bearer token."""
+
+
+class BusyError(Exception):
+    """The server is doing this already; retry after `retry_after` seconds."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 _STATUS: dict[type[Exception], tuple[int, str]] = {
@@ -28,6 +36,7 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
     RuleViolationError: (422, "Unprocessable Content"),
     AuthError: (401, "Unauthorized"),
     ForbiddenError: (403, "Forbidden"),
+    BusyError: (429, "Too Many Requests"),
 }
 
 
@@ -95,6 +104,8 @@ def _handler(status: int, title: str):  # type: ignore[no-untyped-def]
         response = problem(status, title, str(exc) or title)
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, BusyError):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     return handle

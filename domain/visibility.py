@@ -34,15 +34,21 @@ class CopyAccess:
     granted_everyone: bool = False
 
 
+# An auditor verifies filtering: participants, times, levels, rules and events, never content.
+AUDITOR_CEILING = SharingLevel.METADATA
+
+
 def copy_level(viewer: Viewer, copy: CopyAccess) -> SharingLevel:
-    """An auditor gets what the rules give everyone: sharing and workspace-wide grants."""
+    """What one visible copy grants the viewer; an auditor never more than metadata."""
     if copy.hidden:
         return SharingLevel.NONE
+    if viewer.is_auditor:
+        return AUDITOR_CEILING
     if copy.owner_id == viewer.member_id:
         return SharingLevel.FULL
     if copy.granted_everyone:
         return SharingLevel.FULL
-    if not viewer.is_auditor and viewer.member_id in copy.granted_members:
+    if viewer.member_id in copy.granted_members:
         return SharingLevel.FULL
     return SharingLevel(copy.sharing)
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from domain.values import SharingLevel
-from domain.visibility import Viewer, copy_level, email_level
+from domain.visibility import AUDITOR_CEILING, Viewer, copy_level, email_level
 from projections.email_queries import copies_by_email, grant_applies
 from projections.tables import audit_log, email_copies, grants, mailboxes
 
@@ -60,13 +60,15 @@ def _rules(viewer: Viewer, copy: Any, row: Any, grant_rows: list[Any], level: Sh
         rules.append({"rule": "blocklist", "entry": row.blocklisted_entry, "position": row.blocklisted_at})
     if rules:
         return rules
+    sharing = {"rule": "sharing", "level": row.sharing, "position": row.sharing_at}
+    if viewer.is_auditor:  # grants and sharing reach no further than metadata (domain/visibility.py)
+        return [sharing, {"rule": "auditor_metadata_only", "level": AUDITOR_CEILING.value}]
     if copy.owner_id == viewer.member_id:
         return [{"rule": "owner", "level": SharingLevel.FULL.value}]
     for grant in grant_rows:
         if not grant_applies(grant, copy):
             continue
-        reaches = grant.everyone or (viewer.member_id in grant.members and not viewer.is_auditor)
-        if reaches:
+        if grant.everyone or viewer.member_id in grant.members:
             rules.append({
                 "rule": "grant",
                 "grant_id": grant.id,
@@ -75,7 +77,7 @@ def _rules(viewer: Viewer, copy: Any, row: Any, grant_rows: list[Any], level: Sh
                 "revoked_at": grant.revoked_at,
                 "level": SharingLevel.FULL.value if grant.revoked_at is None else None,
             })
-    rules.append({"rule": "sharing", "level": row.sharing, "position": row.sharing_at})
+    rules.append(sharing)
     return rules
 
 

@@ -9,14 +9,14 @@ statement ever scans an unindexed large table in a loop."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.application import Application
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, bindparam, select, text
 
-from projections.runner import REBUILD_PAGE, ProjectionRunner
+from projections.runner import REBUILD_PAGE, ProjectionRunner, Source
 from projections.tables import audit_log, email_copies, email_participants, emails
 
 BULK_TABLES = frozenset(t.name for t in (emails, email_copies, email_participants, audit_log))
@@ -62,10 +62,34 @@ class DeferredIndexes:
             list(pool.map(run, [statements[lane::lanes] for lane in range(lanes)]))
 
 
+def workspace_log(app: Application[Any], live: Engine, workspace_id: str) -> Source:
+    """One workspace's pages of the log: the positions the live audit log files under it
+    (every event of the workspace's aggregates), read from the event store by position."""
+
+    def read(after: int, until: int | None, limit: int) -> Sequence[Any]:
+        statement = select(audit_log.c.position).where(
+            audit_log.c.workspace_id == workspace_id, audit_log.c.position > after
+        )
+        if until is not None:
+            statement = statement.where(audit_log.c.position <= until)
+        with live.connect() as conn:
+            positions = list(conn.execute(statement.order_by(audit_log.c.position).limit(limit)).scalars())
+        if not positions:
+            return []
+        return app.recorder.select_notifications_at(positions)  # type: ignore[attr-defined, no-any-return]
+
+    return read
+
+
 def rebuild(
-    app: Application[Any], engine: Engine, until: int | None = None, progress: Callable[[int], None] | None = None
+    app: Application[Any],
+    engine: Engine,
+    until: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    source: Source | None = None,
 ) -> int:
-    """Apply every event up to `until` to an empty, migrated, throwaway store; returns the position."""
+    """Apply every event up to `until` (or those `source` reads: one workspace's) to an empty,
+    migrated, throwaway store; returns the position of the last event applied."""
     bulk = DeferredIndexes()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # a throwaway store: no write-ahead log for it
@@ -75,7 +99,7 @@ def rebuild(
     # Reading ahead pays when a server reads while we write; on SQLite the reading thread
     # only competes with the writing one for the interpreter lock.
     server = engine.dialect.name == "postgresql"
-    runner = ProjectionRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server)
+    runner = ProjectionRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server, source=source)
     position = runner.catch_up(until, progress)
     bulk.build(engine)
     if runner.position() != position:  # read back: also waits for a pipelined writer to finish

@@ -6,7 +6,7 @@ crash replays at most the uncommitted page and never applies an event twice."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
@@ -23,6 +23,9 @@ from projections.writer import BulkLoad, Handler, ViewWriter
 VIEWS_NAME = "views"
 PAGE_SIZE = 2000
 REBUILD_PAGE = 5_000  # larger pages for a fresh store: no reader waits on it
+
+# Where a runner reads its pages, when not the whole log: (after, until, limit) -> notifications.
+Source = Callable[[int, int | None, int], Sequence[Any]]
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
@@ -41,7 +44,9 @@ class ProjectionRunner:
         page_size: int = PAGE_SIZE,
         bulk: BulkLoad | None = None,
         read_ahead: bool = False,
+        source: Source | None = None,
     ) -> None:
+        self.source = source
         self.bulk = bulk
         self.read_ahead = read_ahead
         self.audit = AuditLogView()
@@ -96,6 +101,8 @@ class ProjectionRunner:
 
     def _read(self, after: int, until: int | None) -> Any:
         with collector_paused():
+            if self.source is not None:
+                return self.source(after, until, self.page_size)
             return self.app.recorder.select_notifications(start=after + 1, limit=self.page_size, stop=until)
 
     def _apply_page(self, notifications: Any, previous: int) -> int:

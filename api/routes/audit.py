@@ -18,6 +18,7 @@ from projections.compliance import privacy_report
 from projections.digest import view_digest
 from projections.email_queries import email_in_workspace, email_summaries, visible_email_ids
 from projections.record_queries import member_role, person_rows
+from projections.redaction import redact_now_hidden
 
 router = APIRouter(tags=["audit"])
 
@@ -71,22 +72,28 @@ def audit_events(
 
 @router.post("/audit/replay")
 def replay_as_of(body: ReplayRequest, caller: AuditorDep, runtime: RuntimeDep) -> dict[str, Any]:
-    """The views rebuilt as of `until` (a position or an ISO time), queried as the caller."""
-    target = resolve_until(runtime, body.until)
-    with fresh_views(runtime, target) as (engine, position), engine.connect() as conn:
+    """The caller's workspace rebuilt as of `until` (a position or an ISO time), queried as the
+    caller; content that a current exclusion or blocklist hides is redacted."""
+    target = resolve_until(runtime, body.until, caller.workspace_id)
+    with (
+        fresh_views(runtime, target, workspace_id=caller.workspace_id) as (engine, position),
+        engine.connect() as conn,
+        runtime.engine.connect() as live,
+    ):
         people = person_rows(conn, caller, 0, body.limit)
         emails = email_summaries(conn, caller, visible_email_ids(conn, caller, None, 0, body.limit))
-        digest = view_digest(engine)
+        emails = redact_now_hidden(conn, live, caller, emails)
+        digest = view_digest(engine, caller.workspace_id)
     return {"position": position, "digest": digest, "people": people, "emails": emails}
 
 
 @router.get("/compliance/report")
 def compliance_report(caller: AuditorDep, runtime: RuntimeDep) -> dict[str, Any]:
-    """The privacy invariants over the caller's workspace, and the replay digest check."""
+    """The privacy invariants over the caller's workspace, and its replay digest check."""
     runtime.catch_up()
     with runtime.engine.connect() as conn:
         report = privacy_report(conn, caller.workspace_id)
-    digests = replay_digests(runtime)
+    digests = replay_digests(runtime, workspace_id=caller.workspace_id)
     if not digests["equal"]:
         report["violations"].append({"rule": "replay_digest_differs", **digests})
     report["digests"] = digests

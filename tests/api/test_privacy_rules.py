@@ -446,15 +446,16 @@ def test_sharing_level_changes_are_retroactive(
         assert body_of(acme, viewer, email) is None
 
     set_sharing(acme, acme.admin, bob_box, "subject")
-    for viewer in (alice, audrey):
-        shown = email_of(acme, viewer, email)
-        assert shown is not None and shown["level"] == "subject" and shown["subject"] == "Renewal"
-        assert body_of(acme, viewer, email) is None
+    shown = email_of(acme, alice, email)
+    assert shown is not None and shown["level"] == "subject" and shown["subject"] == "Renewal"
+    assert body_of(acme, alice, email) is None
 
     set_sharing(acme, acme.admin, bob_box, "full")
-    for viewer in (alice, audrey):
-        assert email_of(acme, viewer, email)["level"] == "full"  # type: ignore[index]
-        assert body_of(acme, viewer, email)["text"].strip() == "Price is 42."  # type: ignore[index]
+    assert email_of(acme, alice, email)["level"] == "full"  # type: ignore[index]
+    assert body_of(acme, alice, email)["text"].strip() == "Price is 42."  # type: ignore[index]
+    # the auditor: metadata whatever the sharing (issue 14.4)
+    assert email_of(acme, audrey, email)["level"] == "metadata"  # type: ignore[index]
+    assert body_of(acme, audrey, email) is None
 
     set_sharing(acme, acme.admin, bob_box, "metadata")
     for viewer in (alice, audrey):
@@ -483,7 +484,7 @@ def test_a_share_with_one_member_gives_them_the_body_but_not_a_third_member(
         assert body_of(acme, other, email) is None
 
 
-def test_a_workspace_share_reaches_everyone_including_the_auditor(
+def test_a_workspace_share_reaches_every_member_but_not_the_auditor(
     acme: Workspace, bob_box: str, alice: Member, carol: Member, audrey: Member
 ) -> None:
     email = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "All hands",
@@ -493,10 +494,13 @@ def test_a_workspace_share_reaches_everyone_including_the_auditor(
 
     share(acme, acme.admin, email, workspace=True)
 
-    for viewer in (alice, carol, audrey):
+    for viewer in (alice, carol):
         assert email_of(acme, viewer, email)["subject"] == "All hands"  # type: ignore[index]
         assert body_of(acme, viewer, email)["text"].strip() == "Everyone may read."  # type: ignore[index]
         assert body_of(acme, viewer, unshared) is None
+    shown = email_of(acme, audrey, email)
+    assert shown is not None and shown["level"] == "metadata" and "subject" not in shown
+    assert body_of(acme, audrey, email) is None
 
 
 def test_a_named_share_does_not_reach_an_auditor_even_when_named(
@@ -610,8 +614,8 @@ def test_a_share_does_not_outlive_the_hiding_of_its_copy(
         assert hidden_from(acme, viewer, email)
 
     unblock(acme, acme.admin, bob_box, "initech.com")
-    for viewer in (alice, audrey):
-        assert body_of(acme, viewer, email) is not None
+    assert body_of(acme, alice, email) is not None
+    assert email_of(acme, audrey, email)["level"] == "metadata"  # type: ignore[index]
 
 
 # explain ------------------------------------------------------------------------------------------
@@ -667,9 +671,10 @@ def test_explain_shows_each_copys_level_and_the_rule_with_its_position_and_never
     assert rule(bob_copies[alice.id], "sharing")["position"] == sharing["position"]
     assert not [r for r in bob_copies[alice.id]["rules"] if r["rule"] == "grant"]
 
-    # the auditor: what the rules give everyone, never a named grant
-    assert shown_audrey["level"] == "subject"
-    assert by_owner(shown_audrey)[alice.id]["level"] == "subject"
+    # the auditor: metadata only, whatever the sharing gives everyone
+    assert shown_audrey["level"] == "metadata"
+    assert by_owner(shown_audrey)[alice.id]["level"] == "metadata"
+    assert rule(by_owner(shown_audrey)[alice.id], "auditor_metadata_only")["level"] == "metadata"
 
     # and what explain says matches what each of them is served
     for viewer, shown in ((carol, shown_carol), (acme.admin, shown_bob), (audrey, shown_audrey)):
@@ -722,7 +727,7 @@ def test_a_bcc_is_shown_only_to_the_sender_whose_copy_has_it(
     assert {(p["role"], p["address"]) for p in bobs["participants"]} >= {("bcc", "boss@partner.io")}
     for viewer in (alice, audrey):
         shown = email_of(acme, viewer, email)
-        assert shown is not None and shown["level"] == "full"
+        assert shown is not None and shown["level"] == ("metadata" if viewer is audrey else "full")
         assert "boss@partner.io" not in json.dumps(shown)
         assert "boss@partner.io" not in json.dumps(acme.client.get("/emails", headers=viewer.headers).json())
 

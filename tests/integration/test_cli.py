@@ -174,6 +174,20 @@ def test_importing_the_same_mbox_again_leaves_the_mailbox_counters_as_they_were(
     assert _counters(cli, bob_box) == after_first
     assert cli.ok("replay")["equal"] is True
 
+def test_replay_of_one_workspace_digests_its_rows_only(cli: Cli) -> None:
+    acme = cli.create_workspace()
+    globex = cli.ok("workspace", "create", "--name", "Globex", "--domain", "globex.com",
+                    "--admin-name", "Gus", "--admin-email", "gus@globex.com")
+    cli.add_member(globex["workspace_id"], "Gail", "gail@globex.com")  # Globex's events come last
+
+    everything = cli.ok("replay")
+    one = cli.ok("replay", "--workspace", acme["workspace_id"])
+
+    assert one["equal"] is True and one["replay_digest"] != everything["replay_digest"]
+    assert 0 < one["position"] == one["live_position"] < everything["live_position"]
+    unknown = cli.run("replay", "--workspace", str(uuid.uuid4()))
+    assert unknown.returncode != 0 and "no events of workspace" in unknown.stderr
+
 
 def test_demo_prints_tokens_and_curl_lines(cli: Cli) -> None:
     info = cli.ok("demo", "--messages", "200")

@@ -12,9 +12,9 @@ history alone:
   and not blocklisted by its mailbox's list at that moment;
 - it is visible iff it is none of those now;
 - a viewer's level from a visible copy: owner -> full; a live share of that copy (or a
-  thread share of its mailbox's copy in the same thread) with the workspace -> full,
-  naming the viewer -> full unless the viewer is an auditor; else the mailbox's
-  sharing; the email's level is the highest; none -> 404.
+  thread share of its mailbox's copy in the same thread) with the workspace or naming
+  the viewer -> full; else the mailbox's sharing; an auditor gets metadata from every
+  visible copy; the email's level is the highest; none -> 404.
 
 After every rule change two viewers' GET /emails (in turn) are checked too, so a
 change must apply at once. SQLite only; a fresh workspace per example on one runtime."""
@@ -291,6 +291,8 @@ class Model:
     def copy_level(self, viewer: str, owner: str, index: int) -> str:
         if self.reasons(owner, index):
             return "none"
+        if ROLES[viewer] == "auditor":
+            return "metadata"
         if viewer == owner:
             return "full"
         applying = [
@@ -300,7 +302,7 @@ class Model:
         ]
         if any(g.everyone for g in applying):
             return "full"
-        if ROLES[viewer] != "auditor" and any(viewer in g.named for g in applying):
+        if any(viewer in g.named for g in applying):
             return "full"
         return self.sharing[owner]
 
