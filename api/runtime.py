@@ -39,7 +39,7 @@ class Runtime:
         engine = store.view_engine()
         upgrade(engine)
         sealer = DataKeyStore(engine, settings.master_key or load_or_create_master_key(store.key_file))
-        app = MailTrail(DomainCatalog(), sealer, env=store.event_store_env())
+        app = MailTrail(DomainCatalog(settings.verifying_mail_hosts), sealer, env=store.event_store_env())
         runner = ProjectionRunner(app, writer_engine(engine))
         return cls(settings, store, app, engine, runner, sealer)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class Body(BaseModel):
@@ -20,6 +20,7 @@ class NewMember(Body):
 class SettingsChange(Body):
     record_creation: Literal["all", "selective", "none"] | None = None
     internal_domains: list[str] | None = Field(default=None, max_length=500)
+    auto_internal_domains: StrictBool | None = None  # verified mailboxes make their domain internal
     exclusions: list[str] | None = Field(default=None, max_length=5000)
     plan: Literal["free", "plus", "pro", "enterprise"] | None = None
     legal_hold: bool | None = None

@@ -184,6 +184,7 @@ def settings_row(conn: Connection, viewer: Viewer) -> dict[str, Any]:
         "plan": r.plan,
         "record_creation": r.record_creation,
         "internal_domains": r.internal_domains,
+        "auto_internal_domains": r.auto_internal_domains,
         "exclusions": r.exclusions,
         "legal_hold": r.legal_hold,
     }
