@@ -19,6 +19,7 @@ from domain.lead import Lead
 from domain.mailbox import Mailbox, check_provider
 from domain.ownership import Login, proven_by_login
 from domain.person import AddressClaim, Person
+from domain.records import FanOutLimits
 from domain.synced_message import SyncedMessage
 from domain.values import Plan, normalize_address, normalize_domain
 from domain.workspace import Workspace
@@ -30,9 +31,14 @@ class MailTrail(Application[UUID]):
     name = "mailtrail"
 
     def __init__(
-        self, catalog: DomainCatalog, sealer: Sealer | None = None, env: dict[str, str] | None = None
+        self,
+        catalog: DomainCatalog,
+        sealer: Sealer | None = None,
+        env: dict[str, str] | None = None,
+        fan_out: FanOutLimits | None = None,
     ) -> None:
         self.sealer = sealer
+        self.fan_out = fan_out or FanOutLimits()
         # A cached aggregate is fast-forwarded from the store on every get, so it is never stale.
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "1000", **(env or {})})
         self.catalog = catalog
