@@ -85,13 +85,13 @@ class Workspace(Aggregate):
             raise RuleViolationError(
                 f"the {self.plan} plan allows {limit} mailbox{'es' if limit > 1 else ''} per member"
             )
+        if self._claimed_by_others(addresses, owner_id):
+            raise ConflictError("an address already belongs to another member")
         if Provider(provider) is Provider.UPLOAD and not set(addresses) <= set(own):
             strangers = ", ".join(a for a in addresses if a not in own)
             raise RuleViolationError(
                 f"an upload mailbox takes only its owner's own addresses, not {strangers}"
             )
-        if self._claimed_by_others(addresses, owner_id):
-            raise ConflictError("an address already belongs to another member")
         internal = verified(addresses, own, proven)
         domain = domain_of(addresses[0])
         makes_internal = addresses[0] in internal and not free_mail and self.auto_internal_domains

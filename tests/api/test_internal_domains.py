@@ -123,7 +123,8 @@ def test_two_members_cannot_have_the_same_address(acme: Workspace) -> None:
     given = acme.client.post(f"/members/{eve.id}/emails", json={"address": "dee@labs.example"},
                              headers=acme.admin.headers)  # fmt: skip
     assert_problem(given, 409)
-    assert_problem(upload(acme, eve, "dee@labs.example"), 422)  # not Eve's own address either
+    assert_problem(upload(acme, eve, "dee@labs.example"), 409)
+    assert_problem(upload(acme, eve, "eve@labs.example"), 422)  # nobody's, but not Eve's either
     unknown = "00000000-0000-0000-0000-000000000000"
     assert_problem(acme.client.post(f"/members/{unknown}/emails", json={"address": "z@acme.com"},
                                     headers=acme.admin.headers), 404)  # fmt: skip
