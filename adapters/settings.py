@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from adapters.catalog import DOMAIN_VERIFYING_HOSTS
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/mailtrail.db"
 
@@ -14,3 +19,12 @@ class Settings(BaseSettings):
     allow_private_hosts: bool = False
     projection_poll_seconds: float = 0.5
     master_key: str | None = None  # base64 of 32 bytes; generated into var/master.key when unset
+    # Mail hosts whose accepted login as an address proves it, on any domain (comma-separated).
+    verifying_mail_hosts: Annotated[tuple[str, ...], NoDecode] = DOMAIN_VERIFYING_HOSTS
+    max_participants: int = 1000  # a message with more participants is stored but creates no records
+    max_records_per_batch: int = 10000  # people created by one recorded batch at most
+
+    @field_validator("verifying_mail_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return tuple(h.strip() for h in value.split(",") if h.strip()) if isinstance(value, str) else value

@@ -16,6 +16,7 @@ from adapters.netcheck import Resolver
 from adapters.persistence import StoreConfig, writer_engine
 from adapters.settings import Settings
 from application.app import MailTrail
+from domain.records import FanOutLimits
 from projections.runner import ProjectionRunner
 from projections.tables import mailboxes
 
@@ -42,7 +43,9 @@ class Runtime:
         engine = store.view_engine()
         upgrade(engine)
         sealer = DataKeyStore(engine, settings.master_key or load_or_create_master_key(store.key_file))
-        app = MailTrail(DomainCatalog(), sealer, env=store.event_store_env())
+        fan_out = FanOutLimits(settings.max_participants, settings.max_records_per_batch)
+        catalog = DomainCatalog(settings.verifying_mail_hosts)
+        app = MailTrail(catalog, sealer, env=store.event_store_env(), fan_out=fan_out)
         runner = ProjectionRunner(app, writer_engine(engine))
         return cls(settings, store, app, engine, runner, sealer)
 

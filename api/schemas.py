@@ -38,6 +38,7 @@ class NewMember(Body):
 class SettingsChange(Body):
     record_creation: Literal["all", "selective", "none"] | None = None
     internal_domains: list[DomainName] | None = Field(default=None, max_length=500)
+    auto_internal_domains: bool | None = None  # verified mailboxes make their domain internal (strict)
     exclusions: list[EmailOrDomain] | None = Field(default=None, max_length=5000)
     plan: Literal["free", "plus", "pro", "enterprise"] | None = None
     legal_hold: bool | None = None  # strict (Body): true or false only

@@ -17,7 +17,9 @@ from domain.company import Company
 from domain.filtering import matches_any
 from domain.lead import Lead
 from domain.mailbox import Mailbox, check_provider
+from domain.ownership import Login, proven_by_login
 from domain.person import AddressClaim, Person
+from domain.records import FanOutLimits
 from domain.synced_message import SyncedMessage
 from domain.values import Plan, normalize_address, normalize_domain
 from domain.workspace import Workspace
@@ -29,9 +31,14 @@ class MailTrail(Application[UUID]):
     name = "mailtrail"
 
     def __init__(
-        self, catalog: DomainCatalog, sealer: Sealer | None = None, env: dict[str, str] | None = None
+        self,
+        catalog: DomainCatalog,
+        sealer: Sealer | None = None,
+        env: dict[str, str] | None = None,
+        fan_out: FanOutLimits | None = None,
     ) -> None:
         self.sealer = sealer
+        self.fan_out = fan_out or FanOutLimits()
         # A cached aggregate is fast-forwarded from the store on every get, so it is never stale.
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "1000", **(env or {})})
         self.catalog = catalog
@@ -103,10 +110,19 @@ class MailTrail(Application[UUID]):
         self.save_all(workspace)
         return member_id
 
+    def add_member_email(self, workspace_id: str, member_id: str, email: str) -> int:
+        workspace = self.load(Workspace, workspace_id)
+        if member_id not in workspace.members:
+            raise NotFoundError(f"member {member_id} not found")
+        workspace.add_member_email(member_id, _address(email))
+        return self.save_all(workspace)
+
     def update_settings(self, workspace_id: str, changes: dict[str, Any]) -> int:
         workspace = self.load(Workspace, workspace_id)
         if "internal_domains" in changes:
             workspace.set_internal_domains([_domain(d) for d in changes["internal_domains"]])
+        if "auto_internal_domains" in changes:
+            workspace.set_auto_internal_domains(bool(changes["auto_internal_domains"]))
         if "exclusions" in changes:
             workspace.set_exclusions([_entry(e) for e in changes["exclusions"]])
         if "record_creation" in changes:
@@ -137,11 +153,13 @@ class MailTrail(Application[UUID]):
         address: str,
         aliases: list[str],
         connection: dict[str, Any] | None = None,
+        login: Login | None = None,
     ) -> str:
+        """`login`: the login the server accepted just now (a connected account), if any."""
         workspace = self.load(Workspace, workspace_id)
         workspace.member(owner_id)
         check_provider(provider)
-        addresses = [_address(address), *(_address(a) for a in aliases)]
+        addresses = list(dict.fromkeys([_address(address), *(_address(a) for a in aliases)]))
         mailbox = Mailbox(
             workspace_id=workspace_id,
             owner_id=owner_id,
@@ -150,10 +168,12 @@ class MailTrail(Application[UUID]):
             aliases=addresses[1:],
             connection=connection or {},
         )
-        workspace.register_mailbox(str(mailbox.id), owner_id, addresses)
+        hosted = login is not None and self.catalog.verifies_domain_owners(login.host)
+        proven = [a for a in addresses if proven_by_login(a, login, hosted)]
         domain = addresses[0].rpartition("@")[2]
-        if not self.catalog.is_free_mail(domain) and domain not in workspace.internal_domains:
-            workspace.set_internal_domains([*workspace.internal_domains, domain])
+        workspace.register_mailbox(
+            str(mailbox.id), owner_id, provider, addresses, proven, self.catalog.is_free_mail(domain)
+        )
         self.save_all(workspace, mailbox)
         return str(mailbox.id)
 

@@ -16,6 +16,11 @@ class DomainCatalog(Protocol):
 
     def company_name(self, host: str) -> str: ...
 
+    def verifies_domain_owners(self, host: str) -> bool:
+        """Whether this mail host checks that a domain is its customer's before it accepts a
+        login as an address of that domain (hosted providers such as imap.gmail.com)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Rejected:

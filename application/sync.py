@@ -18,7 +18,7 @@ from domain.mailbox import Mailbox
 from domain.message import Address, ParsedMessage
 from domain.participants import direction, participants
 from domain.person import AddressClaim, Person
-from domain.records import people_to_create
+from domain.records import BATCH_RECORD_LIMIT, TOO_MANY_PARTICIPANTS, people_to_create
 from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity
 from domain.threads import thread_hashes
 from domain.values import RecordPolicy
@@ -92,7 +92,7 @@ class Syncer:
         copies: dict[UUID, SyncedMessage] = {}
         records: dict[UUID, Aggregate] = {}
         blocked_threads = set(mailbox.blocked_threads)
-        stored: list[tuple[ParsedMessage, UUID, str]] = []
+        stored: list[tuple[ParsedMessage, UUID, str, int]] = []
         skipped_keys: dict[str, set[str]] = {}
         for item in items:
             if isinstance(item, Rejected):
@@ -101,7 +101,8 @@ class Syncer:
             copy_id = copy_id_for(self.mailbox_id, item)
             result.met[copy_id] += 1
             nth = self.seen[copy_id] + result.met[copy_id]  # the how-manieth time this run meets it
-            reason = skip_reason(participants(item), internal, exclusions, mailbox.blocklist)
+            everyone = participants(item)
+            reason = skip_reason(everyone, internal, exclusions, mailbox.blocklist)
             if reason is not None:
                 result.skipped[reason] += 1
                 skipped_keys.setdefault(reason, set()).add(skip_key(copy_id))
@@ -128,13 +129,27 @@ class Syncer:
                 copy_key=item.copy_key,
             )
             result.copies.append((str(copy_id), email_id))
-            stored.append((item, copy_id, way))
-        for item, copy_id, way in stored:
+            stored.append((item, copy_id, way, len(everyone)))
+        limits = self.app.fan_out
+        budget = limits.max_records_per_batch
+        for item, copy_id, way, count in stored:
             if thread_hashes(item) & blocked_threads:
                 continue  # no records from a thread that involves a blocklisted participant
+            if limits.too_many_participants(count):
+                result.skipped[TOO_MANY_PARTICIPANTS] += 1
+                skipped_keys.setdefault(TOO_MANY_PARTICIPANTS, set()).add(skip_key(copy_id))
+                continue
+            cut = False
             for address, rule in people_to_create(item, way, policy, internal, exclusions):
+                if budget <= 0:
+                    cut = True
+                    break
                 origin = {"rule": rule, "copy_id": str(copy_id), "mailbox_id": self.mailbox_id}
-                self._add_person(records, workspace_id, address, _name_of(item, address), origin)
+                if self._add_person(records, workspace_id, address, _name_of(item, address), origin):
+                    budget -= 1
+            if cut:
+                result.skipped[BATCH_RECORD_LIMIT] += 1
+                skipped_keys.setdefault(BATCH_RECORD_LIMIT, set()).add(skip_key(copy_id))
         result.synced = len(copies)
         mailbox.record_batch(
             folder, cursor, result.synced, skipped_keys, result.rejected, sorted(blocked_threads),
@@ -149,13 +164,14 @@ class Syncer:
         address: str,
         name: str,
         origin: dict[str, Any],
-    ) -> None:
+    ) -> bool:
+        """Add a new person for `address` unless one exists; True when one was added."""
         claim_id = AddressClaim.create_id(workspace_id, address)
         if claim_id in records or claim_id in self.known:
-            return
+            return False
         if self.app.exists(claim_id):
             self.known.add(claim_id)
-            return
+            return False
         person = Person(workspace_id=workspace_id, name=name, addresses=[address], origin=origin)
         records[claim_id] = AddressClaim(
             workspace_id=workspace_id, address=address, person_id=str(person.id)
@@ -165,6 +181,7 @@ class Syncer:
             if company.id not in records:
                 records[company.id] = company
                 self.known.add(company.id)
+        return True
 
 
 def _pairs(addresses: tuple[Address, ...]) -> list[list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from domain.filtering import InternalSet, matches_any
 from domain.message import ParsedMessage
@@ -12,6 +13,25 @@ from domain.values import RecordPolicy
 
 RULE_SENT_TO = "selective:member_sent_to"
 RULE_ALL = "all:external_participant"
+
+# Reasons counted among a mailbox's `skipped` for stored messages that created no records.
+TOO_MANY_PARTICIPANTS = "records_not_created:too_many_participants"
+BATCH_RECORD_LIMIT = "records_not_created:batch_limit"
+
+
+@dataclass(frozen=True)
+class FanOutLimits:
+    """Bounds on what one message and one batch may create (a mass mailing is not a CRM's leads).
+
+    A message with more than `max_participants` distinct participants is stored but creates
+    no records; a batch creates at most `max_records_per_batch` people, the rest are not
+    created (a later message can still create them; nothing retries)."""
+
+    max_participants: int = 1000
+    max_records_per_batch: int = 10000
+
+    def too_many_participants(self, count: int) -> bool:
+        return count > self.max_participants
 
 ROLE_LOCAL_PARTS = frozenset(
     """noreply no-reply no_reply donotreply do-not-reply do_not_reply notifications

@@ -8,7 +8,8 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ConflictError, RuleViolationError
 from domain.filtering import InternalSet
-from domain.values import Plan, RecordPolicy, Role
+from domain.ownership import verified
+from domain.values import Plan, Provider, RecordPolicy, Role, domain_of
 
 MAILBOXES_PER_MEMBER: dict[Plan, int | None] = {
     Plan.FREE: 1,
@@ -26,18 +27,21 @@ class Workspace(Aggregate):
         self.plan = plan
         self.record_policy = RecordPolicy.SELECTIVE.value
         self.internal_domains: list[str] = [signup_domain]
+        self.explicit_domains: list[str] = [signup_domain]  # set by an admin (or the signup)
+        self.mailbox_domains: dict[str, str] = {}  # mailbox id -> the domain it made internal
+        self.auto_internal_domains = True
         self.exclusions: list[str] = []
         self.legal_hold = False
         self.members: dict[str, dict[str, Any]] = {}
-        self.mailbox_addresses: dict[str, list[str]] = {}
+        self.mailbox_addresses: dict[str, list[str]] = {}  # verified: these count as internal
+        self.mailbox_claims: dict[str, list[str]] = {}  # every address, verified or not
         self.mailbox_owners: dict[str, str] = {}
         self.held_mailboxes: list[str] = []
 
     # members -------------------------------------------------------------
     def add_member(self, member_id: str, name: str, emails: list[str], role: str) -> None:
         Role(role)
-        taken = {a for m in self.members.values() for a in m["emails"]}
-        if taken.intersection(emails):
+        if self._claimed_by_others(emails, owner_id=None):
             raise ConflictError("an address already belongs to a member")
         self._member_added(member_id=member_id, name=name, emails=emails, role=role)
 
@@ -45,41 +49,149 @@ class Workspace(Aggregate):
     def _member_added(self, member_id: str, name: str, emails: list[str], role: str) -> None:
         self.members[member_id] = {"name": name, "emails": emails, "role": role}
 
-    def register_mailbox(self, mailbox_id: str, owner_id: str, addresses: list[str]) -> None:
-        """Count the owner's mailboxes against the plan; the addresses become internal."""
-        self.member(owner_id)
+    def add_member_email(self, member_id: str, address: str) -> None:
+        """An admin gives a member one more address (which then counts as verified and internal)."""
+        if address in self.member(member_id)["emails"]:
+            return
+        if self._claimed_by_others([address], owner_id=member_id):
+            raise ConflictError(f"{address} already belongs to another member")
+        self._member_email_added(member_id=member_id, address=address)
+
+    @event("MemberEmailAdded")
+    def _member_email_added(self, member_id: str, address: str) -> None:
+        member = self.members[member_id]
+        self.members[member_id] = {**member, "emails": [*member["emails"], address]}
+
+    def register_mailbox(
+        self,
+        mailbox_id: str,
+        owner_id: str,
+        provider: str,
+        addresses: list[str],
+        proven: list[str],
+        free_mail: bool,
+    ) -> None:
+        """Count the owner's mailboxes against the plan and claim the addresses for the owner.
+
+        An upload mailbox's addresses must be the owner's member addresses (422); an address
+        of another member or of another member's mailbox is a conflict (409). The verified
+        addresses (the owner's member addresses, and `proven` ones, which a login proved)
+        become internal; the address's domain too when it is verified, not `free_mail`, and
+        the admins have not turned `auto_internal_domains` off."""
+        own = self.member(owner_id)["emails"]
         limit = MAILBOXES_PER_MEMBER[Plan(self.plan)]
         owned = sum(1 for owner in self.mailbox_owners.values() if owner == owner_id)
         if limit is not None and owned >= limit:
             raise RuleViolationError(
                 f"the {self.plan} plan allows {limit} mailbox{'es' if limit > 1 else ''} per member"
             )
-        self._mailbox_registered(mailbox_id=mailbox_id, owner_id=owner_id, addresses=addresses)
+        if self._claimed_by_others(addresses, owner_id):
+            raise ConflictError("an address already belongs to another member")
+        if Provider(provider) is Provider.UPLOAD and not set(addresses) <= set(own):
+            strangers = ", ".join(a for a in addresses if a not in own)
+            raise RuleViolationError(
+                f"an upload mailbox takes only its owner's own addresses, not {strangers}"
+            )
+        internal = verified(addresses, own, proven)
+        domain = domain_of(addresses[0])
+        makes_internal = addresses[0] in internal and not free_mail and self.auto_internal_domains
+        self._mailbox_registered(
+            mailbox_id=mailbox_id,
+            owner_id=owner_id,
+            addresses=internal,
+            claimed=addresses,
+            domain=domain if makes_internal else None,
+        )
+        if makes_internal and domain not in self.internal_domains:
+            self._internal_domains_set(**self._domains_state(sorted({*self.internal_domains, domain})))
 
     @event("MailboxRegistered")
-    def _mailbox_registered(self, mailbox_id: str, owner_id: str, addresses: list[str]) -> None:
+    def _mailbox_registered(
+        self,
+        mailbox_id: str,
+        owner_id: str,
+        addresses: list[str],
+        claimed: list[str] | None = None,
+        domain: str | None = None,
+    ) -> None:
         self.mailbox_addresses[mailbox_id] = addresses
+        self.mailbox_claims[mailbox_id] = claimed if claimed is not None else addresses
         self.mailbox_owners[mailbox_id] = owner_id
+        if domain is not None:
+            self.mailbox_domains = {**self.mailbox_domains, mailbox_id: domain}
 
     def unregister_mailbox(self, mailbox_id: str, held: bool) -> None:
-        if mailbox_id in self.mailbox_addresses:
-            self._mailbox_unregistered(mailbox_id=mailbox_id, held=held)
+        """The mailbox's addresses are released, and the domain it made internal stops being
+        internal unless an admin set it or another mailbox still makes it so."""
+        if mailbox_id not in self.mailbox_addresses:
+            return
+        domain = self.mailbox_domains.get(mailbox_id)
+        self._mailbox_unregistered(mailbox_id=mailbox_id, held=held)
+        still_made = domain in self.mailbox_domains.values()
+        if domain is not None and domain not in self.explicit_domains and not still_made:
+            remaining = [d for d in self.internal_domains if d != domain]
+            self._internal_domains_set(**self._domains_state(remaining))
 
     @event("MailboxUnregistered")
     def _mailbox_unregistered(self, mailbox_id: str, held: bool) -> None:
         self.mailbox_addresses.pop(mailbox_id, None)
+        self.mailbox_claims.pop(mailbox_id, None)
         self.mailbox_owners.pop(mailbox_id, None)
+        self.mailbox_domains = {m: d for m, d in self.mailbox_domains.items() if m != mailbox_id}
         if held:
             self.held_mailboxes = [*self.held_mailboxes, mailbox_id]
 
+    def _claimed_by_others(self, addresses: list[str], owner_id: str | None) -> bool:
+        """Whether another member has one of these addresses, as a member address or a mailbox's."""
+        taken = {a for m_id, m in self.members.items() if m_id != owner_id for a in m["emails"]}
+        for mailbox_id, claimed in self.mailbox_claims.items():
+            if self.mailbox_owners.get(mailbox_id) != owner_id:
+                taken.update(claimed)
+        return bool(taken.intersection(addresses))
+
     # settings ------------------------------------------------------------
     def set_internal_domains(self, domains: list[str]) -> None:
-        if sorted(domains) != sorted(self.internal_domains):
-            self._internal_domains_set(domains=sorted(set(domains)))
+        """An admin's list: added domains are theirs; removed ones stop being internal even when
+        a mailbox had made them so (until a mailbox connected later makes them so again)."""
+        wanted = sorted(set(domains))
+        if wanted == sorted(self.internal_domains):
+            return
+        removed = set(self.internal_domains) - set(wanted)
+        explicit = sorted((set(self.explicit_domains) | (set(wanted) - set(self.internal_domains))) - removed)
+        self._internal_domains_set(
+            domains=wanted,
+            explicit=explicit,
+            mailbox_domains={m: d for m, d in self.mailbox_domains.items() if d not in removed},
+        )
+
+    def _domains_state(self, domains: list[str]) -> dict[str, Any]:
+        return {
+            "domains": domains,
+            "explicit": list(self.explicit_domains),
+            "mailbox_domains": dict(self.mailbox_domains),
+        }
 
     @event("InternalDomainsSet")
-    def _internal_domains_set(self, domains: list[str]) -> None:
+    def _internal_domains_set(
+        self,
+        domains: list[str],
+        explicit: list[str] | None = None,
+        mailbox_domains: dict[str, str] | None = None,
+    ) -> None:
+        """Events stored before `explicit` existed were all an admin's (or a connection's) doing."""
         self.internal_domains = domains
+        self.explicit_domains = explicit if explicit is not None else domains
+        if mailbox_domains is not None:
+            self.mailbox_domains = mailbox_domains
+
+    def set_auto_internal_domains(self, enabled: bool) -> None:
+        """Whether verified mailboxes connected from now on make their domain internal."""
+        if enabled != self.auto_internal_domains:
+            self._auto_internal_domains_set(enabled=enabled)
+
+    @event("AutoInternalDomainsSet")
+    def _auto_internal_domains_set(self, enabled: bool) -> None:
+        self.auto_internal_domains = enabled
 
     def set_exclusions(self, entries: list[str]) -> None:
         if sorted(entries) != sorted(self.exclusions):

@@ -108,6 +108,7 @@ def share_revoked(event: Any, w: ViewWriter, position: int) -> None:
 
 HANDLERS: dict[type, Handler] = {
     Workspace.MemberAdded: recompute_internal,
+    Workspace.MemberEmailAdded: recompute_internal,
     Workspace.MailboxRegistered: recompute_internal,
     Workspace.MailboxUnregistered: recompute_internal,
     Workspace.InternalDomainsSet: recompute_internal,

@@ -11,6 +11,7 @@ from domain.visibility import Viewer
 from projections.email_queries import VISIBLE_COPY, email_summaries, visible_email_ids
 from projections.intelligence_queries import company_order, person_order
 from projections.interaction_queries import by_addresses, by_domain, interactions
+from projections.origin import visible_origins
 from projections.tables import (
     companies,
     email_copies,
@@ -51,6 +52,7 @@ def person_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, perso
             )
         )
     }
+    origins = visible_origins(conn, viewer, {r.id: r.origin for r in rows}, addresses)
     return [
         {
             "id": r.id,
@@ -58,7 +60,7 @@ def person_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, perso
             "emails": addresses[r.id],
             "company_ids": sorted({company_by_domain[d] for d in domains[r.id] if d in company_by_domain}),
             "created_at": r.created_at,
-            "origin": r.origin,
+            "origin": origins[r.id],
             **_interaction_fields(conn, viewer, by_addresses(addresses[r.id])),
         }
         for r in rows
@@ -184,6 +186,7 @@ def settings_row(conn: Connection, viewer: Viewer) -> dict[str, Any]:
         "plan": r.plan,
         "record_creation": r.record_creation,
         "internal_domains": r.internal_domains,
+        "auto_internal_domains": r.auto_internal_domains,
         "exclusions": r.exclusions,
         "legal_hold": r.legal_hold,
     }

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    true,
 )
 
 metadata = MetaData()
@@ -50,6 +51,7 @@ workspaces = Table(
     Column("mailbox_addresses", JSON, nullable=False),
     Column("legal_hold", Boolean, nullable=False),
     Column("created_at", String(40), nullable=False),
+    Column("auto_internal_domains", Boolean, nullable=False, server_default=true()),
 )
 
 members = Table(

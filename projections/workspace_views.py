@@ -29,6 +29,7 @@ def workspace_created(event: Workspace.Created, w: ViewWriter, position: int) ->
         "mailbox_addresses": {},
         "legal_hold": False,
         "created_at": _stamp(event),
+        "auto_internal_domains": True,
     })
 
 
@@ -68,6 +69,13 @@ def member_added(event: Any, w: ViewWriter, position: int) -> None:
         "emails": event.emails,
         "created_at": _stamp(event),
     })
+
+
+def member_email_added(event: Any, w: ViewWriter, position: int) -> None:
+    row = _workspace_row(w, str(event.originator_id))
+    _update_workspace(w, event, member_addresses=sorted({*row.member_addresses, event.address}))
+    emails = w.execute(select(members.c.emails).where(members.c.id == event.member_id)).scalar_one()
+    w.execute(update(members).where(members.c.id == event.member_id).values(emails=[*emails, event.address]))
 
 
 def mailbox_created(event: Mailbox.Created, w: ViewWriter, position: int) -> None:
@@ -167,6 +175,7 @@ def mailbox_erased(event: Any, w: ViewWriter, position: int) -> None:
 HANDLERS: dict[type, Handler] = {
     Workspace.Created: workspace_created,
     Workspace.MemberAdded: member_added,
+    Workspace.MemberEmailAdded: member_email_added,
     Workspace.MailboxRegistered: mailbox_registered,
     Workspace.MailboxUnregistered: mailbox_unregistered,
     Workspace.InternalDomainsSet: _set_workspace(internal_domains="domains"),
@@ -174,6 +183,7 @@ HANDLERS: dict[type, Handler] = {
     Workspace.RecordPolicySet: _set_workspace(record_creation="policy"),
     Workspace.PlanSet: _set_workspace(plan="plan"),
     Workspace.LegalHoldSet: _set_workspace(legal_hold="held"),
+    Workspace.AutoInternalDomainsSet: _set_workspace(auto_internal_domains="enabled"),
     Mailbox.Created: mailbox_created,
     Mailbox.SharingChanged: sharing_changed,
     Mailbox.BlocklistEntryAdded: blocklist_changed,

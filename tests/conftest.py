@@ -113,6 +113,13 @@ class Workspace:
         body = response.json()
         return Member(body["id"], body["token"])
 
+    def add_email(self, member: Member, address: str) -> None:
+        """An admin gives the member one more address (an upload mailbox takes only these)."""
+        response = self.client.post(
+            f"/members/{member.id}/emails", json={"address": address}, headers=self.admin.headers
+        )
+        assert response.status_code == 200, response.text
+
     def connect_upload(self, member: Member, address: str, aliases: list[str] | None = None) -> str:
         response = self.client.post(
             "/mailboxes",

@@ -24,6 +24,7 @@ from application.errors import NotFoundError, RuleViolationError
 from application.mail_sync import MailSync, Progress
 from application.ports import MailAuthError, MailServerError
 from domain.mailbox import ACTIVE, ERROR, REMOVED, Mailbox
+from domain.ownership import Login
 from domain.visibility import Viewer
 from projections.record_queries import mailbox_rows
 
@@ -134,7 +135,8 @@ def connect_other(body: NewMailbox, viewer: Viewer, runtime: Runtime) -> dict[st
     }
     _check_login(runtime, connection, body.password)
     mailbox_id = runtime.app.connect_mailbox(
-        viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases, connection
+        viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases, connection,
+        login=Login(connection["host"], connection["username"]),  # accepted by _check_login just now
     )
     mail_sync_for(runtime).keystore.put(mailbox_id, {"password": body.password})
     runtime.catch_up()

@@ -79,6 +79,7 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
     alice = ws.add_member("Alice", "alice@acme.com")
     auditor = ws.add_member("Audrey", "audrey@acme.com", role="auditor")
     mailbox = ws.connect_upload(ws.admin, "bob@acme.com")
+    ws.add_email(ws.admin, "bob.sales@acme.com")
     spare = ws.connect_upload(ws.admin, "bob.sales@acme.com")
     emails = []
     for n, (sender, to) in enumerate([

@@ -248,6 +248,7 @@ def test_a_members_own_mailbox_alias_counts_as_internal_even_on_a_foreign_domain
     to_alias = store(acme, acme.admin, bob_box, message("bob@acme.com", "alice.a@outlook.com",
                                                         message_id="<al@acme.com>"))
     alice = acme.add_member("Alice", "alice@acme.com")
+    acme.add_email(alice, "alice.a@outlook.com")
 
     acme.connect_upload(alice, "alice@acme.com", aliases=["alice.a@outlook.com"])
 

@@ -108,7 +108,9 @@ def test_removal_under_legal_hold_keeps_the_content_until_the_hold_is_lifted(acm
 def test_the_plan_limits_mailboxes_per_member(acme: Workspace, plan: str, allowed: int) -> None:
     acme.client.patch("/settings", json={"plan": plan}, headers=acme.admin.headers)
     for n in range(allowed):
+        acme.add_email(acme.admin, f"bob{n}@acme.com")
         acme.connect_upload(acme.admin, f"bob{n}@acme.com")
+    acme.add_email(acme.admin, "bobx@acme.com")
     refused = acme.client.post(
         "/mailboxes", json={"provider": "upload", "address": "bobx@acme.com"}, headers=acme.admin.headers
     )

@@ -37,6 +37,7 @@ def build_history(runtime: Runtime) -> History:
     ws, bob = app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
     karen = app.add_member(ws, "Karen", ["karen@gmail.com"], "member")
     app.add_member(ws, "Ada", ["ada@acme.com"], "auditor")
+    app.add_member_email(ws, bob, "robert@acme.com")
     bob_box = app.connect_mailbox(ws, bob, "upload", "bob@acme.com", ["robert@acme.com"])
     karen_box = app.connect_mailbox(ws, karen, "upload", "karen@gmail.com", [])
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.errors import RuleViolationError
+from domain.errors import ConflictError, RuleViolationError
 from domain.filtering import (
     BLOCKLISTED,
     EXCLUDED,
@@ -18,6 +18,7 @@ from domain.filtering import (
 )
 from domain.mailbox import Mailbox
 from domain.message import Address, ParsedMessage
+from domain.ownership import Login, proven_by_login
 from domain.participants import RECEIVED, SENT, direction, participants
 from domain.records import is_role_address, people_to_create
 from domain.values import RecordPolicy, normalize_address
@@ -101,9 +102,61 @@ def test_a_mailbox_cannot_block_its_own_addresses() -> None:
 def test_member_and_mailbox_addresses_are_internal_whatever_their_domain() -> None:
     workspace = Workspace(name="Acme", signup_domain="acme.com", plan="free")
     workspace.add_member("k", "Karen", ["karen@gmail.com"], "member")
-    workspace.register_mailbox("mb", "k", ["karen.alias@outlook.com"])
+    workspace.register_mailbox("mb", "k", "imap", ["karen.alias@outlook.com"], ["karen.alias@outlook.com"], True)
     internal = workspace.internal_set()
     assert internal.is_internal("karen@gmail.com")
     assert internal.is_internal("karen.alias@outlook.com")
     assert internal.is_internal("anyone@acme.com")
     assert not internal.is_internal("sue@gmail.com")
+
+
+def test_a_login_proves_an_address_only_as_that_address_on_a_server_of_its_domain() -> None:
+    assert proven_by_login("bob@acme.com", Login("imap.acme.com", "Bob@Acme.com"), hosted=False)
+    assert proven_by_login("bob@acme.com", Login("acme.com", "bob@acme.com"), hosted=False)
+    assert proven_by_login("bob@acme.com", Login("imap.gmail.com", "bob@acme.com"), hosted=True)
+    assert not proven_by_login("bob@acme.com", Login("imap.acme.com", "bob"), hosted=False)
+    assert not proven_by_login("bob@acme.com", Login("mail.attacker.example", "bob@acme.com"), hosted=False)
+    assert not proven_by_login("bob@acme.com", Login("imap.notacme.com", "bob@acme.com"), hosted=False)
+    assert not proven_by_login("bob@acme.com", None, hosted=True)
+
+
+def test_an_unverified_mailbox_address_is_neither_internal_nor_makes_its_domain_internal() -> None:
+    workspace = Workspace(name="Acme", signup_domain="acme.com", plan="enterprise")
+    workspace.add_member("m", "Mallory", ["mallory@acme.com"], "member")
+    workspace.register_mailbox("mb", "m", "imap", ["ceo@vendor.example"], [], False)
+    assert workspace.internal_domains == ["acme.com"]
+    assert not workspace.internal_set().is_internal("ceo@vendor.example")
+    with pytest.raises(ConflictError):
+        workspace.add_member("c", "Carl", ["ceo@vendor.example"], "member")
+
+
+def test_a_domain_made_internal_by_a_mailbox_goes_with_the_last_such_mailbox_unless_an_admin_set_it() -> None:
+    workspace = Workspace(name="Acme", signup_domain="acme.com", plan="enterprise")
+    workspace.add_member("a", "Ann", ["ann@labs.example", "ann2@labs.example"], "member")
+    workspace.register_mailbox("m1", "a", "upload", ["ann@labs.example"], [], False)
+    workspace.register_mailbox("m2", "a", "upload", ["ann2@labs.example"], [], False)
+    assert workspace.internal_domains == ["acme.com", "labs.example"]
+    workspace.unregister_mailbox("m1", held=False)
+    assert workspace.internal_domains == ["acme.com", "labs.example"]
+    workspace.unregister_mailbox("m2", held=False)
+    assert workspace.internal_domains == ["acme.com"]
+
+    workspace.register_mailbox("m3", "a", "upload", ["ann@labs.example"], [], False)
+    workspace.set_internal_domains(["acme.com", "labs.example", "other.example"])  # labs.example kept, not set
+    workspace.unregister_mailbox("m3", held=False)
+    assert workspace.internal_domains == ["acme.com", "other.example"]
+
+    workspace.set_internal_domains(["acme.com", "labs.example"])  # now an admin's
+    workspace.register_mailbox("m4", "a", "upload", ["ann@labs.example"], [], False)
+    workspace.unregister_mailbox("m4", held=False)
+    assert workspace.internal_domains == ["acme.com", "labs.example"]
+
+
+def test_no_domain_becomes_internal_when_the_admins_opted_out_or_it_is_free_mail() -> None:
+    workspace = Workspace(name="Acme", signup_domain="acme.com", plan="enterprise")
+    workspace.add_member("a", "Ann", ["ann@labs.example", "ann@gmail.com"], "member")
+    workspace.register_mailbox("m1", "a", "upload", ["ann@gmail.com"], [], True)
+    workspace.set_auto_internal_domains(False)
+    workspace.register_mailbox("m2", "a", "upload", ["ann@labs.example"], [], False)
+    assert workspace.internal_domains == ["acme.com"]
+    assert workspace.internal_set().is_internal("ann@labs.example")  # the address itself still is
