@@ -296,11 +296,9 @@ class MailSync:
                     UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, item))
                     for f, item in zip(got, items, strict=True)
                 ]
-                met = {e.copy_id for e in entries if e.copy_id}
-                known = {e.copy_id for e in self.ledger.holders(mailbox_id, met)}
                 self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
                 result = self._record(syncer, folder, items, cursor, report)
-                self._restore(met - known - {copy_id for copy_id, _ in result.copies}, report)
+                self._restore(mailbox_id, result.held, entries, report)
                 report.fetched += len(got)
                 if self.progress is not None:
                     self.progress(mailbox_id, folder, len(new) - cursor["pending"], len(new))
@@ -321,11 +319,18 @@ class MailSync:
         report.rejected += len(result.rejected)
         return result
 
-    def _restore(self, copy_ids: set[str], report: FolderReport) -> None:
-        """Copies found on the server again that no ledger row stood behind: a retracted one (its
-        folder was gone, or it was expunged) is shown again. Skipped messages have no copy."""
-        for copy_id in sorted(copy_ids):
-            for _ in range(3 if self.app.exists(UUID(copy_id)) else 0):
+    def _restore(
+        self, mailbox_id: str, held: list[str], entries: list[UidEntry], report: FolderReport
+    ) -> None:
+        """Copies stored before and found again that no other UID stood behind: a retracted one (its
+        folder was gone, or it was expunged) is shown again. Costs nothing when all is new."""
+        if not held:
+            return
+        batch = {(e.folder, e.uidvalidity, e.uid) for e in entries}
+        elsewhere = {e.copy_id for e in self.ledger.holders(mailbox_id, held)
+                     if (e.folder, e.uidvalidity, e.uid) not in batch}  # fmt: skip
+        for copy_id in sorted(set(held) - elsewhere):
+            for _ in range(3):
                 copy = self.app.load(SyncedMessage, copy_id)
                 if not copy.expunged:
                     break
