@@ -19,11 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
 from application.app import MailTrail
-from application.folder_retirement import folders_to_sync, retired_folders
 from application.errors import ConflictError, DomainError, RuleViolationError
+from application.folder_retirement import folders_to_sync, retired_folders
 from application.ports import (
     Fetched,
     FolderState,
@@ -39,9 +37,10 @@ from application.ports import (
     UidEntry,
     UidLedger,
 )
+from application.retraction import Retraction
 from application.sync import BatchResult, Syncer
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
-from domain.synced_message import SyncedMessage, copy_id_for
+from domain.synced_message import copy_id_for
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +149,7 @@ class MailSync:
         self.keystore = keystore
         self.connector = connector
         self.ledger = ledger
+        self.retraction = Retraction(app, ledger)
         self.tokens = tokens
         self.attempts: int = options.get("attempts", 5)
         self.backoff: float = options.get("backoff", 0.5)  # doubled per attempt, up to max_backoff
@@ -246,20 +246,9 @@ class MailSync:
         if vanished:
             names = ", ".join(vanished)
             report.notes.append(f"folder not found on the server, its messages retracted: {names}")
-        self._expunge(mailbox_id, gone, report)
-        self._forget_folders(mailbox_id, retired)
-
-    def _forget_folders(self, mailbox_id: str, folders: list[str]) -> None:
-        """Retired folders' cursors go last: a crash before leaves them to the next pass."""
-        for _ in range(3 if folders else 0):
-            mailbox = self.app.load(Mailbox, mailbox_id)
-            for folder in folders:
-                mailbox.forget_folder(folder)
-            try:
-                self.app.save_all(mailbox)
-                return
-            except ConflictError:
-                continue
+        for folder, count in self.retraction.expunge(mailbox_id, gone).items():
+            report.folder(folder).expunged += count
+        self.retraction.forget_folders(mailbox_id, retired)
 
     def _folder(
         self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport, seen: Counter[UUID]
@@ -298,7 +287,7 @@ class MailSync:
                 ]
                 self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
                 result = self._record(syncer, folder, items, cursor, report)
-                self._restore(mailbox_id, result.held, entries, report)
+                report.restored += self.retraction.restore(mailbox_id, result.held, entries)
                 report.fetched += len(got)
                 if self.progress is not None:
                     self.progress(mailbox_id, folder, len(new) - cursor["pending"], len(new))
@@ -318,58 +307,6 @@ class MailSync:
         report.skipped.update(result.skipped)
         report.rejected += len(result.rejected)
         return result
-
-    def _restore(
-        self, mailbox_id: str, held: list[str], entries: list[UidEntry], report: FolderReport
-    ) -> None:
-        """Copies stored before and found again that no other UID stood behind: a retracted one (its
-        folder was gone, or it was expunged) is shown again. Costs nothing when all is new."""
-        if not held:
-            return
-        batch = {(e.folder, e.uidvalidity, e.uid) for e in entries}
-        elsewhere = {e.copy_id for e in self.ledger.holders(mailbox_id, held)
-                     if (e.folder, e.uidvalidity, e.uid) not in batch}  # fmt: skip
-        for copy_id in sorted(set(held) - elsewhere):
-            for _ in range(3):
-                copy = self.app.load(SyncedMessage, copy_id)
-                if not copy.expunged:
-                    break
-                copy.restore()
-                try:
-                    self.app.save(copy)
-                    report.restored += 1
-                    break
-                except IntegrityError:
-                    continue
-
-    # expunges -----------------------------------------------------------------------
-    def _expunge(self, mailbox_id: str, gone: list[UidEntry], report: SyncReport) -> None:
-        """Retract copies none of whose UIDs (in any folder) remain on the server."""
-        if not gone:
-            return
-        keys = {(e.folder, e.uidvalidity, e.uid) for e in gone}
-        folder_of = {e.copy_id: e.folder for e in gone if e.copy_id}
-        held = {e.copy_id for e in self.ledger.holders(mailbox_id, folder_of)
-                if (e.folder, e.uidvalidity, e.uid) not in keys}  # fmt: skip
-        for copy_id in sorted(set(folder_of) - held):
-            if self._expunge_copy(copy_id):
-                report.folder(folder_of[copy_id]).expunged += 1
-        self.ledger.forget(mailbox_id, gone)
-
-    def _expunge_copy(self, copy_id: str) -> bool:
-        if not self.app.exists(UUID(copy_id)):
-            return False  # skipped at ingest (internal, blocked...): nothing to retract
-        for _ in range(3):
-            copy = self.app.load(SyncedMessage, copy_id)
-            if copy.expunged:
-                return False
-            copy.expunge()
-            try:
-                self.app.save(copy)
-                return True
-            except IntegrityError:
-                continue
-        return False
 
 
 def copy_id_of(mailbox_id: str, item: Any) -> str | None:
