@@ -19,11 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
 from application.app import MailTrail
-from application.folder_retirement import folders_to_sync, retired_folders
 from application.errors import ConflictError, DomainError, RuleViolationError
+from application.folder_retirement import folders_to_sync, retired_folders
 from application.ports import (
     Fetched,
     FolderState,
@@ -39,10 +37,11 @@ from application.ports import (
     UidEntry,
     UidLedger,
 )
+from application.retraction import Retraction
 from application.sync import BatchResult, Syncer
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
 from domain.message import MAX_MESSAGE_BYTES
-from domain.synced_message import SyncedMessage, copy_id_for
+from domain.synced_message import copy_id_for
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +149,7 @@ class MailSync:
         self.keystore = keystore
         self.connector = connector
         self.ledger = ledger
+        self.retraction = Retraction(app, ledger)
         self.tokens = tokens
         self.attempts: int = options.get("attempts", 5)
         self.backoff: float = options.get("backoff", 0.5)  # doubled per attempt, up to max_backoff
@@ -246,20 +246,9 @@ class MailSync:
         if vanished:
             names = ", ".join(vanished)
             report.notes.append(f"folder not found on the server, its messages retracted: {names}")
-        self._expunge(mailbox_id, gone, report)
-        self._forget_folders(mailbox_id, retired)
-
-    def _forget_folders(self, mailbox_id: str, folders: list[str]) -> None:
-        """Retired folders' cursors go last: a crash before leaves them to the next pass."""
-        for _ in range(3 if folders else 0):
-            mailbox = self.app.load(Mailbox, mailbox_id)
-            for folder in folders:
-                mailbox.forget_folder(folder)
-            try:
-                self.app.save_all(mailbox)
-                return
-            except ConflictError:
-                continue
+        for folder, count in self.retraction.expunge(mailbox_id, gone).items():
+            report.folder(folder).expunged += count
+        self.retraction.forget_folders(mailbox_id, retired)
 
     def _folder(
         self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport, seen: Counter[UUID]
@@ -296,11 +285,9 @@ class MailSync:
                     UidEntry(folder, state.uidvalidity, f.uid, copy_id_of(mailbox_id, item))
                     for f, item in zip(got, items, strict=True)
                 ]
-                met = {e.copy_id for e in entries if e.copy_id}
-                known = {e.copy_id for e in self.ledger.holders(mailbox_id, met)}
                 self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
                 result = self._record(syncer, folder, items, cursor, report)
-                self._restore(met - known - {copy_id for copy_id, _ in result.copies}, report)
+                report.restored += self.retraction.restore(mailbox_id, result.held, entries)
                 report.fetched += len(got)
                 if self.progress is not None:
                     self.progress(mailbox_id, folder, len(new) - cursor["pending"], len(new))
@@ -320,51 +307,6 @@ class MailSync:
         report.skipped.update(result.skipped)
         report.rejected += len(result.rejected)
         return result
-
-    def _restore(self, copy_ids: set[str], report: FolderReport) -> None:
-        """Copies found on the server again that no ledger row stood behind: a retracted one (its
-        folder was gone, or it was expunged) is shown again. Skipped messages have no copy."""
-        for copy_id in sorted(copy_ids):
-            for _ in range(3 if self.app.exists(UUID(copy_id)) else 0):
-                copy = self.app.load(SyncedMessage, copy_id)
-                if not copy.expunged:
-                    break
-                copy.restore()
-                try:
-                    self.app.save(copy)
-                    report.restored += 1
-                    break
-                except IntegrityError:
-                    continue
-
-    # expunges -----------------------------------------------------------------------
-    def _expunge(self, mailbox_id: str, gone: list[UidEntry], report: SyncReport) -> None:
-        """Retract copies none of whose UIDs (in any folder) remain on the server."""
-        if not gone:
-            return
-        keys = {(e.folder, e.uidvalidity, e.uid) for e in gone}
-        folder_of = {e.copy_id: e.folder for e in gone if e.copy_id}
-        held = {e.copy_id for e in self.ledger.holders(mailbox_id, folder_of)
-                if (e.folder, e.uidvalidity, e.uid) not in keys}  # fmt: skip
-        for copy_id in sorted(set(folder_of) - held):
-            if self._expunge_copy(copy_id):
-                report.folder(folder_of[copy_id]).expunged += 1
-        self.ledger.forget(mailbox_id, gone)
-
-    def _expunge_copy(self, copy_id: str) -> bool:
-        if not self.app.exists(UUID(copy_id)):
-            return False  # skipped at ingest (internal, blocked...): nothing to retract
-        for _ in range(3):
-            copy = self.app.load(SyncedMessage, copy_id)
-            if copy.expunged:
-                return False
-            copy.expunge()
-            try:
-                self.app.save(copy)
-                return True
-            except IntegrityError:
-                continue
-        return False
 
 
 def copy_id_of(mailbox_id: str, item: Any) -> str | None:

@@ -36,6 +36,7 @@ class BatchResult:
     copies: list[tuple[str, str]] = field(default_factory=list)  # (copy id, email id)
     position: int = 0
     met: Counter[UUID] = field(default_factory=Counter, repr=False)  # copies this batch came across
+    held: list[str] = field(default_factory=list)  # copies met that were stored before this batch
 
 
 def skip_key(copy_id: UUID) -> str:
@@ -111,6 +112,8 @@ class Syncer:
                 continue
             if copy_id in copies or copy_id in existing:
                 result.skipped[DUPLICATE] += 1
+                if copy_id in existing:
+                    result.held.append(str(copy_id))
                 if nth > 1:  # met before in this run; the first meeting of a stored copy is no skip
                     skipped_keys.setdefault(DUPLICATE, set()).add(f"{skip_key(copy_id)}#{nth}")
                 continue

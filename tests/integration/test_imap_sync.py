@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.settings import Settings
+from api.replay import replay_digests
 from api.runtime import Runtime
 from application.mail_worker import SyncWorker
 from domain.mailbox import Mailbox
@@ -290,6 +291,8 @@ def test_a_folder_deleted_then_recreated_on_the_server_shows_its_messages_again(
     assert report.folders["Projects"].restored == 2 and report.status == "active"
     assert account.visible_subjects() == ["Deal 0", "Plan 0", "Plan 1"]
     assert account.view()["synced"] == 3 and account.view()["status_reason"] == ""
+    replayed = replay_digests(account.runtime)  # retraction, forgotten cursor, restoration: all replayable
+    assert replayed["replay_digest"] == replayed["live_digest"]
 
 
 def test_a_message_expunged_and_put_back_on_the_server_is_shown_again(
