@@ -13,4 +13,5 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     allow_private_hosts: bool = False
     projection_poll_seconds: float = 0.5
+    views_wait_seconds: float = 10.0  # how long a command waits for the views to show its write (then 503)
     master_key: str | None = None  # base64 of 32 bytes; generated into var/master.key when unset

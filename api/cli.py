@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,17 +41,25 @@ def _progress() -> Progress:
     )
 
 
+def _open(hold_views_lock: bool = False) -> Runtime:
+    """A command's runtime: it waits for a running server's applier as long as that takes."""
+    runtime = Runtime.open(hold_views_lock=hold_views_lock)
+    runtime.views.wait_seconds = math.inf
+    return runtime
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int | None, typer.Option(help="API processes (default: the CPU count).", min=1)] = None,
 ) -> None:
-    """Serve the HTTP API, with the projections running in-process."""
+    """Serve the HTTP API with N worker processes; the one holding the views lock applies events."""
     import uvicorn
 
-    from api.main import create_app
-
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    Runtime.open().close()  # schema and master key made once, before the workers race for them
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers or os.cpu_count() or 1,
+                log_level="info")
 
 
 @workspace_app.command("create")
@@ -61,7 +71,7 @@ def workspace_create(
     plan: Annotated[str, typer.Option(help="free, plus, pro or enterprise")] = "free",
 ) -> None:
     """Create a workspace and its admin; prints JSON with the admin's token."""
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         workspace_id, member_id = runtime.app.create_workspace(name, domain, admin_name, admin_email, plan)
         token = issue_token(runtime.engine, workspace_id, member_id)
@@ -79,7 +89,7 @@ def import_mail(
     mailbox: Annotated[str, typer.Option("--mailbox", help="The mailbox id to import into.")],
 ) -> None:
     """Import an mbox file or a Maildir into a mailbox (idempotent)."""
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         try:
             runtime.app.load(Mailbox, mailbox)
@@ -100,7 +110,7 @@ def import_mail(
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            runtime.runner.catch_up(progress=lambda n: progress.update(views, advance=n))
+            runtime.catch_up(progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -116,16 +126,26 @@ def import_mail(
 
 @app.command()
 def project(
-    follow: Annotated[bool, typer.Option(help="Keep running, polling for new events.")] = False,
+    follow: Annotated[bool, typer.Option(help="Keep running as the views' applier.")] = False,
 ) -> None:
-    """Bring the views up to date with the event log."""
-    runtime = Runtime.open()
+    """Bring the views up to date with the event log (or wait while the applier does).
+
+    With --follow this process becomes the views' only applier once the lock is free, so API
+    workers never apply; it runs until interrupted."""
+    import signal
+    import threading
+
+    runtime = _open(hold_views_lock=follow)
     try:
-        while True:
-            position = runtime.runner.catch_up()
-            if not follow:
-                break
-            time.sleep(runtime.settings.projection_poll_seconds)
+        if not follow:
+            position = runtime.catch_up()
+        else:
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: (stop.set(), runtime.views.wakeups.events.fire()))
+            console.print(f"process {os.getpid()} waits for the views lock, then applies events")
+            runtime.views.run(stop, runtime.settings.projection_poll_seconds)
+            position = runtime.runner.position()
     finally:
         runtime.close()
     typer.echo(json.dumps({"position": position}))
@@ -140,7 +160,7 @@ def replay(
     """Rebuild every view from position 0 into a fresh store; print both digests."""
     from api.replay import replay_digests, resolve_until
 
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         try:
             position = resolve_until(runtime, until)
@@ -165,7 +185,7 @@ def audit_report(
     from projections.compliance import privacy_report
     from projections.tables import workspaces
 
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         runtime.catch_up()
         with runtime.engine.connect() as conn:
@@ -189,7 +209,7 @@ def demo(
     """Create a demo workspace with members, mailboxes and generated mail."""
     from api.demo import create_demo
 
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         with _progress() as progress:
             task = progress.add_task("demo mail", total=messages, rate="")
@@ -226,7 +246,7 @@ def sync(
     """One sync pass: the full history the first time, then only what changed."""
     from api.routes.mailbox_connections import mail_sync_for
 
-    runtime = Runtime.open()
+    runtime = _open()
     started = time.perf_counter()
     try:
         with _progress() as progress:
@@ -245,7 +265,7 @@ def sync(
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            runtime.runner.catch_up(progress=lambda n: progress.update(views, advance=n))
+            runtime.catch_up(progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -275,7 +295,7 @@ def worker(
     from application.mail_sync import SyncReport
     from application.mail_worker import SyncWorker
 
-    runtime = Runtime.open()
+    runtime = _open()
     stop = threading.Event()
 
     def after_pass(report: SyncReport) -> None:

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.responses import ProblemResponse, problem
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
+from projections.applier import ViewsBehindError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
     RuleViolationError: (422, "Unprocessable Content"),
     AuthError: (401, "Unauthorized"),
     ForbiddenError: (403, "Forbidden"),
+    ViewsBehindError: (503, "Service Unavailable"),
 }
 
 
@@ -93,6 +95,8 @@ def _handler(status: int, title: str):  # type: ignore[no-untyped-def]
         response = problem(status, title, str(exc) or title)
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if status == 503:
+            response.headers["Retry-After"] = "1"
         return response
 
     return handle
