@@ -57,9 +57,15 @@ def serve(
     """Serve the HTTP API with N worker processes; the one holding the views lock applies events."""
     import uvicorn
 
+    from uvicorn.config import LOGGING_CONFIG
+
     Runtime.open().close()  # schema and master key made once, before the workers race for them
+    log_config = {**LOGGING_CONFIG, "loggers": {
+        **LOGGING_CONFIG["loggers"],
+        **{name: {"handlers": ["default"], "level": "INFO"} for name in ("adapters", "api", "projections")},
+    }}
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers or os.cpu_count() or 1,
-                log_level="info")
+                log_level="info", log_config=log_config)
 
 
 @workspace_app.command("create")
