@@ -41,6 +41,9 @@ def _progress() -> Progress:
     )
 
 
+WORKER_START_SECONDS = 30  # uvicorn kills a worker that does not answer its ping in time (5 s): slow starts
+
+
 def _open(hold_views_lock: bool = False) -> Runtime:
     """A command's runtime: it waits for a running server's applier as long as that takes."""
     runtime = Runtime.open(hold_views_lock=hold_views_lock)
@@ -65,7 +68,7 @@ def serve(
         **{name: {"handlers": ["default"], "level": "INFO"} for name in ("adapters", "api", "projections")},
     }}
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers or os.cpu_count() or 1,
-                log_level="info", log_config=log_config)
+                log_level="info", log_config=log_config, timeout_worker_healthcheck=WORKER_START_SECONDS)
 
 
 @workspace_app.command("create")
