@@ -120,11 +120,22 @@ class PostgresWakeups(Wakeups):
         self._closed = threading.Event()
         self._notifier: psycopg.Connection[Any] | None = None
         self._notify_guard = threading.Lock()
-        self._thread = threading.Thread(target=self._listen, name="views-listen", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+
+    def _listening(self) -> None:
+        """Start listening on first wait: a command that only applies never needs to."""
+        with self._notify_guard:
+            if self._thread is None and not self._closed.is_set():
+                self._thread = threading.Thread(target=self._listen, name="views-listen", daemon=True)
+                self._thread.start()
 
     def wait_for_events(self, since: int, timeout: float, log_grew: Any) -> None:
+        self._listening()
         self.events.wait(since, timeout)
+
+    def wait_for_views(self, since: int, timeout: float) -> None:
+        self._listening()
+        self.views.wait(since, timeout)
 
     def views_moved(self, position: int) -> None:
         super().views_moved(position)
@@ -154,7 +165,10 @@ class PostgresWakeups(Wakeups):
 
     def close(self) -> None:
         self._closed.set()
-        self._thread.join(timeout=2)
+        with self._notify_guard:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=2)
         with self._notify_guard:
             if self._notifier is not None:
                 with contextlib.suppress(psycopg.Error):

@@ -152,6 +152,9 @@ def project(
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: (stop.set(), runtime.views.wakeups.events.fire()))
+            import logging
+
+            logging.basicConfig(level=logging.INFO, format="%(message)s")
             console.print(f"process {os.getpid()} waits for the views lock, then applies events")
             runtime.views.run(stop, runtime.settings.projection_poll_seconds)
             position = runtime.runner.position()

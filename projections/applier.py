@@ -81,6 +81,10 @@ class Wakeups:
             if log_grew():
                 return
 
+    def wait_for_views(self, since: int, timeout: float) -> None:
+        """Return when the views may have moved, or after `timeout` seconds."""
+        self.views.wait(since, min(timeout, self.views_tick))
+
     def views_moved(self, position: int) -> None:
         self.views.fire()
 
@@ -141,7 +145,7 @@ class ViewApplier:
                     f"the views are at position {current}, not yet at {position}; retry shortly"
                 )
             remaining = deadline - now if math.isfinite(deadline) else self.wakeups.views_tick
-            self.wakeups.views.wait(since, min(remaining, self.wakeups.views_tick))
+            self.wakeups.wait_for_views(since, min(remaining, self.wakeups.views_tick))
 
     def try_apply(self) -> int | None:
         """Catch up now if this process may apply (taking the lock when it is free)."""

@@ -106,3 +106,36 @@ def test_two_workers_each_read_their_own_writes_and_one_applies_the_views(store_
     assert len(appliers) == 1, log
     assert len(readers) == 1 and readers != appliers, log
     assert "Traceback" not in log, log
+
+
+def test_with_project_follow_running_no_api_worker_applies(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    created = cli.create_workspace()
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    assert MAILTRAIL is not None
+    projector_log = tmp_path / "project.log"
+    with projector_log.open("w") as out:
+        projector = subprocess.Popen([MAILTRAIL, "project", "--follow"], cwd=tmp_path, env=cli.env, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not re.search(r"process \d+ applies events", projector_log.read_text()):
+            assert projector.poll() is None and time.monotonic() < deadline, projector_log.read_text()
+            time.sleep(0.2)
+        server = Server(cli, workers=2)
+        try:
+            server.wait_ready()
+            for n in range(5):
+                made = httpx.post(f"{server.base}/people", json={"name": f"Erin {n}", "emails": [f"erin{n}@client.com"]},
+                                  headers=headers, timeout=30)
+                assert made.status_code == 201, made.text
+                read = httpx.get(f"{server.base}/people/{made.json()['id']}", headers=headers, timeout=30)
+                assert read.status_code == 200 and read.json()["name"] == f"Erin {n}", read.text
+        finally:
+            server.stop()
+    finally:
+        projector.send_signal(signal.SIGTERM)
+        projector.wait(timeout=30)
+    assert not re.search(r"process \d+ applies events", server.log), server.log
+    assert len(re.findall(r"process \d+ serves reads", server.log)) == 2, server.log
+    assert projector.returncode == 0, projector_log.read_text()
