@@ -31,6 +31,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -170,13 +171,13 @@ def endpoints(base: str, headers: dict[str, str], manifest: dict[str, Any], deep
             if name in ("people", "companies", "emails") and response.status_code == 200:
                 cursor, page = response.json().get("next"), 1
                 while cursor and page < deep:
-                    following = client.get(path, params={"cursor": cursor})
+                    following = client.get(f"{path}&cursor={quote(cursor)}")
                     page += 1
                     if following.status_code != 200 or not following.json().get("next"):
                         break
                     cursor = following.json()["next"]
                 if cursor:
-                    deep_path = f"{path}&cursor={cursor}"
+                    deep_path = f"{path}&cursor={quote(cursor)}"
                     started = time.perf_counter()
                     status = client.get(deep_path).status_code
                     found[f"{name}_deep"] = {"path": deep_path, "status": status, "page": page + 1,
@@ -212,7 +213,7 @@ def wrk(url: str, token: str, connections: int, duration: float, work: Path) -> 
     return result
 
 
-def settle(base: str, headers: dict[str, str], path: str, quick_s: float, limit_s: float = 300) -> float:
+def settle(base: str, headers: dict[str, str], path: str, quick_s: float, limit_s: float = 120) -> float:
     """Wait until the server has worked off what a run left it (requests wrk gave up on are still
     being answered): two cheap requests on fresh connections both answer within 3x `quick_s`."""
     started = time.monotonic()
@@ -316,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: a private server whose data directory lives with the stores)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.connections = [int(c) for c in args.connections.split(",")]
     backends = args.backends.split(",")
