@@ -59,7 +59,6 @@ def serve(
 ) -> None:
     """Serve the HTTP API with N worker processes; the one holding the views lock applies events."""
     import uvicorn
-
     from uvicorn.config import LOGGING_CONFIG
 
     Runtime.open().close()  # schema and master key made once, before the workers race for them
@@ -141,6 +140,7 @@ def project(
 
     With --follow this process becomes the views' only applier once the lock is free, so API
     workers never apply; it runs until interrupted."""
+    import logging
     import signal
     import threading
 
@@ -152,8 +152,6 @@ def project(
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: (stop.set(), runtime.views.wakeups.events.fire()))
-            import logging
-
             logging.basicConfig(level=logging.INFO, format="%(message)s")
             console.print(f"process {os.getpid()} waits for the views lock, then applies events")
             runtime.views.run(stop, runtime.settings.projection_poll_seconds)
