@@ -78,6 +78,8 @@ class KeptPostgres(PostgresServer):
                 conf.write(f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
                            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                            "max_connections = 300\nshared_buffers = 256MB\nlog_min_messages = warning\n")
+        if (self.datadir / "postmaster.pid").exists():  # left running by an interrupted run
+            self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w", check=False)
         self.port = free_port()
         self._run("pg_ctl", "start", "-W", "-D", str(self.datadir), "-l", str(self.logfile), "-o", f"-p {self.port}")
         if not self._wait_ready():
