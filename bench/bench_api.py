@@ -80,6 +80,7 @@ class KeptPostgres(PostgresServer):
                            "max_connections = 300\nshared_buffers = 256MB\nlog_min_messages = warning\n")
         if (self.datadir / "postmaster.pid").exists():  # left running by an interrupted run
             self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w", check=False)
+        self.logfile.unlink(missing_ok=True)  # a FATAL of an earlier run's log would read as this start's
         self.port = free_port()
         self._run("pg_ctl", "start", "-W", "-D", str(self.datadir), "-l", str(self.logfile), "-o", f"-p {self.port}")
         if not self._wait_ready():
