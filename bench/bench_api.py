@@ -173,12 +173,11 @@ def endpoints(base: str, headers: dict[str, str], manifest: dict[str, Any], deep
                 log(f"  {path}: {response.status_code} {response.text[:200]}")
             if name in ("people", "companies", "emails") and response.status_code == 200:
                 cursor, page = response.json().get("next"), 1
-                while cursor and page < deep:
+                while cursor and page + 1 < deep:  # the cursor in hand opens page + 1
                     following = client.get(f"{path}&cursor={quote(cursor)}")
-                    page += 1
                     if following.status_code != 200 or not following.json().get("next"):
                         break
-                    cursor = following.json()["next"]
+                    cursor, page = following.json()["next"], page + 1
                 if cursor:
                     deep_path = f"{path}&cursor={quote(cursor)}"
                     started = time.perf_counter()
