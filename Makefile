@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run demo test system-deps bench clean
+.PHONY: run demo test system-deps bench bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ test: system-deps $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_import.py
+
+# API read throughput with wrk (Debian package `wrk`, installed here when missing);
+# e.g. make bench-api BENCH_API_ARGS="--sizes 20000 --keep var/bench"
+BENCH_API_ARGS ?=
+bench-api: system-deps $(VENV)/.installed
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else echo "missing Debian package: wrk (run: sudo apt-get install wrk)"; exit 1; fi; }
+	$(BIN)/python bench/bench_api.py $(BENCH_API_ARGS)
 
 clean:
 	rm -rf $(VENV) var

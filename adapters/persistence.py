@@ -52,6 +52,30 @@ class StoreConfig:
         }
 
     @property
+    def views_lock_file(self) -> Path:
+        """The SQLite store's views applier lock, beside the database file."""
+        return self.sqlite_path.with_name(self.sqlite_path.name + "-views.lock")
+
+    def applier_lock(self) -> Any:
+        """The lock that makes one process at a time the views' applier (adapters/applier_lock.py)."""
+        from adapters.applier_lock import AdvisoryLock, FileLock
+
+        return AdvisoryLock(self._libpq_url) if self.is_postgres else FileLock(self.views_lock_file)
+
+    def wakeups(self, events_channel: str | None) -> Any:
+        """LISTEN/NOTIFY wake-ups on PostgreSQL, polling on SQLite."""
+        from adapters.applier_lock import PostgresWakeups
+        from projections.applier import Wakeups
+
+        if self.is_postgres and events_channel:
+            return PostgresWakeups(self._libpq_url, events_channel)
+        return Wakeups()
+
+    @property
+    def _libpq_url(self) -> str:
+        return "postgresql://" + self.url.split("://", 1)[1]
+
+    @property
     def key_file(self) -> Path:
         """Where the master key lives when the settings give none."""
         if self.is_postgres:

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     allow_private_hosts: bool = False
     projection_poll_seconds: float = 0.5
+    views_wait_seconds: float = 10.0  # how long a command waits for the views to show its write (then 503)
     master_key: str | None = None  # base64 of 32 bytes; generated into var/master.key when unset
     # Mail hosts whose accepted login as an address proves it, on any domain (comma-separated).
     verifying_mail_hosts: Annotated[tuple[str, ...], NoDecode] = DOMAIN_VERIFYING_HOSTS

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,17 +41,33 @@ def _progress() -> Progress:
     )
 
 
+WORKER_START_SECONDS = 30  # uvicorn kills a worker that does not answer its ping in time (5 s): slow starts
+
+
+def _open(hold_views_lock: bool = False) -> Runtime:
+    """A command's runtime: it waits for a running server's applier as long as that takes."""
+    runtime = Runtime.open(hold_views_lock=hold_views_lock)
+    runtime.views.wait_seconds = math.inf
+    return runtime
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int | None, typer.Option(help="API processes (default: the CPU count).", min=1)] = None,
 ) -> None:
-    """Serve the HTTP API, with the projections running in-process."""
+    """Serve the HTTP API with N worker processes; the one holding the views lock applies events."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
-    from api.main import create_app
-
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    Runtime.open().close()  # schema and master key made once, before the workers race for them
+    log_config = {**LOGGING_CONFIG, "loggers": {
+        **LOGGING_CONFIG["loggers"],
+        **{name: {"handlers": ["default"], "level": "INFO"} for name in ("adapters", "api", "projections")},
+    }}
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers or os.cpu_count() or 1,
+                log_level="info", log_config=log_config, timeout_worker_healthcheck=WORKER_START_SECONDS)
 
 
 @workspace_app.command("create")
@@ -61,7 +79,7 @@ def workspace_create(
     plan: Annotated[str, typer.Option(help="free, plus, pro or enterprise")] = "free",
 ) -> None:
     """Create a workspace and its admin; prints JSON with the admin's token."""
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         workspace_id, member_id = runtime.app.create_workspace(name, domain, admin_name, admin_email, plan)
         token = issue_token(runtime.engine, workspace_id, member_id)
@@ -79,7 +97,7 @@ def import_mail(
     mailbox: Annotated[str, typer.Option("--mailbox", help="The mailbox id to import into.")],
 ) -> None:
     """Import an mbox file or a Maildir into a mailbox (idempotent)."""
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         try:
             runtime.app.load(Mailbox, mailbox)
@@ -100,7 +118,7 @@ def import_mail(
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            runtime.runner.catch_up(progress=lambda n: progress.update(views, advance=n))
+            runtime.catch_up(progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -116,16 +134,28 @@ def import_mail(
 
 @app.command()
 def project(
-    follow: Annotated[bool, typer.Option(help="Keep running, polling for new events.")] = False,
+    follow: Annotated[bool, typer.Option(help="Keep running as the views' applier.")] = False,
 ) -> None:
-    """Bring the views up to date with the event log."""
-    runtime = Runtime.open()
+    """Bring the views up to date with the event log (or wait while the applier does).
+
+    With --follow this process becomes the views' only applier once the lock is free, so API
+    workers never apply; it runs until interrupted."""
+    import logging
+    import signal
+    import threading
+
+    runtime = _open(hold_views_lock=follow)
     try:
-        while True:
-            position = runtime.runner.catch_up()
-            if not follow:
-                break
-            time.sleep(runtime.settings.projection_poll_seconds)
+        if not follow:
+            position = runtime.catch_up()
+        else:
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: (stop.set(), runtime.views.wakeups.events.fire()))
+            logging.basicConfig(level=logging.INFO, format="%(message)s")
+            console.print(f"process {os.getpid()} waits for the views lock, then applies events")
+            runtime.views.run(stop, runtime.settings.projection_poll_seconds)
+            position = runtime.runner.position()
     finally:
         runtime.close()
     typer.echo(json.dumps({"position": position}))
@@ -143,7 +173,7 @@ def replay(
     """Rebuild every view (or one workspace's) from position 0 into a fresh store; print both digests."""
     from api.replay import replay_digests, resolve_until, workspace_events
 
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         try:
             position = resolve_until(runtime, until, workspace)
@@ -173,7 +203,7 @@ def audit_report(
     from projections.compliance import privacy_report
     from projections.tables import workspaces
 
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         runtime.catch_up()
         with runtime.engine.connect() as conn:
@@ -197,7 +227,7 @@ def demo(
     """Create a demo workspace with members, mailboxes and generated mail."""
     from api.demo import create_demo
 
-    runtime = Runtime.open()
+    runtime = _open()
     try:
         with _progress() as progress:
             task = progress.add_task("demo mail", total=messages, rate="")
@@ -234,7 +264,7 @@ def sync(
     """One sync pass: the full history the first time, then only what changed."""
     from api.routes.mailbox_connections import mail_sync_for
 
-    runtime = Runtime.open()
+    runtime = _open()
     started = time.perf_counter()
     try:
         with _progress() as progress:
@@ -253,7 +283,7 @@ def sync(
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            runtime.runner.catch_up(progress=lambda n: progress.update(views, advance=n))
+            runtime.catch_up(progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -283,7 +313,7 @@ def worker(
     from application.mail_sync import SyncReport
     from application.mail_worker import SyncWorker
 
-    runtime = Runtime.open()
+    runtime = _open()
     stop = threading.Event()
 
     def after_pass(report: SyncReport) -> None:

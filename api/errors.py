@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.body_limits import BodyTooLargeError, too_large
 from api.responses import ProblemResponse, problem
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
+from projections.applier import ViewsBehindError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
     AuthError: (401, "Unauthorized"),
     ForbiddenError: (403, "Forbidden"),
     BusyError: (429, "Too Many Requests"),
+    ViewsBehindError: (503, "Service Unavailable"),
 }
 
 
@@ -106,6 +108,8 @@ def _handler(status: int, title: str):  # type: ignore[no-untyped-def]
             response.headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, BusyError):
             response.headers["Retry-After"] = str(exc.retry_after)
+        elif status == 503:
+            response.headers["Retry-After"] = "1"
         return response
 
     return handle

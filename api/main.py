@@ -33,10 +33,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
-        app.state.runtime = runtime or Runtime.open(settings)
-        app.state.runtime.catch_up()
-        if owned:
+        app.state.runtime = runtime or Runtime.open(settings, hold_views_lock=True)
+        if owned:  # one of several workers perhaps: the one that gets the lock applies
+            app.state.runtime.views.try_apply()
             app.state.runtime.start_background_projection()
+        else:
+            app.state.runtime.catch_up()
         try:
             yield
         finally:

@@ -17,11 +17,9 @@ from adapters.persistence import StoreConfig, writer_engine
 from adapters.settings import Settings
 from application.app import MailTrail
 from domain.records import FanOutLimits
+from projections.applier import Progress, ViewApplier
 from projections.runner import ProjectionRunner
 from projections.tables import mailboxes
-
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class Runtime:
@@ -31,13 +29,16 @@ class Runtime:
     engine: Engine
     runner: ProjectionRunner
     sealer: DataKeyStore
+    views: ViewApplier
     resolver: Resolver = socket.getaddrinfo  # every outbound connection's lookups (tests inject a stub)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> Runtime:
-        """Open the stores, bringing the view schema up to date first."""
+    def open(cls, settings: Settings | None = None, *, hold_views_lock: bool = False) -> Runtime:
+        """Open the stores, bringing the view schema up to date first. With `hold_views_lock`
+        (a server, `project --follow`) the runtime keeps the views applier lock once it has
+        it; otherwise it takes the lock for one catch-up at a time."""
         settings = settings or Settings()
         store = StoreConfig(settings.database_url)
         engine = store.view_engine()
@@ -47,10 +48,24 @@ class Runtime:
         catalog = DomainCatalog(settings.verifying_mail_hosts)
         app = MailTrail(catalog, sealer, env=store.event_store_env(), fan_out=fan_out)
         runner = ProjectionRunner(app, writer_engine(engine))
-        return cls(settings, store, app, engine, runner, sealer)
+        views = ViewApplier(
+            runner, store.applier_lock(), store.wakeups(getattr(app.recorder, "channel_name", None)),
+            lambda: app.recorder.max_notification_id() or 0, hold=hold_views_lock,
+            wait_seconds=settings.views_wait_seconds, lock_retry_seconds=settings.projection_poll_seconds,
+        )
+        return cls(settings, store, app, engine, runner, sealer, views)
 
-    def catch_up(self) -> int:
-        return self.runner.catch_up()
+    def catch_up(self, progress: Progress | None = None, timeout: float | None = None) -> int:
+        """Read-your-writes: the views show every event written before this call. The applier
+        applies them; any other process waits for the applier (ViewsBehindError after the
+        `views_wait_seconds` setting, or `timeout`)."""
+        return self.views.catch_up(progress, timeout)
+
+    def wait_for(self, position: int, timeout: float | None = None) -> int:
+        """Return once the views reach `position` (applying them when this process is the applier)."""
+        if self.views.is_applier:
+            return self.catch_up(timeout=timeout)
+        return self.views.wait_for(position, timeout=timeout)
 
     def finish_erasures(self) -> None:
         """Destroy any key an interrupted erasure left, then scrub freed storage:
@@ -70,21 +85,20 @@ class Runtime:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def start_background_projection(self) -> None:
-        """Keep the views caught up with writes from other processes too."""
-
-        def loop() -> None:
-            while not self._stop.wait(self.settings.projection_poll_seconds):
-                try:
-                    self.runner.catch_up()
-                except Exception:  # noqa: BLE001 - logged and retried on the next tick
-                    log.exception("projection catch-up failed")
-
-        self._thread = threading.Thread(target=loop, name="projections", daemon=True)
+        """Be the views' applier when the lock is free (now, or once its holder goes), keeping
+        them caught up with every process's writes; otherwise serve reads and wait for it."""
+        self._thread = threading.Thread(
+            target=self.views.run, args=(self._stop, self.settings.projection_poll_seconds),
+            name="projections", daemon=True,
+        )
         self._thread.start()
 
     def close(self) -> None:
         self._stop.set()
+        self.views.wakeups.events.fire()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.views.wakeups.close()
+        self.views.lock.close()
         self.app.close()
         self.engine.dispose()

@@ -1,0 +1,370 @@
+"""Read throughput of the HTTP API at 20,000 to 1,000,000 messages, beside a bare FastAPI app.
+
+    .venv/bin/python bench/bench_api.py [--sizes 20000,200000,1000000] [--backends sqlite,postgresql]
+        [--duration 10] [--connections 8,32] [--workers N] [--deep-page 20] [--keep DIR | --store DIR]
+        [--postgres-url URL] [--out bench/out/api.json]
+
+For each backend and size: the store (bench/api_store.py: 50 members with a mailbox each, about
+20,000 people over 3,000 companies; built, or reused from --store DIR), `mailtrail serve --workers N`
+on it, and wrk (Debian package `wrk`; `make bench-api` installs it) at each connection count against
+first and deep pages (the `next` cursor followed to page --deep-page) of /people, /companies and
+/emails, the busiest person's, company's and a lead's emails, /people/{id}, its intelligence and
+/people?sort=strength; right before, the bare app (bench/bare_app.py: a 50-item page of the same
+shape, under uvicorn with the same worker count) at the same connection counts. Prints req/s, p50,
+p99, the ratio to the bare app's req/s and the growth of p50 from the smallest size to the largest;
+writes JSON. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from bench.api_store import build, load_manifest, save_manifest  # noqa: E402
+from tests.support.postgres import PostgresServer, find_postgres_bindir, free_port  # noqa: E402
+
+MAILTRAIL = ROOT / ".venv" / "bin" / "mailtrail"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+OUT = ROOT / "bench" / "out" / "api.json"
+START_TIMEOUT_S = 600
+LIMIT = 50
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class KeptPostgres(PostgresServer):
+    """A private PostgreSQL whose data directory stays in `home` between runs (tests.support.postgres
+    makes and removes a temporary one)."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__()
+        self.home = home
+
+    def start(self) -> None:
+        self.bindir = find_postgres_bindir()
+        if self.bindir is None:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.tmpdir = self.home
+        self.home.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.home, pw.pw_uid, pw.pw_gid)
+        if not (self.datadir / "PG_VERSION").exists():
+            self._run("initdb", "-D", str(self.datadir), "-U", self.user, "-A", "trust", "-E", "UTF8",
+                      "--locale=C", "--no-sync", "--no-instructions")
+            with open(self.datadir / "postgresql.conf", "a") as conf:
+                conf.write(f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
+                           "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                           "max_connections = 300\nshared_buffers = 256MB\nlog_min_messages = warning\n")
+        if (self.datadir / "postmaster.pid").exists():  # left running by an interrupted run
+            self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w", check=False)
+        self.logfile.unlink(missing_ok=True)  # a FATAL of an earlier run's log would read as this start's
+        self.port = free_port()
+        self._run("pg_ctl", "start", "-W", "-D", str(self.datadir), "-l", str(self.logfile), "-o", f"-p {self.port}")
+        if not self._wait_ready():
+            raise RuntimeError(f"PostgreSQL did not start in {self.home}")
+
+    def stop(self) -> None:
+        if self.tmpdir is not None and (self.datadir / "postmaster.pid").exists():
+            self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w", check=False)
+        self.tmpdir = None
+
+
+def create_database(server_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def store_for(backend: str, size: int, home: Path, server_url: str | None) -> dict[str, Any]:
+    """The manifest of the store (built now unless `home` holds it)."""
+    directory = home / f"{backend}-{size}"
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(directory)
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / 'mailtrail.db'}"
+    else:  # the server's port changes from run to run
+        assert server_url is not None
+        url = create_database(server_url, f"mailtrail_bench_{size}")
+    if manifest is not None:
+        log(f"reusing the {backend} store of {size:,} messages in {directory}")
+        return {**manifest, "url": url, "dir": str(directory)}
+    log(f"building the {backend} store of {size:,} messages in {directory}")
+    done = [0]
+
+    def progress(n: int) -> None:
+        done[0] += n
+        if done[0] // 20_000 != (done[0] - n) // 20_000:
+            log(f"  {done[0]:,} of {size:,} messages")
+
+    manifest = build(url, size, progress)
+    save_manifest(directory, manifest)
+    log(f"built: {manifest['events']:,} events, {manifest['people_addresses']:,} people addresses, "
+        f"{manifest['companies']:,} companies in {manifest['seconds']}")
+    return {**manifest, "dir": str(directory)}
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], cwd: Path, workers: int, log_path: Path) -> Iterator[None]:
+    """A server (mailtrail serve, or uvicorn for the bare app) until every worker has started."""
+    with log_path.open("w") as out:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while log_path.read_text().count("Application startup complete") < workers:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.2)
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def endpoints(base: str, headers: dict[str, str], manifest: dict[str, Any], deep: int) -> dict[str, dict[str, Any]]:
+    """Each benchmarked path, fetched once (status and time of one request); deep pages by cursor."""
+    person, company, lead = manifest["person_id"], manifest["company_id"], manifest["lead_id"]
+    paths = {
+        "people": f"/people?limit={LIMIT}", "companies": f"/companies?limit={LIMIT}", "emails": f"/emails?limit={LIMIT}",
+        "person_emails": f"/people/{person}/emails?limit={LIMIT}",
+        "company_emails": f"/companies/{company}/emails?limit={LIMIT}",
+        "lead_emails": f"/leads/{lead}/emails?limit={LIMIT}",
+        "person": f"/people/{person}", "person_intelligence": f"/people/{person}/intelligence",
+        "people_by_strength": f"/people?limit={LIMIT}&sort=strength",
+    }
+    found: dict[str, dict[str, Any]] = {}
+    with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+        for name, path in list(paths.items()):
+            started = time.perf_counter()
+            response = client.get(path)
+            found[name] = {"path": path, "status": response.status_code,
+                           "one_request_s": round(time.perf_counter() - started, 4)}
+            if response.status_code != 200:
+                log(f"  {path}: {response.status_code} {response.text[:200]}")
+            if name in ("people", "companies", "emails") and response.status_code == 200:
+                cursor, page = response.json().get("next"), 1
+                while cursor and page + 1 < deep:  # the cursor in hand opens page + 1
+                    following = client.get(f"{path}&cursor={quote(cursor)}")
+                    if following.status_code != 200 or not following.json().get("next"):
+                        break
+                    cursor, page = following.json()["next"], page + 1
+                if cursor:
+                    deep_path = f"{path}&cursor={quote(cursor)}"
+                    started = time.perf_counter()
+                    status = client.get(deep_path).status_code
+                    found[f"{name}_deep"] = {"path": deep_path, "status": status, "page": page + 1,
+                                             "one_request_s": round(time.perf_counter() - started, 4)}
+    return found
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return round(float(number) * _UNITS[unit], 3)
+
+
+def wrk(url: str, token: str, connections: int, duration: float, work: Path) -> dict[str, Any]:
+    script = work / "auth.lua"
+    script.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+    threads = max(1, min(connections, os.cpu_count() or 1))
+    proc = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s", "--latency",
+                           "--timeout", "10s", "-s", str(script), url], capture_output=True, text=True, check=True)
+    out = proc.stdout
+    result: dict[str, Any] = {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for pct in ("50", "99"):
+        found = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.MULTILINE)
+        result[f"p{pct}_ms"] = _ms(found.group(1)) if found and result["requests_per_s"] else None
+    requests = re.search(r"(\d+) requests in", out)
+    result["requests"] = int(requests.group(1)) if requests else 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non_2xx"] = int(non_2xx.group(1)) if non_2xx else 0
+    timeouts = re.search(r"timeout (\d+)", out)
+    result["timeouts"] = int(timeouts.group(1)) if timeouts else 0
+    return result
+
+
+def settle(base: str, headers: dict[str, str], path: str, quick_s: float, limit_s: float = 60) -> float:
+    """Wait until the server has worked off what a run left it (requests wrk gave up on are still
+    being answered): two cheap requests on fresh connections both answer within 5x `quick_s`."""
+    started = time.monotonic()
+    threshold = max(0.5, 5 * quick_s)
+    while time.monotonic() - started < limit_s:
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            httpx.get(base + path, headers=headers, timeout=limit_s)
+            times.append(time.perf_counter() - t0)
+        if max(times) < threshold:
+            break
+        time.sleep(0.5)
+    return round(time.monotonic() - started, 1)
+
+
+def run_bare(workers: int, connections: list[int], duration: float, work: Path) -> dict[int, dict[str, Any]]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [str(PYTHON), "-m", "uvicorn", "bench.bare_app:create_app", "--factory", "--workers", str(workers),
+               "--port", str(port), "--timeout-worker-healthcheck", "30"]
+    with serving(command, env, ROOT, workers, work / "bare.log"):
+        return {c: wrk(f"http://127.0.0.1:{port}/people", "bare", c, duration, work) for c in connections}
+
+
+def run_store(manifest: dict[str, Any], args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILTRAIL_")}
+    env.update({"MAILTRAIL_DATABASE_URL": manifest["url"], "MAILTRAIL_MASTER_KEY": manifest["master_key"]})
+    base = f"http://127.0.0.1:{port}"
+    command = [str(MAILTRAIL), "serve", "--workers", str(args.workers), "--port", str(port)]
+    with serving(command, env, Path(manifest["dir"]), args.workers, work / "serve.log"):
+        headers = {"Authorization": f"Bearer {manifest['token']}"}
+        found = endpoints(base, headers, manifest, args.deep_page)
+        quick = found["person"]
+        for name, entry in found.items():
+            entry["load"] = {}
+            for c in args.connections:
+                entry["load"][c] = figures = wrk(base + entry["path"], manifest["token"], c, args.duration, work)
+                figures["settle_s"] = settle(base, headers, quick["path"], quick["one_request_s"])
+                log(f"  {name} at {c}: {figures['requests_per_s']:.1f} req/s (settled in {figures['settle_s']} s)")
+    return found
+
+
+def summarise(result: dict[str, Any]) -> None:
+    """Ratios to the bare app (same backend, size and connections) and p50 growth over the sizes."""
+    for backend, sizes in result["backends"].items():
+        ordered = sorted(sizes, key=int)
+        for size in ordered:
+            run = sizes[size]
+            for entry in run["endpoints"].values():
+                for c, figures in entry["load"].items():
+                    bare = run["bare"][c]["requests_per_s"]
+                    figures["ratio_to_bare"] = round(figures["requests_per_s"] / bare, 4) if bare else None
+        if len(ordered) > 1:
+            small, large = sizes[ordered[0]]["endpoints"], sizes[ordered[-1]]["endpoints"]
+            growth = {}
+            for name in small:
+                if name in large:
+                    for c in small[name]["load"]:
+                        a, b = small[name]["load"][c]["p50_ms"], large[name]["load"].get(c, {}).get("p50_ms")
+                        growth[f"{name}@{c}"] = round(b / a, 2) if a and b else None
+            result["p50_growth"][backend] = {"from": int(ordered[0]), "to": int(ordered[-1]), "by_endpoint": growth}
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = []
+    for backend, sizes in result["backends"].items():
+        for size, run in sorted(sizes.items(), key=lambda kv: int(kv[0])):
+            lines.append(f"\n{backend}, {int(size):,} messages (load average {run['load_average']}):")
+            lines.append(f"{'endpoint':<22}{'conn':>5}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'x bare':>8}"
+                         f"{'errors':>8}{'1 req s':>9}")
+            for c, bare in run["bare"].items():
+                lines.append(f"{'bare app':<22}{c:>5}{bare['requests_per_s']:>10.1f}{bare['p50_ms'] or 0:>10.2f}"
+                             f"{bare['p99_ms'] or 0:>10.2f}{1:>8.2f}{0:>8}{'':>9}")
+            for name, entry in run["endpoints"].items():
+                for c, f in entry["load"].items():
+                    errors = f["non_2xx"] + f["timeouts"]
+                    lines.append(f"{name:<22}{c:>5}{f['requests_per_s']:>10.1f}{f['p50_ms'] or 0:>10.2f}"
+                                 f"{f['p99_ms'] or 0:>10.2f}{f['ratio_to_bare'] or 0:>8.3f}{errors:>8}"
+                                 f"{entry['one_request_s']:>9.3f}")
+    for backend, growth in result["p50_growth"].items():
+        lines.append(f"\n{backend}: p50 growth from {growth['from']:,} to {growth['to']:,} messages")
+        for key, value in growth["by_endpoint"].items():
+            lines.append(f"  {key:<28}{'-' if value is None else f'{value:.2f}x'}")
+    return "\n".join(lines)
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="20000,200000,1000000", help="messages per store, comma-separated")
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds of wrk per endpoint and connection count")
+    ap.add_argument("--connections", default="8,32")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn workers (default: CPUs)")
+    ap.add_argument("--deep-page", type=int, default=20, help="follow `next` to this page for the deep pages")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--keep", type=Path, help="build the stores into DIR and keep them")
+    where.add_argument("--store", type=Path, help="reuse the stores in DIR (building what is missing there)")
+    ap.add_argument("--postgres-url", help="a PostgreSQL server to create the stores' databases on "
+                    "(default: a private server whose data directory lives with the stores)")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.connections = [int(c) for c in args.connections.split(",")]
+    backends = args.backends.split(",")
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk (or `make bench-api`, which does)", file=sys.stderr)
+        return 2
+    result: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "workers": args.workers, "duration_s": args.duration, "connections": args.connections,
+        "sizes": args.sizes, "backends": {}, "p50_growth": {},
+    }
+    with ExitStack() as stack:
+        home = args.store or args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mailtrail-bench-api-")))
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mailtrail-bench-run-")))
+        server_url = args.postgres_url
+        if "postgresql" in backends and server_url is None:
+            server = KeptPostgres(home / "postgresql")
+            server.start()
+            stack.callback(server.stop)
+            server_url = server.url_for("postgres")
+        for backend in backends:
+            result["backends"][backend] = {}
+            for size in args.sizes:
+                manifest = store_for(backend, size, home, server_url)
+                log(f"{backend} {size:,}: the bare app, then the store")
+                load_before = os.getloadavg()
+                bare = run_bare(args.workers, args.connections, args.duration, work)
+                found = run_store(manifest, args, work)
+                result["backends"][backend][size] = {
+                    "store": {k: v for k, v in manifest.items() if k not in ("master_key", "token", "url")},
+                    "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],  # 1 min: before, after
+                    "bare": bare, "endpoints": found,
+                }
+                write(result, args.out)  # what is measured so far survives an interrupted run
+    summarise(result)
+    write(result, args.out)
+    print(table(result))
+    print(f"\nJSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
