@@ -113,11 +113,14 @@ class StoreConfig:
 def private_sqlite_file(path: Path) -> None:
     """Create a SQLite store's file 0600 before SQLite opens it (SQLite gives the -wal, -shm and
     -journal files it creates the database file's mode), and take group and other access away
-    from a store made before (its companions too). A new parent directory is made 0700."""
+    from a store made before (its companions too; chmod by path). A new parent directory is 0700."""
     if str(path) in ("", ":memory:"):
         return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE))
+    try:  # never open an existing store: closing a descriptor of it drops this process's SQLite locks
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE))
+    except FileExistsError:
+        pass
     for file in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
         try:
             if file.stat().st_mode & 0o077:
