@@ -235,11 +235,15 @@ class ImapServer:
         """STATUS answers NO with "no such mailbox" ([NONEXISTENT], or the usual words without the
         code): a folder merely missing from one LIST is not gone. Dropped connections still raise."""
         try:
-            self.status(folder)
-        except (MailAuthError, MailUnavailableError):
-            raise
-        except MailServerError as error:
-            return bool(_NO_SUCH_FOLDER.search(str(error)))
+            with translated(f"STATUS {folder} failed"):
+                try:
+                    self.client.folder_status(folder, [b"MESSAGES"])
+                except IMAPClientError as error:  # read the server's words here; callers never see them
+                    if not isinstance(error, LoginError) and _NO_SUCH_FOLDER.search(_text(error)):
+                        return True
+                    raise
+        except MailServerError:
+            return False
         return False
 
     def open(self, folder: str) -> FolderState:
