@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
+from typing import Any
 
 from adapters.mime_text import cap, clean, collapse, decode_bytes, decode_transfer, decode_words, header_text
 from adapters.mime_text import html_to_text, parse_params, read_fields, read_head, split_multipart
@@ -88,6 +89,7 @@ def _parse(raw: bytes) -> ParsedMessage:
         defects.append("no-from")
     html = content.html or ""
     text = content.text if content.text is not None else html_to_text(html)
+    fingerprint, legacy_fingerprint = _fingerprint(items, headers, body, has_message_id=message_id is not None)
     return ParsedMessage(
         message_id=message_id,
         subject=_text(headers, "subject", defects),
@@ -105,8 +107,9 @@ def _parse(raw: bytes) -> ParsedMessage:
         body_html=cap(html, MAX_BODY_CHARS, defects),
         attachments=tuple(content.attachments),
         size=len(raw),
-        fingerprint=_fingerprint(items, headers, body, has_message_id=message_id is not None),
+        fingerprint=fingerprint,
         defects=tuple(dict.fromkeys(defects)),
+        legacy_fingerprint=legacy_fingerprint,
     )
 
 
@@ -216,9 +219,12 @@ def _is_bulk(headers: Headers) -> bool:
     return auto is not None and auto[0].split(";")[0].split("(")[0].strip().lower() != "no"
 
 
-def _fingerprint(items: list[tuple[str, str]], headers: Headers, body: bytes, *, has_message_id: bool) -> str:
+def _fingerprint(
+    items: list[tuple[str, str]], headers: Headers, body: bytes, *, has_message_id: bool
+) -> tuple[str, str | None]:
     """sha256 over the identity headers (raw, whitespace-collapsed); without a
-    Message-ID also over every other header line and the start of the body."""
+    Message-ID also over every other header line; then over the start of the body.
+    Also the identity-version-1 digest when it differs (see ParsedMessage.legacy_fingerprint)."""
     lines = [f"{name}:{collapse(value)}" for name in _IDENTITY_HEADERS for value in headers.get(name) or [""]]
     if not has_message_id:
         lines.append("")
@@ -226,10 +232,19 @@ def _fingerprint(items: list[tuple[str, str]], headers: Headers, body: bytes, *,
                      if name.lower() not in _IDENTITY_HEADERS)  # fmt: skip
     digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape"))
     # The body keeps apart different messages that reuse one Message-ID and headers;
-    # line endings and trailing blanks, which servers rewrite, do not count.
-    normalized = b"\n".join(line.rstrip() for line in body[:FINGERPRINT_BODY_BYTES].splitlines()).strip()
+    # line endings and trailing blanks, which servers rewrite, do not count. CRLF becomes
+    # LF *before* the cut, so an IMAP copy (CRLF) and an mbox copy (LF) digest the same
+    # bytes; an LF body digests exactly what identity version 1 digested.
+    start = body[: 2 * FINGERPRINT_BODY_BYTES + 2].replace(b"\r\n", b"\n")[:FINGERPRINT_BODY_BYTES]
+    fingerprint = _with_body(digest.copy(), start)
+    legacy = _with_body(digest, body[:FINGERPRINT_BODY_BYTES])  # version 1: cut before normalising
+    return fingerprint, (legacy if legacy != fingerprint else None)
+
+
+def _with_body(digest: Any, body_start: bytes) -> str:
+    normalized = b"\n".join(line.rstrip() for line in body_start.splitlines()).strip()
     digest.update(b"\n\n" + normalized)
-    return digest.hexdigest()[:32]
+    return str(digest.hexdigest()[:32])
 
 
 # --- body ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from domain.message import Address, ParsedMessage
 from domain.participants import direction, participants
 from domain.person import AddressClaim, Person
 from domain.records import people_to_create
-from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity
+from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity, legacy_copy_id_for
 from domain.threads import thread_hashes
 from domain.values import RecordPolicy
 from domain.workspace import Workspace
@@ -92,7 +92,7 @@ class Syncer:
                     blocked_threads |= thread_hashes(item)
                 continue
             copy_id = copy_id_for(self.mailbox_id, item)
-            if copy_id in copies or copy_id in existing:
+            if copy_id in copies or copy_id in existing or self._recorded_by_version_1(item):
                 result.skipped[DUPLICATE] += 1
                 continue
             way = direction(item, owner)
@@ -122,6 +122,11 @@ class Syncer:
             folder, cursor, result.synced, dict(result.skipped), result.rejected, sorted(blocked_threads)
         )
         return result, [*copies.values(), *records.values()]
+
+    def _recorded_by_version_1(self, item: ParsedMessage) -> bool:
+        """This mailbox already holds the copy under the id identity version 1 gave it."""
+        legacy = legacy_copy_id_for(self.mailbox_id, item)
+        return legacy is not None and (legacy in self.known or self.app.exists(legacy))
 
     def _add_person(
         self,

@@ -560,6 +560,17 @@ def test_folding_and_line_endings_do_not_change_the_fingerprint() -> None:
     assert parse_message(refolded).fingerprint == parse_message(build()).fingerprint
 
 
+def test_a_body_longer_than_the_digested_start_has_one_fingerprint_whatever_its_line_endings() -> None:
+    body = "".join(f"Paragraph {n}: the figures we discussed. \r\n" for n in range(300))
+    crlf, lf = build(body=body), build(body=body).replace(b"\r\n", b"\n")
+    assert len(body) > 3 * mime.FINGERPRINT_BODY_BYTES
+    assert parse_message(crlf).fingerprint == parse_message(lf).fingerprint
+    assert parse_message(lf).legacy_fingerprint is None  # an LF body digests what version 1 did
+    assert parse_message(crlf).legacy_fingerprint not in (None, parse_message(crlf).fingerprint)
+    short = build().replace(b"\r\n", b"\n")
+    assert parse_message(build()).legacy_fingerprint is None and parse_message(short).legacy_fingerprint is None
+
+
 def test_messages_without_message_id_get_distinct_fingerprints() -> None:
     first = without("message-id", build(body="first body"))
     second = without("message-id", build(body="second body"))
