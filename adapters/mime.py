@@ -89,7 +89,8 @@ def _parse(raw: bytes) -> ParsedMessage:
         defects.append("no-from")
     html = content.html or ""
     text = content.text if content.text is not None else html_to_text(html)
-    fingerprint, legacy_fingerprint = _fingerprint(items, headers, body, has_message_id=message_id is not None)
+    has_message_id = message_id is not None
+    fingerprint, legacy_fingerprint = _fingerprint(items, headers, body, has_message_id=has_message_id)
     return ParsedMessage(
         message_id=message_id,
         subject=_text(headers, "subject", defects),
