@@ -29,6 +29,7 @@ MAX_ODD_ADDRESS_CHARS = 16_384  # getaddresses costs ~15 us a character on hosti
 
 _IDENTITY_HEADERS = ("message-id", "date", "from", "to", "cc", "subject")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
+_WHITESPACE = b" \t\r\n\x0b\x0c"
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _FORWARDED = frozenset({"message/rfc822", "message/global"})
 _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
@@ -55,14 +56,23 @@ class _Part:
     body: bytes
     depth: int
     default_type: str = "text/plain"
+    plain_twin: bool = False  # within a multipart/alternative that has a text/plain rendering
 
 
 @dataclass(slots=True)
 class _Content:
-    text: str | None = None
-    html: str | None = None
+    """The body as it is walked: displayable inline parts in document order."""
+
+    text: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     parts: int = 0
+    chars: int = 0
+
+    def add(self, pieces: list[str], text: str) -> None:
+        if text:
+            self.chars += len(text)
+            pieces.append(text)
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -87,8 +97,7 @@ def _parse(raw: bytes) -> ParsedMessage:
     from_ = _addresses(headers, "from", defects)
     if not from_:
         defects.append("no-from")
-    html = content.html or ""
-    text = content.text if content.text is not None else html_to_text(html)
+    html, text = _joined(content.html), _joined(content.text)
     has_message_id = message_id is not None
     fingerprint, legacy_fingerprint = _fingerprint(items, headers, body, has_message_id=has_message_id)
     return ParsedMessage(
@@ -224,7 +233,7 @@ def _fingerprint(
     items: list[tuple[str, str]], headers: Headers, body: bytes, *, has_message_id: bool
 ) -> tuple[str, str | None]:
     """sha256 over the identity headers (raw, whitespace-collapsed); without a
-    Message-ID also over every other header line; then over the start of the body.
+    Message-ID also over every other header line; then over the normalised body.
     Also the identity-version-1 digest when it differs (see ParsedMessage.legacy_fingerprint)."""
     lines = [f"{name}:{collapse(value)}" for name in _IDENTITY_HEADERS for value in headers.get(name) or [""]]
     if not has_message_id:
@@ -232,19 +241,33 @@ def _fingerprint(
         lines.extend(f"{name.strip().lower()}:{collapse(value)}" for name, value in items
                      if name.lower() not in _IDENTITY_HEADERS)  # fmt: skip
     digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape"))
-    # The body keeps apart different messages that reuse one Message-ID and headers;
-    # line endings and trailing blanks, which servers rewrite, do not count. CRLF becomes
-    # LF *before* the cut, so an IMAP copy (CRLF) and an mbox copy (LF) digest the same
-    # bytes; an LF body digests exactly what identity version 1 digested.
-    start = body[: 2 * FINGERPRINT_BODY_BYTES + 2].replace(b"\r\n", b"\n")[:FINGERPRINT_BODY_BYTES]
-    fingerprint = _with_body(digest.copy(), start)
-    legacy = _with_body(digest, body[:FINGERPRINT_BODY_BYTES])  # version 1: cut before normalising
+    # The body keeps apart different messages that reuse one Message-ID and headers; line
+    # endings and trailing blanks, which servers rewrite, do not count. Version 1 cut the body
+    # at FINGERPRINT_BODY_BYTES and then normalised it, so an IMAP copy (CRLF) and an mbox copy
+    # (LF) of a longer body digested different text. Version 2 digests the whole body, in a form
+    # both copies share: a short body (at most FINGERPRINT_BODY_BYTES of text and as many lines)
+    # normalised as version 1 did, so such ids did not change; a longer one without any
+    # whitespace, which is linear and fast on any input.
+    text = body.translate(None, _WHITESPACE)
+    lines = max(body.count(b"\n"), body.count(b"\r"))  # the same for a CRLF and an LF copy
+    if len(text) <= FINGERPRINT_BODY_BYTES and lines <= FINGERPRINT_BODY_BYTES:
+        fingerprint = _body_digest(digest.copy(), _normalized_body(body))
+    else:
+        fingerprint = _body_digest(digest.copy(), text)
+    if len(body) <= FINGERPRINT_BODY_BYTES:
+        return fingerprint, None
+    legacy = _body_digest(digest, _normalized_body(body[:FINGERPRINT_BODY_BYTES]))
     return fingerprint, (legacy if legacy != fingerprint else None)
 
 
-def _with_body(digest: Any, body_start: bytes) -> str:
-    normalized = b"\n".join(line.rstrip() for line in body_start.splitlines()).strip()
-    digest.update(b"\n\n" + normalized)
+def _normalized_body(body: bytes) -> bytes:
+    """Identity version 1's form: lines (CRLF, CR or LF) without trailing blanks, joined by LF,
+    without blank lines around."""
+    return b"\n".join(line.rstrip() for line in body.splitlines()).strip()
+
+
+def _body_digest(digest: Any, form: bytes) -> str:
+    digest.update(b"\n\n" + form)
     return str(digest.hexdigest()[:32])
 
 
@@ -298,8 +321,16 @@ def _children(part: _Part, content_type: str, boundary: str, defects: list[str])
     children = []
     for chunk in split_multipart(part.body, boundary.encode("utf-8", "surrogateescape"), MAX_PARTS, defects):
         head, body = read_head(chunk, defects)
-        children.append(_Part(head, body, part.depth + 1, default_type))
+        children.append(_Part(head, body, part.depth + 1, default_type, part.plain_twin))
+    if content_type == "multipart/alternative" and any(_is_plain(child) for child in children):
+        for child in children:
+            child.plain_twin = True
     return children
+
+
+def _is_plain(part: _Part) -> bool:
+    content_type = parse_params(part.head.get("content-type", ""))[0]
+    return content_type == "text/plain" or (not content_type and part.default_type == "text/plain")
 
 
 def _transfer_encoding(part: _Part) -> str:
@@ -322,19 +353,38 @@ def _forwarded(part: _Part, content_type: str, defects: list[str]) -> Attachment
 
 
 def _leaf(part: _Part, content_type: str, params: Params, content: _Content, defects: list[str]) -> None:
-    disposition, disposition_params = parse_params(part.head.get("content-disposition", ""))
+    """A displayable inline part (text/plain, text/html) is body text, joined in document order;
+    anything else is an attachment. A part is inline when its disposition says so, or when it
+    has neither a disposition nor a file name."""
+    raw_disposition = part.head.get("content-disposition", "")
+    disposition, disposition_params = parse_params(raw_disposition)
     filename = _decoded(disposition_params.get("filename") or params.get("name") or "", defects)
-    if disposition == "attachment" or filename or not content_type.startswith("text/"):
-        decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
-        size = len(part.body) if decoded is None else len(decoded)
-        content.attachments.append(Attachment(filename=filename, content_type=content_type, size=size))
-        return
+    inline = disposition == "inline" or (not disposition and not filename)
     is_plain, is_html = content_type == "text/plain", content_type == "text/html"
-    if (is_plain and content.text is None) or (is_html and content.html is None):
-        decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
-        text = decode_bytes(part.body if decoded is None else decoded, params.get("charset"), defects)
-        text = cap(clean(text, defects), MAX_BODY_CHARS, defects)
-        if is_plain:
-            content.text = text
-        else:
-            content.html = text
+    decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
+    payload = part.body if decoded is None else decoded
+    if not (inline and (is_plain or is_html)):
+        content.attachments.append(Attachment(filename=filename, content_type=content_type, size=len(payload)))
+        return
+    if content.chars >= 2 * MAX_BODY_CHARS:
+        defects.append("body-truncated")
+        return
+    text = cap(clean(decode_bytes(payload, params.get("charset"), defects), defects), MAX_BODY_CHARS, defects)
+    if is_plain:
+        content.add(content.text, text)
+        return
+    content.add(content.html, text)
+    if not part.plain_twin:  # an HTML part with no plain rendering beside it is text too
+        content.add(content.text, html_to_text(text))
+
+
+def _joined(pieces: list[str]) -> str:
+    """Body pieces in order, each starting on a line of its own."""
+    if len(pieces) <= 1:
+        return pieces[0] if pieces else ""
+    joined = [pieces[0]]
+    for piece in pieces[1:]:
+        if not joined[-1].endswith("\n"):
+            joined.append("\n")
+        joined.append(piece)
+    return "".join(joined)
