@@ -29,7 +29,7 @@ MAX_ODD_ADDRESS_CHARS = 16_384  # getaddresses costs ~15 us a character on hosti
 
 _IDENTITY_HEADERS = ("message-id", "date", "from", "to", "cc", "subject")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
-_WHITESPACE = b" \t\r\n\x0b\x0c"
+_BLANKS = (b" ", b"\t", b"\x0b", b"\x0c")  # what bytes.rstrip() takes off besides line breaks
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _FORWARDED = frozenset({"message/rfc822", "message/global"})
 _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
@@ -244,30 +244,30 @@ def _fingerprint(
     # The body keeps apart different messages that reuse one Message-ID and headers; line
     # endings and trailing blanks, which servers rewrite, do not count. Version 1 cut the body
     # at FINGERPRINT_BODY_BYTES and then normalised it, so an IMAP copy (CRLF) and an mbox copy
-    # (LF) of a longer body digested different text. Version 2 digests the whole body, in a form
-    # both copies share: a short body (at most FINGERPRINT_BODY_BYTES of text and as many lines)
-    # normalised as version 1 did, so such ids did not change; a longer one without any
-    # whitespace, which is linear and fast on any input.
-    text = body.translate(None, _WHITESPACE)
-    lines = max(body.count(b"\n"), body.count(b"\r"))  # the same for a CRLF and an LF copy
-    if len(text) <= FINGERPRINT_BODY_BYTES and lines <= FINGERPRINT_BODY_BYTES:
-        fingerprint = _body_digest(digest.copy(), _normalized_body(body))
-    else:
-        fingerprint = _body_digest(digest.copy(), text)
+    # (LF) of a longer body digested different text. Version 2 normalises the whole body the
+    # same way and digests all of it: no cut, so a body of at most FINGERPRINT_BODY_BYTES keeps
+    # its version 1 id, and messages that differ further on stay apart.
+    fingerprint = _body_digest(digest.copy(), body)
     if len(body) <= FINGERPRINT_BODY_BYTES:
         return fingerprint, None
-    legacy = _body_digest(digest, _normalized_body(body[:FINGERPRINT_BODY_BYTES]))
+    legacy = _body_digest(digest, body[:FINGERPRINT_BODY_BYTES])
     return fingerprint, (legacy if legacy != fingerprint else None)
 
 
-def _normalized_body(body: bytes) -> bytes:
-    """Identity version 1's form: lines (CRLF, CR or LF) without trailing blanks, joined by LF,
-    without blank lines around."""
-    return b"\n".join(line.rstrip() for line in body.splitlines()).strip()
-
-
-def _body_digest(digest: Any, form: bytes) -> str:
-    digest.update(b"\n\n" + form)
+def _body_digest(digest: Any, body: bytes, chunk: int = 1 << 20) -> str:
+    """`digest` updated with the normalised body: lines (CRLF, CR or LF) without trailing blanks,
+    joined by LF, without blank lines around; computed a chunk at a time, cut after an LF."""
+    digest.update(b"\n\n")
+    body = body.strip()
+    start = 0
+    while start < len(body):
+        cut = body.find(b"\n", start + chunk)
+        end = len(body) if cut < 0 else cut + 1
+        piece = body[start:end].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if any(blank + b"\n" in piece for blank in _BLANKS):
+            piece = b"\n".join([line.rstrip() for line in piece.split(b"\n")])
+        digest.update(piece)
+        start = end
     return str(digest.hexdigest()[:32])
 
 

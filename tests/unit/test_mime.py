@@ -652,6 +652,21 @@ def test_messages_that_differ_only_after_their_first_kilobytes_get_distinct_fing
     assert parse_message(signed).fingerprint != parse_message(build(body=body)).fingerprint
 
 
+def _version_1_normalised(body: bytes) -> bytes:
+    return b"\n".join(line.rstrip() for line in body.splitlines()).strip()
+
+
+@given(st.lists(st.sampled_from([b"a", b"b", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\x0c"]), max_size=80).map(b"".join),
+       st.integers(1, 8))  # fmt: skip
+def test_the_body_digest_normalises_the_whole_body_as_version_1_normalised_its_start(
+    body: bytes, chunk: int
+) -> None:
+    import hashlib
+
+    expected = hashlib.sha256(b"\n\n" + _version_1_normalised(body)).hexdigest()[:32]
+    assert mime._body_digest(hashlib.sha256(), body, chunk) == expected
+
+
 def test_a_pathological_body_is_digested_in_linear_time() -> None:
     for body in (b" " * 5_000_000, b" \r\n" * 2_000_000, b"\r" * 5_000_000, b"x \t" * 2_000_000):
         started = time.perf_counter()
