@@ -16,7 +16,8 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
-from adapters.mime_text import cap, clean, collapse, decode_bytes, decode_transfer, decode_words, header_text
+from adapters.mime_text import HeaderCharsets, cap, clean, collapse, declared_charsets, decode_bytes
+from adapters.mime_text import decode_transfer, decode_words, header_text
 from adapters.mime_text import html_to_text, parse_params, read_fields, read_head, split_multipart
 from domain.message import Address, Attachment, ParsedMessage
 from domain.values import normalize_address
@@ -63,6 +64,7 @@ class _Part:
 class _Content:
     """The body as it is walked: displayable inline parts in document order."""
 
+    charsets: HeaderCharsets = field(default_factory=HeaderCharsets)
     text: list[str] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
@@ -92,9 +94,9 @@ def _parse(raw: bytes) -> ParsedMessage:
         headers.setdefault(name.lower(), []).append(value)
 
     message_id = _message_id(headers, defects)
-    content = _Content()
+    content = _Content(charsets=_header_charsets(headers))
     _walk(_Part({name: values[0] for name, values in headers.items()}, body, 0), content, defects)
-    from_ = _addresses(headers, "from", defects)
+    from_ = _addresses(headers, "from", defects, content.charsets)
     if not from_:
         defects.append("no-from")
     html, text = _joined(content.html), _joined(content.text)
@@ -102,14 +104,14 @@ def _parse(raw: bytes) -> ParsedMessage:
     fingerprint, legacy_fingerprint = _fingerprint(items, headers, body, has_message_id=has_message_id)
     return ParsedMessage(
         message_id=message_id,
-        subject=_text(headers, "subject", defects),
+        subject=_text(headers, "subject", defects, content.charsets),
         date=_date(headers, defects),
         from_=from_,
-        sender=_addresses(headers, "sender", defects),
-        reply_to=_addresses(headers, "reply-to", defects),
-        to=_addresses(headers, "to", defects),
-        cc=_addresses(headers, "cc", defects),
-        bcc=_addresses(headers, "bcc", defects),
+        sender=_addresses(headers, "sender", defects, content.charsets),
+        reply_to=_addresses(headers, "reply-to", defects, content.charsets),
+        to=_addresses(headers, "to", defects, content.charsets),
+        cc=_addresses(headers, "cc", defects, content.charsets),
+        bcc=_addresses(headers, "bcc", defects, content.charsets),
         in_reply_to=_in_reply_to(headers, defects),
         references=tuple(_MSG_ID.findall(" ".join(_texts(headers, "references", defects)))),
         bulk=_is_bulk(headers),
@@ -136,14 +138,35 @@ def _unparseable(raw: object, exc: Exception) -> ParsedMessage:
 # --- headers -------------------------------------------------------------------------
 
 
-def _texts(headers: Headers, name: str, defects: list[str]) -> list[str]:
-    values = headers.get(name)
-    return [header_text(value, defects) for value in values] if values else []
+def _header_charsets(headers: Headers) -> HeaderCharsets:
+    """The reader of this message's 8-bit headers; the body walk adds its parts' charsets."""
+    declared = declared_charsets(v for values in headers.values() for v in values)
+
+    def sample() -> bytes:  # the 8-bit header text a guess is made from, when one is needed
+        raw = (v.encode("utf-8", "surrogateescape") for vs in headers.values() for v in vs if not v.isascii())
+        return b"\n".join(r for r in raw if not _is_utf8(r))
+
+    return HeaderCharsets(declared, sample)
 
 
-def _text(headers: Headers, name: str, defects: list[str]) -> str:
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _texts(
+    headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None
+) -> list[str]:
     values = headers.get(name)
-    return collapse(decode_words(header_text(values[0], defects), defects)) if values else ""
+    return [header_text(value, defects, charsets) for value in values] if values else []
+
+
+def _text(headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None) -> str:
+    values = headers.get(name)
+    return collapse(decode_words(header_text(values[0], defects, charsets), defects)) if values else ""
 
 
 def _message_id(headers: Headers, defects: list[str]) -> str | None:
@@ -180,8 +203,10 @@ def _date(headers: Headers, defects: list[str]) -> datetime | None:
         return None
 
 
-def _addresses(headers: Headers, name: str, defects: list[str]) -> tuple[Address, ...]:
-    values = _texts(headers, name, defects)
+def _addresses(
+    headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None
+) -> tuple[Address, ...]:
+    values = _texts(headers, name, defects, charsets)
     if not values:
         return ()
     pairs = _simple_mailboxes(values)
@@ -292,6 +317,8 @@ def _walk(root: _Part, content: _Content, defects: list[str]) -> None:
 def _visit(part: _Part, content: _Content, defects: list[str]) -> list[_Part]:
     """Handle one part; return its children when it is a multipart."""
     content_type, params = parse_params(part.head.get("content-type", ""))
+    if params.get("charset"):
+        content.charsets.declared.append(params["charset"])
     if not _CONTENT_TYPE.fullmatch(content_type):
         if content_type:
             defects.append("bad-content-type")
@@ -302,7 +329,7 @@ def _visit(part: _Part, content: _Content, defects: list[str]) -> list[_Part]:
             return children
         content_type = "text/plain"
     if content_type in _FORWARDED:
-        content.attachments.append(_forwarded(part, content_type, defects))
+        content.attachments.append(_forwarded(part, content_type, content, defects))
     else:
         _leaf(part, content_type, params, content, defects)
     return []
@@ -337,18 +364,18 @@ def _transfer_encoding(part: _Part) -> str:
     return collapse(part.head.get("content-transfer-encoding", "")).lower()
 
 
-def _decoded(value: str, defects: list[str]) -> str:
-    return collapse(decode_words(header_text(value, defects), defects)) if value else ""
+def _decoded(value: str, defects: list[str], charsets: HeaderCharsets) -> str:
+    return collapse(decode_words(header_text(value, defects, charsets), defects)) if value else ""
 
 
-def _forwarded(part: _Part, content_type: str, defects: list[str]) -> Attachment:
+def _forwarded(part: _Part, content_type: str, content: _Content, defects: list[str]) -> Attachment:
     """A forwarded message, named by its Subject; its body is not read."""
     payload = decode_transfer(part.body, _transfer_encoding(part), defects)
     payload = part.body if payload is None else payload
     inner, _ = read_head(payload, [])
     disposition_params = parse_params(part.head.get("content-disposition", ""))[1]
-    name = _decoded(inner.get("subject", ""), defects)
-    name = name or _decoded(disposition_params.get("filename", ""), defects)
+    name = _decoded(inner.get("subject", ""), defects, content.charsets)
+    name = name or _decoded(disposition_params.get("filename", ""), defects, content.charsets)
     return Attachment(filename=name or "forwarded.eml", content_type=content_type, size=len(payload))
 
 
@@ -358,13 +385,14 @@ def _leaf(part: _Part, content_type: str, params: Params, content: _Content, def
     has neither a disposition nor a file name."""
     raw_disposition = part.head.get("content-disposition", "")
     disposition, disposition_params = parse_params(raw_disposition)
-    filename = _decoded(disposition_params.get("filename") or params.get("name") or "", defects)
+    named = disposition_params.get("filename") or params.get("name") or ""
+    filename = _decoded(named, defects, content.charsets)
     inline = disposition == "inline" or (not disposition and not filename)
     is_plain, is_html = content_type == "text/plain", content_type == "text/html"
     decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
     payload = part.body if decoded is None else decoded
     if not (inline and (is_plain or is_html)):
-        content.attachments.append(Attachment(filename=filename, content_type=content_type, size=len(payload)))
+        content.attachments.append(Attachment(filename, content_type, len(payload)))
         return
     if content.chars >= 2 * MAX_BODY_CHARS:
         defects.append("body-truncated")

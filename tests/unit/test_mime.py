@@ -115,6 +115,50 @@ def test_latin1_header_bytes_fall_back_to_latin1_with_a_defect() -> None:
     assert "8bit-header-not-utf8" in message.defects
 
 
+def raw_8bit(subject: str, name: str, charset: str, content_type: bytes) -> bytes:
+    """A message whose Subject and From display name are raw bytes in `charset` (no encoded words)."""
+    head = (b"Message-ID: <raw@example.cn>\r\nFrom: " + name.encode(charset) + b" <sender@example.cn>\r\n"
+            b"To: bob@example.org\r\nSubject: " + subject.encode(charset)
+            + b"\r\nMIME-Version: 1.0\r\n")  # fmt: skip
+    return head + content_type
+
+
+@pytest.mark.parametrize(
+    ("subject", "name", "charset", "label"),
+    [
+        ("黄山旅游", "王小明", "gb2312", "gb2312"),
+        ("다음 주 회의 일정", "김민수", "cp949", "ks_c_5601-1987"),
+        ("Toplantı gündemi", "Şükrü Öztürk", "cp1254", "windows-1254"),
+    ],
+)
+def test_raw_8bit_headers_are_read_in_the_charset_the_body_declares(
+    subject: str, name: str, charset: str, label: str
+) -> None:
+    body = "본문" if charset == "cp949" else "正文" if charset == "gb2312" else "İçerik"
+    part = f"Content-Type: text/plain; charset={label}\r\n\r\n".encode() + body.encode(charset)
+    raw = raw_8bit(subject, name, charset, b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+                   b"--b\r\n" + part + b"\r\n--b--\r\n")  # fmt: skip
+    message = parse_message(raw)
+    assert message.subject == subject
+    assert message.from_ == (Address("sender@example.cn", name),)
+    assert message.body_text == body
+
+
+def test_raw_8bit_headers_in_a_charset_named_only_by_an_encoded_word_are_read_in_it() -> None:
+    raw = raw_8bit("회의 일정", "김민수", "cp949", b"Content-Type: text/plain\r\n\r\nsee subject")
+    encoded = b"=?ks_c_5601-1987?B?" + base64.b64encode("박지영".encode("cp949")) + b"?="
+    raw = raw.replace(b"To: bob@example.org", b"To: " + encoded + b" <bob@example.org>")
+    message = parse_message(raw)
+    assert (message.subject, message.from_[0].name, message.to[0].name) == ("회의 일정", "김민수", "박지영")
+
+
+def test_undeclared_raw_8bit_headers_are_read_in_the_charset_a_detector_finds() -> None:
+    raw = raw_8bit("黄山旅游", "王小明", "gb2312", b"Content-Type: text/plain\r\n\r\nno charset anywhere")
+    message = parse_message(raw)
+    assert (message.subject, message.from_[0].name) == ("黄山旅游", "王小明")
+    assert "8bit-header-guessed:gb18030" in message.defects
+
+
 def test_missing_message_id_is_recorded_as_a_defect() -> None:
     message = parse_message(without("message-id", build()))
     assert message.message_id is None
@@ -656,7 +700,8 @@ def _version_1_normalised(body: bytes) -> bytes:
     return b"\n".join(line.rstrip() for line in body.splitlines()).strip()
 
 
-@given(st.lists(st.sampled_from([b"a", b"b", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\x0c"]), max_size=80).map(b"".join),
+@given(st.lists(st.sampled_from([b"a", b"b", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\x0c"]), max_size=80)
+       .map(b"".join),
        st.integers(1, 8))  # fmt: skip
 def test_the_body_digest_normalises_the_whole_body_as_version_1_normalised_its_start(
     body: bytes, chunk: int
