@@ -20,7 +20,7 @@ from adapters.mime_text import HeaderCharsets, cap, clean, collapse, declared_ch
 from adapters.mime_text import decode_transfer, decode_words, header_text
 from adapters.mime_text import html_to_text, parse_params, read_fields, read_head, split_multipart
 from domain.message import Address, Attachment, ParsedMessage
-from domain.values import normalize_address
+from domain.values import lenient_address, normalize_address
 
 MAX_BODY_CHARS = 200_000
 MAX_DEPTH = 20
@@ -45,6 +45,8 @@ _SIMPLE_MAILBOX = re.compile(
 )
 
 _normalize_address = lru_cache(maxsize=8192)(normalize_address)  # a mailbox repeats its people
+_lenient_address = lru_cache(maxsize=1024)(lenient_address)
+_AT_TOKEN = re.compile(r'[^\s,;<>()"]*@[^\s,;<>()"@]+')  # what has a domain, in a list too odd to read
 
 Headers = dict[str, list[str]]  # lower-case name -> raw unfolded values, in order
 PartHead = dict[str, str]  # lower-case name -> first raw unfolded value
@@ -96,7 +98,8 @@ def _parse(raw: bytes) -> ParsedMessage:
     message_id = _message_id(headers, defects)
     content = _Content(charsets=_header_charsets(headers))
     _walk(_Part({name: values[0] for name, values in headers.items()}, body, 0), content, defects)
-    from_ = _addresses(headers, "from", defects, content.charsets)
+    unparsed: list[str] = []
+    from_ = _addresses(headers, "from", defects, content.charsets, unparsed)
     if not from_:
         defects.append("no-from")
     html, text = _joined(content.html), _joined(content.text)
@@ -107,11 +110,11 @@ def _parse(raw: bytes) -> ParsedMessage:
         subject=_text(headers, "subject", defects, content.charsets),
         date=_date(headers, defects),
         from_=from_,
-        sender=_addresses(headers, "sender", defects, content.charsets),
-        reply_to=_addresses(headers, "reply-to", defects, content.charsets),
-        to=_addresses(headers, "to", defects, content.charsets),
-        cc=_addresses(headers, "cc", defects, content.charsets),
-        bcc=_addresses(headers, "bcc", defects, content.charsets),
+        sender=_addresses(headers, "sender", defects, content.charsets, unparsed),
+        reply_to=_addresses(headers, "reply-to", defects, content.charsets, unparsed),
+        to=_addresses(headers, "to", defects, content.charsets, unparsed),
+        cc=_addresses(headers, "cc", defects, content.charsets, unparsed),
+        bcc=_addresses(headers, "bcc", defects, content.charsets, unparsed),
         in_reply_to=_in_reply_to(headers, defects),
         references=tuple(_MSG_ID.findall(" ".join(_texts(headers, "references", defects)))),
         bulk=_is_bulk(headers),
@@ -122,6 +125,7 @@ def _parse(raw: bytes) -> ParsedMessage:
         fingerprint=fingerprint,
         defects=tuple(dict.fromkeys(defects)),
         legacy_fingerprint=legacy_fingerprint,
+        unparsed=tuple(dict.fromkeys(unparsed)),
     )
 
 
@@ -204,8 +208,12 @@ def _date(headers: Headers, defects: list[str]) -> datetime | None:
 
 
 def _addresses(
-    headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None
+    headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None,
+    unparsed: list[str] | None = None,
 ) -> tuple[Address, ...]:
+    """The field's mailboxes; those whose address does not normalise go to `unparsed`, read by
+    lenient_address, for blocklists and exclusions to see."""
+    unparsed = [] if unparsed is None else unparsed
     values = _texts(headers, name, defects, charsets)
     if not values:
         return ()
@@ -218,6 +226,7 @@ def _addresses(
     if pairs is None:  # too odd for getaddresses: salvage what looks like addresses
         defects.append("bad-address-list")
         pairs = [("", address) for address in _ANY_ADDR_SPEC.findall(" ".join(values))]
+        unparsed.extend(filter(None, map(_lenient_address, _AT_TOKEN.findall(" ".join(values)))))
     found: dict[str, Address] = {}
     for display, address in pairs:
         if not display and not address:
@@ -225,6 +234,9 @@ def _addresses(
         email = _normalize_address(address) if address else None
         if email is None:
             defects.append("bad-address")
+            lenient = _lenient_address(address) if address else None
+            if lenient is not None:
+                unparsed.append(lenient)
         elif email not in found:
             found[email] = Address(email=email, name=collapse(decode_words(display, defects)))
     return tuple(found.values())

@@ -16,7 +16,7 @@ from application.ports import Item, Rejected
 from domain.filtering import BLOCKLISTED, skip_reason
 from domain.mailbox import Mailbox
 from domain.message import Address, ParsedMessage
-from domain.participants import direction, participants
+from domain.participants import direction, participants, unparsed_participants
 from domain.person import AddressClaim, Person
 from domain.records import people_to_create
 from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity, legacy_copy_id_for
@@ -85,7 +85,9 @@ class Syncer:
             if isinstance(item, Rejected):
                 result.rejected.append({"ref": item.ref, "reason": item.reason})
                 continue
-            reason = skip_reason(participants(item), internal, exclusions, mailbox.blocklist)
+            reason = skip_reason(
+                participants(item), internal, exclusions, mailbox.blocklist, unparsed_participants(item)
+            )
             if reason is not None:
                 result.skipped[reason] += 1
                 if reason == BLOCKLISTED:
@@ -182,6 +184,7 @@ def headers_of(message: ParsedMessage) -> dict[str, Any]:
         "bulk": message.bulk,
         "size": message.size,
         "defects": list(message.defects),
+        "unparsed": list(message.unparsed),
     }
 
 
