@@ -20,7 +20,7 @@ from domain.mailbox import Mailbox
 from domain.message import Address, ParsedMessage
 from domain.participants import RECEIVED, SENT, direction, participants
 from domain.records import is_role_address, people_to_create
-from domain.values import RecordPolicy, normalize_address
+from domain.values import RecordPolicy, lenient_address, normalize_address, normalize_domain
 from domain.workspace import Workspace
 
 
@@ -107,3 +107,25 @@ def test_member_and_mailbox_addresses_are_internal_whatever_their_domain() -> No
     assert internal.is_internal("karen.alias@outlook.com")
     assert internal.is_internal("anyone@acme.com")
     assert not internal.is_internal("sue@gmail.com")
+
+
+def test_domains_are_idna_2008_with_uts46_mapping_and_valid_labels() -> None:
+    assert normalize_domain("Straße.Example") == "xn--strae-oqa.example"  # not strasse.example (IDNA 2003)
+    assert normalize_domain("BÜCHER.example") == "xn--bcher-kva.example"
+    assert normalize_domain("_dmarc.Example.com.") == "_dmarc.example.com"
+    refused_domains = ("*.x.com", "x..com", "-x.com", "x.com/", "exa mple.com", "a" * 64 + ".com", "x" * 250 + ".com")
+    for refused in refused_domains:
+        assert normalize_domain(refused) is None, refused
+
+
+def test_an_unparseable_participant_is_screened_by_its_domain() -> None:
+    assert lenient_address('"x y"@Blocked.Example') == '"x y"@blocked.example'
+    assert lenient_address("bob@blocked.example!!") == "bob@blocked.example"
+    assert lenient_address("a@" + "x" * 250 + ".blocked.example") == "a@" + "x" * 250 + ".blocked.example"
+    assert lenient_address("no domain at all") is None
+    unparsed = ('"x y"@mail.blocked.example',)
+    external = ["sue@corp.com"]
+    assert skip_reason(external, ACME, blocklist=["blocked.example"], unparsed=unparsed) == BLOCKLISTED
+    assert skip_reason(external, ACME, exclusions=["blocked.example"], unparsed=unparsed) == EXCLUDED
+    assert skip_reason(external, ACME, unparsed=unparsed) is None
+    assert skip_reason([], ACME, unparsed=unparsed) == NO_PARTICIPANTS  # never a participant of its own
