@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
+from typing import Any
 
-from adapters.mime_text import cap, clean, collapse, decode_bytes, decode_transfer, decode_words, header_text
+from adapters.mime_text import HeaderCharsets, cap, clean, collapse, declared_charsets, decode_bytes
+from adapters.mime_text import decode_transfer, decode_words, header_text
 from adapters.mime_text import html_to_text, parse_params, read_fields, read_head, split_multipart
 from domain.message import Address, Attachment, ParsedMessage
-from domain.values import normalize_address
+from domain.values import lenient_address, normalize_address
 
 MAX_BODY_CHARS = 200_000
 MAX_DEPTH = 20
@@ -28,6 +30,7 @@ MAX_ODD_ADDRESS_CHARS = 16_384  # getaddresses costs ~15 us a character on hosti
 
 _IDENTITY_HEADERS = ("message-id", "date", "from", "to", "cc", "subject")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
+_BLANKS = (b" ", b"\t", b"\x0b", b"\x0c")  # what bytes.rstrip() takes off besides line breaks
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _FORWARDED = frozenset({"message/rfc822", "message/global"})
 _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
@@ -42,6 +45,8 @@ _SIMPLE_MAILBOX = re.compile(
 )
 
 _normalize_address = lru_cache(maxsize=8192)(normalize_address)  # a mailbox repeats its people
+_lenient_address = lru_cache(maxsize=1024)(lenient_address)
+_AT_TOKEN = re.compile(r'[^\s,;<>()"]*@[^\s,;<>()"@]+')  # what has a domain, in a list too odd to read
 
 Headers = dict[str, list[str]]  # lower-case name -> raw unfolded values, in order
 PartHead = dict[str, str]  # lower-case name -> first raw unfolded value
@@ -54,14 +59,24 @@ class _Part:
     body: bytes
     depth: int
     default_type: str = "text/plain"
+    plain_twin: bool = False  # within a multipart/alternative that has a text/plain rendering
 
 
 @dataclass(slots=True)
 class _Content:
-    text: str | None = None
-    html: str | None = None
+    """The body as it is walked: displayable inline parts in document order."""
+
+    charsets: HeaderCharsets = field(default_factory=HeaderCharsets)
+    text: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     parts: int = 0
+    chars: int = 0
+
+    def add(self, pieces: list[str], text: str) -> None:
+        if text:
+            self.chars += len(text)
+            pieces.append(text)
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -81,23 +96,25 @@ def _parse(raw: bytes) -> ParsedMessage:
         headers.setdefault(name.lower(), []).append(value)
 
     message_id = _message_id(headers, defects)
-    content = _Content()
+    content = _Content(charsets=_header_charsets(headers))
     _walk(_Part({name: values[0] for name, values in headers.items()}, body, 0), content, defects)
-    from_ = _addresses(headers, "from", defects)
+    unparsed: list[str] = []
+    from_ = _addresses(headers, "from", defects, content.charsets, unparsed)
     if not from_:
         defects.append("no-from")
-    html = content.html or ""
-    text = content.text if content.text is not None else html_to_text(html)
+    html, text = _joined(content.html), _joined(content.text)
+    has_message_id = message_id is not None
+    fingerprint, legacy_fingerprint = _fingerprint(items, headers, body, has_message_id=has_message_id)
     return ParsedMessage(
         message_id=message_id,
-        subject=_text(headers, "subject", defects),
+        subject=_text(headers, "subject", defects, content.charsets),
         date=_date(headers, defects),
         from_=from_,
-        sender=_addresses(headers, "sender", defects),
-        reply_to=_addresses(headers, "reply-to", defects),
-        to=_addresses(headers, "to", defects),
-        cc=_addresses(headers, "cc", defects),
-        bcc=_addresses(headers, "bcc", defects),
+        sender=_addresses(headers, "sender", defects, content.charsets, unparsed),
+        reply_to=_addresses(headers, "reply-to", defects, content.charsets, unparsed),
+        to=_addresses(headers, "to", defects, content.charsets, unparsed),
+        cc=_addresses(headers, "cc", defects, content.charsets, unparsed),
+        bcc=_addresses(headers, "bcc", defects, content.charsets, unparsed),
         in_reply_to=_in_reply_to(headers, defects),
         references=tuple(_MSG_ID.findall(" ".join(_texts(headers, "references", defects)))),
         bulk=_is_bulk(headers),
@@ -105,8 +122,10 @@ def _parse(raw: bytes) -> ParsedMessage:
         body_html=cap(html, MAX_BODY_CHARS, defects),
         attachments=tuple(content.attachments),
         size=len(raw),
-        fingerprint=_fingerprint(items, headers, body, has_message_id=message_id is not None),
+        fingerprint=fingerprint,
         defects=tuple(dict.fromkeys(defects)),
+        legacy_fingerprint=legacy_fingerprint,
+        unparsed=tuple(dict.fromkeys(unparsed)),
     )
 
 
@@ -123,14 +142,35 @@ def _unparseable(raw: object, exc: Exception) -> ParsedMessage:
 # --- headers -------------------------------------------------------------------------
 
 
-def _texts(headers: Headers, name: str, defects: list[str]) -> list[str]:
-    values = headers.get(name)
-    return [header_text(value, defects) for value in values] if values else []
+def _header_charsets(headers: Headers) -> HeaderCharsets:
+    """The reader of this message's 8-bit headers; the body walk adds its parts' charsets."""
+    declared = declared_charsets(v for values in headers.values() for v in values)
+
+    def sample() -> bytes:  # the 8-bit header text a guess is made from, when one is needed
+        raw = (v.encode("utf-8", "surrogateescape") for vs in headers.values() for v in vs if not v.isascii())
+        return b"\n".join(r for r in raw if not _is_utf8(r))
+
+    return HeaderCharsets(declared, sample)
 
 
-def _text(headers: Headers, name: str, defects: list[str]) -> str:
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _texts(
+    headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None
+) -> list[str]:
     values = headers.get(name)
-    return collapse(decode_words(header_text(values[0], defects), defects)) if values else ""
+    return [header_text(value, defects, charsets) for value in values] if values else []
+
+
+def _text(headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None) -> str:
+    values = headers.get(name)
+    return collapse(decode_words(header_text(values[0], defects, charsets), defects)) if values else ""
 
 
 def _message_id(headers: Headers, defects: list[str]) -> str | None:
@@ -167,8 +207,14 @@ def _date(headers: Headers, defects: list[str]) -> datetime | None:
         return None
 
 
-def _addresses(headers: Headers, name: str, defects: list[str]) -> tuple[Address, ...]:
-    values = _texts(headers, name, defects)
+def _addresses(
+    headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None,
+    unparsed: list[str] | None = None,
+) -> tuple[Address, ...]:
+    """The field's mailboxes; those whose address does not normalise go to `unparsed`, read by
+    lenient_address, for blocklists and exclusions to see."""
+    unparsed = [] if unparsed is None else unparsed
+    values = _texts(headers, name, defects, charsets)
     if not values:
         return ()
     pairs = _simple_mailboxes(values)
@@ -180,6 +226,7 @@ def _addresses(headers: Headers, name: str, defects: list[str]) -> tuple[Address
     if pairs is None:  # too odd for getaddresses: salvage what looks like addresses
         defects.append("bad-address-list")
         pairs = [("", address) for address in _ANY_ADDR_SPEC.findall(" ".join(values))]
+        unparsed.extend(filter(None, map(_lenient_address, _AT_TOKEN.findall(" ".join(values)))))
     found: dict[str, Address] = {}
     for display, address in pairs:
         if not display and not address:
@@ -187,6 +234,9 @@ def _addresses(headers: Headers, name: str, defects: list[str]) -> tuple[Address
         email = _normalize_address(address) if address else None
         if email is None:
             defects.append("bad-address")
+            lenient = _lenient_address(address) if address else None
+            if lenient is not None:
+                unparsed.append(lenient)
         elif email not in found:
             found[email] = Address(email=email, name=collapse(decode_words(display, defects)))
     return tuple(found.values())
@@ -216,20 +266,46 @@ def _is_bulk(headers: Headers) -> bool:
     return auto is not None and auto[0].split(";")[0].split("(")[0].strip().lower() != "no"
 
 
-def _fingerprint(items: list[tuple[str, str]], headers: Headers, body: bytes, *, has_message_id: bool) -> str:
+def _fingerprint(
+    items: list[tuple[str, str]], headers: Headers, body: bytes, *, has_message_id: bool
+) -> tuple[str, str | None]:
     """sha256 over the identity headers (raw, whitespace-collapsed); without a
-    Message-ID also over every other header line and the start of the body."""
+    Message-ID also over every other header line; then over the normalised body.
+    Also the identity-version-1 digest when it differs (see ParsedMessage.legacy_fingerprint)."""
     lines = [f"{name}:{collapse(value)}" for name in _IDENTITY_HEADERS for value in headers.get(name) or [""]]
     if not has_message_id:
         lines.append("")
         lines.extend(f"{name.strip().lower()}:{collapse(value)}" for name, value in items
                      if name.lower() not in _IDENTITY_HEADERS)  # fmt: skip
     digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape"))
-    # The body keeps apart different messages that reuse one Message-ID and headers;
-    # line endings and trailing blanks, which servers rewrite, do not count.
-    normalized = b"\n".join(line.rstrip() for line in body[:FINGERPRINT_BODY_BYTES].splitlines()).strip()
-    digest.update(b"\n\n" + normalized)
-    return digest.hexdigest()[:32]
+    # The body keeps apart different messages that reuse one Message-ID and headers; line
+    # endings and trailing blanks, which servers rewrite, do not count. Version 1 cut the body
+    # at FINGERPRINT_BODY_BYTES and then normalised it, so an IMAP copy (CRLF) and an mbox copy
+    # (LF) of a longer body digested different text. Version 2 normalises the whole body the
+    # same way and digests all of it: no cut, so a body of at most FINGERPRINT_BODY_BYTES keeps
+    # its version 1 id, and messages that differ further on stay apart.
+    fingerprint = _body_digest(digest.copy(), body)
+    if len(body) <= FINGERPRINT_BODY_BYTES:
+        return fingerprint, None
+    legacy = _body_digest(digest, body[:FINGERPRINT_BODY_BYTES])
+    return fingerprint, (legacy if legacy != fingerprint else None)
+
+
+def _body_digest(digest: Any, body: bytes, chunk: int = 1 << 20) -> str:
+    """`digest` updated with the normalised body: lines (CRLF, CR or LF) without trailing blanks,
+    joined by LF, without blank lines around; computed a chunk at a time, cut after an LF."""
+    digest.update(b"\n\n")
+    body = body.strip()
+    start = 0
+    while start < len(body):
+        cut = body.find(b"\n", start + chunk)
+        end = len(body) if cut < 0 else cut + 1
+        piece = body[start:end].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if any(blank + b"\n" in piece for blank in _BLANKS):
+            piece = b"\n".join([line.rstrip() for line in piece.split(b"\n")])
+        digest.update(piece)
+        start = end
+    return str(digest.hexdigest()[:32])
 
 
 # --- body ----------------------------------------------------------------------------
@@ -253,6 +329,8 @@ def _walk(root: _Part, content: _Content, defects: list[str]) -> None:
 def _visit(part: _Part, content: _Content, defects: list[str]) -> list[_Part]:
     """Handle one part; return its children when it is a multipart."""
     content_type, params = parse_params(part.head.get("content-type", ""))
+    if params.get("charset"):
+        content.charsets.declared.append(params["charset"])
     if not _CONTENT_TYPE.fullmatch(content_type):
         if content_type:
             defects.append("bad-content-type")
@@ -263,7 +341,7 @@ def _visit(part: _Part, content: _Content, defects: list[str]) -> list[_Part]:
             return children
         content_type = "text/plain"
     if content_type in _FORWARDED:
-        content.attachments.append(_forwarded(part, content_type, defects))
+        content.attachments.append(_forwarded(part, content_type, content, defects))
     else:
         _leaf(part, content_type, params, content, defects)
     return []
@@ -282,43 +360,71 @@ def _children(part: _Part, content_type: str, boundary: str, defects: list[str])
     children = []
     for chunk in split_multipart(part.body, boundary.encode("utf-8", "surrogateescape"), MAX_PARTS, defects):
         head, body = read_head(chunk, defects)
-        children.append(_Part(head, body, part.depth + 1, default_type))
+        children.append(_Part(head, body, part.depth + 1, default_type, part.plain_twin))
+    if content_type == "multipart/alternative" and any(_is_plain(child) for child in children):
+        for child in children:
+            child.plain_twin = True
     return children
+
+
+def _is_plain(part: _Part) -> bool:
+    content_type = parse_params(part.head.get("content-type", ""))[0]
+    return content_type == "text/plain" or (not content_type and part.default_type == "text/plain")
 
 
 def _transfer_encoding(part: _Part) -> str:
     return collapse(part.head.get("content-transfer-encoding", "")).lower()
 
 
-def _decoded(value: str, defects: list[str]) -> str:
-    return collapse(decode_words(header_text(value, defects), defects)) if value else ""
+def _decoded(value: str, defects: list[str], charsets: HeaderCharsets) -> str:
+    return collapse(decode_words(header_text(value, defects, charsets), defects)) if value else ""
 
 
-def _forwarded(part: _Part, content_type: str, defects: list[str]) -> Attachment:
+def _forwarded(part: _Part, content_type: str, content: _Content, defects: list[str]) -> Attachment:
     """A forwarded message, named by its Subject; its body is not read."""
     payload = decode_transfer(part.body, _transfer_encoding(part), defects)
     payload = part.body if payload is None else payload
     inner, _ = read_head(payload, [])
     disposition_params = parse_params(part.head.get("content-disposition", ""))[1]
-    name = _decoded(inner.get("subject", ""), defects)
-    name = name or _decoded(disposition_params.get("filename", ""), defects)
+    name = _decoded(inner.get("subject", ""), defects, content.charsets)
+    name = name or _decoded(disposition_params.get("filename", ""), defects, content.charsets)
     return Attachment(filename=name or "forwarded.eml", content_type=content_type, size=len(payload))
 
 
 def _leaf(part: _Part, content_type: str, params: Params, content: _Content, defects: list[str]) -> None:
-    disposition, disposition_params = parse_params(part.head.get("content-disposition", ""))
-    filename = _decoded(disposition_params.get("filename") or params.get("name") or "", defects)
-    if disposition == "attachment" or filename or not content_type.startswith("text/"):
-        decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
-        size = len(part.body) if decoded is None else len(decoded)
-        content.attachments.append(Attachment(filename=filename, content_type=content_type, size=size))
-        return
+    """A displayable inline part (text/plain, text/html) is body text, joined in document order;
+    anything else is an attachment. A part is inline when its disposition says so, or when it
+    has neither a disposition nor a file name."""
+    raw_disposition = part.head.get("content-disposition", "")
+    disposition, disposition_params = parse_params(raw_disposition)
+    named = disposition_params.get("filename") or params.get("name") or ""
+    filename = _decoded(named, defects, content.charsets)
+    inline = disposition == "inline" or (not disposition and not filename)
     is_plain, is_html = content_type == "text/plain", content_type == "text/html"
-    if (is_plain and content.text is None) or (is_html and content.html is None):
-        decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
-        text = decode_bytes(part.body if decoded is None else decoded, params.get("charset"), defects)
-        text = cap(clean(text, defects), MAX_BODY_CHARS, defects)
-        if is_plain:
-            content.text = text
-        else:
-            content.html = text
+    decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
+    payload = part.body if decoded is None else decoded
+    if not (inline and (is_plain or is_html)):
+        content.attachments.append(Attachment(filename, content_type, len(payload)))
+        return
+    if content.chars >= 2 * MAX_BODY_CHARS:
+        defects.append("body-truncated")
+        return
+    text = cap(clean(decode_bytes(payload, params.get("charset"), defects), defects), MAX_BODY_CHARS, defects)
+    if is_plain:
+        content.add(content.text, text)
+        return
+    content.add(content.html, text)
+    if not part.plain_twin:  # an HTML part with no plain rendering beside it is text too
+        content.add(content.text, html_to_text(text))
+
+
+def _joined(pieces: list[str]) -> str:
+    """Body pieces in order, each starting on a line of its own."""
+    if len(pieces) <= 1:
+        return pieces[0] if pieces else ""
+    joined = [pieces[0]]
+    for piece in pieces[1:]:
+        if not joined[-1].endswith("\n"):
+            joined.append("\n")
+        joined.append(piece)
+    return "".join(joined)

@@ -12,7 +12,10 @@ import re
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.utils import collapse_rfc2231_value, decode_params, unquote
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+
+import charset_normalizer
 
 MAX_HEADER_CHARS = 65_536
 MAX_FIELDS = 10_000
@@ -47,6 +50,18 @@ _DROPPED_BLOCKS = [
 _REFUSED_CODECS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
 _IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "8bits", "binary", "plain", "text"})
 _ENCODING_NOISE = re.compile(r"[\s_-]+")
+MAX_GUESS_BYTES = 16_384
+MIN_SINGLE_BYTE_GUESS = 64  # 8-bit bytes of header text before a single-byte guess is believed
+_ASCII_PROBE = bytes(range(0x20, 0x7F))
+_EIGHT_BIT = bytes(range(0x80, 0x100))
+_MULTIBYTE_CODECS = frozenset({
+    "gb18030", "gbk", "gb2312", "hz", "big5", "big5hkscs", "cp950", "cp949", "euc_kr", "johab", "euc_jp",
+    "euc_jis_2004", "euc_jisx0213", "shift_jis", "cp932", "shift_jis_2004", "shift_jisx0213",
+})
+# No header is UTF-16 or UTF-32 (they would put NULs in it): guesses of those are noise.
+_NOT_HEADER_CODECS = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
+# Labels whose codec is a strict subset of what mailers actually send under them (as WHATWG reads them).
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949"}
 
 
 def collapse(value: str) -> str:
@@ -70,19 +85,81 @@ def short(value: str) -> str:
     return value[:40].encode("ascii", "replace").decode("ascii")
 
 
-def header_text(value: str, defects: list[str]) -> str:
-    """A raw (unfolded, surrogate-escaped) header value as text: 8-bit bytes are read
-    as UTF-8, else Latin-1. Encoded words are left alone."""
+class HeaderCharsets:
+    """How one message's undeclared 8-bit header bytes are read: as UTF-8, else in the first
+    charset the message declares (its parts' `charset` parameters, its encoded words' charsets)
+    that decodes them, else in the charset charset-normalizer guesses once for all of the
+    message's 8-bit header text (`sample`), else as Latin-1."""
+
+    def __init__(self, declared: list[str] | None = None, sample: Callable[[], bytes] | None = None) -> None:
+        self.declared = declared if declared is not None else []  # may grow while the body is walked
+        self._sample = sample
+        self._guess: str | None = None
+        self._guessed = sample is None
+
+    def decode(self, data: bytes, defects: list[str]) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        for charset in dict.fromkeys(self.declared):
+            codec = _codec_name(charset)
+            if codec not in (None, "ascii", "utf-8"):
+                try:
+                    return data.decode(codec)  # type: ignore[arg-type]
+                except (UnicodeError, ValueError, LookupError):
+                    continue
+        guess = self._detected()
+        if guess is not None:
+            try:
+                text = data.decode(guess)
+                defects.append(f"8bit-header-guessed:{short(guess)}")
+                return text
+            except (UnicodeError, ValueError, LookupError):
+                pass
+        defects.append("8bit-header-not-utf8")
+        return data.decode("latin-1")
+
+    def _detected(self) -> str | None:
+        if not self._guessed and self._sample is not None:
+            self._guessed = True
+            sample = self._sample()[:MAX_GUESS_BYTES]
+            found = charset_normalizer.from_bytes(sample, cp_exclusion=_NOT_HEADER_CODECS) if sample else None
+            best = found.best() if found is not None else None
+            codec = _codec_name(best.encoding) if best is not None else None
+            self._guess = codec if codec is not None and _plausible(codec, sample) else None
+        return self._guess
+
+
+def _plausible(codec: str, sample: bytes) -> bool:
+    """A guess is taken when it reads ASCII as ASCII (headers are ASCII-based, unlike EBCDIC) and
+    is a multi-byte charset, whose structure short text confirms; single-byte guesses on a
+    few words are noise (Latin-1 text came back as cp1006 or cp1250), unless there is more text."""
+    try:
+        if _ASCII_PROBE.decode(codec) != _ASCII_PROBE.decode("ascii"):
+            return False
+    except (UnicodeError, LookupError, ValueError):
+        return False
+    eight_bit = len(sample) - len(sample.translate(None, _EIGHT_BIT))
+    return codec in _MULTIBYTE_CODECS or eight_bit >= MIN_SINGLE_BYTE_GUESS
+
+
+_UTF8_ELSE_LATIN1 = HeaderCharsets()
+
+
+def declared_charsets(values: Iterable[str]) -> list[str]:
+    """The charsets named by the encoded words of these raw header values."""
+    return [match.group(1) for value in values if "=?" in value for match in _ENCODED_WORD.finditer(value)]
+
+
+def header_text(value: str, defects: list[str], charsets: HeaderCharsets | None = None) -> str:
+    """A raw (unfolded, surrogate-escaped) header value as text: undeclared 8-bit bytes are
+    read as `charsets` says (UTF-8, else Latin-1, without one). Encoded words are left alone."""
     if len(value) > MAX_HEADER_CHARS:
         defects.append("header-truncated")
         value = value[:MAX_HEADER_CHARS]
     if not value.isascii():
-        data = value.encode("utf-8", "surrogateescape")
-        try:
-            value = data.decode("utf-8")
-        except UnicodeDecodeError:
-            defects.append("8bit-header-not-utf8")
-            value = data.decode("latin-1")
+        value = (charsets or _UTF8_ELSE_LATIN1).decode(value.encode("utf-8", "surrogateescape"), defects)
     return clean(value, defects)
 
 
@@ -123,7 +200,9 @@ def _codec_name(charset: str) -> str | None:
         return None
     if not getattr(codec, "_is_text_encoding", True):  # bytes-to-bytes codecs such as base64
         return None
-    return None if codec.name.replace("_", "-") in _REFUSED_CODECS else codec.name
+    if codec.name.replace("_", "-") in _REFUSED_CODECS:
+        return None
+    return _SUPERSETS.get(codec.name, codec.name)
 
 
 def decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:

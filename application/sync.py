@@ -16,10 +16,10 @@ from application.ports import Item, Rejected
 from domain.filtering import BLOCKLISTED, skip_reason
 from domain.mailbox import Mailbox
 from domain.message import Address, ParsedMessage
-from domain.participants import direction, participants
+from domain.participants import direction, participants, unparsed_participants
 from domain.person import AddressClaim, Person
 from domain.records import BATCH_RECORD_LIMIT, TOO_MANY_PARTICIPANTS, people_to_create
-from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity
+from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity, legacy_copy_id_for
 from domain.threads import thread_hashes
 from domain.values import RecordPolicy
 from domain.workspace import Workspace
@@ -103,14 +103,14 @@ class Syncer:
             result.met[copy_id] += 1
             nth = self.seen[copy_id] + result.met[copy_id]  # the how-manieth time this run meets it
             everyone = participants(item)
-            reason = skip_reason(everyone, internal, exclusions, mailbox.blocklist)
+            reason = skip_reason(everyone, internal, exclusions, mailbox.blocklist, unparsed_participants(item))
             if reason is not None:
                 result.skipped[reason] += 1
                 skipped_keys.setdefault(reason, set()).add(skip_key(copy_id))
                 if reason == BLOCKLISTED:
                     blocked_threads |= thread_hashes(item)
                 continue
-            if copy_id in copies or copy_id in existing:
+            if copy_id in copies or copy_id in existing or self._recorded_by_version_1(item):
                 result.skipped[DUPLICATE] += 1
                 if copy_id in existing:
                     result.held.append(str(copy_id))
@@ -159,6 +159,11 @@ class Syncer:
             stored=[skip_key(copy_id) for copy_id in copies],
         )
         return result, [*copies.values(), *records.values()]
+
+    def _recorded_by_version_1(self, item: ParsedMessage) -> bool:
+        """This mailbox already holds the copy under the id identity version 1 gave it."""
+        legacy = legacy_copy_id_for(self.mailbox_id, item)
+        return legacy is not None and (legacy in self.known or self.app.exists(legacy))
 
     def _add_person(
         self,
@@ -216,6 +221,7 @@ def headers_of(message: ParsedMessage) -> dict[str, Any]:
         "bulk": message.bulk,
         "size": message.size,
         "defects": list(message.defects),
+        "unparsed": list(message.unparsed),
     }
 
 

@@ -41,14 +41,20 @@ def skip_reason(
     internal: InternalSet,
     exclusions: Collection[str] = (),
     blocklist: Collection[str] = (),
+    unparsed: Collection[str] = (),
 ) -> str | None:
-    """Why a message with these participants must not be stored, or None to store it."""
+    """Why a message with these participants must not be stored, or None to store it.
+
+    `unparsed` are the participants whose address did not normalise (values.lenient_address):
+    they are no one's record and do not make a message external, but an exclusion or a
+    blocklist entry that matches one of them skips the message all the same."""
+    screened = [*addresses, *unparsed]
+    if exclusions and any(matches_any(a, exclusions) for a in screened):
+        return EXCLUDED
+    if blocklist and any(matches_any(a, blocklist) for a in screened):
+        return BLOCKLISTED
     if not addresses:
         return NO_PARTICIPANTS
-    if exclusions and any(matches_any(a, exclusions) for a in addresses):
-        return EXCLUDED
-    if blocklist and any(matches_any(a, blocklist) for a in addresses):
-        return BLOCKLISTED
     if all(internal.is_internal(a) for a in addresses):
         return INTERNAL_ONLY
     return None

@@ -49,6 +49,12 @@ class ParsedMessage:
     defects: tuple[str, ...] = field(default=())
     provider_id: str | None = None  # e.g. Gmail's X-GM-MSGID: the copy's identity in that mailbox
     provider_thread: str | None = None  # e.g. Gmail's X-GM-THRID
+    # The identity-version-1 digest (body cut before CRLF became LF) when it differs from
+    # `fingerprint`: copies recorded by version 1 keep their ids, so a re-sync finds them.
+    legacy_fingerprint: str | None = None
+    # Participants whose address `normalize_address` refused, as `lenient_address` reads them
+    # (From, Sender, Reply-To, To, Cc, Bcc): not people, but blocklists and exclusions see them.
+    unparsed: tuple[str, ...] = ()
 
     @property
     def copy_key(self) -> str | None:

@@ -22,6 +22,11 @@ def participants(message: ParsedMessage, *, include_bcc: bool = True) -> tuple[s
     return tuple(seen)
 
 
+def unparsed_participants(message: ParsedMessage) -> tuple[str, ...]:
+    """The participants whose address did not normalise, as `values.lenient_address` reads them."""
+    return message.unparsed
+
+
 def recipients(message: ParsedMessage) -> tuple[str, ...]:
     """Distinct To, Cc and Bcc addresses."""
     seen: dict[str, None] = {}

@@ -28,6 +28,14 @@ def copy_id_for(mailbox_id: str, message: ParsedMessage) -> UUID:
     return SyncedMessage.create_id(mailbox_id, email_identity(message.message_id, message.fingerprint), message.copy_key)
 
 
+def legacy_copy_id_for(mailbox_id: str, message: ParsedMessage) -> UUID | None:
+    """The id identity version 1 gave this copy, when it differs from copy_id_for's."""
+    if message.legacy_fingerprint is None or message.copy_key:
+        return None
+    identity = email_identity(message.message_id, message.legacy_fingerprint)
+    return SyncedMessage.create_id(mailbox_id, identity)
+
+
 class SyncedMessage(Aggregate):
     """Content fields live only in these events; views keep what reads need."""
 

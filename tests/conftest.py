@@ -18,7 +18,9 @@ from api.main import create_app
 from api.runtime import Runtime
 from tests.support.postgres import drop_database, fresh_database, postgres_url_for_tests
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# ../shared next to the checkout, or two levels up for a worktree under wt/ (e.g. /work/wt/NAME).
+_ABOVE = Path(__file__).resolve().parents[1].parents[:2]
+SHARED = next((p / "shared" for p in _ABOVE if (p / "shared").is_dir()), _ABOVE[0] / "shared")
 CORPUS = SHARED / "corpus"
 TEST_MASTER_KEY = new_master_key()
 

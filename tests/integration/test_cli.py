@@ -174,6 +174,7 @@ def test_importing_the_same_mbox_again_leaves_the_mailbox_counters_as_they_were(
     assert _counters(cli, bob_box) == after_first
     assert cli.ok("replay")["equal"] is True
 
+
 def test_replay_of_one_workspace_digests_its_rows_only(cli: Cli) -> None:
     acme = cli.create_workspace()
     globex = cli.ok("workspace", "create", "--name", "Globex", "--domain", "globex.com",
@@ -219,6 +220,8 @@ def test_the_demo_ends_today_with_no_message_dated_in_the_future(cli: Cli) -> No
 
 
 @pytest.mark.parametrize("mailbox_id", ["0b9c2f4e-5d8a-4c61-9e7f-3a2b1c0d9e8f", "not-a-mailbox"])
+
+
 def test_import_into_an_unknown_mailbox_fails_with_a_clear_message(
     cli: Cli, tmp_path: Path, mailbox_id: str
 ) -> None:

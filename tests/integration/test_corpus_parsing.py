@@ -11,8 +11,8 @@ import pytest
 
 from adapters.mime import parse_message
 from domain.message import ParsedMessage
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 WHOLE_MBOX_DIRS = ("mbox-whole", "mime4j/mbox")
 MAX_SECONDS_PER_MESSAGE = 5.0
 MAX_SECONDS_FOR_CORPUS = 60.0

@@ -21,7 +21,7 @@ from domain.message import Address, ParsedMessage
 from domain.ownership import Login, proven_by_login
 from domain.participants import RECEIVED, SENT, direction, participants
 from domain.records import is_role_address, people_to_create
-from domain.values import RecordPolicy, normalize_address
+from domain.values import RecordPolicy, lenient_address, normalize_address, normalize_domain
 from domain.workspace import Workspace
 
 
@@ -41,6 +41,8 @@ ACME = InternalSet(frozenset({"acme.com"}), frozenset({"bob@acme.com", "karen@gm
     ("to", "stored"),
     [("sue@acme.com", False), ("sue@gmail.com", True), ("karen@gmail.com", False)],
 )
+
+
 def test_the_acme_example_of_the_design_brief(to: str, stored: bool) -> None:
     message = parsed("bob@acme.com", [to])
     reason = skip_reason(participants(message), ACME)
@@ -160,3 +162,25 @@ def test_no_domain_becomes_internal_when_the_admins_opted_out_or_it_is_free_mail
     workspace.register_mailbox("m2", "a", "upload", ["ann@labs.example"], [], False)
     assert workspace.internal_domains == ["acme.com"]
     assert workspace.internal_set().is_internal("ann@labs.example")  # the address itself still is
+
+
+def test_domains_are_idna_2008_with_uts46_mapping_and_valid_labels() -> None:
+    assert normalize_domain("Straße.Example") == "xn--strae-oqa.example"  # not strasse.example (IDNA 2003)
+    assert normalize_domain("BÜCHER.example") == "xn--bcher-kva.example"
+    assert normalize_domain("_dmarc.Example.com.") == "_dmarc.example.com"
+    refused_domains = ("*.x.com", "x..com", "-x.com", "x.com/", "exa mple.com", "a" * 64 + ".com", "x" * 250 + ".com")
+    for refused in refused_domains:
+        assert normalize_domain(refused) is None, refused
+
+
+def test_an_unparseable_participant_is_screened_by_its_domain() -> None:
+    assert lenient_address('"x y"@Blocked.Example') == '"x y"@blocked.example'
+    assert lenient_address("bob@blocked.example!!") == "bob@blocked.example"
+    assert lenient_address("a@" + "x" * 250 + ".blocked.example") == "a@" + "x" * 250 + ".blocked.example"
+    assert lenient_address("no domain at all") is None
+    unparsed = ('"x y"@mail.blocked.example',)
+    external = ["sue@corp.com"]
+    assert skip_reason(external, ACME, blocklist=["blocked.example"], unparsed=unparsed) == BLOCKLISTED
+    assert skip_reason(external, ACME, exclusions=["blocked.example"], unparsed=unparsed) == EXCLUDED
+    assert skip_reason(external, ACME, unparsed=unparsed) is None
+    assert skip_reason([], ACME, unparsed=unparsed) == NO_PARTICIPANTS  # never a participant of its own

@@ -115,6 +115,50 @@ def test_latin1_header_bytes_fall_back_to_latin1_with_a_defect() -> None:
     assert "8bit-header-not-utf8" in message.defects
 
 
+def raw_8bit(subject: str, name: str, charset: str, content_type: bytes) -> bytes:
+    """A message whose Subject and From display name are raw bytes in `charset` (no encoded words)."""
+    head = (b"Message-ID: <raw@example.cn>\r\nFrom: " + name.encode(charset) + b" <sender@example.cn>\r\n"
+            b"To: bob@example.org\r\nSubject: " + subject.encode(charset)
+            + b"\r\nMIME-Version: 1.0\r\n")  # fmt: skip
+    return head + content_type
+
+
+@pytest.mark.parametrize(
+    ("subject", "name", "charset", "label"),
+    [
+        ("黄山旅游", "王小明", "gb2312", "gb2312"),
+        ("다음 주 회의 일정", "김민수", "cp949", "ks_c_5601-1987"),
+        ("Toplantı gündemi", "Şükrü Öztürk", "cp1254", "windows-1254"),
+    ],
+)
+def test_raw_8bit_headers_are_read_in_the_charset_the_body_declares(
+    subject: str, name: str, charset: str, label: str
+) -> None:
+    body = "본문" if charset == "cp949" else "正文" if charset == "gb2312" else "İçerik"
+    part = f"Content-Type: text/plain; charset={label}\r\n\r\n".encode() + body.encode(charset)
+    raw = raw_8bit(subject, name, charset, b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+                   b"--b\r\n" + part + b"\r\n--b--\r\n")  # fmt: skip
+    message = parse_message(raw)
+    assert message.subject == subject
+    assert message.from_ == (Address("sender@example.cn", name),)
+    assert message.body_text == body
+
+
+def test_raw_8bit_headers_in_a_charset_named_only_by_an_encoded_word_are_read_in_it() -> None:
+    raw = raw_8bit("회의 일정", "김민수", "cp949", b"Content-Type: text/plain\r\n\r\nsee subject")
+    encoded = b"=?ks_c_5601-1987?B?" + base64.b64encode("박지영".encode("cp949")) + b"?="
+    raw = raw.replace(b"To: bob@example.org", b"To: " + encoded + b" <bob@example.org>")
+    message = parse_message(raw)
+    assert (message.subject, message.from_[0].name, message.to[0].name) == ("회의 일정", "김민수", "박지영")
+
+
+def test_undeclared_raw_8bit_headers_are_read_in_the_charset_a_detector_finds() -> None:
+    raw = raw_8bit("黄山旅游", "王小明", "gb2312", b"Content-Type: text/plain\r\n\r\nno charset anywhere")
+    message = parse_message(raw)
+    assert (message.subject, message.from_[0].name) == ("黄山旅游", "王小明")
+    assert "8bit-header-guessed:gb18030" in message.defects
+
+
 def test_missing_message_id_is_recorded_as_a_defect() -> None:
     message = parse_message(without("message-id", build()))
     assert message.message_id is None
@@ -294,6 +338,81 @@ def test_attachments_are_listed_with_decoded_size_and_filename() -> None:
         Attachment("résumé.pdf", "application/pdf", len(payload)),
         Attachment("", "image/png", len(b"rawbytes")),
         Attachment("notes à.txt", "text/plain", len(b"not the body")),
+    )
+
+
+def test_a_single_text_part_marked_inline_with_a_filename_is_the_body() -> None:
+    raw = build("MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+                "Content-Disposition: inline; filename=notes.txt", body="The notes, inline.\r\n")  # fmt: skip
+    message = parse_message(raw)
+    assert message.body_text == "The notes, inline.\r\n"
+    assert message.attachments == ()
+
+
+def test_inline_text_parts_after_the_first_are_joined_to_the_body_in_order() -> None:
+    raw = multipart(
+        "mixed",
+        "m",
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nHello list.",
+        "Content-Type: image/png\r\nContent-Disposition: inline\r\n\r\nPNG",
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Disposition: inline\r\n\r\n-- \r\nlist footer",
+        "Content-Type: text/plain\r\n\r\nunsubscribe: https://lists.example/u",
+    )
+    message = parse_message(raw)
+    assert message.body_text == "Hello list.\n-- \r\nlist footer\nunsubscribe: https://lists.example/u"
+    assert message.attachments == (Attachment("", "image/png", 3),)
+
+
+def test_a_footer_after_an_alternative_joins_the_text_and_the_html_keeps_its_own_rendering() -> None:
+    alternative = (
+        'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n'
+        "--alt\r\nContent-Type: text/plain\r\n\r\nplain words\r\n"
+        "--alt\r\nContent-Type: text/html\r\n\r\n<p>html words</p>\r\n--alt--"
+    )
+    raw = multipart("mixed", "out", alternative, "Content-Type: text/plain\r\n\r\nthe footer")
+    message = parse_message(raw)
+    assert message.body_text == "plain words\nthe footer"  # the HTML twin is not text a second time
+    assert message.body_html == "<p>html words</p>"
+    assert message.attachments == ()
+
+
+def test_html_then_a_plain_footer_gives_both_as_text() -> None:
+    raw = multipart("mixed", "h", "Content-Type: text/html\r\n\r\n<p>Offer</p>",
+                    "Content-Type: text/plain\r\n\r\nfooter")  # fmt: skip
+    message = parse_message(raw)
+    assert (message.body_text, message.body_html) == ("Offer\nfooter", "<p>Offer</p>")
+
+
+def test_every_part_of_a_bounce_report_is_body_text_or_an_attachment() -> None:
+    raw = multipart(
+        "report",
+        "r",
+        "Content-Type: text/plain\r\n\r\nYour message could not be delivered.",
+        "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n"
+        "\r\nFinal-Recipient: rfc822; gone@example.org\r\nStatus: 5.1.1",
+        "Content-Type: text/rfc822-headers\r\n\r\nFrom: bob@acme.com\r\nSubject: Offer",
+        "Content-Type: text/plain\r\n\r\nSecond human-readable part.",
+    )
+    message = parse_message(raw)
+    assert message.body_text == "Your message could not be delivered.\nSecond human-readable part."
+    assert [a.content_type for a in message.attachments] == ["message/delivery-status", "text/rfc822-headers"]
+
+
+def test_text_parts_that_are_not_displayable_inline_are_attachments() -> None:
+    raw = multipart(
+        "mixed",
+        "c",
+        "Content-Type: text/plain\r\n\r\nSee you then.",
+        "Content-Type: text/calendar; method=REQUEST\r\n\r\nBEGIN:VCALENDAR",
+        "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=log.txt\r\n\r\nlog",
+        "Content-Type: text/html\r\nContent-Disposition: attachment\r\n\r\n<p>page</p>",
+    )
+    message = parse_message(raw)
+    assert message.body_text == "See you then."
+    assert message.attachments == (
+        Attachment("", "text/calendar", len(b"BEGIN:VCALENDAR")),
+        Attachment("log.txt", "text/plain", 3),
+        Attachment("", "text/html", len(b"<p>page</p>")),
     )
 
 
@@ -558,6 +677,46 @@ def test_bcc_and_received_do_not_change_the_fingerprint() -> None:
 def test_folding_and_line_endings_do_not_change_the_fingerprint() -> None:
     refolded = build().replace(b"Subject: Hello", b"Subject:\r\n  Hello").replace(b"\r\n", b"\n")
     assert parse_message(refolded).fingerprint == parse_message(build()).fingerprint
+
+
+def test_a_body_longer_than_the_digested_start_has_one_fingerprint_whatever_its_line_endings() -> None:
+    body = "".join(f"Paragraph {n}: the figures we discussed. \r\n" for n in range(300))
+    crlf, lf = build(body=body), build(body=body).replace(b"\r\n", b"\n")
+    assert len(body) > 3 * mime.FINGERPRINT_BODY_BYTES
+    assert parse_message(crlf).fingerprint == parse_message(lf).fingerprint
+    assert parse_message(crlf).legacy_fingerprint not in (None, parse_message(crlf).fingerprint)
+    short = build().replace(b"\r\n", b"\n")
+    assert parse_message(build()).legacy_fingerprint is None
+    assert parse_message(short).legacy_fingerprint is None
+
+
+def test_messages_that_differ_only_after_their_first_kilobytes_get_distinct_fingerprints() -> None:
+    body = "".join(f"Paragraph {n}: the figures we discussed.\r\n" for n in range(300))
+    signed = build(body=body + "-- \r\nAnn, with a new signature\r\n")
+    assert parse_message(signed).fingerprint != parse_message(build(body=body)).fingerprint
+
+
+def _version_1_normalised(body: bytes) -> bytes:
+    return b"\n".join(line.rstrip() for line in body.splitlines()).strip()
+
+
+@given(st.lists(st.sampled_from([b"a", b"b", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\x0c"]), max_size=80)
+       .map(b"".join),
+       st.integers(1, 8))  # fmt: skip
+def test_the_body_digest_normalises_the_whole_body_as_version_1_normalised_its_start(
+    body: bytes, chunk: int
+) -> None:
+    import hashlib
+
+    expected = hashlib.sha256(b"\n\n" + _version_1_normalised(body)).hexdigest()[:32]
+    assert mime._body_digest(hashlib.sha256(), body, chunk) == expected
+
+
+def test_a_pathological_body_is_digested_in_linear_time() -> None:
+    for body in (b" " * 5_000_000, b" \r\n" * 2_000_000, b"\r" * 5_000_000, b"x \t" * 2_000_000):
+        started = time.perf_counter()
+        parse_message(build(body=body))
+        assert time.perf_counter() - started < 2.0
 
 
 def test_messages_without_message_id_get_distinct_fingerprints() -> None:
