@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from domain.synced_message import SyncedMessage
 from domain.threads import thread_key
-from projections.tables import email_copies, email_participants, emails
+from projections.tables import email_copies, email_participants, emails, mailboxes
 from projections.writer import Handler, ViewWriter
 
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
@@ -16,7 +16,8 @@ ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
 EMAIL_COLUMNS = ("id", "workspace_id", "message_id", "subject", "sent_at", "from_address", "in_reply_to", "thread_key")
 COPY_COLUMNS = ("id", "email_id", "workspace_id", "mailbox_id", "folder", "direction", "sent_at", "thread_key",
                 "position", "bulk")
-PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id", "name", "domain")
+PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id", "name", "domain", "sent_at",
+                       "owner_id", "direction")
 
 
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
@@ -40,18 +41,31 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
     for role in ROLES:
         for address, name in headers[role]:
             named.setdefault((address, role), name)
+    owner, direction, when = owner_of(w, event.mailbox_id), event.direction, sent_at or ""
     w.insert_rows(email_participants, PARTICIPANT_COLUMNS, [
-        (copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2])
+        (copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2], when, owner, direction)
         for (address, role), name in named.items()
     ])
+    w.changed_threads(workspace_id).add(thread)
+
+
+def owner_of(w: ViewWriter, mailbox_id: str) -> str:
+    """The member whose mailbox it is (a mailbox never changes hands), read once a page."""
+    owners: dict[str, str] = w.memo.setdefault("owners", {})
+    owner = owners.get(mailbox_id)
+    if owner is None:
+        owner = owners[mailbox_id] = w.execute(select(mailboxes.c.owner_id).where(mailboxes.c.id == mailbox_id)).scalar_one()
+    return owner
 
 
 def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
-    w.execute(
-        update(email_copies)
-        .where(email_copies.c.id == str(event.originator_id))
-        .values(expunged_at=position)
-    )
+    copy_id = str(event.originator_id)
+    w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=position))
+    w.execute(update(email_participants).where(email_participants.c.copy_id == copy_id).values(hidden=True))
+    copy = w.execute(select(email_copies.c.workspace_id, email_copies.c.thread_key)
+                     .where(email_copies.c.id == copy_id)).first()
+    if copy is not None:
+        w.changed_threads(copy.workspace_id).add(copy.thread_key)
 
 
 HANDLERS: dict[type, Handler] = {

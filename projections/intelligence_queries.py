@@ -249,53 +249,64 @@ def best_scores(conn: Connection, viewer: Viewer) -> dict[str, float]:
     return scores
 
 
-def _participant_of(viewer: Viewer) -> ColumnElement[bool]:
-    """As the lists' `last_interaction`: any visible copy; Bcc only on the viewer's own."""
-    return and_(VISIBLE_COPY, or_(email_participants.c.role != "bcc", mailboxes.c.owner_id == viewer.member_id))
-
-
 def _latest(conn: Connection, viewer: Viewer, key: Any, joined: Any) -> dict[str, str]:
+    """Per key, the newest visible dated participant row's time (Bcc only on the viewer's own copies)."""
+    p = email_participants
     statement = (
-        select(key, func.max(email_copies.c.sent_at))
-        .select_from(joined.join(email_copies, email_copies.c.id == email_participants.c.copy_id)
-                     .join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
-        .where(email_participants.c.workspace_id == viewer.workspace_id, _participant_of(viewer))
+        select(key, func.max(p.c.sent_at))
+        .select_from(joined)
+        .where(p.c.workspace_id == viewer.workspace_id, p.c.hidden.is_(False), p.c.sent_at > "",
+               or_(p.c.role != "bcc", p.c.owner_id == viewer.member_id))
         .group_by(key)
     )
     return {row[0]: row[1] for row in conn.execute(statement) if row[1] is not None}
 
 
-def person_order(conn: Connection, viewer: Viewer, sort: str) -> list[str]:
-    """Every person id of the workspace in `sort` order; ties keep creation order."""
-    rows = [(r.id, r.id) for r in conn.execute(
-        select(people.c.id).where(people.c.workspace_id == viewer.workspace_id)
-        .order_by(people.c.created_at, people.c.id))]
+SortKey = tuple[Any, ...]  # (value, created_at, id): the value is a time ('' for none) or a score
+
+
+def rank(sort: str, key: SortKey) -> tuple[Any, ...]:
+    """A key as something that orders ascending the way the list runs: value highest first, then
+    creation order."""
+    value, created_at, ident = key
+    if sort == "strength":
+        return (-float(value), created_at, ident)
+    return (tuple(-ord(c) for c in value) + (1,), created_at, ident)  # later times first, none last
+
+
+def person_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
+    """Every person of the workspace with its key, in `sort` order; ties keep creation order."""
+    rows = [(r.id, r.created_at, r.id) for r in conn.execute(
+        select(people.c.id, people.c.created_at).where(
+            people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None)))]
     if sort == "strength":
         scores = best_scores(conn, viewer)
-        return _ordered(rows, {person_id: scores.get(person_id, 0.0) for person_id, _ in rows})
+        return _ordered(sort, rows, {person_id: scores.get(person_id, 0.0) for person_id, _, _ in rows})
     joined = person_addresses.join(email_participants, and_(
         email_participants.c.workspace_id == person_addresses.c.workspace_id,
         email_participants.c.address == person_addresses.c.address))
-    return _ordered(rows, _latest(conn, viewer, person_addresses.c.person_id, joined))
+    return _ordered(sort, rows, _latest(conn, viewer, person_addresses.c.person_id, joined))
 
 
-def company_order(conn: Connection, viewer: Viewer, sort: str) -> list[str]:
-    """Every company id of the workspace in `sort` order; ties keep creation order."""
-    rows = [(r.id, r.domain) for r in conn.execute(
-        select(companies.c.id, companies.c.domain).where(companies.c.workspace_id == viewer.workspace_id)
-        .order_by(companies.c.created_at, companies.c.id))]
+def company_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
+    """Every company of the workspace with its key, in `sort` order; ties keep creation order."""
+    rows = [(r.id, r.created_at, r.domain) for r in conn.execute(
+        select(companies.c.id, companies.c.created_at, companies.c.domain).where(
+            companies.c.workspace_id == viewer.workspace_id))]
     if sort == "strength":
         scores = best_scores(conn, viewer)
         people_by_domain = _company_people(conn, viewer)
-        return _ordered(rows, {domain: max((scores.get(p, 0.0) for p in people_by_domain.get(domain, ())),
-                                           default=0.0) for _, domain in rows})
+        return _ordered(sort, rows, {domain: max((scores.get(p, 0.0) for p in people_by_domain.get(domain, ())),
+                                                 default=0.0) for _, _, domain in rows})
     joined = companies.join(email_participants, and_(
         email_participants.c.workspace_id == companies.c.workspace_id,
         email_participants.c.domain == companies.c.domain))
-    return _ordered(rows, _latest(conn, viewer, companies.c.domain, joined))
+    return _ordered(sort, rows, _latest(conn, viewer, companies.c.domain, joined))
 
 
-def _ordered(rows: list[tuple[str, str]], values: dict[str, Any]) -> list[str]:
-    """Ids by their value, highest first, those without one last; stable over `rows`."""
-    valued = sorted((r for r in rows if r[1] in values), key=lambda r: values[r[1]], reverse=True)
-    return [r[0] for r in valued] + [r[0] for r in rows if r[1] not in values]
+def _ordered(sort: str, rows: list[tuple[str, str, str]], values: dict[str, Any]) -> list[tuple[str, SortKey]]:
+    """(id, key) by value, highest first, those without one last; ties in creation order.
+    `rows` are (id, created_at, what `values` is keyed by)."""
+    missing = 0.0 if sort == "strength" else ""
+    keyed = [(ident, (values.get(lookup, missing), created_at, ident)) for ident, created_at, lookup in rows]
+    return sorted(keyed, key=lambda item: rank(sort, item[1]))
