@@ -16,7 +16,7 @@ import heapq
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, tuple_
 
 from domain.visibility import Viewer
 from projections.email_queries import EmailKey
@@ -72,23 +72,32 @@ def newest_emails(conn: Connection, viewer: Viewer, by: str, values: Iterable[st
     return merged
 
 
-def _end(conn: Connection, viewer: Viewer, column: Any, value: str, newest: bool) -> Any:
-    statement = select(p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction).where(
-        _seen_by(viewer, column, value), p.c.sent_at > "")
-    if newest:
-        order = (p.c.sent_at.desc(), p.c.email_id.desc(), p.c.owner_id)
-    else:
-        order = (p.c.sent_at, p.c.email_id, p.c.owner_id)
-    return conn.execute(statement.order_by(*order).limit(1)).first()
+def _ends(by: str) -> tuple[Any, Any]:
+    """The newest and oldest visible dated row of one address (or domain), as statements built once."""
+    seen = and_(
+        p.c.workspace_id == bindparam("workspace_id"), p.c[by] == bindparam("value"), p.c.hidden.is_(False),
+        or_(p.c.role != "bcc", p.c.owner_id == bindparam("viewer")), p.c.sent_at > "",
+    )
+    base = select(p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction).where(seen)
+    return (base.order_by(p.c.sent_at.desc(), p.c.email_id.desc(), p.c.owner_id).limit(1),
+            base.order_by(p.c.sent_at, p.c.email_id, p.c.owner_id).limit(1))
+
+
+_ENDS = {by: _ends(by) for by in ("address", "domain")}
+
+
+def _end(conn: Connection, viewer: Viewer, by: str, value: str, newest: bool) -> Any:
+    statement = _ENDS[by][0 if newest else 1]
+    return conn.execute(statement, {"workspace_id": viewer.workspace_id, "value": value,
+                                    "viewer": viewer.member_id}).first()
 
 
 def interactions(conn: Connection, viewer: Viewer, by: str, values: Iterable[str]) -> dict[str, Any]:
     """{"first": ..., "last": ...}: the time, member, direction and email of the record's oldest and
     newest visible dated copy (on equal times the larger email id is newer, then the member in id order)."""
-    column = p.c[by]
     values = sorted(set(values))
-    newest = [r for r in (_end(conn, viewer, column, v, True) for v in values) if r is not None]
-    oldest = [r for r in (_end(conn, viewer, column, v, False) for v in values) if r is not None]
+    newest = [r for r in (_end(conn, viewer, by, v, True) for v in values) if r is not None]
+    oldest = [r for r in (_end(conn, viewer, by, v, False) for v in values) if r is not None]
     last = min(newest, key=lambda r: (_Desc(r.sent_at), _Desc(r.email_id), r.owner_id), default=None)
     first = min(oldest, key=lambda r: (r.sent_at, r.email_id, r.owner_id), default=None)
     return {"first": _moment(first), "last": _moment(last)}
