@@ -568,7 +568,7 @@ def write_profile_report(stats_path: Path, report: Path, phases: dict[str, float
     stats = pstats.Stats(str(stats_path))
     total = stats.total_tt  # type: ignore[attr-defined]
     buf = io.StringIO()
-    buf.write(f"phases (wall, under the profiler): "
+    buf.write("phases (wall, under the profiler): "
               + ", ".join(f"{k}={v:.2f}s" for k, v in phases.items()) + "\n")
     buf.write(f"total profiled time {total:.2f}s\n\n")
     for order in ("cumulative", "tottime"):

@@ -71,7 +71,7 @@ def _check_levels(conn: Connection, workspace_id: str, violations: list[dict[str
     checked = 0
     for member in conn.execute(select(members).where(members.c.workspace_id == workspace_id)):
         viewer = Viewer(workspace_id, member.id, member.role)
-        ids = visible_email_ids(conn, viewer, None, 0, SAMPLE_PER_VIEWER)
+        ids = [email_id for _, email_id in visible_email_ids(conn, viewer, None, SAMPLE_PER_VIEWER)]
         for item in email_summaries(conn, viewer, ids):
             checked += 1
             level = SharingLevel(item["level"])

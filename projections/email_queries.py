@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, and_, select, true
+from sqlalchemy import Connection, and_, exists, select, tuple_
 
 from domain.values import SharingLevel
 from domain.visibility import CopyAccess, Viewer, copy_level, email_level
@@ -19,28 +19,34 @@ VISIBLE_COPY = and_(
 )
 
 
+EmailKey = tuple[str, str]  # (sent_at, or '' without a date; email id): lists run newest first
+
+
 def visible_email_ids(
-    conn: Connection,
-    viewer: Viewer,
-    where: ColumnElement[bool] | None = None,
-    offset: int = 0,
-    limit: int = 50,
-) -> list[str]:
-    """Ids of emails with a visible copy (and matching `where`), newest first."""
-    statement = (
-        select(emails.c.id, emails.c.sent_at)
-        .select_from(
-            emails.join(email_copies, email_copies.c.email_id == emails.c.id).join(
-                mailboxes, mailboxes.c.id == email_copies.c.mailbox_id
-            )
-        )
-        .where(emails.c.workspace_id == viewer.workspace_id, VISIBLE_COPY, where if where is not None else true())
-        .group_by(emails.c.id, emails.c.sent_at)
-        .order_by(emails.c.sent_at.desc().nulls_last(), emails.c.id.desc())
-        .offset(offset)
-        .limit(limit)
+    conn: Connection, viewer: Viewer, after: EmailKey | None = None, limit: int = 50
+) -> list[EmailKey]:
+    """Keys of the workspace's emails with a visible copy, newest first (no date last), after `after`.
+
+    Two index ranges of (workspace, sent_at, id), dated then undated emails, each checked
+    for a visible copy: a page costs the same wherever it is."""
+    visible = exists().where(
+        email_copies.c.email_id == emails.c.id, mailboxes.c.id == email_copies.c.mailbox_id, VISIBLE_COPY
     )
-    return [row.id for row in conn.execute(statement)]
+    found: list[EmailKey] = []
+    if after is None or after[0] != "":
+        dated = select(emails.c.sent_at, emails.c.id).where(
+            emails.c.workspace_id == viewer.workspace_id, emails.c.sent_at.is_not(None), visible)
+        if after is not None:
+            dated = dated.where(tuple_(emails.c.sent_at, emails.c.id) < tuple_(after[0], after[1]))
+        found = [(r.sent_at, r.id) for r in conn.execute(
+            dated.order_by(emails.c.sent_at.desc(), emails.c.id.desc()).limit(limit))]
+    if len(found) < limit:
+        undated = select(emails.c.id).where(
+            emails.c.workspace_id == viewer.workspace_id, emails.c.sent_at.is_(None), visible)
+        if after is not None and after[0] == "":
+            undated = undated.where(emails.c.id < after[1])
+        found += [("", r.id) for r in conn.execute(undated.order_by(emails.c.id.desc()).limit(limit - len(found)))]
+    return found
 
 
 @dataclass(frozen=True)

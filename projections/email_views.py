@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from domain.synced_message import SyncedMessage
 from domain.threads import thread_key
+from projections.email_queries import HIDING_COLUMNS
 from projections.tables import email_copies, email_participants, emails, mailboxes
 from projections.writer import Handler, ViewWriter
 
@@ -16,7 +17,8 @@ ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
 EMAIL_COLUMNS = ("id", "workspace_id", "message_id", "subject", "sent_at", "from_address", "in_reply_to", "thread_key")
 COPY_COLUMNS = ("id", "email_id", "workspace_id", "mailbox_id", "folder", "direction", "sent_at", "thread_key",
                 "position", "bulk")
-PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id", "name", "domain")
+PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id", "name", "domain", "sent_at",
+                       "owner_id", "direction")
 
 
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
@@ -40,28 +42,46 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
     for role in ROLES:
         for address, name in headers[role]:
             named.setdefault((address, role), name)
+    owner, direction, when = owner_of(w, event.mailbox_id), event.direction, sent_at or ""
     w.insert_rows(email_participants, PARTICIPANT_COLUMNS, [
-        (copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2])
+        (copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2], when, owner, direction)
         for (address, role), name in named.items()
     ])
+    w.changed_threads(workspace_id).add(thread)
+
+
+def owner_of(w: ViewWriter, mailbox_id: str) -> str:
+    """The member whose mailbox it is (a mailbox never changes hands), read once a page."""
+    owners: dict[str, str] = w.memo.setdefault("owners", {})
+    owner = owners.get(mailbox_id)
+    if owner is None:
+        owner = owners[mailbox_id] = w.execute(select(mailboxes.c.owner_id).where(mailboxes.c.id == mailbox_id)).scalar_one()
+    return owner
 
 
 def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
     """Hidden as expunged; its mailbox's `synced` counts the copies it still holds."""
-    copy_id = str(event.originator_id)
-    copy = email_copies.c
-    holder = select(copy.mailbox_id).where(copy.id == copy_id, copy.expunged_at.is_(None)).scalar_subquery()
-    w.execute(update(mailboxes).where(mailboxes.c.id == holder).values(synced=mailboxes.c.synced - 1))
-    w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=position))
+    _mark_expunged(w, str(event.originator_id), position)
 
 
 def message_restored(event: Any, w: ViewWriter, position: int) -> None:
     """Shown again: found on the server after its retraction."""
-    copy_id = str(event.originator_id)
+    _mark_expunged(w, str(event.originator_id), None)
+
+
+def _mark_expunged(w: ViewWriter, copy_id: str, position: int | None) -> None:
     copy = email_copies.c
-    holder = select(copy.mailbox_id).where(copy.id == copy_id, copy.expunged_at.isnot(None)).scalar_subquery()
-    w.execute(update(mailboxes).where(mailboxes.c.id == holder).values(synced=mailboxes.c.synced + 1))
-    w.execute(update(email_copies).where(email_copies.c.id == copy_id).values(expunged_at=None))
+    held = copy.expunged_at.is_(None) if position is not None else copy.expunged_at.is_not(None)
+    holder = select(copy.mailbox_id).where(copy.id == copy_id, held).scalar_subquery()
+    step = -1 if position is not None else 1
+    w.execute(update(mailboxes).where(mailboxes.c.id == holder).values(synced=mailboxes.c.synced + step))
+    w.execute(update(email_copies).where(copy.id == copy_id).values(expunged_at=position))
+    found = w.execute(select(email_copies).where(copy.id == copy_id)).first()
+    if found is None:
+        return
+    hidden = any(getattr(found, column) is not None for column in HIDING_COLUMNS)
+    w.execute(update(email_participants).where(email_participants.c.copy_id == copy_id).values(hidden=hidden))
+    w.changed_threads(found.workspace_id).add(found.thread_key)
 
 
 HANDLERS: dict[type, Handler] = {

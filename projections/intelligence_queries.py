@@ -12,7 +12,8 @@ placed in time)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -21,8 +22,8 @@ from sqlalchemy import Connection, ColumnElement, and_, func, or_, select
 
 from domain.strength import Interaction, Strength, assess, constants, is_mass, utc
 from domain.visibility import Viewer
-from projections.email_queries import VISIBLE_COPY
-from projections.tables import companies, email_copies, email_participants, mailboxes, members, people, person_addresses
+from projections.email_queries import visible_email_ids
+from projections.tables import companies, email_copies, email_participants, members, people, person_addresses, tracking
 
 SORTS = ("last_interaction", "strength")
 RECIPIENT_ROLES = ("to", "cc")
@@ -44,11 +45,12 @@ class Touch(NamedTuple):
 
 
 def _counterpart(viewer: Viewer) -> ColumnElement[bool]:
-    sent = email_copies.c.direction == "sent"
+    p = email_participants
+    sent = p.c.direction == "sent"
     return or_(
-        and_(sent, email_participants.c.role.in_(RECIPIENT_ROLES)),
-        and_(sent, email_participants.c.role == "bcc", mailboxes.c.owner_id == viewer.member_id),
-        and_(email_copies.c.direction == "received", email_participants.c.role.in_(AUTHOR_ROLES)),
+        and_(sent, p.c.role.in_(RECIPIENT_ROLES)),
+        and_(sent, p.c.role == "bcc", p.c.owner_id == viewer.member_id),
+        and_(p.c.direction == "received", p.c.role.in_(AUTHOR_ROLES)),
     )
 
 
@@ -60,19 +62,14 @@ def touches(conn: Connection, viewer: Viewer, person_ids: Iterable[str] | None =
         .where(recipients.c.copy_id == email_copies.c.id, recipients.c.role.in_(RECIPIENT_ROLES))
         .scalar_subquery()
     )
+    p = email_participants  # each row carries its copy's owner, direction, time and hiding
     statement = (
         select(
-            email_participants.c.address, mailboxes.c.owner_id, email_copies.c.email_id, email_copies.c.sent_at,
-            email_copies.c.direction, email_copies.c.bulk, recipient_count.label("recipients"),
+            p.c.address, p.c.owner_id, p.c.email_id, p.c.sent_at, p.c.direction, email_copies.c.bulk,
+            recipient_count.label("recipients"),
         )
-        .select_from(email_participants.join(email_copies, email_copies.c.id == email_participants.c.copy_id)
-                     .join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
-        .where(
-            email_participants.c.workspace_id == viewer.workspace_id,
-            VISIBLE_COPY,
-            email_copies.c.sent_at.is_not(None),
-            _counterpart(viewer),
-        )
+        .select_from(p.join(email_copies, email_copies.c.id == p.c.copy_id))
+        .where(p.c.workspace_id == viewer.workspace_id, p.c.hidden.is_(False), p.c.sent_at > "", _counterpart(viewer))
     )
     owners = select(person_addresses.c.address, person_addresses.c.person_id).where(
         person_addresses.c.workspace_id == viewer.workspace_id)
@@ -93,11 +90,8 @@ def touches(conn: Connection, viewer: Viewer, person_ids: Iterable[str] | None =
 
 def default_as_of(conn: Connection, workspace_id: str) -> datetime | None:
     """The newest visible email's time in the workspace (never the wall clock)."""
-    newest = conn.execute(
-        select(func.max(email_copies.c.sent_at))
-        .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
-        .where(email_copies.c.workspace_id == workspace_id, VISIBLE_COPY)
-    ).scalar()
+    found = visible_email_ids(conn, Viewer(workspace_id, "", "member"), None, 1)  # one index range, newest first
+    newest = found[0][0] if found else ""
     return utc(datetime.fromisoformat(newest)) if newest else None
 
 
@@ -249,53 +243,98 @@ def best_scores(conn: Connection, viewer: Viewer) -> dict[str, float]:
     return scores
 
 
-def _participant_of(viewer: Viewer) -> ColumnElement[bool]:
-    """As the lists' `last_interaction`: any visible copy; Bcc only on the viewer's own."""
-    return and_(VISIBLE_COPY, or_(email_participants.c.role != "bcc", mailboxes.c.owner_id == viewer.member_id))
-
-
 def _latest(conn: Connection, viewer: Viewer, key: Any, joined: Any) -> dict[str, str]:
+    """Per key, the newest visible dated participant row's time (Bcc only on the viewer's own copies)."""
+    p = email_participants
     statement = (
-        select(key, func.max(email_copies.c.sent_at))
-        .select_from(joined.join(email_copies, email_copies.c.id == email_participants.c.copy_id)
-                     .join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
-        .where(email_participants.c.workspace_id == viewer.workspace_id, _participant_of(viewer))
+        select(key, func.max(p.c.sent_at))
+        .select_from(joined)
+        .where(p.c.workspace_id == viewer.workspace_id, p.c.hidden.is_(False), p.c.sent_at > "",
+               or_(p.c.role != "bcc", p.c.owner_id == viewer.member_id))
         .group_by(key)
     )
     return {row[0]: row[1] for row in conn.execute(statement) if row[1] is not None}
 
 
-def person_order(conn: Connection, viewer: Viewer, sort: str) -> list[str]:
-    """Every person id of the workspace in `sort` order; ties keep creation order."""
-    rows = [(r.id, r.id) for r in conn.execute(
-        select(people.c.id).where(people.c.workspace_id == viewer.workspace_id)
-        .order_by(people.c.created_at, people.c.id))]
+SortKey = tuple[Any, ...]  # (value, created_at, id): the value is a time ('' for none) or a score
+
+
+def rank(sort: str, key: SortKey) -> tuple[Any, ...]:
+    """A key as something that orders ascending the way the list runs: value highest first, then
+    creation order."""
+    value, created_at, ident = key
+    if sort == "strength":
+        return (-float(value), created_at, ident)
+    return (tuple(-ord(c) for c in value) + (1,), created_at, ident)  # later times first, none last
+
+
+_ORDERS: OrderedDict[tuple[str, ...], list[tuple[str, SortKey]]] = OrderedDict()
+_ORDERS_KEPT = 32
+_orders_lock = threading.Lock()
+
+
+def _views_position(conn: Connection) -> str:
+    return str(conn.execute(select(tracking.c.position).where(tracking.c.name == "views")).scalar() or 0)
+
+
+def _cached(conn: Connection, viewer: Viewer, what: str, sort: str, compute: Any) -> list[tuple[str, SortKey]]:
+    """A sorted list's order, computed once per viewer and views position: the pages after the
+    first are slices by key of the same order, and a page is never served from older views."""
+    key = (str(conn.engine.url), what, sort, viewer.workspace_id, viewer.member_id, _views_position(conn))
+    with _orders_lock:
+        found = _ORDERS.get(key)
+        if found is not None:
+            _ORDERS.move_to_end(key)
+            return found
+    found = compute(conn, viewer, sort)
+    with _orders_lock:
+        _ORDERS[key] = found
+        while len(_ORDERS) > _ORDERS_KEPT:
+            _ORDERS.popitem(last=False)
+    return found
+
+
+def person_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
+    """Every person of the workspace with its key, in `sort` order; ties keep creation order."""
+    return _cached(conn, viewer, "people", sort, _person_order)
+
+
+def company_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
+    """Every company of the workspace with its key, in `sort` order; ties keep creation order."""
+    return _cached(conn, viewer, "companies", sort, _company_order)
+
+
+def _person_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
+    rows = [(r.id, r.created_at, r.id) for r in conn.execute(
+        select(people.c.id, people.c.created_at).where(
+            people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None)))]
     if sort == "strength":
         scores = best_scores(conn, viewer)
-        return _ordered(rows, {person_id: scores.get(person_id, 0.0) for person_id, _ in rows})
+        return _ordered(sort, rows, {person_id: scores.get(person_id, 0.0) for person_id, _, _ in rows})
     joined = person_addresses.join(email_participants, and_(
         email_participants.c.workspace_id == person_addresses.c.workspace_id,
         email_participants.c.address == person_addresses.c.address))
-    return _ordered(rows, _latest(conn, viewer, person_addresses.c.person_id, joined))
+    return _ordered(sort, rows, _latest(conn, viewer, person_addresses.c.person_id, joined))
 
 
-def company_order(conn: Connection, viewer: Viewer, sort: str) -> list[str]:
-    """Every company id of the workspace in `sort` order; ties keep creation order."""
-    rows = [(r.id, r.domain) for r in conn.execute(
-        select(companies.c.id, companies.c.domain).where(companies.c.workspace_id == viewer.workspace_id)
-        .order_by(companies.c.created_at, companies.c.id))]
+def _company_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
+    rows = [(r.id, r.created_at, r.domain) for r in conn.execute(
+        select(companies.c.id, companies.c.created_at, companies.c.domain).where(
+            companies.c.workspace_id == viewer.workspace_id))]
     if sort == "strength":
         scores = best_scores(conn, viewer)
         people_by_domain = _company_people(conn, viewer)
-        return _ordered(rows, {domain: max((scores.get(p, 0.0) for p in people_by_domain.get(domain, ())),
-                                           default=0.0) for _, domain in rows})
+        return _ordered(sort, rows, {domain: max((scores.get(p, 0.0) for p in people_by_domain.get(domain, ())),
+                                                 default=0.0) for _, _, domain in rows})
     joined = companies.join(email_participants, and_(
         email_participants.c.workspace_id == companies.c.workspace_id,
         email_participants.c.domain == companies.c.domain))
-    return _ordered(rows, _latest(conn, viewer, companies.c.domain, joined))
+    return _ordered(sort, rows, _latest(conn, viewer, companies.c.domain, joined))
 
 
-def _ordered(rows: list[tuple[str, str]], values: dict[str, Any]) -> list[str]:
-    """Ids by their value, highest first, those without one last; stable over `rows`."""
-    valued = sorted((r for r in rows if r[1] in values), key=lambda r: values[r[1]], reverse=True)
-    return [r[0] for r in valued] + [r[0] for r in rows if r[1] not in values]
+def _ordered(sort: str, rows: list[tuple[str, str, str]], values: dict[str, Any]) -> list[tuple[str, SortKey]]:
+    """(id, key) by value, highest first, those without one last; ties in creation order.
+    `rows` are (id, created_at, what `values` is keyed by)."""
+    missing = 0.0 if sort == "strength" else ""
+    keyed = [(ident, (values.get(lookup, missing), created_at, ident)) for ident, created_at, lookup in rows]
+    return sorted(keyed, key=lambda item: rank(sort, item[1]))

@@ -43,6 +43,19 @@ def _set_flag(w: ViewWriter, scope: ColumnElement[bool], column: str, hidden: An
     w.execute(update(email_copies).where(scope, flag.is_not(None), ~hidden).values(cleared))
 
 
+HIDDEN_COPY = or_(*(email_copies.c[c].is_not(None) for c in ("expunged_at", "internal_at", "excluded_at", "blocklisted_at")))
+
+
+def sync_hidden(w: ViewWriter, scope: ColumnElement[bool], workspace_id: str) -> None:
+    """Carry the copies' hiding in `scope` over to their participant rows (the record lists' index)."""
+    for hidden, copies in ((True, HIDDEN_COPY), (False, ~HIDDEN_COPY)):
+        w.execute(update(email_participants).where(
+            email_participants.c.hidden.is_(not hidden),
+            email_participants.c.copy_id.in_(select(email_copies.c.id).where(scope, copies)),
+        ).values(hidden=hidden))
+    w.all_threads_changed(workspace_id)
+
+
 def recompute_internal(event: Any, w: ViewWriter, position: int) -> None:
     workspace_id = str(event.originator_id)
     w.flush()
@@ -53,11 +66,13 @@ def recompute_internal(event: Any, w: ViewWriter, position: int) -> None:
     )
     scope = email_copies.c.workspace_id == workspace_id
     _set_flag(w, scope, "internal_at", ~_participant(external), position)
+    sync_hidden(w, scope, workspace_id)
 
 
 def recompute_excluded(event: Any, w: ViewWriter, position: int) -> None:
     scope = email_copies.c.workspace_id == str(event.originator_id)
     _set_flag(w, scope, "excluded_at", _participant(_matching(list(event.entries))), position)
+    sync_hidden(w, scope, str(event.originator_id))
 
 
 def recompute_blocklisted(event: Any, w: ViewWriter, position: int) -> None:
@@ -70,6 +85,7 @@ def recompute_blocklisted(event: Any, w: ViewWriter, position: int) -> None:
             .where(scope, email_copies.c.blocklisted_at.is_(None), hidden)
             .values(blocklisted_at=position, blocklisted_entry=event.entry)
         )
+        sync_hidden(w, scope, mailbox.workspace_id)
         return
     w.execute(
         update(email_copies)
@@ -82,6 +98,7 @@ def recompute_blocklisted(event: Any, w: ViewWriter, position: int) -> None:
             .where(scope, email_copies.c.blocklisted_at.is_(None), _participant(_matching([entry])))
             .values(blocklisted_at=mailbox.blocklist_at[entry], blocklisted_entry=entry)
         )
+    sync_hidden(w, scope, mailbox.workspace_id)
 
 
 def shared(event: Any, w: ViewWriter, position: int) -> None:

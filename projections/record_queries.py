@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, exists, func, or_, select
+from sqlalchemy import Connection, func, select, tuple_
 
 from domain.visibility import Viewer
-from projections.email_queries import VISIBLE_COPY, email_summaries, visible_email_ids
-from projections.intelligence_queries import company_order, person_order
-from projections.interaction_queries import by_addresses, by_domain, interactions
+from projections.email_queries import VISIBLE_COPY, EmailKey, email_summaries
+from projections.intelligence_queries import company_order, person_order, rank
 from projections.origin import visible_origins
+from projections.record_emails import interactions, last_interaction_at, newest_emails
 from projections.tables import (
     companies,
     email_copies,
-    email_participants,
-    emails,
     mailboxes,
     members,
     people,
@@ -25,16 +23,40 @@ from projections.tables import (
 )
 
 
-def person_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, person_id: str | None = None,
-                sort: str | None = None) -> list[dict[str, Any]]:
-    """People in creation order, or by `sort` (intelligence_queries.SORTS)."""
+RecordKey = tuple[Any, ...]  # (created_at, id), or (sort value, created_at, id) for a `sort`
+Page = tuple[list[RecordKey], list[dict[str, Any]]]
+
+
+def _creation_page(conn: Connection, statement: Any, table: Any, after: RecordKey | None, limit: int) -> list[Any]:
+    """Rows in creation order after `after`: one range of the (workspace, created_at, id) index."""
+    if after is not None:
+        statement = statement.where(tuple_(table.c.created_at, table.c.id) > tuple_(after[0], after[1]))
+    return list(conn.execute(statement.order_by(table.c.created_at, table.c.id).limit(limit)))
+
+
+def _sorted_page(conn: Connection, statement: Any, table: Any, order: list[tuple[str, RecordKey]], sort: str,
+                 after: RecordKey | None, limit: int) -> tuple[list[RecordKey], list[Any]]:
+    """The `limit` rows after `after` in `order` (ids with their sort keys, in sort order)."""
+    if after is not None:
+        start = rank(sort, after)
+        order = [(i, k) for i, k in order if rank(sort, k) > start]
+    chosen = order[:limit]
+    found = {r.id: r for r in conn.execute(statement.where(table.c.id.in_([i for i, _ in chosen])))}
+    kept = [(k, found[i]) for i, k in chosen if i in found]
+    return [k for k, _ in kept], [r for _, r in kept]
+
+
+def person_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit: int, person_id: str | None = None,
+                sort: str | None = None) -> Page:
+    """People in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`."""
     statement = select(people).where(people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None))
     if person_id is not None:
         statement = statement.where(people.c.id == person_id)
     if sort is not None:
-        rows = _in_order(conn, statement, people, person_order(conn, viewer, sort)[offset:offset + limit])
+        keys, rows = _sorted_page(conn, statement, people, person_order(conn, viewer, sort), sort, after, limit)
     else:
-        rows = list(conn.execute(statement.order_by(people.c.created_at, people.c.id).offset(offset).limit(limit)))
+        rows = _creation_page(conn, statement, people, after, limit)
+        keys = [(r.created_at, r.id) for r in rows]
     ids = [r.id for r in rows]
     addresses: dict[str, list[str]] = defaultdict(list)
     domains: dict[str, set[str]] = defaultdict(set)
@@ -53,7 +75,7 @@ def person_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, perso
         )
     }
     origins = visible_origins(conn, viewer, {r.id: r.origin for r in rows}, addresses)
-    return [
+    return keys, [
         {
             "id": r.id,
             "name": r.name,
@@ -61,72 +83,58 @@ def person_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, perso
             "company_ids": sorted({company_by_domain[d] for d in domains[r.id] if d in company_by_domain}),
             "created_at": r.created_at,
             "origin": origins[r.id],
-            **_interaction_fields(conn, viewer, by_addresses(addresses[r.id])),
+            **interaction_fields(conn, viewer, "address", addresses[r.id]),
         }
         for r in rows
     ]
 
 
-def company_rows(conn: Connection, viewer: Viewer, offset: int, limit: int, company_id: str | None = None,
-                 sort: str | None = None) -> list[dict[str, Any]]:
-    """Companies in creation order, or by `sort` (intelligence_queries.SORTS)."""
+def company_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit: int, company_id: str | None = None,
+                 sort: str | None = None) -> Page:
+    """Companies in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`."""
     statement = select(companies).where(companies.c.workspace_id == viewer.workspace_id)
     if company_id is not None:
         statement = statement.where(companies.c.id == company_id)
     if sort is not None:
-        found = _in_order(conn, statement, companies, company_order(conn, viewer, sort)[offset:offset + limit])
+        keys, found = _sorted_page(conn, statement, companies, company_order(conn, viewer, sort), sort, after, limit)
     else:
-        found = list(conn.execute(statement.order_by(companies.c.created_at, companies.c.id).offset(offset).limit(limit)))
-    return [
+        found = _creation_page(conn, statement, companies, after, limit)
+        keys = [(r.created_at, r.id) for r in found]
+    return keys, [
         {
             "id": r.id,
             "name": r.name,
             "domain": r.domain,
             "created_at": r.created_at,
-            **_interaction_fields(conn, viewer, by_domain(r.domain)),
+            **interaction_fields(conn, viewer, "domain", [r.domain]),
         }
         for r in found
     ]
 
 
-def _in_order(conn: Connection, statement: Any, table: Any, ids: list[str]) -> list[Any]:
-    """The rows of `statement` with these ids, in the order of `ids`."""
-    found = {r.id: r for r in conn.execute(statement.where(table.c.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
-
-
-def _by_participant(viewer: Viewer, match: ColumnElement[bool]) -> ColumnElement[bool]:
-    """A matching participant of the visible copy at hand (see visible_email_ids).
-
-    Bcc counts only on the viewer's own copies: otherwise a record's email list would
-    tell a colleague who was Bcc'd."""
-    return exists().where(
-        email_participants.c.copy_id == email_copies.c.id,
-        email_participants.c.workspace_id == viewer.workspace_id,
-        or_(email_participants.c.role != "bcc", mailboxes.c.owner_id == viewer.member_id),
-        match,
-    )
-
-
-def _interaction_fields(conn: Connection, viewer: Viewer, match: ColumnElement[bool]) -> dict[str, Any]:
+def interaction_fields(conn: Connection, viewer: Viewer, by: str, values: list[str]) -> dict[str, Any]:
     """`last_interaction` (its time) and `interactions` (first and last: time, member, direction)."""
-    found = interactions(conn, viewer, match)
-    return {"last_interaction": found["last"]["at"] if found["last"] else None, "interactions": found}
+    found = interactions(conn, viewer, by, values)
+    return {"last_interaction": last_interaction_at(found), "interactions": found}
 
 
-def person_emails(conn: Connection, viewer: Viewer, person_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
-    addresses = select(person_addresses.c.address).where(person_addresses.c.person_id == person_id)
-    ids = visible_email_ids(
-        conn, viewer, _by_participant(viewer, email_participants.c.address.in_(addresses)), offset, limit
-    )
-    return email_summaries(conn, viewer, ids)
+def person_emails(conn: Connection, viewer: Viewer, person_id: str, after: EmailKey | None,
+                  limit: int) -> tuple[list[EmailKey], list[dict[str, Any]]]:
+    addresses = conn.execute(select(person_addresses.c.address).where(person_addresses.c.person_id == person_id))
+    keys = newest_emails(conn, viewer, "address", [a for (a,) in addresses], after, limit)
+    return keys, _summaries(conn, viewer, keys, limit)
 
 
-def company_emails(conn: Connection, viewer: Viewer, domain: str, offset: int, limit: int) -> list[dict[str, Any]]:
-    ids = visible_email_ids(
-        conn, viewer, _by_participant(viewer, email_participants.c.domain == domain), offset, limit
-    )
-    return email_summaries(conn, viewer, ids)
+def company_emails(conn: Connection, viewer: Viewer, domain: str, after: EmailKey | None,
+                   limit: int) -> tuple[list[EmailKey], list[dict[str, Any]]]:
+    keys = newest_emails(conn, viewer, "domain", [domain], after, limit)
+    return keys, _summaries(conn, viewer, keys, limit)
+
+
+def _summaries(conn: Connection, viewer: Viewer, keys: list[EmailKey], limit: int) -> list[dict[str, Any]]:
+    """The emails of a page of `limit` keys, the last of which only says there is more."""
+    shown = keys[:limit - 1] if len(keys) == limit else keys
+    return email_summaries(conn, viewer, [email_id for _, email_id in shown])
 
 
 def member_rows(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]:

@@ -79,8 +79,9 @@ def lead_created(event: Any, w: ViewWriter, position: int) -> None:
 
 def lead_contact_added(event: Any, w: ViewWriter, position: int) -> None:
     lead = w.execute(select(leads.c.workspace_id).where(leads.c.id == str(event.originator_id))).one()
+    # the person may already be a contact through a merge the lead aggregate does not know of
     w.insert(lead_contacts, {"lead_id": str(event.originator_id), "person_id": event.person_id,
-                             "workspace_id": lead.workspace_id})
+                             "workspace_id": lead.workspace_id}, ignore_conflict=True)
 
 
 def lead_contact_removed(event: Any, w: ViewWriter, position: int) -> None:

@@ -101,7 +101,8 @@ emails = Table(
     Column("from_address", String(320)),
     Column("in_reply_to", Text),
     Column("thread_key", Text, nullable=False),
-    Index("ix_emails_workspace_sent", "workspace_id", "sent_at"),
+    Index("ix_emails_workspace_sent", "workspace_id", "sent_at", "id"),  # /emails keyset pages
+    Index("ix_emails_workspace_thread", "workspace_id", "thread_key"),
 )
 
 email_copies = Table(
@@ -153,8 +154,14 @@ email_participants = Table(
     Column("workspace_id", ID, nullable=False),
     Column("name", Text, nullable=False),
     Column("domain", String(255), nullable=False),
-    Index("ix_participants_workspace_address", "workspace_id", "address"),
-    Index("ix_participants_workspace_domain", "workspace_id", "domain"),
+    # The copy's facts a record's email list and interactions need, kept on the row so that a
+    # record's emails are one index range in time order (projections/record_emails.py):
+    Column("sent_at", String(40), nullable=False, server_default=""),  # '' when the copy has no date
+    Column("owner_id", ID, nullable=False, server_default=""),  # the copy's mailbox's owner
+    Column("direction", String(8), nullable=False, server_default=""),
+    Column("hidden", Boolean, nullable=False, server_default=false()),  # the copy is hidden by a rule
+    Index("ix_participants_address_time", "workspace_id", "address", "sent_at", "email_id"),
+    Index("ix_participants_domain_time", "workspace_id", "domain", "sent_at", "email_id"),
 )
 
 people = Table(
@@ -166,6 +173,7 @@ people = Table(
     Column("origin", JSON, nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("merged_into", ID),
+    Index("ix_people_workspace_created", "workspace_id", "created_at", "id"),
 )
 
 person_addresses = Table(
@@ -187,6 +195,7 @@ companies = Table(
     Column("origin", JSON, nullable=False),
     Column("created_at", String(40), nullable=False),
     Index("ix_companies_workspace_domain", "workspace_id", "domain", unique=True),
+    Index("ix_companies_workspace_created", "workspace_id", "created_at", "id"),
 )
 
 leads = Table(
@@ -196,6 +205,7 @@ leads = Table(
     Column("workspace_id", ID, nullable=False, index=True),
     Column("name", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
+    Index("ix_leads_workspace_created", "workspace_id", "created_at", "id"),
 )
 
 lead_contacts = Table(
@@ -205,6 +215,20 @@ lead_contacts = Table(
     Column("person_id", ID, primary_key=True),
     Column("workspace_id", ID, nullable=False),
     Index("ix_lead_contacts_person", "person_id"),
+)
+
+lead_emails = Table(
+    "lead_emails",
+    metadata,
+    Column("lead_id", ID, primary_key=True),
+    Column("email_id", ID, primary_key=True),
+    # '' for an association every member sees; a member id when only that member's own
+    # copies make it (their Bcc of a contact): nobody else sees it.
+    Column("bcc_owner", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("sent_at", String(40), nullable=False),  # '' when the email has no date
+    Column("via", String(8), nullable=False),  # "contact" or "reply" (the lead reply rule)
+    Index("ix_lead_emails_time", "lead_id", "sent_at", "email_id"),
 )
 
 audit_log = Table(
@@ -235,4 +259,5 @@ VIEW_TABLES = (
     companies,
     leads,
     lead_contacts,
+    lead_emails,
 )

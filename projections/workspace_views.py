@@ -166,6 +166,7 @@ def mailbox_removed(event: Any, w: ViewWriter, position: int) -> None:
     w.execute(delete(emails).where(emails.c.id.in_(orphans)))
     w.execute(delete(email_copies).where(email_copies.c.mailbox_id == mailbox_id))
     _update_mailbox(w, event, status="removed", removed_at=position)
+    w.all_threads_changed(_mailbox_row(w, mailbox_id).workspace_id)
 
 
 def mailbox_erased(event: Any, w: ViewWriter, position: int) -> None:

@@ -34,6 +34,18 @@ class ViewWriter:
         # the rows after every statement, so it loads them while the next events are decoded.
         self._eager = getattr(conn.connection.dbapi_connection, "pipelined", False)
         self._inserts: dict[tuple[str, tuple[str, ...], bool], tuple[Table, list[tuple[Any, ...]]]] = {}
+        self.memo: dict[str, Any] = {}  # what handlers read once a page (e.g. mailbox owners)
+        # Per workspace, the threads whose emails' visibility or records changed in this page
+        # (None: all of them); projections/lead_views.py settles them at the end of the page.
+        self.threads: dict[str, set[str] | None] = {}
+
+    def changed_threads(self, workspace_id: str) -> set[str]:
+        """The set to add this workspace's changed threads to (a throwaway one when all changed)."""
+        found = self.threads.setdefault(workspace_id, set())
+        return found if found is not None else set()
+
+    def all_threads_changed(self, workspace_id: str) -> None:
+        self.threads[workspace_id] = None
 
     def insert(self, table: Table, row: dict[str, Any], *, ignore_conflict: bool = False) -> None:
         self.insert_row(table, tuple(row), tuple(row.values()), ignore_conflict=ignore_conflict)
@@ -76,6 +88,8 @@ class ViewWriter:
             for key in pending:
                 del self._inserts[key]
         for (_, columns, ignore_conflict), (table, rows) in pending.items():
+            if not rows:
+                continue
             values = _serialize_json(table, columns, rows)
             if self.bulk is not None:
                 self.bulk.loaded(table.name, len(values))

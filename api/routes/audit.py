@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import AuditorDep, RuntimeDep
-from api.paging import CursorParam, LimitParam, offset_of
+from api.paging import CursorParam, LimitParam, decode_cursor, page
 from api.replay import fresh_views, replay_digests, resolve_until
 from api.schemas import ReplayRequest
 from application.errors import NotFoundError, RuleViolationError
@@ -62,12 +62,11 @@ def audit_events(
     limit: LimitParam = 100,
 ) -> dict[str, Any]:
     """The log of the caller's workspace, filtered and paged; metadata only."""
-    after = offset_of(cursor)
+    after = decode_cursor(cursor, "audit_events", "position", ("int",))
     with runtime.engine.connect() as conn:
-        items = log_page(conn, caller.workspace_id, aggregate_id, event_type, _utc(since), _utc(until), after, limit + 1)
-    more = len(items) > limit
-    items = items[:limit]
-    return {"items": items, "next": str(items[-1]["position"]) if more else None}
+        items = log_page(conn, caller.workspace_id, aggregate_id, event_type, _utc(since), _utc(until),
+                         after[0] if after else 0, limit + 1)
+    return page(items, [(item["position"],) for item in items], limit, "audit_events", "position")
 
 
 @router.post("/audit/replay")
@@ -80,9 +79,9 @@ def replay_as_of(body: ReplayRequest, caller: AuditorDep, runtime: RuntimeDep) -
         engine.connect() as conn,
         runtime.engine.connect() as live,
     ):
-        people = person_rows(conn, caller, 0, body.limit)
-        emails = email_summaries(conn, caller, visible_email_ids(conn, caller, None, 0, body.limit))
-        emails = redact_now_hidden(conn, live, caller, emails)
+        people = person_rows(conn, caller, None, body.limit)[1]
+        ids = [email_id for _, email_id in visible_email_ids(conn, caller, None, body.limit)]
+        emails = redact_now_hidden(conn, live, caller, email_summaries(conn, caller, ids))
         digest = view_digest(engine, caller.workspace_id)
     return {"position": position, "digest": digest, "people": people, "emails": emails}
 

@@ -7,25 +7,26 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import MemberDep, RuntimeDep, ViewerDep
-from api.paging import CursorParam, LimitParam, offset_of, only, page
+from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, decode_cursor, only, page, record_shape
 from api.schemas import MergeRequest, NewContact, NewLead
 from domain.visibility import Viewer
 from projections.email_queries import email_summaries
-from projections.lead_queries import lead_email_ids, lead_rows
+from projections.lead_queries import lead_email_keys, lead_rows
 
 router = APIRouter(tags=["records"])
 
 
 def _lead(runtime: Any, viewer: Viewer, lead_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
-        return only(lead_rows(conn, viewer, 0, 1, lead_id), "lead", lead_id)
+        return only(lead_rows(conn, viewer, None, 1, lead_id)[1], "lead", lead_id)
 
 
 @router.get("/leads")
 def list_leads(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    after = decode_cursor(cursor, "leads", "created", record_shape(None))
     with runtime.engine.connect() as conn:
-        return page(lead_rows(conn, viewer, offset, limit + 1), offset, limit)
+        keys, rows = lead_rows(conn, viewer, after, limit + 1)
+    return page(rows, keys, limit, "leads", "created")
 
 
 @router.post("/leads", status_code=201)
@@ -53,10 +54,11 @@ def list_lead_emails(
     lead_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
     _lead(runtime, viewer, lead_id)
-    offset = offset_of(cursor)
+    after = decode_cursor(cursor, f"leads/{lead_id}/emails", "newest", EMAIL_SHAPE)
     with runtime.engine.connect() as conn:
-        ids = lead_email_ids(conn, viewer.workspace_id, lead_id)[offset : offset + limit + 1]
-        return page(email_summaries(conn, viewer, ids), offset, limit)
+        keys = lead_email_keys(conn, viewer, lead_id, after, limit + 1)
+        rows = email_summaries(conn, viewer, [email_id for _, email_id in keys[:limit]])
+    return page(rows, keys, limit, f"leads/{lead_id}/emails", "newest")
 
 
 @router.post("/people/{person_id}/merge")

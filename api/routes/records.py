@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import MemberDep, RuntimeDep, ViewerDep
-from api.paging import CursorParam, LimitParam, offset_of, only, page
+from api.paging import CursorParam, LimitParam, EMAIL_SHAPE, decode_cursor, only, page, record_shape
 from api.routes.intelligence import SortParam
 from api.schemas import NewAddress, NewCompany, NewPerson
 from domain.visibility import Viewer
@@ -18,20 +18,21 @@ router = APIRouter(tags=["records"])
 
 def _person(runtime: Any, viewer: Viewer, person_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
-        return only(person_rows(conn, viewer, 0, 1, person_id), "person", person_id)
+        return only(person_rows(conn, viewer, None, 1, person_id)[1], "person", person_id)
 
 
 def _company(runtime: Any, viewer: Viewer, company_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
-        return only(company_rows(conn, viewer, 0, 1, company_id), "company", company_id)
+        return only(company_rows(conn, viewer, None, 1, company_id)[1], "company", company_id)
 
 
 @router.get("/people")
 def list_people(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50,
                 sort: SortParam = None) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    after = decode_cursor(cursor, "people", sort or "created", record_shape(sort))
     with runtime.engine.connect() as conn:
-        return page(person_rows(conn, viewer, offset, limit + 1, sort=sort), offset, limit)
+        keys, rows = person_rows(conn, viewer, after, limit + 1, sort=sort)
+    return page(rows, keys, limit, "people", sort or "created")
 
 
 @router.post("/people", status_code=201)
@@ -58,17 +59,19 @@ def list_person_emails(
     person_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
     _person(runtime, viewer, person_id)
-    offset = offset_of(cursor)
+    after = decode_cursor(cursor, f"people/{person_id}/emails", "newest", EMAIL_SHAPE)
     with runtime.engine.connect() as conn:
-        return page(person_emails(conn, viewer, person_id, offset, limit + 1), offset, limit)
+        keys, rows = person_emails(conn, viewer, person_id, after, limit + 1)
+    return page(rows, keys, limit, f"people/{person_id}/emails", "newest")
 
 
 @router.get("/companies")
 def list_companies(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50,
                    sort: SortParam = None) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    after = decode_cursor(cursor, "companies", sort or "created", record_shape(sort))
     with runtime.engine.connect() as conn:
-        return page(company_rows(conn, viewer, offset, limit + 1, sort=sort), offset, limit)
+        keys, rows = company_rows(conn, viewer, after, limit + 1, sort=sort)
+    return page(rows, keys, limit, "companies", sort or "created")
 
 
 @router.post("/companies", status_code=201)
@@ -88,6 +91,7 @@ def list_company_emails(
     company_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
     company = _company(runtime, viewer, company_id)
-    offset = offset_of(cursor)
+    after = decode_cursor(cursor, f"companies/{company_id}/emails", "newest", EMAIL_SHAPE)
     with runtime.engine.connect() as conn:
-        return page(company_emails(conn, viewer, company["domain"], offset, limit + 1), offset, limit)
+        keys, rows = company_emails(conn, viewer, company["domain"], after, limit + 1)
+    return page(rows, keys, limit, f"companies/{company_id}/emails", "newest")

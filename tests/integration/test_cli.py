@@ -220,8 +220,6 @@ def test_the_demo_ends_today_with_no_message_dated_in_the_future(cli: Cli) -> No
 
 
 @pytest.mark.parametrize("mailbox_id", ["0b9c2f4e-5d8a-4c61-9e7f-3a2b1c0d9e8f", "not-a-mailbox"])
-
-
 def test_import_into_an_unknown_mailbox_fails_with_a_clear_message(
     cli: Cli, tmp_path: Path, mailbox_id: str
 ) -> None:
