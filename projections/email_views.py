@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from domain.synced_message import SyncedMessage
 from domain.threads import thread_key
 from projections.email_queries import HIDING_COLUMNS
-from projections.tables import email_copies, email_participants, emails, mailboxes
+from projections.tables import email_copies, email_participants, emails, mailboxes, unparsed_participants
 from projections.writer import Handler, ViewWriter
 
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
@@ -19,6 +19,7 @@ COPY_COLUMNS = ("id", "email_id", "workspace_id", "mailbox_id", "folder", "direc
                 "position", "bulk")
 PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id", "name", "domain", "sent_at",
                        "owner_id", "direction")
+UNPARSED_COLUMNS = ("copy_id", "address", "workspace_id", "domain")
 
 
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
@@ -47,6 +48,11 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
         (copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2], when, owner, direction)
         for (address, role), name in named.items()
     ])
+    unparsed = headers.get("unparsed") or ()  # absent from copies recorded before it was kept
+    if unparsed:
+        w.insert_rows(unparsed_participants, UNPARSED_COLUMNS, [
+            (copy_id, address, workspace_id, address.rpartition("@")[2]) for address in dict.fromkeys(unparsed)
+        ])
     w.changed_threads(workspace_id).add(thread)
 
 

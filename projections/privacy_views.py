@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, update
 
 from domain.mailbox import Mailbox
 from domain.synced_message import SyncedMessage
 from domain.workspace import Workspace
 from projections.internal import internal_set_of
-from projections.tables import email_copies, email_participants, grants, mailboxes
+from projections.tables import email_copies, email_participants, grants, mailboxes, unparsed_participants
 from projections.writer import Handler, ViewWriter
 
 
@@ -22,17 +22,25 @@ def _participant(copy_match: ColumnElement[bool]) -> Any:
     return exists().where(email_participants.c.copy_id == email_copies.c.id, copy_match)
 
 
-def _matching(entries: list[str]) -> ColumnElement[bool]:
+def _matching(entries: list[str], table: Table = email_participants) -> ColumnElement[bool]:
     """A participant matches an address entry, or a domain entry or its subdomains."""
     addresses = [e for e in entries if "@" in e]
     domains = [e for e in entries if "@" not in e]
     clauses: list[ColumnElement[bool]] = []
     if addresses:
-        clauses.append(email_participants.c.address.in_(addresses))
+        clauses.append(table.c.address.in_(addresses))
     if domains:
-        clauses.append(email_participants.c.domain.in_(domains))
-        clauses += [email_participants.c.domain.endswith("." + d, autoescape=True) for d in domains]
+        clauses.append(table.c.domain.in_(domains))
+        clauses += [table.c.domain.endswith("." + d, autoescape=True) for d in domains]
     return or_(*clauses) if clauses else false()
+
+
+def _screened(entries: list[str]) -> ColumnElement[bool]:
+    """Blocklists and exclusions also match participants whose address did not normalise."""
+    unparsed = exists().where(
+        unparsed_participants.c.copy_id == email_copies.c.id, _matching(entries, unparsed_participants)
+    )
+    return or_(_participant(_matching(entries)), unparsed)
 
 
 def _set_flag(w: ViewWriter, scope: ColumnElement[bool], column: str, hidden: Any, position: int, **extra: Any) -> None:
@@ -71,7 +79,7 @@ def recompute_internal(event: Any, w: ViewWriter, position: int) -> None:
 
 def recompute_excluded(event: Any, w: ViewWriter, position: int) -> None:
     scope = email_copies.c.workspace_id == str(event.originator_id)
-    _set_flag(w, scope, "excluded_at", _participant(_matching(list(event.entries))), position)
+    _set_flag(w, scope, "excluded_at", _screened(list(event.entries)), position)
     sync_hidden(w, scope, str(event.originator_id))
 
 
@@ -79,7 +87,7 @@ def recompute_blocklisted(event: Any, w: ViewWriter, position: int) -> None:
     mailbox = w.execute(select(mailboxes).where(mailboxes.c.id == str(event.originator_id))).one()
     scope = email_copies.c.mailbox_id == mailbox.id
     if isinstance(event, Mailbox.BlocklistEntryAdded):
-        hidden = _participant(_matching([event.entry]))
+        hidden = _screened([event.entry])
         w.execute(
             update(email_copies)
             .where(scope, email_copies.c.blocklisted_at.is_(None), hidden)
@@ -95,7 +103,7 @@ def recompute_blocklisted(event: Any, w: ViewWriter, position: int) -> None:
     for entry in mailbox.blocklist:
         w.execute(
             update(email_copies)
-            .where(scope, email_copies.c.blocklisted_at.is_(None), _participant(_matching([entry])))
+            .where(scope, email_copies.c.blocklisted_at.is_(None), _screened([entry]))
             .values(blocklisted_at=mailbox.blocklist_at[entry], blocklisted_entry=entry)
         )
     sync_hidden(w, scope, mailbox.workspace_id)

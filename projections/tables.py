@@ -164,6 +164,18 @@ email_participants = Table(
     Index("ix_participants_domain_time", "workspace_id", "domain", "sent_at", "email_id"),
 )
 
+unparsed_participants = Table(
+    # Participants whose address did not normalise (domain.values.lenient_address): never records
+    # nor shown, but screened by blocklists and exclusions, also by entries added later.
+    "unparsed_participants",
+    metadata,
+    Column("copy_id", ID, primary_key=True),
+    Column("address", Text, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("domain", Text, nullable=False),  # unparsed: may be over-long
+    Index("ix_unparsed_participants_workspace_domain", "workspace_id", "domain"),
+)
+
 people = Table(
     "people",
     metadata,
@@ -253,6 +265,7 @@ VIEW_TABLES = (
     emails,
     email_copies,
     email_participants,
+    unparsed_participants,
     grants,
     people,
     person_addresses,

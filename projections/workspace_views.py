@@ -8,7 +8,16 @@ from sqlalchemy import delete, exists, select, update
 
 from domain.mailbox import Mailbox
 from domain.workspace import Workspace
-from projections.tables import email_copies, email_participants, emails, grants, mailboxes, members, workspaces
+from projections.tables import (
+    email_copies,
+    email_participants,
+    emails,
+    grants,
+    mailboxes,
+    members,
+    unparsed_participants,
+    workspaces,
+)
 from projections.writer import Handler, ViewWriter
 
 
@@ -158,6 +167,7 @@ def mailbox_removed(event: Any, w: ViewWriter, position: int) -> None:
     copies = select(email_copies.c.id).where(email_copies.c.mailbox_id == mailbox_id)
     touched = select(email_copies.c.email_id).where(email_copies.c.mailbox_id == mailbox_id)
     w.execute(delete(email_participants).where(email_participants.c.copy_id.in_(copies)))
+    w.execute(delete(unparsed_participants).where(unparsed_participants.c.copy_id.in_(copies)))
     w.execute(delete(grants).where(grants.c.mailbox_id == mailbox_id))
     orphans = select(emails.c.id).where(
         emails.c.id.in_(touched),

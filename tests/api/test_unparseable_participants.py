@@ -58,6 +58,42 @@ def test_an_excluded_domain_in_an_unparseable_address_keeps_the_message_out(
     assert emails_of(acme, acme.admin) == []
 
 
+@pytest.mark.parametrize("cc", UNPARSEABLE.values(), ids=UNPARSEABLE.keys())
+def test_a_blocklist_entry_added_later_hides_a_copy_whose_only_match_does_not_parse_and_removing_it_shows_it(
+    acme: Workspace, bob_mailbox: str, cc: str
+) -> None:
+    carol = acme.add_member("Carol", "carol@acme.com")
+    stored = acme.post_message(acme.admin, bob_mailbox, with_cc(cc))
+    assert stored.json()["status"] == "stored", stored.text
+    assert len(emails_of(acme, carol)) == 1
+
+    entry = {"entry": "blocked.example"}
+    added = acme.client.post(f"/mailboxes/{bob_mailbox}/blocklist", json=entry, headers=acme.admin.headers)
+    assert added.status_code == 200, added.text
+    assert emails_of(acme, acme.admin) == emails_of(acme, carol) == []
+
+    removed = acme.client.request("DELETE", f"/mailboxes/{bob_mailbox}/blocklist", json=entry,
+                                  headers=acme.admin.headers)  # fmt: skip
+    assert removed.status_code == 200, removed.text
+    assert len(emails_of(acme, carol)) == 1
+
+
+@pytest.mark.parametrize("cc", UNPARSEABLE.values(), ids=UNPARSEABLE.keys())
+def test_an_exclusion_set_later_hides_a_copy_whose_only_match_does_not_parse(
+    acme: Workspace, bob_mailbox: str, cc: str
+) -> None:
+    stored = acme.post_message(acme.admin, bob_mailbox, with_cc(cc))
+    assert stored.json()["status"] == "stored", stored.text
+
+    excluded = acme.client.patch("/settings", json={"exclusions": ["blocked.example"]}, headers=acme.admin.headers)
+    assert excluded.status_code == 200, excluded.text
+    assert emails_of(acme, acme.admin) == []
+
+    lifted = acme.client.patch("/settings", json={"exclusions": []}, headers=acme.admin.headers)
+    assert lifted.status_code == 200, lifted.text
+    assert len(emails_of(acme, acme.admin)) == 1
+
+
 def test_a_blocklisted_address_written_with_garbage_after_it_keeps_the_message_out(
     acme: Workspace, bob_mailbox: str
 ) -> None:
