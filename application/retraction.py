@@ -44,17 +44,7 @@ class Retraction:
     def _expunge_copy(self, copy_id: str) -> bool:
         if not self.app.exists(UUID(copy_id)):
             return False  # skipped at ingest (internal, blocked...): nothing to retract
-        for _ in range(ATTEMPTS):
-            copy = self.app.load(SyncedMessage, copy_id)
-            if copy.expunged:
-                return False
-            copy.expunge()
-            try:
-                self.app.save(copy)
-                return True
-            except IntegrityError:
-                continue
-        return False
+        return self._set_expunged(copy_id, True)
 
     def restore(self, mailbox_id: str, held: list[str], entries: list[UidEntry]) -> int:
         """Copies stored before and found again (`held`) that no other UID stood behind: a retracted
@@ -67,11 +57,18 @@ class Retraction:
         return sum(self._restore_copy(copy_id) for copy_id in sorted(set(held) - elsewhere))
 
     def _restore_copy(self, copy_id: str) -> bool:
+        return self._set_expunged(copy_id, False)
+
+    def _set_expunged(self, copy_id: str, expunged: bool) -> bool:
+        """Expunge or restore one copy; False when it already is so (another process was first)."""
         for _ in range(ATTEMPTS):
             copy = self.app.load(SyncedMessage, copy_id)
-            if not copy.expunged:
+            if copy.expunged == expunged:
                 return False
-            copy.restore()
+            if expunged:
+                copy.expunge()
+            else:
+                copy.restore()
             try:
                 self.app.save(copy)
                 return True
