@@ -106,10 +106,9 @@ def _handler(status: int, title: str):  # type: ignore[no-untyped-def]
         response = problem(status, title, str(exc) or title)
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
-        if isinstance(exc, BusyError):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        elif status == 503:
-            response.headers["Retry-After"] = "1"
+        retry_after = getattr(exc, "retry_after", None)  # BusyError, ViewsBehindError
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     return handle

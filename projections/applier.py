@@ -26,6 +26,8 @@ Progress = Callable[[int], None]
 class ViewsBehindError(Exception):
     """The views did not reach the position a request waits for in time."""
 
+    retry_after = 1  # seconds; the API answers it as Retry-After
+
 
 class ApplierLock(Protocol):
     held: bool

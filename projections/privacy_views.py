@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, u
 from domain.mailbox import Mailbox
 from domain.synced_message import SyncedMessage
 from domain.workspace import Workspace
+from projections.email_queries import HIDING_COLUMNS
 from projections.internal import internal_set_of
 from projections.tables import email_copies, email_participants, grants, mailboxes, unparsed_participants
 from projections.writer import Handler, ViewWriter
@@ -51,7 +52,7 @@ def _set_flag(w: ViewWriter, scope: ColumnElement[bool], column: str, hidden: An
     w.execute(update(email_copies).where(scope, flag.is_not(None), ~hidden).values(cleared))
 
 
-HIDDEN_COPY = or_(*(email_copies.c[c].is_not(None) for c in ("expunged_at", "internal_at", "excluded_at", "blocklisted_at")))
+HIDDEN_COPY = or_(*(email_copies.c[c].is_not(None) for c in HIDING_COLUMNS))
 
 
 def sync_hidden(w: ViewWriter, scope: ColumnElement[bool], workspace_id: str) -> None:
