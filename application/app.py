@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Recording, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
 from application.ports import DomainCatalog, Sealer
@@ -68,20 +68,6 @@ class MailTrail(Application[UUID]):
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
-
-    def save(self, *objs: Aggregate | None, **kwargs: Any) -> list[Recording[UUID]]:
-        """As Application.save (eventsourcing 9.5), collecting our aggregates' events directly:
-        the library's runtime Protocol checks cost about 5% of an import on Python 3.11."""
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
-        for obj in objs:
-            if obj is not None:
-                processing_event.events.extend(obj.collect_events())
-                processing_event.aggregates[obj.id] = obj
-        processing_event.saved_kwargs.update(kwargs)
-        recordings = self._record(processing_event)
-        self._take_snapshots(processing_event)
-        self._notify(recordings)
-        return recordings
 
     def save_all(self, *aggregates: Aggregate) -> int:
         """Save atomically and return the last notification id."""
