@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Engine, QueuePool, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 
 SQLITE_BUSY_MS = 30_000
 PRIVATE = 0o600  # the store holds subjects, participants and sealed content: its owner only
@@ -46,7 +46,6 @@ class StoreConfig:
         private_sqlite_file(self.sqlite_path)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "APPLICATION_RECORDER_TOPIC": "adapters.recorders:SQLiteRecorder",
             "SQLITE_DBNAME": str(self.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_MS // 1000),
         }
@@ -94,20 +93,8 @@ class StoreConfig:
         engine = create_engine(
             f"sqlite:///{self.sqlite_path}", connect_args={"check_same_thread": False}
         )
-        _configure_sqlite(engine, scratch)
+        configure_sqlite(engine, scratch)
         return engine
-
-    def loading_engine(self) -> Engine:
-        """A scratch SQLite store's writer whose SQL runs in a loading process, pipelined with
-        the caller (adapters/sqlite_loader.py); one connection. Dispose of it to stop the process."""
-        from adapters.sqlite_loader import LoaderConnection
-
-        path = self.sqlite_path
-        private_sqlite_file(path)
-        engine = create_engine("sqlite://", creator=lambda: LoaderConnection(path), poolclass=QueuePool,
-                               pool_size=1, max_overflow=0)
-        _configure_sqlite(engine, scratch=True)
-        return writer_engine(engine)
 
 
 def private_sqlite_file(path: Path) -> None:
@@ -129,7 +116,7 @@ def private_sqlite_file(path: Path) -> None:
             continue
 
 
-def _configure_sqlite(engine: Engine, scratch: bool) -> None:
+def configure_sqlite(engine: Engine, scratch: bool) -> None:
     """WAL and normal syncs; a scratch store (a replay's) skips durability altogether."""
 
     @event.listens_for(engine, "connect")

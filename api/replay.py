@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, func, select, text
 
+from adapters import bulk
 from adapters.migrations import upgrade
-from adapters.persistence import StoreConfig, writer_engine
+from adapters.persistence import StoreConfig
 from api.errors import BusyError
 from api.runtime import Runtime
 from application.errors import RuleViolationError
 from projections.digest import view_digest
-from projections.rebuild import rebuild, workspace_log
 from projections.runner import Source
 from projections.tables import audit_log
 
@@ -103,7 +103,7 @@ def fresh_views(
     with _rebuilds.held():
         live = runtime.catch_up()
         target = live if until is None else min(until, live)
-        source = None if workspace_id is None else workspace_log(runtime.app, runtime.engine, workspace_id)
+        source = None if workspace_id is None else bulk.workspace_source(runtime.app, runtime.engine, workspace_id)
         with tempfile.TemporaryDirectory(prefix="mailtrail-replay-") as tmp:
             engine, cleanup = _fresh_store(runtime.store, Path(tmp))
             try:
@@ -121,15 +121,9 @@ def rebuild_store(
     progress: Progress | None = None,
     source: Source | None = None,
 ) -> int:
-    """Rebuild the views into the fresh, migrated store of `engine`; on SQLite through a
-    loading process that writes while this one decodes (adapters/sqlite_loader.py)."""
-    if engine.dialect.name != "sqlite":
-        return rebuild(app, writer_engine(engine), until, progress, source)
-    loading = StoreConfig(engine.url.render_as_string()).loading_engine()
-    try:
-        return rebuild(app, loading, until, progress, source)
-    finally:
-        loading.dispose()
+    """Rebuild the views into the fresh, migrated store of `engine` as a bulk load
+    (adapters/bulk/: on SQLite through a loading process that writes while this one decodes)."""
+    return bulk.rebuild_store(app, engine, until, progress, source)
 
 
 def replay_digests(

@@ -12,7 +12,6 @@ from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
 from application.ports import DomainCatalog, Sealer
 from application.transcoder import OrjsonTranscoder
-from application.view_mapper import ViewMapper
 from domain.company import Company
 from domain.filtering import matches_any
 from domain.lead import Lead
@@ -47,11 +46,8 @@ class MailTrail(Application[UUID]):
         return OrjsonTranscoder(self.sealer)
 
     def view_mapper(self) -> Mapper[UUID]:
-        """The mapper the views read with: bodies left sealed, ids as stored (application/view_mapper.py)."""
-        transcoder = OrjsonTranscoder(self.sealer, views=True)
-        if self.mapper.cipher is not None or self.mapper.compressor is not None:
-            return self.factory.mapper(transcoder=transcoder)  # not configured today; the library's path
-        return ViewMapper(transcoder=transcoder)
+        """The library's mapper with a transcoder that leaves a copy's bodies sealed: no view reads them."""
+        return self.factory.mapper(transcoder=OrjsonTranscoder(self.sealer, views=True))
 
     # loading ---------------------------------------------------------------
     def load(self, cls: type[A], aggregate_id: UUID | str, workspace_id: str | None = None) -> A:

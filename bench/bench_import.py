@@ -198,7 +198,7 @@ def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
 def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, loader: bool = True) -> dict[str, Any]:
     """The views rebuilt from 0 into a fresh store as `mailtrail replay` does it
     (`api.replay.rebuild_store`: on SQLite through the loading process), timed alone; the
-    median of `runs` (each into its own fresh store). `loader=False`: `rebuild()` with the
+    median of `runs` (each into its own fresh store). `loader=False`: the bulk load with the
     writer in this process, as before the loading process, for a ratio in the same run."""
     import api.replay
     from adapters.migrations import upgrade
@@ -206,10 +206,15 @@ def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, l
     from api.replay import _fresh_store
     from api.runtime import Runtime
     from projections.digest import view_digest
-    from projections.rebuild import rebuild
 
     def in_process(app: Any, engine: Any) -> int:
-        return rebuild(app, writer_engine(engine))
+        try:
+            from adapters.bulk import rebuild_store
+        except ImportError:  # --rev: a tree before adapters/bulk/
+            from projections.rebuild import rebuild
+
+            return rebuild(app, writer_engine(engine))  # type: ignore[no-any-return]
+        return rebuild_store(app, engine, loader=False)
 
     run_rebuild = getattr(api.replay, "rebuild_store", in_process) if loader else in_process  # --rev: older trees
 
@@ -395,7 +400,10 @@ def baseline_view_rows(sqlite_workdir: Path, tmp: Path) -> dict[str, Any]:
     per event. Median of BASELINE_REPEATS."""
     from adapters.migrations import upgrade
     from adapters.persistence import StoreConfig
-    from projections.rebuild import BULK_TABLES
+    try:
+        from adapters.bulk.indexes import BULK_TABLES
+    except ImportError:  # --rev: a tree before adapters/bulk/
+        from projections.rebuild import BULK_TABLES  # type: ignore[attr-defined, no-redef]
 
     live = sqlite3.connect(sqlite_workdir / "var" / "mailtrail.db")
     rows = {t: live.execute(f'SELECT * FROM "{t}"').fetchall() for t in sorted(BULK_TABLES)}

@@ -30,7 +30,7 @@ class ViewWriter:
         self.conn = conn
         self.bulk = bulk
         self._postgres = conn.dialect.name == "postgresql"
-        # A pipelined connection (adapters/sqlite_loader.py) writes in another process: hand it
+        # A pipelined connection (adapters/bulk/loader.py) writes in another process: hand it
         # the rows after every statement, so it loads them while the next events are decoded.
         self._eager = getattr(conn.connection.dbapi_connection, "pipelined", False)
         self._inserts: dict[tuple[str, tuple[str, ...], bool], tuple[Table, list[tuple[Any, ...]]]] = {}

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, exc, text
 
-from adapters import sqlite_loader
+from adapters import bulk
+from adapters.bulk import loader as sqlite_loader
 from adapters.migrations import upgrade
-from adapters.persistence import StoreConfig, writer_engine
+from adapters.persistence import StoreConfig
 from api.replay import rebuild_store
 from api.runtime import Runtime
 from projections.digest import view_digest
-from projections.rebuild import rebuild
 from tests.integration.test_bulk_replay import _sync_many
 
 
@@ -29,7 +29,7 @@ def store(tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
     plain = config.view_engine(scratch=True)
     with plain.begin() as conn:
         conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"))
-    loading = config.loading_engine()
+    loading = sqlite_loader.loading_engine(config.sqlite_path)
     try:
         yield plain, loading
     finally:
@@ -147,7 +147,7 @@ def test_a_rebuild_through_the_loader_equals_one_written_in_process(runtime: Run
             if through_loader:
                 rebuild_store(app, engine)
             else:
-                rebuild(app, writer_engine(engine))
+                bulk.rebuild_store(app, engine, loader=False)
             digests.append(view_digest(engine))
             engine.dispose()
     assert digests[0] == digests[1]

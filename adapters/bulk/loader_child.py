@@ -1,6 +1,6 @@
 """The loading process of a pipelined rebuild: runs SQL on one SQLite file, in order.
 
-Started by adapters/sqlite_loader.py as `python -I -S sqlite_loader_child.py PATH` and fed
+Started by adapters/bulk/loader.py as `python -I -S loader_child.py PATH` and fed
 requests on stdin; it imports the standard library only, so it starts in a few
 milliseconds. Requests are frames (4-byte length, 1-byte codec, body). A large body
 (a batch of rows) is not put through the pipe but appended to a spool file beside

@@ -3,7 +3,7 @@
 A rebuild spends about as long in SQLite (inserting rows, building indexes) as in
 Python (reading, decrypting and parsing the log, making rows), and SQLite cannot
 overlap them in one process: its driver takes the interpreter lock back for every
-row. So a rebuild's SQL goes to a second process (adapters/sqlite_loader_child.py),
+row. So a rebuild's SQL goes to a second process (adapters/bulk/loader_child.py),
 in order, over a pipe; statements that change rows are sent without waiting, and
 only a statement whose rows or count are read (a SELECT) waits for its answer.
 While the loader writes one batch of rows, this process decodes the next.
@@ -29,9 +29,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.sqlite_loader_child import SPOOLED, encode, frame, read_frame, spool_path
+from sqlalchemy import Engine, QueuePool, create_engine
 
-CHILD = Path(__file__).with_name("sqlite_loader_child.py")
+from adapters.bulk.loader_child import SPOOLED, encode, frame, read_frame, spool_path
+from adapters.persistence import configure_sqlite, private_sqlite_file, writer_engine
+
+CHILD = Path(__file__).with_name("loader_child.py")
 INLINE_BYTES = 16 * 1024  # bodies up to this go through the pipe, larger ones by a spool file
 SPOOL_BYTES = 64 * 1024 * 1024  # a spool file this full is left for a new one (the loader deletes it)
 # Statements whose answer someone reads: their rows, or the count of a RETURNING.
@@ -193,3 +196,13 @@ def _error(name: str, message: str) -> sqlite3.Error:
     if isinstance(kind, type) and issubclass(kind, sqlite3.Error):
         return kind(message)
     return sqlite3.OperationalError(f"{name}: {message}")
+
+
+def loading_engine(path: Path | str) -> Engine:
+    """A scratch SQLite store's writer whose SQL runs in a loading process, pipelined with
+    the caller; one connection. Dispose of it to stop the process."""
+    private_sqlite_file(Path(path))
+    engine = create_engine("sqlite://", creator=lambda: LoaderConnection(path), poolclass=QueuePool,
+                           pool_size=1, max_overflow=0)
+    configure_sqlite(engine, scratch=True)
+    return writer_engine(engine)
