@@ -34,7 +34,8 @@ LAST = 2**63 - 1
 
 # A UUID is stored as its 32 hex digits: read back in the form str(UUID) gives.
 _HYPHENATED = "||'-'||".join(
-    f"substr(originator_id, {start}, {length})" for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    f"substr(originator_id, {start}, {length})"
+    for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 )
 _SQLITE_VARIABLES = 900  # under the 999 bound parameters of older SQLite builds
 
@@ -74,8 +75,9 @@ def _notifications(rows: Rows) -> list[Notification]:
     ]
 
 
-def _reads(recorder: ApplicationRecorder) -> tuple[Callable[[int, int, int], Rows] | None,
-                                                   Callable[[list[int]], Rows] | None]:
+def _reads(
+    recorder: ApplicationRecorder,
+) -> tuple[Callable[[int, int, int], Rows] | None, Callable[[list[int]], Rows] | None]:
     """(page, at) for this recorder; (None, None): the library's own reads."""
     if isinstance(recorder, PostgresApplicationRecorder):
         return _postgres_reads(recorder)
@@ -84,29 +86,38 @@ def _reads(recorder: ApplicationRecorder) -> tuple[Callable[[int, int, int], Row
     return None, None  # ids stored as text, or another store: the library's to read
 
 
-def _postgres_reads(recorder: PostgresApplicationRecorder) -> tuple[Callable[[int, int, int], Rows],
-                                                                   Callable[[list[int]], Rows]]:
+def _postgres_reads(
+    recorder: PostgresApplicationRecorder,
+) -> tuple[Callable[[int, int, int], Rows], Callable[[list[int]], Rows]]:
     table = SQL("{schema}.{table}").format(
         schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name)
     )
     columns = SQL(", ".join(COLUMNS))
-    page_sql = SQL("SELECT {columns} FROM {table} WHERE notification_id >= %s AND notification_id <= %s"
-                   " ORDER BY notification_id LIMIT %s").format(columns=columns, table=table)
-    at_sql = SQL("SELECT {columns} FROM {table} WHERE notification_id = ANY(%s) ORDER BY notification_id").format(
-        columns=columns, table=table
-    )
+    page_sql = SQL(
+        "SELECT {columns} FROM {table} WHERE notification_id >= %s AND notification_id <= %s"
+        " ORDER BY notification_id LIMIT %s"
+    ).format(columns=columns, table=table)
+    at_sql = SQL(
+        "SELECT {columns} FROM {table} WHERE notification_id = ANY(%s) ORDER BY notification_id"
+    ).format(columns=columns, table=table)
 
     def run(statement: SQL | Any, params: tuple[Any, ...], prepare: bool) -> Rows:
-        with recorder.datastore.get_connection() as conn, conn.cursor(binary=True, row_factory=tuple_row) as curs:
+        with (
+            recorder.datastore.get_connection() as conn,
+            conn.cursor(binary=True, row_factory=tuple_row) as curs,
+        ):
             curs.execute(statement, params, prepare=prepare)
             return curs.fetchall()
 
-    return (lambda first, last, limit: run(page_sql, (first, last, limit), True),
-            lambda positions: run(at_sql, (positions,), False))
+    return (
+        lambda first, last, limit: run(page_sql, (first, last, limit), True),
+        lambda positions: run(at_sql, (positions,), False),
+    )
 
 
-def _sqlite_reads(recorder: SQLiteApplicationRecorder) -> tuple[Callable[[int, int, int], Rows],
-                                                               Callable[[list[int]], Rows]]:
+def _sqlite_reads(
+    recorder: SQLiteApplicationRecorder,
+) -> tuple[Callable[[int, int, int], Rows], Callable[[list[int]], Rows]]:
     table = recorder.events_table_name
     columns = f"rowid, {_HYPHENATED}, originator_version, topic, state"
 
@@ -124,9 +135,11 @@ def _sqlite_reads(recorder: SQLiteApplicationRecorder) -> tuple[Callable[[int, i
             cursor = c.sqlite_cursor
             cursor.row_factory = None
             for start in range(0, len(positions), _SQLITE_VARIABLES):
-                chunk = positions[start:start + _SQLITE_VARIABLES]
+                chunk = positions[start : start + _SQLITE_VARIABLES]
                 marks = ", ".join("?" * len(chunk))
-                cursor.execute(f"SELECT {columns} FROM {table} WHERE rowid IN ({marks}) ORDER BY rowid", chunk)
+                cursor.execute(
+                    f"SELECT {columns} FROM {table} WHERE rowid IN ({marks}) ORDER BY rowid", chunk
+                )
                 rows += cursor.fetchall()
         return rows
 

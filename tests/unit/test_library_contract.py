@@ -44,12 +44,12 @@ def test_the_private_steps_of_the_postgres_insert_keep_their_signature(step: str
     )
     parameters = list(inspect.signature(method).parameters.values())
     names = [p.name for p in parameters[:3]]
-    assert names == ["self", "curs", "stored_events"] and parameters[-1].kind is inspect.Parameter.VAR_KEYWORD, (
-        CHANGED.format(
-            what=f"the signature of PostgresApplicationRecorder.{step}",
-            why=f"it is now {inspect.signature(method)}, called as (curs, stored_events, **kwargs)",
-            where="adapters/recorders.py",
-        )
+    assert (
+        names == ["self", "curs", "stored_events"] and parameters[-1].kind is inspect.Parameter.VAR_KEYWORD
+    ), CHANGED.format(
+        what=f"the signature of PostgresApplicationRecorder.{step}",
+        why=f"it is now {inspect.signature(method)}, called as (curs, stored_events, **kwargs)",
+        where="adapters/recorders.py",
     )
 
 
@@ -85,7 +85,9 @@ def test_a_replay_reads_the_attributes_it_uses_of_the_library_recorders() -> Non
     assert "originator_id_type" in inspect.signature(SQLiteDatastore.__init__).parameters
     for recorder in (PostgresApplicationRecorder, SQLiteApplicationRecorder):
         assert "events_table_name" in inspect.signature(recorder.__init__).parameters, CHANGED.format(
-            what=f"{recorder.__name__}.__init__", why="it takes no events_table_name", where="adapters/bulk/log.py"
+            what=f"{recorder.__name__}.__init__",
+            why="it takes no events_table_name",
+            where="adapters/bulk/log.py",
         )
 
 
@@ -124,7 +126,9 @@ def test_a_replay_reads_a_sqlite_log_as_the_library_does(sqlite_app: Application
     assert type(recorder) is SQLiteApplicationRecorder  # the library's own, on the live path too
 
     def fields(notifications: Any) -> list[tuple[Any, ...]]:
-        return [(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state)) for n in notifications]
+        return [
+            (n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state)) for n in notifications
+        ]
 
     library = recorder.select_notifications(1, 100)
     assert len(library) == 10
@@ -133,7 +137,10 @@ def test_a_replay_reads_a_sqlite_log_as_the_library_does(sqlite_app: Application
     assert fields(positions_reader(recorder)([9, 2, 5])) == fields([library[1], library[4], library[8]])
     # the ids come as text; the library's mapper makes the events' UUIDs of them, as of its own rows
     for ours, theirs in zip(log_pages(recorder)(0, None, 100), library, strict=True):
-        assert sqlite_app.mapper.to_domain_event(ours).__dict__ == sqlite_app.mapper.to_domain_event(theirs).__dict__
+        assert (
+            sqlite_app.mapper.to_domain_event(ours).__dict__
+            == sqlite_app.mapper.to_domain_event(theirs).__dict__
+        )
 
 
 def test_no_module_outside_a_replay_imports_the_bulk_load() -> None:
