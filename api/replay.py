@@ -22,8 +22,8 @@ from api.runtime import Runtime
 from application.errors import RuleViolationError
 from projections.digest import view_digest
 from projections.rebuild import rebuild, workspace_log
-from projections.runner import Source
 from projections.tables import audit_log
+from projections.views_runner import Source
 
 Progress = Callable[[int], None]
 

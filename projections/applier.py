@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from projections.runner import ProjectionRunner
+from projections.views_runner import ViewsRunner
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Wakeups:
 class ViewApplier:
     """Catch the views up if this process may apply, else wait for the applier to."""
 
-    def __init__(self, runner: ProjectionRunner, lock: ApplierLock, wakeups: Wakeups,
+    def __init__(self, runner: ViewsRunner, lock: ApplierLock, wakeups: Wakeups,
                  log_position: Callable[[], int], *, hold: bool, wait_seconds: float,
                  lock_retry_seconds: float) -> None:
         self.runner = runner

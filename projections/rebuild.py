@@ -16,8 +16,8 @@ from typing import Any
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, bindparam, select, text
 
-from projections.runner import REBUILD_PAGE, ProjectionRunner, Source
 from projections.tables import audit_log, email_copies, email_participants, emails
+from projections.views_runner import REBUILD_PAGE, Source, ViewsRunner
 
 BULK_TABLES = frozenset(t.name for t in (emails, email_copies, email_participants, audit_log))
 SMALL = 1_000  # rows under which a statement is fast without the secondary indexes
@@ -99,7 +99,7 @@ def rebuild(
     # Reading ahead pays when a server reads while we write; on SQLite the reading thread
     # only competes with the writing one for the interpreter lock.
     server = engine.dialect.name == "postgresql"
-    runner = ProjectionRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server, source=source)
+    runner = ViewsRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server, source=source)
     position = runner.catch_up(until, progress)
     bulk.build(engine)
     if runner.position() != position:  # read back: also waits for a pipelined writer to finish

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import select, update
 
 from domain.mailbox import Mailbox
 from domain.workspace import Workspace
-from projections.tables import (
-    email_copies,
-    email_participants,
-    emails,
-    grants,
-    mailboxes,
-    members,
-    unparsed_participants,
-    workspaces,
-)
+from projections.tables import mailboxes, members, workspaces
 from projections.writer import Handler, ViewWriter
 
 
@@ -162,21 +153,8 @@ def status_changed(event: Any, w: ViewWriter, position: int) -> None:
 
 
 def mailbox_removed(event: Any, w: ViewWriter, position: int) -> None:
-    """Retract every copy of the mailbox from the views at once; records stay."""
-    mailbox_id = str(event.originator_id)
-    copies = select(email_copies.c.id).where(email_copies.c.mailbox_id == mailbox_id)
-    touched = select(email_copies.c.email_id).where(email_copies.c.mailbox_id == mailbox_id)
-    w.execute(delete(email_participants).where(email_participants.c.copy_id.in_(copies)))
-    w.execute(delete(unparsed_participants).where(unparsed_participants.c.copy_id.in_(copies)))
-    w.execute(delete(grants).where(grants.c.mailbox_id == mailbox_id))
-    orphans = select(emails.c.id).where(
-        emails.c.id.in_(touched),
-        ~exists().where(email_copies.c.email_id == emails.c.id, email_copies.c.mailbox_id != mailbox_id),
-    )
-    w.execute(delete(emails).where(emails.c.id.in_(orphans)))
-    w.execute(delete(email_copies).where(email_copies.c.mailbox_id == mailbox_id))
+    """The mailbox stays listed as removed; email_views.mailbox_retracted retracts its copies."""
     _update_mailbox(w, event, status="removed", removed_at=position)
-    w.all_threads_changed(_mailbox_row(w, mailbox_id).workspace_id)
 
 
 def mailbox_erased(event: Any, w: ViewWriter, position: int) -> None:

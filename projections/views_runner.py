@@ -34,7 +34,7 @@ for _module in (workspace_views, email_views, record_views, privacy_views, lead_
         HANDLERS.setdefault(_type, []).append(_handler)
 
 
-class ProjectionRunner:
+class ViewsRunner:
     """Applies new events to the views; safe to call from several threads."""
 
     def __init__(
