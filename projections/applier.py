@@ -8,6 +8,7 @@ takes it for one catch-up and lets it go, so it never keeps a server from applyi
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -193,10 +194,13 @@ class ViewApplier:
                 if self.log_position() > applied:
                     position = self._apply(None)
                     applied = applied if position is None else position
-                self.wakeups.wait_for_events(since, poll_seconds, lambda seen=applied: self.log_position() > seen)
-            except Exception:  # noqa: BLE001 - logged and retried on the next tick
+                self.wakeups.wait_for_events(since, poll_seconds, functools.partial(self._log_passed, applied))
+            except Exception:  # logged and retried on the next tick
                 log.exception("projection catch-up failed")
                 stop.wait(poll_seconds)
+
+    def _log_passed(self, position: int) -> bool:
+        return self.log_position() > position
 
     def _try_to_lead(self) -> bool:
         with self._mutex:

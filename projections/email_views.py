@@ -3,8 +3,6 @@ mailbox's copies retracted."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import delete, exists, select, update
 
 from domain.mailbox import Mailbox
@@ -31,7 +29,7 @@ PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id",
 UNPARSED_COLUMNS = ("copy_id", "address", "workspace_id", "domain")
 
 
-def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
+def message_recorded(event: SyncedMessage.Recorded, w: ViewWriter, position: int) -> None:
     headers = event.headers
     if "erased" in headers:
         return  # content erased by crypto-shredding; its mailbox's removal retracted the copy
@@ -74,12 +72,12 @@ def owner_of(w: ViewWriter, mailbox_id: str) -> str:
     return owner
 
 
-def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
+def message_expunged(event: SyncedMessage.Expunged, w: ViewWriter, position: int) -> None:
     """Hidden as expunged; its mailbox's `synced` counts the copies it still holds."""
     _mark_expunged(w, str(event.originator_id), position)
 
 
-def message_restored(event: Any, w: ViewWriter, position: int) -> None:
+def message_restored(event: SyncedMessage.Restored, w: ViewWriter, position: int) -> None:
     """Shown again: found on the server after its retraction."""
     _mark_expunged(w, str(event.originator_id), None)
 

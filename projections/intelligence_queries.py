@@ -212,8 +212,8 @@ def company_intelligence(
     rows.sort(key=_strongest_first)
     people_rows = []
     for person_id in person_ids:
-        theirs = sorted((r for rs in pairs.values() for r in rs if r["person_id"] == person_id), key=_strongest_first)
-        people_rows.append({"person_id": person_id, **_summary(theirs)})
+        ranked = sorted((r for rs in pairs.values() for r in rs if r["person_id"] == person_id), key=_strongest_first)
+        people_rows.append({"person_id": person_id, **_summary(ranked)})
     people_rows.sort(key=lambda r: (-r["score"], r["person_id"]))
     return {"company_id": company_id, "domain": company.domain, **_head(when, source), **_summary(rows),
             **_overall(found, when), "members": rows, "people": people_rows}

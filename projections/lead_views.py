@@ -36,8 +36,8 @@ from projections.tables import (
     lead_emails,
     leads,
     mailboxes,
-    person_addresses,
     people,
+    person_addresses,
 )
 from projections.writer import Handler, ViewWriter
 
@@ -53,7 +53,7 @@ def _person_workspace(w: ViewWriter, person_id: str) -> str | None:
     return w.execute(select(people.c.workspace_id).where(people.c.id == person_id)).scalar()
 
 
-def person_changed(event: Any, w: ViewWriter, position: int) -> None:
+def person_changed(event: Person.Created | Person.AddressAdded | Person.Merged, w: ViewWriter, position: int) -> None:
     """A person's addresses (created, added, or moved by a merge) may attach their threads' emails."""
     if isinstance(event, Person.Created):
         changed_addresses(w, event.workspace_id).update(event.addresses)
@@ -67,7 +67,7 @@ def person_changed(event: Any, w: ViewWriter, position: int) -> None:
         w.all_threads_changed(workspace_id)
 
 
-def contacts_changed(event: Any, w: ViewWriter, position: int) -> None:
+def contacts_changed(event: Lead.Created | Lead.ContactAdded | Lead.ContactRemoved, w: ViewWriter, position: int) -> None:
     workspace_id = event.workspace_id if isinstance(event, Lead.Created) else w.execute(
         select(leads.c.workspace_id).where(leads.c.id == str(event.originator_id))).scalar()
     if workspace_id is None:

@@ -9,9 +9,11 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.application import Application
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, select
 
 from projections import email_views, lead_views, privacy_views, record_views, workspace_views
@@ -52,7 +54,8 @@ class ViewsRunner:
         self.audit = AuditLogView()
         self.app = app
         mapper = app.view_mapper() if hasattr(app, "view_mapper") else app.mapper
-        self._to_event = mapper.to_domain_event
+        # Every event in the log is one of the aggregates' (domain/), so a DomainEvent.
+        self._to_event = cast(Callable[[Notification], DomainEvent], mapper.to_domain_event)
         self.engine = engine
         self.page_size = page_size
         self._lock = threading.Lock()
@@ -83,8 +86,8 @@ class ViewsRunner:
                 if not notifications:
                     break
                 last = notifications[-1].id
-                more = reader is not None and len(notifications) == self.page_size and (until is None or last < until)
-                ahead = reader.submit(self._read, last, until) if more else None
+                more = len(notifications) == self.page_size and (until is None or last < until)
+                ahead = reader.submit(self._read, last, until) if reader is not None and more else None
                 try:
                     position = self._apply_page(notifications, position)
                 except Exception:
