@@ -19,7 +19,7 @@ from domain.workspace import Workspace
 from projections.tables import mailboxes, workspaces
 
 # The fields each event gained after stores were written without them.
-ADDED_LATER = {
+ADDED_LATER: dict[type, tuple[str, ...]] = {
     Workspace.Created: ("record_policy", "auto_internal_domains"),
     Workspace.MailboxRegistered: ("claimed", "domain"),
     Mailbox.Created: ("sharing", "status"),
