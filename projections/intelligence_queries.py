@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -277,7 +277,9 @@ def _views_position(conn: Connection) -> str:
     return str(conn.execute(select(tracking.c.position).where(tracking.c.name == "views")).scalar() or 0)
 
 
-def _cached(conn: Connection, viewer: Viewer, what: str, sort: str, compute: Any) -> list[tuple[str, SortKey]]:
+def _cached(
+    conn: Connection, viewer: Viewer, what: str, sort: str, compute: Callable[..., list[tuple[str, SortKey]]]
+) -> list[tuple[str, SortKey]]:
     """A sorted list's order, computed once per viewer and views position: the pages after the
     first are slices by key of the same order, and a page is never served from older views."""
     key = (str(conn.engine.url), what, sort, viewer.workspace_id, viewer.member_id, _views_position(conn))

@@ -50,7 +50,8 @@ def changed_addresses(w: ViewWriter, workspace_id: str) -> set[str]:
 
 
 def _person_workspace(w: ViewWriter, person_id: str) -> str | None:
-    return w.execute(select(people.c.workspace_id).where(people.c.id == person_id)).scalar()
+    workspace_id: str | None = w.execute(select(people.c.workspace_id).where(people.c.id == person_id)).scalar()
+    return workspace_id
 
 
 def person_changed(event: Person.Created | Person.AddressAdded | Person.Merged, w: ViewWriter, position: int) -> None:

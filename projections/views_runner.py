@@ -121,7 +121,7 @@ class ViewsRunner:
                 for handler in HANDLERS.get(type(event), ()):
                     handler(event, writer, notification.id)
                 self.audit(event, writer, notification.id)
-            position = notifications[-1].id
+            position: int = notifications[-1].id
             lead_views.settle(writer)
             writer.flush()
             self._save_position(conn, previous, position, untracked)
