@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, bindparam, select, text
 
 from projections.tables import audit_log, email_copies, email_participants, emails
-from projections.views_runner import REBUILD_PAGE, Source, ViewsRunner
+from projections.views_runner import REBUILD_PAGE, PositionedLog, Source, ViewsRunner
 
 BULK_TABLES = frozenset(t.name for t in (emails, email_copies, email_participants, audit_log))
 SMALL = 1_000  # rows under which a statement is fast without the secondary indexes
@@ -76,7 +76,7 @@ def workspace_log(app: Application[Any], live: Engine, workspace_id: str) -> Sou
             positions = list(conn.execute(statement.order_by(audit_log.c.position).limit(limit)).scalars())
         if not positions:
             return []
-        return app.recorder.select_notifications_at(positions)  # type: ignore[attr-defined, no-any-return]
+        return cast(PositionedLog, app.recorder).select_notifications_at(positions)
 
     return read
 

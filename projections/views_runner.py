@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEvent
@@ -28,6 +28,14 @@ REBUILD_PAGE = 5_000  # larger pages for a fresh store: no reader waits on it
 
 # Where a runner reads its pages, when not the whole log: (after, until, limit) -> notifications.
 Source = Callable[[int, int | None, int], Sequence[Any]]
+
+
+class PositionedLog(Protocol):
+    """A recorder that also reads given positions of the log (adapters/recorders.py): one
+    workspace's events, for its replay."""
+
+    def select_notifications_at(self, positions: Sequence[int]) -> Sequence[Notification]: ...
+
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
