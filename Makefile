@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run demo test system-deps bench bench-api clean
+.PHONY: run demo lint test system-deps bench bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ system-deps:
 			echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; \
 		fi; \
 	fi
+
+# Static checks (configured in pyproject.toml): ruff's lint and format check over the tree, mypy
+# on the layers that hold the rules. Not yet a step of `test`: the tree is formatted once first.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy domain application projections
 
 test: system-deps $(VENV)/.installed
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Engine, delete, select
 
 from adapters.persistence import writer_engine
-from projections.secret_tables import mailbox_secrets
+from adapters.secret_tables import mailbox_secrets
 
 NONCE_BYTES = 12
 _PURPOSE = b"mailtrail/mailbox-secrets/v1"

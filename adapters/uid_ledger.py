@@ -8,8 +8,8 @@ from sqlalchemy import Engine, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import writer_engine
+from adapters.secret_tables import imap_uids
 from application.ports import UidEntry
-from projections.secret_tables import imap_uids
 
 CHUNK = 400
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from adapters.datakeys import key_metadata
-from projections.secret_tables import secret_metadata
+from adapters.secret_tables import secret_metadata
 from projections.tables import metadata
 
 # Every table the migrations own: the views, and the secrets and data keys that are not views.

@@ -22,8 +22,8 @@ from api.errors import BusyError
 from api.runtime import Runtime
 from application.errors import RuleViolationError
 from projections.digest import view_digest
-from projections.runner import Source
 from projections.tables import audit_log
+from projections.views_runner import Source
 
 Progress = Callable[[int], None]
 

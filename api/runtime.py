@@ -17,8 +17,8 @@ from adapters.settings import Settings
 from application.app import MailTrail
 from domain.records import FanOutLimits
 from projections.applier import Progress, ViewApplier
-from projections.runner import ProjectionRunner
 from projections.tables import mailboxes
+from projections.views_runner import ViewsRunner
 
 @dataclass
 class Runtime:
@@ -26,7 +26,7 @@ class Runtime:
     store: StoreConfig
     app: MailTrail
     engine: Engine
-    runner: ProjectionRunner
+    runner: ViewsRunner
     sealer: DataKeyStore
     views: ViewApplier
     resolver: Resolver = socket.getaddrinfo  # every outbound connection's lookups (tests inject a stub)
@@ -46,7 +46,7 @@ class Runtime:
         fan_out = FanOutLimits(settings.max_participants, settings.max_records_per_batch)
         catalog = DomainCatalog(settings.verifying_mail_hosts)
         app = MailTrail(catalog, sealer, env=store.event_store_env(), fan_out=fan_out)
-        runner = ProjectionRunner(app, writer_engine(engine))
+        runner = ViewsRunner(app, writer_engine(engine))
         views = ViewApplier(
             runner, store.applier_lock(), store.wakeups(getattr(app.recorder, "channel_name", None)),
             lambda: app.recorder.max_notification_id() or 0, hold=hold_views_lock,

@@ -15,7 +15,13 @@ class Company(Aggregate):
     def create_id(workspace_id: str, domain: str, **_: Any) -> UUID:
         return stable_id("company", workspace_id, domain)
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        workspace_id: str
+        domain: str
+        name: str
+        origin: dict[str, Any]
+
+    @event(Created)
     def __init__(
         self, workspace_id: str, domain: str, name: str, origin: dict[str, Any]
     ) -> None:

@@ -8,7 +8,12 @@ from domain.errors import RuleViolationError
 
 
 class Lead(Aggregate):
-    @event("Created")
+    class Created(Aggregate.Created):
+        workspace_id: str
+        name: str
+        contacts: list[str]
+
+    @event(Created)
     def __init__(self, workspace_id: str, name: str, contacts: list[str]) -> None:
         self.workspace_id = workspace_id
         self.name = name
@@ -18,7 +23,10 @@ class Lead(Aggregate):
         if person_id not in self.contacts:
             self._contact_added(person_id=person_id)
 
-    @event("ContactAdded")
+    class ContactAdded(Aggregate.Event):
+        person_id: str
+
+    @event(ContactAdded)
     def _contact_added(self, person_id: str) -> None:
         self.contacts = [*self.contacts, person_id]
 
@@ -27,6 +35,9 @@ class Lead(Aggregate):
             raise RuleViolationError("that person is not a contact of this lead")
         self._contact_removed(person_id=person_id)
 
-    @event("ContactRemoved")
+    class ContactRemoved(Aggregate.Event):
+        person_id: str
+
+    @event(ContactRemoved)
     def _contact_removed(self, person_id: str) -> None:
         self.contacts = [c for c in self.contacts if c != person_id]

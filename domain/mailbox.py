@@ -17,8 +17,29 @@ DISCONNECTED = "disconnected"
 REMOVED = "removed"
 
 
+def merge_skip_counts(skipped: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    """A mailbox's skip counts per reason after a batch's (which may be negative: see record_batch)."""
+    merged = dict(skipped)
+    for reason, count in more.items():
+        merged[reason] = merged.get(reason, 0) + count
+    return merged
+
+
 class Mailbox(Aggregate):
-    @event("Created")
+    class Created(Aggregate.Created):
+        """`sharing` and `status` are what a new mailbox starts with (and what the events stored
+        before they were fields started with)."""
+
+        workspace_id: str
+        owner_id: str
+        provider: str
+        address: str
+        aliases: list[str]
+        connection: dict[str, Any]
+        sharing: str = SharingLevel.METADATA.value
+        status: str = ACTIVE
+
+    @event(Created)
     def __init__(
         self,
         workspace_id: str,
@@ -27,6 +48,8 @@ class Mailbox(Aggregate):
         address: str,
         aliases: list[str],
         connection: dict[str, Any],
+        sharing: str = Created.sharing,
+        status: str = Created.status,
     ) -> None:
         self.workspace_id = workspace_id
         self.owner_id = owner_id
@@ -34,10 +57,10 @@ class Mailbox(Aggregate):
         self.address = address
         self.aliases = aliases
         self.connection = connection
-        self.sharing = SharingLevel.METADATA.value
+        self.sharing = sharing
         self.blocklist: list[str] = []
         self.cursors: dict[str, dict[str, Any]] = {}
-        self.status = ACTIVE
+        self.status = status
         self.status_reason = ""
         self.synced = 0
         self.skipped: dict[str, int] = {}
@@ -61,7 +84,10 @@ class Mailbox(Aggregate):
         if level != self.sharing:
             self._sharing_changed(level=level)
 
-    @event("SharingChanged")
+    class SharingChanged(Aggregate.Event):
+        level: str
+
+    @event(SharingChanged)
     def _sharing_changed(self, level: str) -> None:
         self.sharing = level
 
@@ -72,7 +98,10 @@ class Mailbox(Aggregate):
         if entry not in self.blocklist:
             self._blocklist_entry_added(entry=entry)
 
-    @event("BlocklistEntryAdded")
+    class BlocklistEntryAdded(Aggregate.Event):
+        entry: str
+
+    @event(BlocklistEntryAdded)
     def _blocklist_entry_added(self, entry: str) -> None:
         self.blocklist = [*self.blocklist, entry]
 
@@ -80,7 +109,10 @@ class Mailbox(Aggregate):
         if entry in self.blocklist:
             self._blocklist_entry_removed(entry=entry)
 
-    @event("BlocklistEntryRemoved")
+    class BlocklistEntryRemoved(Aggregate.Event):
+        entry: str
+
+    @event(BlocklistEntryRemoved)
     def _blocklist_entry_removed(self, entry: str) -> None:
         self.blocklist = [e for e in self.blocklist if e != entry]
 
@@ -118,7 +150,19 @@ class Mailbox(Aggregate):
             cleared_keys=cleared,
         )
 
-    @event("BatchRecorded")
+    class BatchRecorded(Aggregate.Event):
+        """`skipped` counts per reason; the keys are absent from events stored before them."""
+
+        folder: str
+        cursor: dict[str, Any] | None
+        synced: int
+        skipped: dict[str, int]
+        rejected: list[dict[str, str]]
+        blocked_threads: list[str]
+        skipped_keys: dict[str, list[str]] | None = None
+        cleared_keys: dict[str, list[str]] | None = None
+
+    @event(BatchRecorded)
     def _batch_recorded(
         self,
         folder: str,
@@ -127,17 +171,14 @@ class Mailbox(Aggregate):
         skipped: dict[str, int],
         rejected: list[dict[str, str]],
         blocked_threads: list[str],
-        skipped_keys: dict[str, list[str]] | None = None,  # absent from events stored before keys
-        cleared_keys: dict[str, list[str]] | None = None,
+        skipped_keys: dict[str, list[str]] | None = BatchRecorded.skipped_keys,
+        cleared_keys: dict[str, list[str]] | None = BatchRecorded.cleared_keys,
     ) -> None:
         self.blocked_threads = self.blocked_threads | set(blocked_threads)
         if cursor is not None:
             self.cursors = {**self.cursors, folder: cursor}
         self.synced += synced
-        merged = dict(self.skipped)
-        for reason, count in skipped.items():
-            merged[reason] = merged.get(reason, 0) + count
-        self.skipped = merged
+        self.skipped = merge_skip_counts(self.skipped, skipped)
         keys = dict(self.skipped_keys)
         for reason, added in (skipped_keys or {}).items():
             keys[reason] = keys.get(reason, frozenset()) | frozenset(added)
@@ -151,7 +192,10 @@ class Mailbox(Aggregate):
         if folder in self.cursors:
             self._folder_forgotten(folder=folder)
 
-    @event("FolderForgotten")
+    class FolderForgotten(Aggregate.Event):
+        folder: str
+
+    @event(FolderForgotten)
     def _folder_forgotten(self, folder: str) -> None:
         self.cursors = {name: c for name, c in self.cursors.items() if name != folder}
 
@@ -160,7 +204,11 @@ class Mailbox(Aggregate):
         if (status, reason) != (self.status, self.status_reason):
             self._status_changed(status=status, reason=reason)
 
-    @event("StatusChanged")
+    class StatusChanged(Aggregate.Event):
+        status: str
+        reason: str
+
+    @event(StatusChanged)
     def _status_changed(self, status: str, reason: str) -> None:
         self.status = status
         self.status_reason = reason
@@ -180,7 +228,10 @@ class Mailbox(Aggregate):
         self._check_not_removed()
         self._removed(held=held)
 
-    @event("Removed")
+    class Removed(Aggregate.Event):
+        held: bool
+
+    @event(Removed)
     def _removed(self, held: bool) -> None:
         self.status = REMOVED
         self.held = held
@@ -192,7 +243,10 @@ class Mailbox(Aggregate):
         if not self.erased:
             self._erased()
 
-    @event("Erased")
+    class Erased(Aggregate.Event):
+        """The mailbox's data key goes with this event."""
+
+    @event(Erased)
     def _erased(self) -> None:
         self.erased = True
         self.held = False
@@ -203,7 +257,10 @@ class Mailbox(Aggregate):
         if connection != self.connection:
             self._connection_changed(connection=connection)
 
-    @event("ConnectionChanged")
+    class ConnectionChanged(Aggregate.Event):
+        connection: dict[str, Any]
+
+    @event(ConnectionChanged)
     def _connection_changed(self, connection: dict[str, Any]) -> None:
         self.connection = connection
 

@@ -19,7 +19,13 @@ class Person(Aggregate):
             return person_id_for_address(workspace_id, addresses[0])
         return uuid4()
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        workspace_id: str
+        name: str
+        addresses: list[str]
+        origin: dict[str, Any]
+
+    @event(Created)
     def __init__(
         self, workspace_id: str, name: str, addresses: list[str], origin: dict[str, Any]
     ) -> None:
@@ -33,7 +39,10 @@ class Person(Aggregate):
         if address not in self.addresses:
             self._address_added(address=address)
 
-    @event("AddressAdded")
+    class AddressAdded(Aggregate.Event):
+        address: str
+
+    @event(AddressAdded)
     def _address_added(self, address: str) -> None:
         self.addresses = [*self.addresses, address]
 
@@ -45,7 +54,10 @@ class Person(Aggregate):
             raise RuleViolationError("a person cannot be merged into itself")
         self._merged(target_id=target_id)
 
-    @event("Merged")
+    class Merged(Aggregate.Event):
+        target_id: str
+
+    @event(Merged)
     def _merged(self, target_id: str) -> None:
         self.merged_into = target_id
 
@@ -62,7 +74,12 @@ class AddressClaim(Aggregate):
     def create_id(workspace_id: str, address: str, **_: Any) -> UUID:
         return stable_id("address", workspace_id, address)
 
-    @event("Claimed")
+    class Claimed(Aggregate.Created):
+        workspace_id: str
+        address: str
+        person_id: str
+
+    @event(Claimed)
     def __init__(self, workspace_id: str, address: str, person_id: str) -> None:
         self.workspace_id = workspace_id
         self.address = address
@@ -72,6 +89,9 @@ class AddressClaim(Aggregate):
         if person_id != self.person_id:
             self._transferred(person_id=person_id)
 
-    @event("Transferred")
+    class Transferred(Aggregate.Event):
+        person_id: str
+
+    @event(Transferred)
     def _transferred(self, person_id: str) -> None:
         self.person_id = person_id

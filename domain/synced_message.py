@@ -45,7 +45,21 @@ class SyncedMessage(Aggregate):
         has one, else the email identity."""
         return stable_id("copy", mailbox_id, copy_key or identity)
 
-    @event("Recorded")
+    class Recorded(Aggregate.Created):
+        """`headers` and `content` are stored sealed with the mailbox's key (application/transcoder.py);
+        `copy_key` is the provider's own id of the message (None when it has none)."""
+
+        mailbox_id: str
+        identity: str
+        workspace_id: str
+        email_id: str
+        folder: str
+        direction: str
+        headers: dict[str, Any]
+        content: dict[str, Any]
+        copy_key: str | None = None
+
+    @event(Recorded)
     def __init__(
         self,
         mailbox_id: str,
@@ -56,7 +70,7 @@ class SyncedMessage(Aggregate):
         direction: str,
         headers: dict[str, Any],
         content: dict[str, Any],
-        copy_key: str | None = None,
+        copy_key: str | None = Recorded.copy_key,
     ) -> None:
         self.mailbox_id = mailbox_id
         self.identity = identity
@@ -73,7 +87,10 @@ class SyncedMessage(Aggregate):
         if not self.expunged:
             self._expunged()
 
-    @event("Expunged")
+    class Expunged(Aggregate.Event):
+        """Gone from the mail server (or its folder no longer synced): retracted from the views."""
+
+    @event(Expunged)
     def _expunged(self) -> None:
         self.expunged = True
 
@@ -82,7 +99,10 @@ class SyncedMessage(Aggregate):
         if self.expunged:
             self._restored()
 
-    @event("Restored")
+    class Restored(Aggregate.Event):
+        """Found on the server again after its retraction."""
+
+    @event(Restored)
     def _restored(self) -> None:
         self.expunged = False
 
@@ -92,7 +112,14 @@ class SyncedMessage(Aggregate):
             raise RuleViolationError("share with named members or with the workspace")
         self._shared(grant_id=grant_id, by=by, members=members, everyone=everyone, thread=thread)
 
-    @event("Shared")
+    class Shared(Aggregate.Event):
+        grant_id: str
+        by: str
+        members: list[str]
+        everyone: bool
+        thread: bool
+
+    @event(Shared)
     def _shared(self, grant_id: str, by: str, members: list[str], everyone: bool, thread: bool) -> None:
         self.grants = {**self.grants, grant_id: {"members": members, "everyone": everyone, "thread": thread}}
 
@@ -101,6 +128,9 @@ class SyncedMessage(Aggregate):
             raise NotFoundError(f"share {grant_id} not found")
         self._share_revoked(grant_id=grant_id)
 
-    @event("ShareRevoked")
+    class ShareRevoked(Aggregate.Event):
+        grant_id: str
+
+    @event(ShareRevoked)
     def _share_revoked(self, grant_id: str) -> None:
         self.grants = {k: v for k, v in self.grants.items() if k != grant_id}

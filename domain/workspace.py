@@ -20,16 +20,33 @@ MAILBOXES_PER_MEMBER: dict[Plan, int | None] = {
 
 
 class Workspace(Aggregate):
-    @event("Created")
-    def __init__(self, name: str, signup_domain: str, plan: str) -> None:
+    class Created(Aggregate.Created):
+        """`record_policy` and `auto_internal_domains` are what a new workspace starts with (and
+        what the events stored before they were fields started with)."""
+
+        name: str
+        signup_domain: str
+        plan: str
+        record_policy: str = RecordPolicy.SELECTIVE.value
+        auto_internal_domains: bool = True
+
+    @event(Created)
+    def __init__(
+        self,
+        name: str,
+        signup_domain: str,
+        plan: str,
+        record_policy: str = Created.record_policy,
+        auto_internal_domains: bool = Created.auto_internal_domains,
+    ) -> None:
         self.name = name
         self.signup_domain = signup_domain
         self.plan = plan
-        self.record_policy = RecordPolicy.SELECTIVE.value
+        self.record_policy = record_policy
         self.internal_domains: list[str] = [signup_domain]
         self.explicit_domains: list[str] = [signup_domain]  # set by an admin (or the signup)
         self.mailbox_domains: dict[str, str] = {}  # mailbox id -> the domain it made internal
-        self.auto_internal_domains = True
+        self.auto_internal_domains = auto_internal_domains
         self.exclusions: list[str] = []
         self.legal_hold = False
         self.members: dict[str, dict[str, Any]] = {}
@@ -45,7 +62,13 @@ class Workspace(Aggregate):
             raise ConflictError("an address already belongs to a member")
         self._member_added(member_id=member_id, name=name, emails=emails, role=role)
 
-    @event("MemberAdded")
+    class MemberAdded(Aggregate.Event):
+        member_id: str
+        name: str
+        emails: list[str]
+        role: str
+
+    @event(MemberAdded)
     def _member_added(self, member_id: str, name: str, emails: list[str], role: str) -> None:
         self.members[member_id] = {"name": name, "emails": emails, "role": role}
 
@@ -57,7 +80,11 @@ class Workspace(Aggregate):
             raise ConflictError(f"{address} already belongs to another member")
         self._member_email_added(member_id=member_id, address=address)
 
-    @event("MemberEmailAdded")
+    class MemberEmailAdded(Aggregate.Event):
+        member_id: str
+        address: str
+
+    @event(MemberEmailAdded)
     def _member_email_added(self, member_id: str, address: str) -> None:
         member = self.members[member_id]
         self.members[member_id] = {**member, "emails": [*member["emails"], address]}
@@ -105,14 +132,25 @@ class Workspace(Aggregate):
         if makes_internal and domain not in self.internal_domains:
             self._internal_domains_set(**self._domains_state(sorted({*self.internal_domains, domain})))
 
-    @event("MailboxRegistered")
+    class MailboxRegistered(Aggregate.Event):
+        """`addresses` are the verified ones, `claimed` all of them (absent from events stored
+        before unverified addresses were kept: then all were verified); `domain` is the one the
+        mailbox made internal."""
+
+        mailbox_id: str
+        owner_id: str
+        addresses: list[str]
+        claimed: list[str] | None = None
+        domain: str | None = None
+
+    @event(MailboxRegistered)
     def _mailbox_registered(
         self,
         mailbox_id: str,
         owner_id: str,
         addresses: list[str],
-        claimed: list[str] | None = None,
-        domain: str | None = None,
+        claimed: list[str] | None = MailboxRegistered.claimed,
+        domain: str | None = MailboxRegistered.domain,
     ) -> None:
         self.mailbox_addresses[mailbox_id] = addresses
         self.mailbox_claims[mailbox_id] = claimed if claimed is not None else addresses
@@ -132,7 +170,11 @@ class Workspace(Aggregate):
             remaining = [d for d in self.internal_domains if d != domain]
             self._internal_domains_set(**self._domains_state(remaining))
 
-    @event("MailboxUnregistered")
+    class MailboxUnregistered(Aggregate.Event):
+        mailbox_id: str
+        held: bool
+
+    @event(MailboxUnregistered)
     def _mailbox_unregistered(self, mailbox_id: str, held: bool) -> None:
         self.mailbox_addresses.pop(mailbox_id, None)
         self.mailbox_claims.pop(mailbox_id, None)
@@ -171,14 +213,21 @@ class Workspace(Aggregate):
             "mailbox_domains": dict(self.mailbox_domains),
         }
 
-    @event("InternalDomainsSet")
+    class InternalDomainsSet(Aggregate.Event):
+        """`explicit`: the domains an admin set; absent from events stored before it existed,
+        whose domains were all an admin's (or a connection's) doing."""
+
+        domains: list[str]
+        explicit: list[str] | None = None
+        mailbox_domains: dict[str, str] | None = None
+
+    @event(InternalDomainsSet)
     def _internal_domains_set(
         self,
         domains: list[str],
-        explicit: list[str] | None = None,
-        mailbox_domains: dict[str, str] | None = None,
+        explicit: list[str] | None = InternalDomainsSet.explicit,
+        mailbox_domains: dict[str, str] | None = InternalDomainsSet.mailbox_domains,
     ) -> None:
-        """Events stored before `explicit` existed were all an admin's (or a connection's) doing."""
         self.internal_domains = domains
         self.explicit_domains = explicit if explicit is not None else domains
         if mailbox_domains is not None:
@@ -189,7 +238,10 @@ class Workspace(Aggregate):
         if enabled != self.auto_internal_domains:
             self._auto_internal_domains_set(enabled=enabled)
 
-    @event("AutoInternalDomainsSet")
+    class AutoInternalDomainsSet(Aggregate.Event):
+        enabled: bool
+
+    @event(AutoInternalDomainsSet)
     def _auto_internal_domains_set(self, enabled: bool) -> None:
         self.auto_internal_domains = enabled
 
@@ -197,7 +249,10 @@ class Workspace(Aggregate):
         if sorted(entries) != sorted(self.exclusions):
             self._exclusions_set(entries=sorted(set(entries)))
 
-    @event("ExclusionsSet")
+    class ExclusionsSet(Aggregate.Event):
+        entries: list[str]
+
+    @event(ExclusionsSet)
     def _exclusions_set(self, entries: list[str]) -> None:
         self.exclusions = entries
 
@@ -205,7 +260,10 @@ class Workspace(Aggregate):
         if RecordPolicy(policy).value != self.record_policy:
             self._record_policy_set(policy=policy)
 
-    @event("RecordPolicySet")
+    class RecordPolicySet(Aggregate.Event):
+        policy: str
+
+    @event(RecordPolicySet)
     def _record_policy_set(self, policy: str) -> None:
         self.record_policy = policy
 
@@ -213,7 +271,10 @@ class Workspace(Aggregate):
         if Plan(plan).value != self.plan:
             self._plan_set(plan=plan)
 
-    @event("PlanSet")
+    class PlanSet(Aggregate.Event):
+        plan: str
+
+    @event(PlanSet)
     def _plan_set(self, plan: str) -> None:
         self.plan = plan
 
@@ -221,7 +282,10 @@ class Workspace(Aggregate):
         if held != self.legal_hold:
             self._legal_hold_set(held=held)
 
-    @event("LegalHoldSet")
+    class LegalHoldSet(Aggregate.Event):
+        held: bool
+
+    @event(LegalHoldSet)
     def _legal_hold_set(self, held: bool) -> None:
         self.legal_hold = held
 
@@ -232,7 +296,10 @@ class Workspace(Aggregate):
             self._held_released(mailbox_ids=released)
         return released if not self.legal_hold else []
 
-    @event("HeldReleased")
+    class HeldReleased(Aggregate.Event):
+        mailbox_ids: list[str]
+
+    @event(HeldReleased)
     def _held_released(self, mailbox_ids: list[str]) -> None:
         self.held_mailboxes = [m for m in self.held_mailboxes if m not in mailbox_ids]
 

@@ -8,6 +8,7 @@ takes it for one catch-up and lets it go, so it never keeps a server from applyi
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from projections.runner import ProjectionRunner
+from projections.views_runner import ViewsRunner
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class Wakeups:
 class ViewApplier:
     """Catch the views up if this process may apply, else wait for the applier to."""
 
-    def __init__(self, runner: ProjectionRunner, lock: ApplierLock, wakeups: Wakeups,
+    def __init__(self, runner: ViewsRunner, lock: ApplierLock, wakeups: Wakeups,
                  log_position: Callable[[], int], *, hold: bool, wait_seconds: float,
                  lock_retry_seconds: float) -> None:
         self.runner = runner
@@ -193,10 +194,13 @@ class ViewApplier:
                 if self.log_position() > applied:
                     position = self._apply(None)
                     applied = applied if position is None else position
-                self.wakeups.wait_for_events(since, poll_seconds, lambda seen=applied: self.log_position() > seen)
-            except Exception:  # noqa: BLE001 - logged and retried on the next tick
+                self.wakeups.wait_for_events(since, poll_seconds, functools.partial(self._log_passed, applied))
+            except Exception:  # logged and retried on the next tick
                 log.exception("projection catch-up failed")
                 stop.wait(poll_seconds)
+
+    def _log_passed(self, position: int) -> bool:
+        return self.log_position() > position
 
     def _try_to_lead(self) -> bool:
         with self._mutex:

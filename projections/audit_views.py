@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
+from eventsourcing.domain import DomainEvent
 from sqlalchemy import select
 
 from projections.tables import audit_log
@@ -26,7 +26,7 @@ class AuditLogView:
     def __init__(self) -> None:
         self._workspace_of: dict[str, str] = {}
 
-    def __call__(self, event: Any, w: ViewWriter, position: int) -> None:
+    def __call__(self, event: DomainEvent, w: ViewWriter, position: int) -> None:
         aggregate_id = str(event.originator_id)
         workspace_id = self._workspace(event, aggregate_id, w)
         if workspace_id is None:
@@ -37,7 +37,7 @@ class AuditLogView:
             event_type, event.timestamp.isoformat(),
         ))
 
-    def _workspace(self, event: Any, aggregate_id: str, w: ViewWriter) -> str | None:
+    def _workspace(self, event: DomainEvent, aggregate_id: str, w: ViewWriter) -> str | None:
         workspace_id = getattr(event, "workspace_id", None)
         if workspace_id is None and type(event).__qualname__.startswith("Workspace."):
             workspace_id = aggregate_id

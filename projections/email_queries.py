@@ -157,7 +157,7 @@ def email_summaries(conn: Connection, viewer: Viewer, email_ids: list[str]) -> l
 
 
 def _direction(viewer: Viewer, copies: list[Any]) -> str:
-    own = [c.direction for c in copies if c.owner_id == viewer.member_id]
+    own: list[str] = [c.direction for c in copies if c.owner_id == viewer.member_id]
     return (own or [c.direction for c in copies])[0]
 
 

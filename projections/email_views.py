@@ -1,15 +1,22 @@
-"""Emails view: one email per message, one copy per mailbox, participants per copy."""
+"""Emails view: one email per message, one copy per mailbox, participants per copy; a removed
+mailbox's copies retracted."""
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import delete, exists, select, update
 
-from sqlalchemy import select, update
-
+from domain.mailbox import Mailbox
 from domain.synced_message import SyncedMessage
 from domain.threads import thread_key
 from projections.email_queries import HIDING_COLUMNS
-from projections.tables import email_copies, email_participants, emails, mailboxes, unparsed_participants
+from projections.tables import (
+    email_copies,
+    email_participants,
+    emails,
+    grants,
+    mailboxes,
+    unparsed_participants,
+)
 from projections.writer import Handler, ViewWriter
 
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
@@ -22,7 +29,7 @@ PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id",
 UNPARSED_COLUMNS = ("copy_id", "address", "workspace_id", "domain")
 
 
-def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
+def message_recorded(event: SyncedMessage.Recorded, w: ViewWriter, position: int) -> None:
     headers = event.headers
     if "erased" in headers:
         return  # content erased by crypto-shredding; its mailbox's removal retracted the copy
@@ -65,12 +72,12 @@ def owner_of(w: ViewWriter, mailbox_id: str) -> str:
     return owner
 
 
-def message_expunged(event: Any, w: ViewWriter, position: int) -> None:
+def message_expunged(event: SyncedMessage.Expunged, w: ViewWriter, position: int) -> None:
     """Hidden as expunged; its mailbox's `synced` counts the copies it still holds."""
     _mark_expunged(w, str(event.originator_id), position)
 
 
-def message_restored(event: Any, w: ViewWriter, position: int) -> None:
+def message_restored(event: SyncedMessage.Restored, w: ViewWriter, position: int) -> None:
     """Shown again: found on the server after its retraction."""
     _mark_expunged(w, str(event.originator_id), None)
 
@@ -90,8 +97,27 @@ def _mark_expunged(w: ViewWriter, copy_id: str, position: int | None) -> None:
     w.changed_threads(found.workspace_id).add(found.thread_key)
 
 
+def mailbox_retracted(event: Mailbox.Removed, w: ViewWriter, position: int) -> None:
+    """Retract every copy of the removed mailbox from the views at once; records stay."""
+    mailbox_id = str(event.originator_id)
+    copies = select(email_copies.c.id).where(email_copies.c.mailbox_id == mailbox_id)
+    touched = select(email_copies.c.email_id).where(email_copies.c.mailbox_id == mailbox_id)
+    w.execute(delete(email_participants).where(email_participants.c.copy_id.in_(copies)))
+    w.execute(delete(unparsed_participants).where(unparsed_participants.c.copy_id.in_(copies)))
+    w.execute(delete(grants).where(grants.c.mailbox_id == mailbox_id))
+    orphans = select(emails.c.id).where(
+        emails.c.id.in_(touched),
+        ~exists().where(email_copies.c.email_id == emails.c.id, email_copies.c.mailbox_id != mailbox_id),
+    )
+    w.execute(delete(emails).where(emails.c.id.in_(orphans)))
+    w.execute(delete(email_copies).where(email_copies.c.mailbox_id == mailbox_id))
+    workspace_id = w.execute(select(mailboxes.c.workspace_id).where(mailboxes.c.id == mailbox_id)).scalar_one()
+    w.all_threads_changed(workspace_id)
+
+
 HANDLERS: dict[type, Handler] = {
     SyncedMessage.Recorded: message_recorded,
     SyncedMessage.Expunged: message_expunged,
     SyncedMessage.Restored: message_restored,
+    Mailbox.Removed: mailbox_retracted,
 }

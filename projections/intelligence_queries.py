@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -212,8 +212,8 @@ def company_intelligence(
     rows.sort(key=_strongest_first)
     people_rows = []
     for person_id in person_ids:
-        theirs = sorted((r for rs in pairs.values() for r in rs if r["person_id"] == person_id), key=_strongest_first)
-        people_rows.append({"person_id": person_id, **_summary(theirs)})
+        ranked = sorted((r for rs in pairs.values() for r in rs if r["person_id"] == person_id), key=_strongest_first)
+        people_rows.append({"person_id": person_id, **_summary(ranked)})
     people_rows.sort(key=lambda r: (-r["score"], r["person_id"]))
     return {"company_id": company_id, "domain": company.domain, **_head(when, source), **_summary(rows),
             **_overall(found, when), "members": rows, "people": people_rows}
@@ -277,7 +277,9 @@ def _views_position(conn: Connection) -> str:
     return str(conn.execute(select(tracking.c.position).where(tracking.c.name == "views")).scalar() or 0)
 
 
-def _cached(conn: Connection, viewer: Viewer, what: str, sort: str, compute: Any) -> list[tuple[str, SortKey]]:
+def _cached(
+    conn: Connection, viewer: Viewer, what: str, sort: str, compute: Callable[..., list[tuple[str, SortKey]]]
+) -> list[tuple[str, SortKey]]:
     """A sorted list's order, computed once per viewer and views position: the pages after the
     first are slices by key of the same order, and a page is never served from older views."""
     key = (str(conn.engine.url), what, sort, viewer.workspace_id, viewer.member_id, _views_position(conn))

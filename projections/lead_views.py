@@ -36,8 +36,8 @@ from projections.tables import (
     lead_emails,
     leads,
     mailboxes,
-    person_addresses,
     people,
+    person_addresses,
 )
 from projections.writer import Handler, ViewWriter
 
@@ -50,10 +50,11 @@ def changed_addresses(w: ViewWriter, workspace_id: str) -> set[str]:
 
 
 def _person_workspace(w: ViewWriter, person_id: str) -> str | None:
-    return w.execute(select(people.c.workspace_id).where(people.c.id == person_id)).scalar()
+    workspace_id: str | None = w.execute(select(people.c.workspace_id).where(people.c.id == person_id)).scalar()
+    return workspace_id
 
 
-def person_changed(event: Any, w: ViewWriter, position: int) -> None:
+def person_changed(event: Person.Created | Person.AddressAdded | Person.Merged, w: ViewWriter, position: int) -> None:
     """A person's addresses (created, added, or moved by a merge) may attach their threads' emails."""
     if isinstance(event, Person.Created):
         changed_addresses(w, event.workspace_id).update(event.addresses)
@@ -67,7 +68,7 @@ def person_changed(event: Any, w: ViewWriter, position: int) -> None:
         w.all_threads_changed(workspace_id)
 
 
-def contacts_changed(event: Any, w: ViewWriter, position: int) -> None:
+def contacts_changed(event: Lead.Created | Lead.ContactAdded | Lead.ContactRemoved, w: ViewWriter, position: int) -> None:
     workspace_id = event.workspace_id if isinstance(event, Lead.Created) else w.execute(
         select(leads.c.workspace_id).where(leads.c.id == str(event.originator_id))).scalar()
     if workspace_id is None:

@@ -18,6 +18,15 @@ from projections.internal import internal_set_of
 from projections.tables import email_copies, email_participants, grants, mailboxes, unparsed_participants
 from projections.writer import Handler, ViewWriter
 
+# The events that change a workspace's internal addresses.
+WorkspaceMembership = (
+    Workspace.MemberAdded
+    | Workspace.MemberEmailAdded
+    | Workspace.MailboxRegistered
+    | Workspace.MailboxUnregistered
+    | Workspace.InternalDomainsSet
+)
+
 
 def _participant(copy_match: ColumnElement[bool]) -> Any:
     return exists().where(email_participants.c.copy_id == email_copies.c.id, copy_match)
@@ -65,7 +74,7 @@ def sync_hidden(w: ViewWriter, scope: ColumnElement[bool], workspace_id: str) ->
     w.all_threads_changed(workspace_id)
 
 
-def recompute_internal(event: Any, w: ViewWriter, position: int) -> None:
+def recompute_internal(event: WorkspaceMembership, w: ViewWriter, position: int) -> None:
     workspace_id = str(event.originator_id)
     w.flush()
     internal, _ = internal_set_of(w.conn, workspace_id)
@@ -78,13 +87,15 @@ def recompute_internal(event: Any, w: ViewWriter, position: int) -> None:
     sync_hidden(w, scope, workspace_id)
 
 
-def recompute_excluded(event: Any, w: ViewWriter, position: int) -> None:
+def recompute_excluded(event: Workspace.ExclusionsSet, w: ViewWriter, position: int) -> None:
     scope = email_copies.c.workspace_id == str(event.originator_id)
     _set_flag(w, scope, "excluded_at", _screened(list(event.entries)), position)
     sync_hidden(w, scope, str(event.originator_id))
 
 
-def recompute_blocklisted(event: Any, w: ViewWriter, position: int) -> None:
+def recompute_blocklisted(
+    event: Mailbox.BlocklistEntryAdded | Mailbox.BlocklistEntryRemoved, w: ViewWriter, position: int
+) -> None:
     mailbox = w.execute(select(mailboxes).where(mailboxes.c.id == str(event.originator_id))).one()
     scope = email_copies.c.mailbox_id == mailbox.id
     if isinstance(event, Mailbox.BlocklistEntryAdded):
@@ -110,7 +121,7 @@ def recompute_blocklisted(event: Any, w: ViewWriter, position: int) -> None:
     sync_hidden(w, scope, mailbox.workspace_id)
 
 
-def shared(event: Any, w: ViewWriter, position: int) -> None:
+def shared(event: SyncedMessage.Shared, w: ViewWriter, position: int) -> None:
     copy = w.execute(select(email_copies).where(email_copies.c.id == str(event.originator_id))).one()
     w.insert(grants, {
         "id": event.grant_id,
@@ -128,7 +139,7 @@ def shared(event: Any, w: ViewWriter, position: int) -> None:
     })
 
 
-def share_revoked(event: Any, w: ViewWriter, position: int) -> None:
+def share_revoked(event: SyncedMessage.ShareRevoked, w: ViewWriter, position: int) -> None:
     w.execute(update(grants).where(grants.c.id == event.grant_id).values(revoked_at=position))
 
 

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, select
 
-from projections.runner import REBUILD_PAGE, ProjectionRunner, Source
 from projections.tables import audit_log
+from projections.views_runner import REBUILD_PAGE, Source, ViewsRunner
 from projections.writer import BulkLoad
 
 PositionsReader = Callable[[Sequence[int]], Sequence[Any]]
@@ -59,7 +59,7 @@ def rebuild(
     # Reading ahead pays when a server reads while we write; on SQLite the reading thread
     # only competes with the writing one for the interpreter lock.
     server = engine.dialect.name == "postgresql"
-    runner = ProjectionRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server, source=source)
+    runner = ViewsRunner(app, engine, REBUILD_PAGE, bulk=bulk, read_ahead=server, source=source)
     position = runner.catch_up(until, progress)
     if bulk is not None:
         bulk.build(engine)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from domain.company import Company
-from domain.person import Person
 from sqlalchemy import delete, select, update
 
+from domain.company import Company
 from domain.lead import Lead
+from domain.person import Person
 from projections.tables import companies, lead_contacts, leads, people, person_addresses
 from projections.writer import Handler, ViewWriter
 
 
-def person_created(event: Any, w: ViewWriter, position: int) -> None:
+def person_created(event: Person.Created, w: ViewWriter, position: int) -> None:
     person_id = str(event.originator_id)
     w.insert(people, {
         "id": person_id,
@@ -36,12 +34,12 @@ def _add_address(w: ViewWriter, workspace_id: str, person_id: str, address: str)
     })
 
 
-def address_added(event: Any, w: ViewWriter, position: int) -> None:
+def address_added(event: Person.AddressAdded, w: ViewWriter, position: int) -> None:
     row = w.execute(people.select().where(people.c.id == str(event.originator_id))).one()
     _add_address(w, row.workspace_id, row.id, event.address)
 
 
-def company_created(event: Any, w: ViewWriter, position: int) -> None:
+def company_created(event: Company.Created, w: ViewWriter, position: int) -> None:
     w.insert(companies, {
         "id": str(event.originator_id),
         "workspace_id": event.workspace_id,
@@ -59,7 +57,7 @@ HANDLERS: dict[type, Handler] = {
 }
 
 
-def person_merged(event: Any, w: ViewWriter, position: int) -> None:
+def person_merged(event: Person.Merged, w: ViewWriter, position: int) -> None:
     """The retired person's addresses move with the AddressAdded events that follow."""
     other = str(event.originator_id)
     w.execute(delete(person_addresses).where(person_addresses.c.person_id == other))
@@ -69,7 +67,7 @@ def person_merged(event: Any, w: ViewWriter, position: int) -> None:
     w.execute(update(lead_contacts).where(lead_contacts.c.person_id == other).values(person_id=event.target_id))
 
 
-def lead_created(event: Any, w: ViewWriter, position: int) -> None:
+def lead_created(event: Lead.Created, w: ViewWriter, position: int) -> None:
     lead_id = str(event.originator_id)
     w.insert(leads, {"id": lead_id, "workspace_id": event.workspace_id, "name": event.name,
                      "created_at": event.timestamp.isoformat()})
@@ -77,14 +75,14 @@ def lead_created(event: Any, w: ViewWriter, position: int) -> None:
         w.insert(lead_contacts, {"lead_id": lead_id, "person_id": person_id, "workspace_id": event.workspace_id})
 
 
-def lead_contact_added(event: Any, w: ViewWriter, position: int) -> None:
+def lead_contact_added(event: Lead.ContactAdded, w: ViewWriter, position: int) -> None:
     lead = w.execute(select(leads.c.workspace_id).where(leads.c.id == str(event.originator_id))).one()
     # the person may already be a contact through a merge the lead aggregate does not know of
     w.insert(lead_contacts, {"lead_id": str(event.originator_id), "person_id": event.person_id,
                              "workspace_id": lead.workspace_id}, ignore_conflict=True)
 
 
-def lead_contact_removed(event: Any, w: ViewWriter, position: int) -> None:
+def lead_contact_removed(event: Lead.ContactRemoved, w: ViewWriter, position: int) -> None:
     w.execute(delete(lead_contacts).where(
         lead_contacts.c.lead_id == str(event.originator_id), lead_contacts.c.person_id == event.person_id))
 

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from eventsourcing.domain import DomainEvent
+from sqlalchemy import select, update
 
-from domain.mailbox import Mailbox
+from domain.mailbox import REMOVED, Mailbox, merge_skip_counts
 from domain.workspace import Workspace
-from projections.tables import (
-    email_copies,
-    email_participants,
-    emails,
-    grants,
-    mailboxes,
-    members,
-    unparsed_participants,
-    workspaces,
-)
+from projections.tables import mailboxes, members, workspaces
 from projections.writer import Handler, ViewWriter
 
 
-def _stamp(event: Any) -> str:
+def _stamp(event: DomainEvent) -> str:
     return event.timestamp.isoformat()
 
 
@@ -31,43 +23,61 @@ def workspace_created(event: Workspace.Created, w: ViewWriter, position: int) ->
         "name": event.name,
         "signup_domain": event.signup_domain,
         "plan": event.plan,
-        "record_creation": "selective",
+        "record_creation": event.record_policy,
         "internal_domains": [event.signup_domain],
         "exclusions": [],
         "member_addresses": [],
         "mailbox_addresses": {},
         "legal_hold": False,
         "created_at": _stamp(event),
-        "auto_internal_domains": True,
+        "auto_internal_domains": event.auto_internal_domains,
     })
 
 
-def _update_workspace(w: ViewWriter, event: Any, **values: Any) -> None:
+def _update_workspace(w: ViewWriter, event: DomainEvent, **values: Any) -> None:
     w.execute(update(workspaces).where(workspaces.c.id == str(event.originator_id)).values(**values))
 
 
-def mailbox_registered(event: Any, w: ViewWriter, position: int) -> None:
+def mailbox_registered(event: Workspace.MailboxRegistered, w: ViewWriter, position: int) -> None:
     row = _workspace_row(w, str(event.originator_id))
     _update_workspace(w, event, mailbox_addresses={**row.mailbox_addresses, event.mailbox_id: event.addresses})
 
 
-def mailbox_unregistered(event: Any, w: ViewWriter, position: int) -> None:
+def mailbox_unregistered(event: Workspace.MailboxUnregistered, w: ViewWriter, position: int) -> None:
     row = _workspace_row(w, str(event.originator_id))
     remaining = {k: v for k, v in row.mailbox_addresses.items() if k != event.mailbox_id}
     _update_workspace(w, event, mailbox_addresses=remaining)
 
 
-def _set_workspace(**values: Any) -> Handler:
-    def handle(event: Any, w: ViewWriter, position: int) -> None:
-        _update_workspace(w, event, **{column: getattr(event, attr) for column, attr in values.items()})
-    return handle
+def internal_domains_set(event: Workspace.InternalDomainsSet, w: ViewWriter, position: int) -> None:
+    _update_workspace(w, event, internal_domains=event.domains)
+
+
+def exclusions_set(event: Workspace.ExclusionsSet, w: ViewWriter, position: int) -> None:
+    _update_workspace(w, event, exclusions=event.entries)
+
+
+def record_policy_set(event: Workspace.RecordPolicySet, w: ViewWriter, position: int) -> None:
+    _update_workspace(w, event, record_creation=event.policy)
+
+
+def plan_set(event: Workspace.PlanSet, w: ViewWriter, position: int) -> None:
+    _update_workspace(w, event, plan=event.plan)
+
+
+def legal_hold_set(event: Workspace.LegalHoldSet, w: ViewWriter, position: int) -> None:
+    _update_workspace(w, event, legal_hold=event.held)
+
+
+def auto_internal_domains_set(event: Workspace.AutoInternalDomainsSet, w: ViewWriter, position: int) -> None:
+    _update_workspace(w, event, auto_internal_domains=event.enabled)
 
 
 def _workspace_row(w: ViewWriter, workspace_id: str) -> Any:
     return w.execute(workspaces.select().where(workspaces.c.id == workspace_id)).one()
 
 
-def member_added(event: Any, w: ViewWriter, position: int) -> None:
+def member_added(event: Workspace.MemberAdded, w: ViewWriter, position: int) -> None:
     row = _workspace_row(w, str(event.originator_id))
     _update_workspace(w, event, member_addresses=sorted({*row.member_addresses, *event.emails}))
     w.insert(members, {
@@ -80,7 +90,7 @@ def member_added(event: Any, w: ViewWriter, position: int) -> None:
     })
 
 
-def member_email_added(event: Any, w: ViewWriter, position: int) -> None:
+def member_email_added(event: Workspace.MemberEmailAdded, w: ViewWriter, position: int) -> None:
     row = _workspace_row(w, str(event.originator_id))
     _update_workspace(w, event, member_addresses=sorted({*row.member_addresses, event.address}))
     emails = w.execute(select(members.c.emails).where(members.c.id == event.member_id)).scalar_one()
@@ -95,8 +105,8 @@ def mailbox_created(event: Mailbox.Created, w: ViewWriter, position: int) -> Non
         "provider": event.provider,
         "address": event.address,
         "aliases": event.aliases,
-        "sharing": "metadata",
-        "status": "active",
+        "sharing": event.sharing,
+        "status": event.status,
         "status_reason": "",
         "blocklist": [],
         "blocklist_at": {},
@@ -116,15 +126,17 @@ def _mailbox_row(w: ViewWriter, mailbox_id: str) -> Any:
     return w.execute(mailboxes.select().where(mailboxes.c.id == mailbox_id)).one()
 
 
-def _update_mailbox(w: ViewWriter, event: Any, **values: Any) -> None:
+def _update_mailbox(w: ViewWriter, event: DomainEvent, **values: Any) -> None:
     w.execute(update(mailboxes).where(mailboxes.c.id == str(event.originator_id)).values(**values))
 
 
-def sharing_changed(event: Any, w: ViewWriter, position: int) -> None:
+def sharing_changed(event: Mailbox.SharingChanged, w: ViewWriter, position: int) -> None:
     _update_mailbox(w, event, sharing=event.level, sharing_at=position)
 
 
-def blocklist_changed(event: Any, w: ViewWriter, position: int) -> None:
+def blocklist_changed(
+    event: Mailbox.BlocklistEntryAdded | Mailbox.BlocklistEntryRemoved, w: ViewWriter, position: int
+) -> None:
     row = _mailbox_row(w, str(event.originator_id))
     entries = [e for e in row.blocklist if e != event.entry]
     added_at = {e: p for e, p in row.blocklist_at.items() if e != event.entry}
@@ -134,52 +146,36 @@ def blocklist_changed(event: Any, w: ViewWriter, position: int) -> None:
     _update_mailbox(w, event, blocklist=entries, blocklist_at=added_at)
 
 
-def batch_recorded(event: Any, w: ViewWriter, position: int) -> None:
+def batch_recorded(event: Mailbox.BatchRecorded, w: ViewWriter, position: int) -> None:
     row = _mailbox_row(w, str(event.originator_id))
-    skipped = dict(row.skipped)
-    for reason, count in event.skipped.items():
-        skipped[reason] = skipped.get(reason, 0) + count
     cursors = dict(row.cursors)
     if event.cursor is not None:
         cursors[event.folder] = event.cursor
     _update_mailbox(
         w, event,
         synced=row.synced + event.synced,
-        skipped=skipped,
+        skipped=merge_skip_counts(row.skipped, event.skipped),
         rejected=row.rejected + len(event.rejected),
         cursors=cursors,
         last_sync_at=_stamp(event),
     )
 
 
-def folder_forgotten(event: Any, w: ViewWriter, position: int) -> None:
+def folder_forgotten(event: Mailbox.FolderForgotten, w: ViewWriter, position: int) -> None:
     row = _mailbox_row(w, str(event.originator_id))
     _update_mailbox(w, event, cursors={k: v for k, v in row.cursors.items() if k != event.folder})
 
 
-def status_changed(event: Any, w: ViewWriter, position: int) -> None:
+def status_changed(event: Mailbox.StatusChanged, w: ViewWriter, position: int) -> None:
     _update_mailbox(w, event, status=event.status, status_reason=event.reason)
 
 
-def mailbox_removed(event: Any, w: ViewWriter, position: int) -> None:
-    """Retract every copy of the mailbox from the views at once; records stay."""
-    mailbox_id = str(event.originator_id)
-    copies = select(email_copies.c.id).where(email_copies.c.mailbox_id == mailbox_id)
-    touched = select(email_copies.c.email_id).where(email_copies.c.mailbox_id == mailbox_id)
-    w.execute(delete(email_participants).where(email_participants.c.copy_id.in_(copies)))
-    w.execute(delete(unparsed_participants).where(unparsed_participants.c.copy_id.in_(copies)))
-    w.execute(delete(grants).where(grants.c.mailbox_id == mailbox_id))
-    orphans = select(emails.c.id).where(
-        emails.c.id.in_(touched),
-        ~exists().where(email_copies.c.email_id == emails.c.id, email_copies.c.mailbox_id != mailbox_id),
-    )
-    w.execute(delete(emails).where(emails.c.id.in_(orphans)))
-    w.execute(delete(email_copies).where(email_copies.c.mailbox_id == mailbox_id))
-    _update_mailbox(w, event, status="removed", removed_at=position)
-    w.all_threads_changed(_mailbox_row(w, mailbox_id).workspace_id)
+def mailbox_removed(event: Mailbox.Removed, w: ViewWriter, position: int) -> None:
+    """The mailbox stays listed as removed; email_views.mailbox_retracted retracts its copies."""
+    _update_mailbox(w, event, status=REMOVED, removed_at=position)
 
 
-def mailbox_erased(event: Any, w: ViewWriter, position: int) -> None:
+def mailbox_erased(event: Mailbox.Erased, w: ViewWriter, position: int) -> None:
     _update_mailbox(w, event, erased_at=position)
 
 
@@ -189,12 +185,12 @@ HANDLERS: dict[type, Handler] = {
     Workspace.MemberEmailAdded: member_email_added,
     Workspace.MailboxRegistered: mailbox_registered,
     Workspace.MailboxUnregistered: mailbox_unregistered,
-    Workspace.InternalDomainsSet: _set_workspace(internal_domains="domains"),
-    Workspace.ExclusionsSet: _set_workspace(exclusions="entries"),
-    Workspace.RecordPolicySet: _set_workspace(record_creation="policy"),
-    Workspace.PlanSet: _set_workspace(plan="plan"),
-    Workspace.LegalHoldSet: _set_workspace(legal_hold="held"),
-    Workspace.AutoInternalDomainsSet: _set_workspace(auto_internal_domains="enabled"),
+    Workspace.InternalDomainsSet: internal_domains_set,
+    Workspace.ExclusionsSet: exclusions_set,
+    Workspace.RecordPolicySet: record_policy_set,
+    Workspace.PlanSet: plan_set,
+    Workspace.LegalHoldSet: legal_hold_set,
+    Workspace.AutoInternalDomainsSet: auto_internal_domains_set,
     Mailbox.Created: mailbox_created,
     Mailbox.SharingChanged: sharing_changed,
     Mailbox.BlocklistEntryAdded: blocklist_changed,

@@ -20,7 +20,7 @@ from adapters.bulk.loader import loading_engine
 from adapters.bulk.log import log_pages, positions_reader
 from adapters.persistence import writer_engine
 from projections.rebuild import rebuild, workspace_log
-from projections.runner import Source
+from projections.views_runner import Source
 
 __all__ = ["rebuild_store", "workspace_source"]
 

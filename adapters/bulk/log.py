@@ -27,7 +27,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-Source = Callable[[int, int | None, int], Sequence[Notification]]  # as projections.runner.Source
+Source = Callable[[int, int | None, int], Sequence[Notification]]  # as projections.views_runner.Source
 Rows = list[tuple[Any, ...]]
 COLUMNS = ("notification_id", "originator_id", "originator_version", "topic", "state")
 LAST = 2**63 - 1

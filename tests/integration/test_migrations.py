@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from adapters.datakeys import key_metadata
+from adapters.secret_tables import secret_metadata
 from api.runtime import Runtime
-from projections.secret_tables import secret_metadata
 from projections.tables import metadata
 
 DECLARED = [metadata, secret_metadata, key_metadata]

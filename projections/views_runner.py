@@ -9,9 +9,11 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.application import Application
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, select
 
 from projections import email_views, lead_views, privacy_views, record_views, workspace_views
@@ -27,6 +29,7 @@ REBUILD_PAGE = 5_000  # larger pages for a fresh store: no reader waits on it
 # Where a runner reads its pages, when not the whole log: (after, until, limit) -> notifications.
 Source = Callable[[int, int | None, int], Sequence[Any]]
 
+
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
 for _module in (workspace_views, email_views, record_views, privacy_views, lead_views):
@@ -34,7 +37,7 @@ for _module in (workspace_views, email_views, record_views, privacy_views, lead_
         HANDLERS.setdefault(_type, []).append(_handler)
 
 
-class ProjectionRunner:
+class ViewsRunner:
     """Applies new events to the views; safe to call from several threads."""
 
     def __init__(
@@ -52,7 +55,8 @@ class ProjectionRunner:
         self.audit = AuditLogView()
         self.app = app
         mapper = app.view_mapper() if hasattr(app, "view_mapper") else app.mapper
-        self._to_event = mapper.to_domain_event
+        # Every event in the log is one of the aggregates' (domain/), so a DomainEvent.
+        self._to_event = cast(Callable[[Notification], DomainEvent], mapper.to_domain_event)
         self.engine = engine
         self.page_size = page_size
         self._lock = threading.Lock()
@@ -83,8 +87,8 @@ class ProjectionRunner:
                 if not notifications:
                     break
                 last = notifications[-1].id
-                more = reader is not None and len(notifications) == self.page_size and (until is None or last < until)
-                ahead = reader.submit(self._read, last, until) if more else None
+                more = len(notifications) == self.page_size and (until is None or last < until)
+                ahead = reader.submit(self._read, last, until) if reader is not None and more else None
                 try:
                     position = self._apply_page(notifications, position)
                 except Exception:
@@ -118,7 +122,7 @@ class ProjectionRunner:
                 for handler in HANDLERS.get(type(event), ()):
                     handler(event, writer, notification.id)
                 self.audit(event, writer, notification.id)
-            position = notifications[-1].id
+            position: int = notifications[-1].id
             lead_views.settle(writer)
             writer.flush()
             self._save_position(conn, previous, position, untracked)
@@ -134,5 +138,5 @@ class ProjectionRunner:
             .where(tracking.c.name == VIEWS_NAME, tracking.c.position == previous)
             .values(position=position)
         )
-        if result.rowcount == 0:  # -1: not known (a pipelined writer, adapters/sqlite_loader.py)
+        if result.rowcount == 0:  # -1: not known (a pipelined writer, adapters/bulk/loader.py)
             raise RuntimeError("another projection runner advanced the views concurrently")
