@@ -16,6 +16,7 @@ from typing import Any
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, bindparam, select, text
 
+from projections import interaction_views
 from projections.runner import REBUILD_PAGE, ProjectionRunner, Source
 from projections.tables import audit_log, email_copies, email_participants, emails
 
@@ -104,6 +105,7 @@ def rebuild(
     bulk.build(engine)
     if runner.position() != position:  # read back: also waits for a pipelined writer to finish
         raise RuntimeError(f"the rebuilt store is not at position {position}")
+    interaction_views.refresh_all(engine)  # the kept summaries, computed and scored once
     return position
 
 
