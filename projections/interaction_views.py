@@ -50,6 +50,7 @@ from projections.tables import (
     record_members,
     record_summaries,
     strength_days,
+    workspaces,
 )
 from projections.writer import Handler, ViewWriter
 
@@ -144,8 +145,7 @@ def refresh_all(engine: Engine) -> None:
     """Every workspace's summaries from the views (the end of a rebuild), scored once."""
     with engine.begin() as conn:
         w = ViewWriter(conn)
-        for workspace_id in sorted(conn.execute(select(people.c.workspace_id).distinct().union(
-                select(companies.c.workspace_id).distinct(), select(leads.c.workspace_id).distinct())).scalars()):
+        for workspace_id in sorted(conn.execute(select(workspaces.c.id)).scalars()):
             refresh(w, workspace_id, Dirty(everything=True))
         w.flush()
 

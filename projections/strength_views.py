@@ -103,9 +103,10 @@ def rescore(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None:
 
 def _set_clock(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None:
     text = as_of.isoformat() if as_of is not None else ""
-    found = w.execute(update(strength_clock).where(strength_clock.c.workspace_id == workspace_id).values(as_of=text))
-    if found.rowcount == 0:
+    if clock(w, workspace_id) is False:  # (not rowcount: a pipelined writer does not know it)
         w.insert(strength_clock, {"workspace_id": workspace_id, "as_of": text})
+    else:
+        w.execute(update(strength_clock).where(strength_clock.c.workspace_id == workspace_id).values(as_of=text))
 
 
 def kept_as_of(conn: Any, workspace_id: str) -> tuple[bool, datetime | None]:
