@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, Literal
 
@@ -53,7 +53,7 @@ SCORE_DECIMALS = 1
 SECONDS_PER_DAY = 86400.0
 # Decayed sums are kept against this fixed time (see epoch_weight); not a formula constant:
 # it changes no score beyond floating-point rounding.
-EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_EXPONENT = 1000.0  # half-lives from EPOCH beyond which a date is taken as that far (year ~2246)
 
 Direction = Literal["sent", "received"]
@@ -133,7 +133,7 @@ def grade_of(score: float) -> Grade:
 
 def utc(moment: datetime) -> datetime:
     """Naive times are taken as UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def decay(age_days: float) -> float:

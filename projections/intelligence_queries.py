@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from domain.strength import Interaction, Strength, assess, constants, is_mass, utc
 from domain.visibility import Viewer
-from projections.email_queries import visible_email_ids
 from projections import summary_queries
+from projections.email_queries import visible_email_ids
 from projections.tables import companies, email_copies, email_participants, members, people, person_addresses
 
 SORTS = ("last_interaction", "strength")

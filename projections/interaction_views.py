@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select, tuple_
+from sqlalchemy import Engine, Table, delete, func, select, tuple_
 
 from domain.company import Company
 from domain.lead import Lead
@@ -328,17 +328,3 @@ def _replace(w: ViewWriter, table: Table, columns: tuple[str, ...], key_size: in
     for start in range(0, len(gone), CHUNK):
         w.execute(delete(table).where(tuple_(*key_columns).in_(gone[start:start + CHUNK])))
     w.insert_rows(table, columns, [row for key, row in new.items() if old.get(key) != row])
-
-
-def read_summaries(conn: Connection, workspace_id: str, kind: str, record_ids: list[str],
-                   viewer: str) -> dict[str, Any]:
-    """Per record, the summary row this viewer reads (their own where kept, else the '')."""
-    found: dict[str, Any] = {}
-    if not record_ids:
-        return found
-    s = record_summaries.c
-    for r in conn.execute(select(record_summaries).where(
-            s.kind == kind, s.record_id.in_(record_ids), s.viewer.in_([PUBLIC, viewer]))):
-        if r.viewer != PUBLIC or r.record_id not in found:
-            found[r.record_id] = r
-    return found

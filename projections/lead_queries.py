@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, select, tuple_
 
 from domain.visibility import Viewer
-from projections.email_queries import EmailKey
 from projections import summary_queries
+from projections.email_queries import EmailKey
 from projections.tables import lead_contacts, lead_emails, leads, person_addresses
 
 LeadKey = tuple[str, str]  # (created_at, id)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select, tuple_
 
 from domain.visibility import Viewer
-from projections.email_queries import VISIBLE_COPY, EmailKey, email_summaries
 from projections import summary_queries
+from projections.email_queries import VISIBLE_COPY, EmailKey, email_summaries
 from projections.origin import visible_origins
 from projections.record_emails import newest_emails
 from projections.tables import (
@@ -21,7 +21,6 @@ from projections.tables import (
     person_addresses,
     workspaces,
 )
-
 
 RecordKey = tuple[Any, ...]  # (created_at, id), or (sort value, created_at, id) for a `sort`
 Page = tuple[list[RecordKey], list[dict[str, Any]]]

@@ -14,7 +14,8 @@ from typing import Any
 from eventsourcing.application import Application
 from sqlalchemy import Engine, select
 
-from projections import email_views, interaction_views, lead_views, privacy_views, record_views, workspace_views
+from projections import email_views, lead_views, privacy_views, record_views, workspace_views
+from projections import interaction_views
 from projections.audit_views import AuditLogView
 from projections.collector import collector_paused
 from projections.tables import tracking

@@ -20,7 +20,14 @@ from domain.strength import Totals, judge, utc
 from domain.visibility import Viewer
 from projections.email_queries import visible_email_ids
 from projections.summaries import OWN, PUBLIC, stamp, window_start
-from projections.tables import companies, person_addresses, record_members, record_summaries, strength_clock, strength_days
+from projections.tables import (
+    companies,
+    person_addresses,
+    record_members,
+    record_summaries,
+    strength_clock,
+    strength_days,
+)
 from projections.writer import ViewWriter
 
 

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from domain.strength import REGULARITY_WINDOW_DAYS, Interaction, Totals, figures, in_window, is_mass, judge, utc
+from domain.strength import REGULARITY_WINDOW_DAYS, Interaction, Totals, figures, is_mass, judge, utc
 
 RECIPIENT_ROLES = ("to", "cc")
 AUTHOR_ROLES = ("from", "sender", "reply_to")
 PUBLIC = ""  # the variant (and viewer) every member sees
 OWN = "own"  # a member's own variant: with the Bcc of their own copies
-FAR = datetime(9999, 12, 31, tzinfo=timezone.utc)
+FAR = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class Row(NamedTuple):
@@ -162,10 +162,6 @@ def best_by_viewer(scores: dict[tuple[str, str], float], viewers: Iterable[str])
     for viewer in viewers:
         found[viewer] = max(public, scores.get((viewer, OWN), 0.0))
     return found
-
-
-def in_window_at(moment: datetime, as_of: datetime) -> bool:
-    return in_window(moment, as_of)
 
 
 def moment_row(kind: str, record_id: str, member_id: str, variant: str, workspace_id: str, m: Member,

@@ -17,9 +17,9 @@ from sqlalchemy import Connection, and_, exists, or_, select
 
 from domain.strength import Totals, constants, judge
 from domain.visibility import Viewer
+from projections.strength_views import kept_as_of
 from projections.summaries import OWN, PUBLIC
 from projections.tables import companies, members, person_addresses, record_members, record_summaries
-from projections.strength_views import kept_as_of
 
 SortKey = tuple[Any, ...]  # (value, created_at, id): a time ('' for none) or a score
 

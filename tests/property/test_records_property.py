@@ -368,7 +368,7 @@ def pick(items: list[str], n: int) -> str | None:
     return items[n % len(items)] if items else None
 
 
-def apply(world: World, op: Any) -> None:  # noqa: C901 - one branch per operation
+def apply(world: World, op: Any) -> None:
     ref, client = world.ref, world.client
     if isinstance(op, Post):
         if op.member in ref.removed:
@@ -546,7 +546,7 @@ def check_companies(world: World, viewer: str, best: dict[str, float]) -> None:
     strongest: dict[str, float] = {}
     for company in companies:
         domain = company["domain"]
-        in_company = lambda a, d=domain: a.rpartition("@")[2] == d  # noqa: E731
+        in_company = lambda a, d=domain: a.rpartition("@")[2] == d
         emails = [e["id"] for e in walk(world, viewer, f"/companies/{company['id']}/emails")]
         assert emails == ref.email_list(viewer, in_company), (viewer, domain)
         assert company["email_count"] == len(emails), (viewer, domain)
