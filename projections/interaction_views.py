@@ -85,6 +85,8 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
 
 
 def copy_changed(event: Any, w: ViewWriter, position: int) -> None:
+    if w.bulk is not None:
+        return  # a rebuild computes every record at its end: no reads of the deferred-index tables
     p = email_participants.c
     for r in w.execute(select(p.workspace_id, p.address, p.domain).where(p.copy_id == str(event.originator_id))):
         dirty = _dirty(w, r.workspace_id)
