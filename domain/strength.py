@@ -12,8 +12,11 @@ Properties the tests hold it to (tests/property/test_strength_property.py):
 - mass mail counts less than the same mail sent directly;
 - one-way mail alone never grades above very_weak.
 
-Sums use math.fsum (correctly rounded, independent of order) and saturation is
-computed as 1 - h/(x+h), so monotonicity also holds in floating point."""
+Decayed sums are sums of 2**((t - EPOCH)/H) (two-level math.fsum: per UTC day, then over
+the days; correctly rounded, independent of order) times 2**((EPOCH - as_of)/H), so the
+projections keep the sums and re-score by the factor alone (projections/strength_views.py)
+and get the very floats `assess` computes. Saturation is computed as 1 - h/(x+h), so
+monotonicity also holds in floating point."""
 
 from __future__ import annotations
 
@@ -48,6 +51,10 @@ ONE_WAY_SCORE_CAP = 10.0
 SCORE_DECIMALS = 1
 
 SECONDS_PER_DAY = 86400.0
+# Decayed sums are kept against this fixed time (see epoch_weight); not a formula constant:
+# it changes no score beyond floating-point rounding.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_EXPONENT = 1000.0  # half-lives from EPOCH beyond which a date is taken as that far (year ~2246)
 
 Direction = Literal["sent", "received"]
 
@@ -139,50 +146,113 @@ def saturate(x: float, half: float) -> float:
     return 1.0 - half / (x + half)
 
 
+@dataclass(frozen=True)
+class Totals:
+    """What a connection's score needs besides `as_of` and its distinct days: sums of epoch
+    weights (epoch_weight) of direct sent, direct received and mass mail, and the counts."""
+
+    sent: float = 0.0
+    received: float = 0.0
+    mass: float = 0.0
+    n_sent: int = 0
+    n_received: int = 0
+    n_mass: int = 0
+    n_direct_sent: int = 0
+    n_direct_received: int = 0
+
+
+def _exponent(moment: datetime) -> float:
+    """(moment - EPOCH) in half-lives, bounded so that 2**x stays finite for absurd dates."""
+    x = (moment - EPOCH).total_seconds() / SECONDS_PER_DAY / HALF_LIFE_DAYS
+    return max(-MAX_EXPONENT, min(MAX_EXPONENT, x))
+
+
+def epoch_weight(moment: datetime) -> float:
+    """An interaction's weight against the fixed EPOCH: its weight as of any time `as_of` is
+    this times epoch_scale(as_of), so a kept sum of these never changes when as_of moves."""
+    return float(2.0 ** _exponent(moment))
+
+
+def epoch_scale(as_of: datetime) -> float:
+    return float(2.0 ** -_exponent(as_of))
+
+
+def figures(interactions: Iterable[Interaction], as_of: datetime) -> tuple[Totals, dict[date, datetime]]:
+    """The totals of the interactions up to `as_of`, and per UTC day with direct mail its latest
+    direct moment. Each sum is a two-level math.fsum: per UTC day, then over the days (so a
+    projection that keeps one connection's days gets exactly the same floats)."""
+    as_of = utc(as_of)
+    days: dict[date, list[tuple[datetime, Interaction]]] = {}
+    for i in interactions:
+        moment = utc(i.at)
+        if moment <= as_of:
+            days.setdefault(moment.date(), []).append((moment, i))
+    sums: dict[str, list[float]] = {"sent": [], "received": [], "mass": []}
+    counts = {"n_sent": 0, "n_received": 0, "n_mass": 0, "n_direct_sent": 0, "n_direct_received": 0}
+    latest: dict[date, datetime] = {}
+    for day in sorted(days):  # fsum is independent of order; sorted only for a stable reading
+        parts: dict[str, list[float]] = {"sent": [], "received": [], "mass": []}
+        for moment, interaction in days[day]:
+            weight = epoch_weight(moment)
+            counts["n_" + interaction.direction] += 1
+            if interaction.mass:
+                counts["n_mass"] += 1
+                parts["mass"].append(weight)
+                continue
+            counts["n_direct_" + interaction.direction] += 1
+            parts[interaction.direction].append(weight)
+            if day not in latest or moment > latest[day]:
+                latest[day] = moment
+        for name, values in parts.items():
+            if values:
+                sums[name].append(math.fsum(values))
+    totals = Totals(math.fsum(sums["sent"]), math.fsum(sums["received"]), math.fsum(sums["mass"]), **counts)
+    return totals, latest
+
+
+def in_window(moment: datetime, as_of: datetime) -> bool:
+    """Direct mail at `moment` counts for regularity as of `as_of`."""
+    age = (utc(as_of) - utc(moment)).total_seconds() / SECONDS_PER_DAY
+    return 0.0 <= age <= REGULARITY_WINDOW_DAYS
+
+
 def assess(interactions: Iterable[Interaction], as_of: datetime) -> Strength:
     """Score, grade and explanation of a connection as of `as_of` (later mail is ignored)."""
+    totals, latest = figures(interactions, as_of)
+    return judge(totals, sum(1 for moment in latest.values() if in_window(moment, as_of)), as_of)
+
+
+def judge(totals: Totals, distinct_days: int, as_of: datetime) -> Strength:
+    """The score of a connection from its totals and its distinct direct days in the window."""
     as_of = utc(as_of)
-    counted = [(moment, i) for i in interactions if (moment := utc(i.at)) <= as_of]
-    sent: list[float] = []
-    received: list[float] = []
-    volume: list[float] = []
-    days: set[date] = set()
-    for moment, interaction in counted:  # every aggregate below is independent of this order
-        age = (as_of - moment).total_seconds() / SECONDS_PER_DAY
-        weight = decay(age)
-        volume.append(weight * (MASS_WEIGHT if interaction.mass else 1.0))
-        if interaction.mass:
-            continue
-        (sent if interaction.direction == "sent" else received).append(weight)
-        if age <= REGULARITY_WINDOW_DAYS:
-            days.add(moment.date())
-    decayed_sent, decayed_received = math.fsum(sent), math.fsum(received)
+    scale = epoch_scale(as_of)
+    decayed_sent, decayed_received = totals.sent * scale, totals.received * scale
     exchange = min(decayed_sent, decayed_received)
-    total_volume = math.fsum(volume)
+    total_volume = math.fsum([decayed_sent, decayed_received, MASS_WEIGHT * (totals.mass * scale)])
     points = {
         "exchange": EXCHANGE_POINTS * saturate(exchange, EXCHANGE_HALF),
         "volume": VOLUME_POINTS * saturate(total_volume, VOLUME_HALF),
-        "regularity": REGULARITY_POINTS * saturate(float(len(days)), REGULARITY_HALF),
+        "regularity": REGULARITY_POINTS * saturate(float(distinct_days), REGULARITY_HALF),
     }
     raw = math.fsum(points.values())
-    two_way = bool(sent) and bool(received)
+    two_way = totals.n_direct_sent > 0 and totals.n_direct_received > 0
     capped = not two_way and raw > ONE_WAY_SCORE_CAP
     score = round(min(raw, ONE_WAY_SCORE_CAP) if capped else raw, SCORE_DECIMALS)
     grade = grade_of(score)
     explanation = {
         "formula": FORMULA,
         "as_of": as_of.isoformat(),
-        "sent": sum(1 for _, i in counted if i.direction == "sent"),
-        "received": sum(1 for _, i in counted if i.direction == "received"),
-        "mass": sum(1 for _, i in counted if i.mass),
-        "direct_sent": len(sent),
-        "direct_received": len(received),
+        "sent": totals.n_sent,
+        "received": totals.n_received,
+        "mass": totals.n_mass,
+        "direct_sent": totals.n_direct_sent,
+        "direct_received": totals.n_direct_received,
         "two_way": two_way,
         "decayed_sent": round(decayed_sent, 3),
         "decayed_received": round(decayed_received, 3),
         "exchange": round(exchange, 3),
         "volume": round(total_volume, 3),
-        "distinct_days": len(days),
+        "distinct_days": distinct_days,
         "points": {name: round(value, 2) for name, value in points.items()},
         "raw_score": round(raw, 2),
         "one_way_capped": capped,

@@ -1,6 +1,8 @@
 """Communication intelligence read from the emails view, graded by domain.strength.
 
-Computed at read time from the visible copies only, so a removed mailbox, a blocklisted,
+At the default as_of (the newest visible email) they are read from the figures the
+projections keep (projections/summary_queries.py, interaction_views.py); an as_of in the
+past is computed here at read time from the visible copies only, so a removed mailbox, a blocklisted,
 excluded, expunged or internal-only copy contributes nothing, and every change of
 visibility is a recomputation, never a decrement.
 
@@ -12,18 +14,18 @@ placed in time)."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from domain.strength import Interaction, Strength, assess, constants, is_mass, utc
 from domain.visibility import Viewer
+from projections import summary_queries
 from projections.email_queries import visible_email_ids
-from projections.tables import companies, email_copies, email_participants, members, people, person_addresses, tracking
+from projections.tables import companies, email_copies, email_participants, members, people, person_addresses
 
 SORTS = ("last_interaction", "strength")
 RECIPIENT_ROLES = ("to", "cc")
@@ -179,6 +181,10 @@ def person_intelligence(
     if conn.execute(select(people.c.id).where(
             people.c.id == person_id, people.c.workspace_id == viewer.workspace_id)).first() is None:
         return None
+    if as_of is None:
+        scored, when = summary_queries.kept_clock(conn, viewer)
+        if scored:
+            return summary_queries.person_intelligence(conn, viewer, person_id, when)
     when, source = _resolve(conn, viewer, as_of)
     found = touches(conn, viewer, [person_id])
     names = _names(conn, viewer)
@@ -196,6 +202,10 @@ def company_intelligence(
         companies.c.id == company_id, companies.c.workspace_id == viewer.workspace_id)).first()
     if company is None:
         return None
+    if as_of is None:
+        scored, when = summary_queries.kept_clock(conn, viewer)
+        if scored:
+            return summary_queries.company_intelligence(conn, viewer, company_id, company.domain, when)
     when, source = _resolve(conn, viewer, as_of)
     person_ids = sorted(_company_people(conn, viewer, [company.domain]).get(company.domain, set()))
     found = touches(conn, viewer, person_ids)
@@ -232,111 +242,3 @@ def _company_people(conn: Connection, viewer: Viewer, domains: Iterable[str] | N
     for r in conn.execute(statement):
         grouped[r.domain].add(r.person_id)
     return grouped
-
-
-def best_scores(conn: Connection, viewer: Viewer) -> dict[str, float]:
-    """Each person's strongest connection score, as of the default time."""
-    scores: dict[str, float] = {}
-    for (person_id, _), _, strength in _graded(
-            touches(conn, viewer), default_as_of(conn, viewer.workspace_id), "person_id", "member_id"):
-        scores[person_id] = max(strength.score, scores.get(person_id, 0.0))
-    return scores
-
-
-def _latest(conn: Connection, viewer: Viewer, key: Any, joined: Any) -> dict[str, str]:
-    """Per key, the newest visible dated participant row's time (Bcc only on the viewer's own copies)."""
-    p = email_participants
-    statement = (
-        select(key, func.max(p.c.sent_at))
-        .select_from(joined)
-        .where(p.c.workspace_id == viewer.workspace_id, p.c.hidden.is_(False), p.c.sent_at > "",
-               or_(p.c.role != "bcc", p.c.owner_id == viewer.member_id))
-        .group_by(key)
-    )
-    return {row[0]: row[1] for row in conn.execute(statement) if row[1] is not None}
-
-
-SortKey = tuple[Any, ...]  # (value, created_at, id): the value is a time ('' for none) or a score
-
-
-def rank(sort: str, key: SortKey) -> tuple[Any, ...]:
-    """A key as something that orders ascending the way the list runs: value highest first, then
-    creation order."""
-    value, created_at, ident = key
-    if sort == "strength":
-        return (-float(value), created_at, ident)
-    return (tuple(-ord(c) for c in value) + (1,), created_at, ident)  # later times first, none last
-
-
-_ORDERS: OrderedDict[tuple[str, ...], list[tuple[str, SortKey]]] = OrderedDict()
-_ORDERS_KEPT = 32
-_orders_lock = threading.Lock()
-
-
-def _views_position(conn: Connection) -> str:
-    return str(conn.execute(select(tracking.c.position).where(tracking.c.name == "views")).scalar() or 0)
-
-
-def _cached(
-    conn: Connection, viewer: Viewer, what: str, sort: str, compute: Callable[..., list[tuple[str, SortKey]]]
-) -> list[tuple[str, SortKey]]:
-    """A sorted list's order, computed once per viewer and views position: the pages after the
-    first are slices by key of the same order, and a page is never served from older views."""
-    key = (str(conn.engine.url), what, sort, viewer.workspace_id, viewer.member_id, _views_position(conn))
-    with _orders_lock:
-        found = _ORDERS.get(key)
-        if found is not None:
-            _ORDERS.move_to_end(key)
-            return found
-    found = compute(conn, viewer, sort)
-    with _orders_lock:
-        _ORDERS[key] = found
-        while len(_ORDERS) > _ORDERS_KEPT:
-            _ORDERS.popitem(last=False)
-    return found
-
-
-def person_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
-    """Every person of the workspace with its key, in `sort` order; ties keep creation order."""
-    return _cached(conn, viewer, "people", sort, _person_order)
-
-
-def company_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
-    """Every company of the workspace with its key, in `sort` order; ties keep creation order."""
-    return _cached(conn, viewer, "companies", sort, _company_order)
-
-
-def _person_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
-    rows = [(r.id, r.created_at, r.id) for r in conn.execute(
-        select(people.c.id, people.c.created_at).where(
-            people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None)))]
-    if sort == "strength":
-        scores = best_scores(conn, viewer)
-        return _ordered(sort, rows, {person_id: scores.get(person_id, 0.0) for person_id, _, _ in rows})
-    joined = person_addresses.join(email_participants, and_(
-        email_participants.c.workspace_id == person_addresses.c.workspace_id,
-        email_participants.c.address == person_addresses.c.address))
-    return _ordered(sort, rows, _latest(conn, viewer, person_addresses.c.person_id, joined))
-
-
-def _company_order(conn: Connection, viewer: Viewer, sort: str) -> list[tuple[str, SortKey]]:
-    rows = [(r.id, r.created_at, r.domain) for r in conn.execute(
-        select(companies.c.id, companies.c.created_at, companies.c.domain).where(
-            companies.c.workspace_id == viewer.workspace_id))]
-    if sort == "strength":
-        scores = best_scores(conn, viewer)
-        people_by_domain = _company_people(conn, viewer)
-        return _ordered(sort, rows, {domain: max((scores.get(p, 0.0) for p in people_by_domain.get(domain, ())),
-                                                 default=0.0) for _, _, domain in rows})
-    joined = companies.join(email_participants, and_(
-        email_participants.c.workspace_id == companies.c.workspace_id,
-        email_participants.c.domain == companies.c.domain))
-    return _ordered(sort, rows, _latest(conn, viewer, companies.c.domain, joined))
-
-
-def _ordered(sort: str, rows: list[tuple[str, str, str]], values: dict[str, Any]) -> list[tuple[str, SortKey]]:
-    """(id, key) by value, highest first, those without one last; ties in creation order.
-    `rows` are (id, created_at, what `values` is keyed by)."""
-    missing = 0.0 if sort == "strength" else ""
-    keyed = [(ident, (values.get(lookup, missing), created_at, ident)) for ident, created_at, lookup in rows]
-    return sorted(keyed, key=lambda item: rank(sort, item[1]))

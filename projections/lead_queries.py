@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, select, tuple_
 
 from domain.visibility import Viewer
+from projections import summary_queries
 from projections.email_queries import EmailKey
-from projections.record_emails import interactions, last_interaction_at
 from projections.tables import lead_contacts, lead_emails, leads, person_addresses
 
 LeadKey = tuple[str, str]  # (created_at, id)
@@ -36,15 +36,14 @@ def lead_rows(conn: Connection, viewer: Viewer, after: LeadKey | None, limit: in
         if c.address:
             addresses[c.lead_id].append(c.address)
     result = []
+    kept = summary_queries.read(conn, viewer, "lead", [r.id for r in rows])
     for r in rows:
-        found = interactions(conn, viewer, "address", addresses[r.id])
         result.append({
             "id": r.id,
             "name": r.name,
             "contacts": sorted(contacts[r.id]),
             "created_at": r.created_at,
-            "last_interaction": last_interaction_at(found),
-            "interactions": found,
+            **summary_queries.fields(kept.get(r.id)),
         })
     return [(r.created_at, r.id) for r in rows], result
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, select
 
+from projections import interaction_views
 from projections.tables import audit_log
 from projections.views_runner import REBUILD_PAGE, Source, ViewsRunner
 from projections.writer import BulkLoad
@@ -65,4 +66,5 @@ def rebuild(
         bulk.build(engine)
     if runner.position() != position:  # read back: also waits for a pipelined writer to finish
         raise RuntimeError(f"the rebuilt store is not at position {position}")
+    interaction_views.refresh_all(engine)  # the kept summaries, computed and scored once
     return position

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select, tuple_
 
 from domain.visibility import Viewer
+from projections import summary_queries
 from projections.email_queries import VISIBLE_COPY, EmailKey, email_summaries
-from projections.intelligence_queries import company_order, person_order, rank
 from projections.origin import visible_origins
-from projections.record_emails import interactions, last_interaction_at, newest_emails
+from projections.record_emails import newest_emails
 from projections.tables import (
     companies,
     email_copies,
@@ -21,7 +21,6 @@ from projections.tables import (
     person_addresses,
     workspaces,
 )
-
 
 RecordKey = tuple[Any, ...]  # (created_at, id), or (sort value, created_at, id) for a `sort`
 Page = tuple[list[RecordKey], list[dict[str, Any]]]
@@ -34,15 +33,12 @@ def _creation_page(conn: Connection, statement: Any, table: Any, after: RecordKe
     return list(conn.execute(statement.order_by(table.c.created_at, table.c.id).limit(limit)))
 
 
-def _sorted_page(conn: Connection, statement: Any, table: Any, order: list[tuple[str, RecordKey]], sort: str,
+def _sorted_page(conn: Connection, viewer: Viewer, statement: Any, table: Any, kind: str, sort: str,
                  after: RecordKey | None, limit: int) -> tuple[list[RecordKey], list[Any]]:
-    """The `limit` rows after `after` in `order` (ids with their sort keys, in sort order)."""
-    if after is not None:
-        start = rank(sort, after)
-        order = [(i, k) for i, k in order if rank(sort, k) > start]
-    chosen = order[:limit]
-    found = {r.id: r for r in conn.execute(statement.where(table.c.id.in_([i for i, _ in chosen])))}
-    kept = [(k, found[i]) for i, k in chosen if i in found]
+    """The `limit` rows after `after` in `sort` order: keyset scans of the kept summaries' index."""
+    chosen = summary_queries.sorted_ids(conn, viewer, kind, sort, after, limit)
+    found = {r.id: r for r in conn.execute(statement.where(table.c.id.in_([i for _, i in chosen])))}
+    kept = [(k, found[i]) for k, i in chosen if i in found]
     return [k for k, _ in kept], [r for _, r in kept]
 
 
@@ -53,7 +49,7 @@ def person_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit
     if person_id is not None:
         statement = statement.where(people.c.id == person_id)
     if sort is not None:
-        keys, rows = _sorted_page(conn, statement, people, person_order(conn, viewer, sort), sort, after, limit)
+        keys, rows = _sorted_page(conn, viewer, statement, people, "person", sort, after, limit)
     else:
         rows = _creation_page(conn, statement, people, after, limit)
         keys = [(r.created_at, r.id) for r in rows]
@@ -75,6 +71,7 @@ def person_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit
         )
     }
     origins = visible_origins(conn, viewer, {r.id: r.origin for r in rows}, addresses)
+    kept = summary_queries.read(conn, viewer, "person", ids)
     return keys, [
         {
             "id": r.id,
@@ -83,7 +80,7 @@ def person_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit
             "company_ids": sorted({company_by_domain[d] for d in domains[r.id] if d in company_by_domain}),
             "created_at": r.created_at,
             "origin": origins[r.id],
-            **interaction_fields(conn, viewer, "address", addresses[r.id]),
+            **summary_queries.fields(kept.get(r.id)),
         }
         for r in rows
     ]
@@ -96,26 +93,21 @@ def company_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limi
     if company_id is not None:
         statement = statement.where(companies.c.id == company_id)
     if sort is not None:
-        keys, found = _sorted_page(conn, statement, companies, company_order(conn, viewer, sort), sort, after, limit)
+        keys, found = _sorted_page(conn, viewer, statement, companies, "company", sort, after, limit)
     else:
         found = _creation_page(conn, statement, companies, after, limit)
         keys = [(r.created_at, r.id) for r in found]
+    kept = summary_queries.read(conn, viewer, "company", [r.id for r in found])
     return keys, [
         {
             "id": r.id,
             "name": r.name,
             "domain": r.domain,
             "created_at": r.created_at,
-            **interaction_fields(conn, viewer, "domain", [r.domain]),
+            **summary_queries.fields(kept.get(r.id)),
         }
         for r in found
     ]
-
-
-def interaction_fields(conn: Connection, viewer: Viewer, by: str, values: list[str]) -> dict[str, Any]:
-    """`last_interaction` (its time) and `interactions` (first and last: time, member, direction)."""
-    found = interactions(conn, viewer, by, values)
-    return {"last_interaction": last_interaction_at(found), "interactions": found}
 
 
 def person_emails(conn: Connection, viewer: Viewer, person_id: str, after: EmailKey | None,

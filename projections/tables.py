@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -257,6 +258,88 @@ audit_log = Table(
     Index("ix_audit_log_aggregate", "aggregate_id"),
 )
 
+# Kept summaries (projections/interaction_views.py, strength_views.py). `viewer` is '' for
+# what every member sees, or a member id for that member's own figures where their Bcc of
+# their own copies is part of them (the Bcc rule); a viewer reads their row, else the ''.
+record_summaries = Table(
+    "record_summaries",
+    metadata,
+    Column("kind", String(8), primary_key=True),  # person, company, lead
+    Column("record_id", ID, primary_key=True),
+    Column("viewer", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("created_at", String(40), nullable=False),  # the record's, for the sorts' ties
+    Column("email_count", Integer, nullable=False),  # distinct visible emails
+    Column("first_at", String(40), nullable=False),  # '' without a dated interaction
+    Column("first_member", ID, nullable=False),
+    Column("first_direction", String(8), nullable=False),
+    Column("first_email", ID, nullable=False),
+    Column("last_at", String(40), nullable=False),
+    Column("last_member", ID, nullable=False),
+    Column("last_direction", String(8), nullable=False),
+    Column("last_email", ID, nullable=False),
+    Column("score", Float, nullable=False),  # best connection strength as of strength_clock
+)
+Index("ix_record_summaries_last", record_summaries.c.workspace_id, record_summaries.c.kind,
+      record_summaries.c.viewer, record_summaries.c.last_at.desc(), record_summaries.c.created_at,
+      record_summaries.c.record_id)
+Index("ix_record_summaries_score", record_summaries.c.workspace_id, record_summaries.c.kind,
+      record_summaries.c.viewer, record_summaries.c.score.desc(), record_summaries.c.created_at,
+      record_summaries.c.record_id)
+
+# Per member and record (person or company): the member's interactions with it (the
+# counterpart rule of projections/intelligence_queries.py); variant '' without Bcc, 'own'
+# with the member's own Bcc (seen by that member only; kept only where it differs).
+# Person rows also keep the connection's strength totals (domain.strength.Totals).
+record_members = Table(
+    "record_members",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("record_id", ID, primary_key=True),
+    Column("member_id", ID, primary_key=True),
+    Column("variant", String(4), primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("sent", Integer, nullable=False),  # distinct emails
+    Column("received", Integer, nullable=False),
+    Column("first_at", String(40), nullable=False),  # isoformat in UTC
+    Column("first_direction", String(8), nullable=False),
+    Column("last_at", String(40), nullable=False),
+    Column("last_direction", String(8), nullable=False),
+    Column("s_sent", Float, nullable=False),
+    Column("s_received", Float, nullable=False),
+    Column("s_mass", Float, nullable=False),
+    Column("n_sent", Integer, nullable=False),
+    Column("n_received", Integer, nullable=False),
+    Column("n_mass", Integer, nullable=False),
+    Column("n_direct_sent", Integer, nullable=False),
+    Column("n_direct_received", Integer, nullable=False),
+    Column("window_days", Integer, nullable=False),  # as of strength_clock
+    Column("score", Float, nullable=False),  # as of strength_clock
+    Index("ix_record_members_workspace", "workspace_id", "kind"),
+)
+
+# Per connection (person, member, variant) and UTC day with direct mail: its latest direct
+# moment (fixed-width UTC text), for the regularity window when as_of moves.
+strength_days = Table(
+    "strength_days",
+    metadata,
+    Column("person_id", ID, primary_key=True),
+    Column("member_id", ID, primary_key=True),
+    Column("variant", String(4), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("last_direct", String(32), nullable=False),
+    Index("ix_strength_days_window", "workspace_id", "last_direct"),
+)
+
+# Per workspace, the as_of the kept scores are at: the newest visible email ('' for none).
+strength_clock = Table(
+    "strength_clock",
+    metadata,
+    Column("workspace_id", ID, primary_key=True),
+    Column("as_of", String(40), nullable=False),
+)
+
 VIEW_TABLES = (
     audit_log,
     workspaces,
@@ -273,4 +356,8 @@ VIEW_TABLES = (
     leads,
     lead_contacts,
     lead_emails,
+    record_summaries,
+    record_members,
+    strength_days,
+    strength_clock,
 )

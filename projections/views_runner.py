@@ -16,7 +16,14 @@ from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, select
 
-from projections import email_views, lead_views, privacy_views, record_views, workspace_views
+from projections import (
+    email_views,
+    interaction_views,
+    lead_views,
+    privacy_views,
+    record_views,
+    workspace_views,
+)
 from projections.audit_views import AuditLogView
 from projections.collector import collector_paused
 from projections.tables import tracking
@@ -32,7 +39,7 @@ Source = Callable[[int, int | None, int], Sequence[Any]]
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
-for _module in (workspace_views, email_views, record_views, privacy_views, lead_views):
+for _module in (workspace_views, email_views, record_views, privacy_views, lead_views, interaction_views):
     for _type, _handler in _module.HANDLERS.items():
         HANDLERS.setdefault(_type, []).append(_handler)
 
@@ -123,6 +130,7 @@ class ViewsRunner:
                     handler(event, writer, notification.id)
                 self.audit(event, writer, notification.id)
             position: int = notifications[-1].id
+            interaction_views.settle(writer)  # before lead_views.settle: it reads writer.threads
             lead_views.settle(writer)
             writer.flush()
             self._save_position(conn, previous, position, untracked)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Boolean, Connection, Executable, Integer, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, Executable, Float, Integer, Table
 from sqlalchemy.sql.util import find_tables
 
 
@@ -126,7 +126,7 @@ def tables_of(statement: Executable) -> frozenset[str]:
 def _postgres_type(column_type: Any) -> str:
     """The type a value is sent as in a binary COPY: varchar and json (already serialized)
     columns take text's binary form."""
-    for kind, name in ((BigInteger, "int8"), (Integer, "int4"), (Boolean, "bool")):
+    for kind, name in ((BigInteger, "int8"), (Integer, "int4"), (Boolean, "bool"), (Float, "float8")):
         if isinstance(column_type, kind):
             return name
     return "text"

@@ -54,6 +54,7 @@ ADDRESSES = {"bob": "bob@acme.com", "alice": "alice@acme.com", "karen": "karen@g
 VIEWERS = ("bob", "alice", "karen", "audrey")
 EXTERNAL = ("sue@gmail.com", "pat@initech.com", "joe@globex.io", "ceo@sub.initech.com", "lee@initech.com")
 COMPANY = "initech.com"
+COMPANIES = (COMPANY, "globex.io")
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
@@ -268,7 +269,12 @@ class Reference:
 
     def strength(self, viewer: str, person_id: str) -> dict[str, tuple[int, int, float, str]]:
         """Per member id: (sent, received, score, grade)."""
-        addresses, as_of = set(self.people[person_id]), self.as_of()
+        return {m: found[:4] for m, found in self.connections(viewer, set(self.people[person_id])).items()}
+
+    def connections(self, viewer: str, addresses: set[str]) -> dict[str, tuple[Any, ...]]:
+        """Per member id: (sent, received, score, grade, first, last, explanation) of the member's
+        interactions with any of `addresses`; first and last are (time, direction)."""
+        as_of = self.as_of()
         touches: dict[str, set[tuple[int, str]]] = {}
         for holder, index in self.copies():
             m = POOL[index]
@@ -282,8 +288,20 @@ class Reference:
         for holder, found in touches.items():
             strength = assess([Interaction(POOL[i].at, d) for i, d in found], as_of)  # type: ignore[arg-type]
             sent = sum(1 for _, d in found if d == "sent")
-            result[self.members[holder]] = (sent, len(found) - sent, strength.score, strength.grade.value)
+            first = min((POOL[i].at, d) for i, d in found)
+            last = min(found, key=lambda t: (-POOL[t[0]].at.timestamp(), t[1]))
+            result[self.members[holder]] = (sent, len(found) - sent, strength.score, strength.grade.value, first,
+                                            (POOL[last[0]].at, last[1]), strength.explanation)
         return result
+
+    def strongest(self, viewer: str, addresses: set[str]) -> tuple[float, str | None]:
+        """(best score, its member id or None when it grades none): by score, then the latest
+        interaction, then the most mail, then the member id."""
+        found = self.connections(viewer, addresses)
+        if not found:
+            return 0.0, None
+        best = min(found, key=lambda m: (-found[m][2], -found[m][5][0].timestamp(), -(found[m][0] + found[m][1]), m))
+        return found[best][2], (None if found[best][3] == "none" else best)
 
     def lead_emails(self, viewer: str, lead_id: str) -> set[str]:
         contacts = self.leads[lead_id]
@@ -321,6 +339,7 @@ class World:
     ref: Reference
     person_order: list[str] = field(default_factory=list)  # ids in creation order, merged ones dropped
     lead_order: list[str] = field(default_factory=list)
+    company_order: list[str] = field(default_factory=list)
 
     def headers(self, name: str = "bob") -> dict[str, str]:
         return self.people[name].headers
@@ -338,8 +357,10 @@ def new_world(client: TestClient, runtime: Runtime) -> World:
     mailboxes = {name: ws.connect_upload(people[name], ADDRESSES[name]) for name in POSTERS}
     world = World(client, people, mailboxes, Reference({n: m.id for n, m in people.items()}))
     world.settings(record_creation="none")
-    response = client.post("/companies", json={"domain": COMPANY}, headers=world.headers())
-    assert response.status_code == 201, response.text
+    for domain in COMPANIES:
+        response = client.post("/companies", json={"domain": domain}, headers=world.headers())
+        assert response.status_code == 201, response.text
+        world.company_order.append(response.json()["id"])
     return world
 
 
@@ -347,7 +368,7 @@ def pick(items: list[str], n: int) -> str | None:
     return items[n % len(items)] if items else None
 
 
-def apply(world: World, op: Any) -> None:  # noqa: C901 - one branch per operation
+def apply(world: World, op: Any) -> None:
     ref, client = world.ref, world.client
     if isinstance(op, Post):
         if op.member in ref.removed:
@@ -467,9 +488,13 @@ def check(world: World) -> None:
             last[person["id"]] = expected["last"]["at"] if expected["last"] else None
             emails = [e["id"] for e in walk(world, viewer, f"/people/{person['id']}/emails")]
             assert emails == ref.email_list(viewer, addresses.__contains__), where
+            assert person["email_count"] == len(emails), where
             served = world.client.get(f"/people/{person['id']}/intelligence", headers=world.headers(viewer)).json()
             rows = {r["member_id"]: (r["sent"], r["received"], r["score"], r["grade"]) for r in served["members"]}
             assert rows == ref.strength(viewer, person["id"]), where
+            check_intelligence(world, viewer, served, ref.connections(viewer, addresses), f"/people/{person['id']}")
+            score, strongest = ref.strongest(viewer, addresses)
+            assert (served["score"], (served["strongest_member"] or {}).get("member_id")) == (score, strongest), where
             best[person["id"]] = max((r[2] for r in rows.values()), default=0.0)
         order = world.person_order
         by_last = sorted(order, key=lambda p: (last[p] is None, -(last[p].timestamp() if last[p] else 0),
@@ -477,19 +502,72 @@ def check(world: World) -> None:
         assert [p["id"] for p in walk(world, viewer, "/people", sort="last_interaction")] == by_last, viewer
         by_strength = sorted(order, key=lambda p: (-best[p], order.index(p)))
         assert [p["id"] for p in walk(world, viewer, "/people", sort="strength")] == by_strength, viewer
-        (company,) = [c for c in walk(world, viewer, "/companies") if c["domain"] == COMPANY]
-        in_company = lambda a: a.rpartition("@")[2] == COMPANY  # noqa: E731
-        assert [e["id"] for e in walk(world, viewer, f"/companies/{company['id']}/emails")] == \
-            ref.email_list(viewer, in_company), viewer
-        assert {k: moment(v) for k, v in company["interactions"].items()} == \
-            {k: expected_moment(v) for k, v in ref.interactions(viewer, in_company).items()}, viewer
-        for lead_id in world.lead_order:
-            emails = {e["id"] for e in walk(world, viewer, f"/leads/{lead_id}/emails")}
-            assert emails == ref.lead_emails(viewer, lead_id), (viewer, lead_id, ref.leads[lead_id])
+        check_companies(world, viewer, best)
+        for lead in walk(world, viewer, "/leads"):
+            lead_id = lead["id"]
+            addresses = {a for p in ref.leads[lead_id] for a in ref.people.get(p, [])}
+            assert {k: moment(v) for k, v in lead["interactions"].items()} == \
+                {k: expected_moment(v) for k, v in ref.interactions(viewer, addresses.__contains__).items()}, lead_id
+            assert lead["email_count"] == len(ref.email_list(viewer, addresses.__contains__)), lead_id
         emails = [e["id"] for e in walk(world, viewer, "/emails")]
         visible = {i for _, i in ref.copies()}
         assert emails == [ref.email_ids[i] for i in sorted(visible, key=lambda i: (POOL[i].at, ref.email_ids[i]),
                                                             reverse=True)], viewer
+    for viewer in VIEWERS:  # after every summary: a lead's emails (projections/lead_views.py)
+        for lead_id in world.lead_order:
+            emails = {e["id"] for e in walk(world, viewer, f"/leads/{lead_id}/emails")}
+            assert emails == ref.lead_emails(viewer, lead_id), (viewer, lead_id, ref.leads[lead_id])
+
+
+def check_intelligence(world: World, viewer: str, served: dict[str, Any], expected: dict[str, tuple[Any, ...]],
+                       path: str) -> None:
+    """Per member: counts, first and last interaction and the whole explanation equal the
+    reference; and the kept figures equal the same request computed from the history
+    (an explicit as_of) field by field."""
+    rows = {r["member_id"]: r for r in served["members"]}
+    assert set(rows) == set(expected), (viewer, path)
+    for member_id, (sent, received, score, grade, first, last, explanation) in expected.items():
+        r = rows[member_id]
+        assert (r["sent"], r["received"]) == (sent, received), (viewer, path, member_id)
+        assert (datetime.fromisoformat(r["first_interaction"]["at"]), r["first_interaction"]["direction"]) == first
+        assert (datetime.fromisoformat(r["last_interaction"]["at"]), r["last_interaction"]["direction"]) == last
+        if "person_id" not in r:  # a company's row explains its best person, not these touches
+            assert r["explanation"] == explanation, (viewer, path, member_id)
+    as_of = world.ref.as_of()
+    if as_of is not None:
+        computed = world.client.get(f"{path}/intelligence", params={"as_of": as_of.isoformat()},
+                                    headers=world.headers(viewer)).json()
+        assert {**computed, "as_of_source": "newest_email"} == served, (viewer, path)
+
+
+def check_companies(world: World, viewer: str, best: dict[str, float]) -> None:
+    ref = world.ref
+    companies = walk(world, viewer, "/companies")
+    order = [c["id"] for c in companies]  # creation order (a person given a new domain may add one)
+    assert set(world.company_order) <= set(order) and len(order) == len(set(order)), viewer
+    last: dict[str, Any] = {}
+    strongest: dict[str, float] = {}
+    for company in companies:
+        domain = company["domain"]
+        in_company = lambda a, d=domain: a.rpartition("@")[2] == d
+        emails = [e["id"] for e in walk(world, viewer, f"/companies/{company['id']}/emails")]
+        assert emails == ref.email_list(viewer, in_company), (viewer, domain)
+        assert company["email_count"] == len(emails), (viewer, domain)
+        expected = ref.interactions(viewer, in_company)
+        assert {k: moment(v) for k, v in company["interactions"].items()} == \
+            {k: expected_moment(v) for k, v in expected.items()}, (viewer, domain)
+        last[company["id"]] = expected["last"]["at"] if expected["last"] else None
+        people = [p for p, addresses in ref.people.items() if any(in_company(a) for a in addresses)]
+        addresses = {a for p in people for a in ref.people[p]}
+        served = world.client.get(f"/companies/{company['id']}/intelligence", headers=world.headers(viewer)).json()
+        check_intelligence(world, viewer, served, ref.connections(viewer, addresses), f"/companies/{company['id']}")
+        strongest[company["id"]] = max((best[p] for p in people), default=0.0)
+        assert served["score"] == strongest[company["id"]], (viewer, domain)
+        assert {r["person_id"]: r["score"] for r in served["people"]} == {p: best[p] for p in people}
+    by_last = sorted(order, key=lambda c: (last[c] is None, -(last[c].timestamp() if last[c] else 0), order.index(c)))
+    assert [c["id"] for c in walk(world, viewer, "/companies", sort="last_interaction")] == by_last, viewer
+    by_strength = sorted(order, key=lambda c: (-strongest[c], order.index(c)))
+    assert [c["id"] for c in walk(world, viewer, "/companies", sort="strength")] == by_strength, viewer
 
 
 @settings(max_examples=15, deadline=None, report_multiple_bugs=False,
