@@ -18,8 +18,8 @@ from adapters.parallel_parse import parsed
 from adapters.tokens import issue_token
 from api.runtime import Runtime
 from application.errors import DomainError
-from application.importing import group, import_batches
-from application.sync import Syncer
+from application.ingest import group, import_batches
+from application.batch_recorder import BatchRecorder
 from domain.mailbox import Mailbox
 
 app = typer.Typer(help="mailtrail: email sync for a CRM workspace.", no_args_is_help=True)
@@ -114,7 +114,7 @@ def import_mail(
                 progress.update(task, advance=n, rate=f"{rate:,.0f} msg/s")
 
             try:
-                totals = import_batches(Syncer(runtime.app, mailbox), group(parsed(read_messages(path))), advance)
+                totals = import_batches(BatchRecorder(runtime.app, mailbox), group(parsed(read_messages(path))), advance)
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
@@ -310,8 +310,8 @@ def worker(
     import threading
 
     from api.routes.mailbox_connections import mail_sync_for
-    from application.mail_sync import SyncReport
-    from application.mail_worker import SyncWorker
+    from application.imap_sync import SyncReport
+    from application.imap_worker import ImapWorker
 
     runtime = _open()
     stop = threading.Event()
@@ -327,7 +327,7 @@ def worker(
         signal.signal(sig, lambda *_: stop.set())
     try:
         service = mail_sync_for(runtime, process_threshold=PROCESS_THRESHOLD)
-        runner = SyncWorker(service, poll_seconds=poll_seconds, after_pass=after_pass)
+        runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass)
         if once:
             reports = runner.run_once()
             typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports]}))

@@ -10,8 +10,8 @@ from adapters.mailgen import generate_messages
 from adapters.mime import parse_message
 from adapters.tokens import issue_token
 from api.runtime import Runtime
-from application.importing import batches, import_batches
-from application.sync import Syncer
+from application.ingest import batches, import_batches
+from application.batch_recorder import BatchRecorder
 
 DOMAIN = "acme.example"
 
@@ -34,7 +34,7 @@ def create_demo(
     for mailbox_id, owner, count, seed in ((alice_box, "alice", share, 7), (bob_box, "bob", messages - share, 11)):
         mail = generate_messages(count, seed=seed, owner=f"{owner}@{DOMAIN}", internal_domain=DOMAIN, end=end)
         raw = ((folder, f"demo-{owner}-{n}", data) for n, (folder, data) in enumerate(mail))
-        import_batches(Syncer(app, mailbox_id), batches(raw, parse_message), progress)
+        import_batches(BatchRecorder(app, mailbox_id), batches(raw, parse_message), progress)
     runtime.catch_up()
     token = tokens["alice (admin)"]
     return {

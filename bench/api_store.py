@@ -28,8 +28,8 @@ from adapters.parallel_parse import parsed  # noqa: E402
 from adapters.settings import Settings  # noqa: E402
 from adapters.tokens import issue_token  # noqa: E402
 from api.runtime import Runtime  # noqa: E402
-from application.importing import group  # noqa: E402
-from application.sync import Syncer  # noqa: E402
+from application.ingest import group  # noqa: E402
+from application.batch_recorder import BatchRecorder  # noqa: E402
 from projections.tables import companies, email_participants, person_addresses  # noqa: E402
 
 DOMAIN = "acme.example"
@@ -59,7 +59,7 @@ def _import(app: Any, boxes: list[str], messages: int, progress: Progress | None
     stream = (item for k in range(MEMBERS) for item in _mail(k, shares[k]))
     for key, items in group(parsed(stream)):
         member, folder = key.split("\t", 1)
-        Syncer(app, boxes[int(member)]).record(folder, items, None)
+        BatchRecorder(app, boxes[int(member)]).record(folder, items, None)
         if progress is not None:
             progress(len(items))
 

@@ -474,8 +474,8 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     """An in-process SQLite import without the profiler, timed per phase (wall seconds)."""
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from application.importing import batches, import_batches
-    from application.sync import Syncer
+    from application.ingest import batches, import_batches
+    from application.batch_recorder import BatchRecorder
 
     spent = {"read": 0.0, "parse": 0.0, "record": 0.0, "catch_up": 0.0}
 
@@ -501,7 +501,7 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     url = f"sqlite:///{tmp / 'phases' / 'var' / 'mailtrail.db'}"
     rt, mid = _store_with_upload_mailbox(url)
     try:
-        syncer = Syncer(rt.app, mid)
+        syncer = BatchRecorder(rt.app, mid)
         record = syncer.record
 
         def timed_record(*a: Any) -> Any:
@@ -533,8 +533,8 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
 
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from application.importing import batches, import_batches
-    from application.sync import Syncer
+    from application.ingest import batches, import_batches
+    from application.batch_recorder import BatchRecorder
 
     url = f"sqlite:///{tmp / 'profile' / 'var' / 'mailtrail.db'}"
     rt, mid = _store_with_upload_mailbox(url)
@@ -542,7 +542,7 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
         profiler = cProfile.Profile()
         t0 = time.perf_counter()
         profiler.enable()
-        import_batches(Syncer(rt.app, mid), batches(read_messages(maildir), parse_message))
+        import_batches(BatchRecorder(rt.app, mid), batches(read_messages(maildir), parse_message))
         t1 = time.perf_counter()
         rt.runner.catch_up()
         profiler.disable()

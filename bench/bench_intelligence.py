@@ -5,7 +5,7 @@
 Builds, in a fresh store (SQLite, or with --postgres $MAILTRAIL_TEST_DATABASE_URL or a
 private server from tests.support.postgres), a workspace where Alice's mailbox holds
 `--count` generated messages (adapters.mailgen, seed 7, imported with
-application.importing.import_batches and application.sync.Syncer, as api/demo.py does)
+application.ingest.import_batches and application.batch_recorder.BatchRecorder, as api/demo.py does)
 and Bob's a tenth as many over the same people. Then, end to end through the HTTP API
 (in-process TestClient) or the application:
 
@@ -45,8 +45,8 @@ from adapters.settings import Settings  # noqa: E402
 from adapters.tokens import issue_token  # noqa: E402
 from api.main import create_app  # noqa: E402
 from api.runtime import Runtime  # noqa: E402
-from application.importing import batches, import_batches  # noqa: E402
-from application.sync import Syncer  # noqa: E402
+from application.ingest import batches, import_batches  # noqa: E402
+from application.batch_recorder import BatchRecorder  # noqa: E402
 from domain.visibility import Viewer  # noqa: E402
 from domain.strength import grade_of  # noqa: E402
 from projections.intelligence_queries import SORTS, best_scores, company_order, person_order, touches  # noqa: E402
@@ -99,7 +99,7 @@ def median_of(repeats: int, action: Callable[[], Any]) -> dict[str, float]:
 def load(runtime: Runtime, mailbox_id: str, owner: str, count: int) -> dict[str, float]:
     mail = generate_messages(count, seed=SEED, owner=owner, internal_domain=DOMAIN)
     raw = ((folder, f"bench-{owner}-{n}", data) for n, (folder, data) in enumerate(mail))
-    seconds, _ = timed(lambda: (import_batches(Syncer(runtime.app, mailbox_id), batches(raw, parse_message)),
+    seconds, _ = timed(lambda: (import_batches(BatchRecorder(runtime.app, mailbox_id), batches(raw, parse_message)),
                                 runtime.catch_up()))
     return seconds
 

@@ -21,7 +21,7 @@ from api.errors import ForbiddenError
 from api.runtime import Runtime
 from api.schemas import ConnectionChange, NewMailbox
 from application.errors import NotFoundError, RuleViolationError
-from application.mail_sync import MailSync, Progress
+from application.imap_sync import ImapSync, Progress
 from application.ports import MailAuthError, MailServerError
 from domain.mailbox import ACTIVE, ERROR, REMOVED, Mailbox
 from domain.ownership import Login
@@ -36,12 +36,12 @@ LOGIN_TIMEOUT = 20.0
 
 
 def mail_sync_for(runtime: Runtime, *, process_threshold: int | None = None,
-                  progress: Progress | None = None, timeout: float = 60.0) -> MailSync:  # fmt: skip
+                  progress: Progress | None = None, timeout: float = 60.0) -> ImapSync:  # fmt: skip
     """The sync service wired to this runtime's stores (a composition root helper)."""
     master_key = runtime.settings.master_key or load_or_create_master_key(runtime.store.key_file)
     connector = ImapConnector(parse_message, timeout=timeout, allow_private=runtime.settings.allow_private_hosts,
                               process_threshold=process_threshold, resolver=runtime.resolver)  # fmt: skip
-    return MailSync(runtime.app, SqlKeyStore(runtime.engine, master_key), connector,
+    return ImapSync(runtime.app, SqlKeyStore(runtime.engine, master_key), connector,
                     SqlUidLedger(runtime.engine), progress=progress)  # fmt: skip
 
 

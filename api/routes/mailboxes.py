@@ -19,7 +19,7 @@ from api.routes.mailbox_connections import (
 )
 from api.schemas import BlocklistEntry, ConnectionChange, MailboxChange, NewMailbox
 from application.errors import RuleViolationError
-from application.sync import Syncer
+from application.batch_recorder import BatchRecorder
 from domain.mailbox import Mailbox
 from domain.message import MAX_MESSAGE_BYTES
 from domain.visibility import Viewer
@@ -129,7 +129,7 @@ async def _read_message(request: Request) -> bytes:
 
 def _ingest(runtime: Any, viewer: Viewer, mailbox_id: str, raw: bytes) -> dict[str, Any]:
     _owned(runtime, viewer, mailbox_id)
-    result = Syncer(runtime.app, mailbox_id).record("upload", [parse_message(raw)], None)
+    result = BatchRecorder(runtime.app, mailbox_id).record("upload", [parse_message(raw)], None)
     runtime.catch_up()
     if result.copies:
         copy_id, email_id = result.copies[0]

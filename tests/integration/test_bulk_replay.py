@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, inspect, select
 from adapters.mime import parse_message
 from api.replay import fresh_views, replay_digests
 from api.runtime import Runtime
-from application.sync import Syncer
+from application.batch_recorder import BatchRecorder
 from projections.rebuild import BULK_TABLES, SMALL, DeferredIndexes
 from projections.tables import email_copies, emails, workspaces
 from projections.writer import ViewWriter
@@ -31,7 +31,7 @@ def _indexes(engine: Engine) -> dict[str, list[str]]:
 def _sync_many(runtime: Runtime, mailbox_id: str, count: int, sender: str) -> None:
     raws = [message(f"Client {n} <c{n}@{sender}>", "bob@acme.com", f"Quote {n}", message_id=f"<q{n}@{sender}>",
                     cc=[f"d{n}@{sender}"]) for n in range(count)]
-    result = Syncer(runtime.app, mailbox_id).record("INBOX", [parse_message(r) for r in raws], None)
+    result = BatchRecorder(runtime.app, mailbox_id).record("INBOX", [parse_message(r) for r in raws], None)
     assert result.synced == count
 
 

@@ -14,8 +14,8 @@ from adapters.mailfiles import read_messages
 from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.runtime import Runtime
-from application.importing import batches, import_batches
-from application.sync import DUPLICATE, Syncer
+from application.ingest import batches, import_batches
+from application.batch_recorder import DUPLICATE, BatchRecorder
 from projections.tables import email_copies, emails
 from tests.conftest import message
 from tests.support.dovecot import DovecotServer
@@ -68,7 +68,7 @@ def test_a_long_message_synced_over_imap_and_imported_from_an_mbox_is_one_email_
     export.close()
     assert b"\r\n" not in (tmp_path / "karen.mbox").read_bytes()
 
-    totals = import_batches(Syncer(runtime.app, karens_box), batches(read_messages(tmp_path / "karen.mbox"),
+    totals = import_batches(BatchRecorder(runtime.app, karens_box), batches(read_messages(tmp_path / "karen.mbox"),
                                                                      parse_message))  # fmt: skip
     runtime.catch_up()
 
@@ -88,10 +88,10 @@ def test_a_copy_recorded_by_identity_version_1_is_found_again_on_a_re_sync(runti
     parsed = parse_message(crlf)
     assert parsed.legacy_fingerprint is not None
     as_version_1 = replace(parsed, fingerprint=parsed.legacy_fingerprint, legacy_fingerprint=None)
-    syncer = Syncer(runtime.app, box)
+    syncer = BatchRecorder(runtime.app, box)
     assert syncer.record("INBOX", [as_version_1], None).synced == 1
 
-    again = Syncer(runtime.app, box).record("INBOX", [parsed], None)
+    again = BatchRecorder(runtime.app, box).record("INBOX", [parsed], None)
     runtime.catch_up()
 
     assert again.synced == 0 and again.skipped[DUPLICATE] == 1

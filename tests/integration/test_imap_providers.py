@@ -17,7 +17,7 @@ from adapters.netcheck import HostRefusedError, check_host
 from adapters.settings import Settings
 from api.routes.mailbox_connections import mail_sync_for
 from api.runtime import Runtime
-from application.mail_sync import MailSync
+from application.imap_sync import ImapSync
 from projections.email_queries import VISIBLE_COPY
 from projections.tables import email_copies, mailboxes
 from tests.support.imap import external
@@ -102,7 +102,7 @@ def runtime(tmp_path: Any) -> Iterator[Runtime]:
     rt.close()
 
 
-def _service(runtime: Runtime, server: ScriptedServer, connection: dict[str, Any]) -> tuple[MailSync, str]:
+def _service(runtime: Runtime, server: ScriptedServer, connection: dict[str, Any]) -> tuple[ImapSync, str]:
     workspace_id, member_id = runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
     base = {"host": "127.0.0.1", "port": 993, "security": "tls", "username": "bob@acme.com", "folders": None}
     mailbox_id = runtime.app.connect_mailbox(workspace_id, member_id, "imap", "bob@acme.com", [],

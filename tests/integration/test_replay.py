@@ -11,7 +11,7 @@ from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
-from application.sync import BatchResult, Syncer
+from application.batch_recorder import BatchResult, BatchRecorder
 from projections.digest import view_digest
 from projections.tables import email_copies, emails, mailboxes, people
 from tests.conftest import TEST_MASTER_KEY, message
@@ -28,7 +28,7 @@ class History:
 
 
 def _sync(runtime: Runtime, mailbox_id: str, folder: str, *raws: bytes) -> BatchResult:
-    return Syncer(runtime.app, mailbox_id).record(folder, [parse_message(r) for r in raws], None)
+    return BatchRecorder(runtime.app, mailbox_id).record(folder, [parse_message(r) for r in raws], None)
 
 
 def build_history(runtime: Runtime) -> History:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from api.routes.mailbox_connections import mail_sync_for
 from api.runtime import Runtime
-from application.mail_sync import SyncReport
+from application.imap_sync import SyncReport
 from domain.mailbox import Mailbox
 from domain.visibility import Viewer
 from projections.email_queries import VISIBLE_COPY

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from application.ports import Item, Rejected
-from application.sync import Syncer
+from application.batch_recorder import BatchRecorder
 from domain.message import MAX_MESSAGE_BYTES, ParsedMessage
 
 BATCH_SIZE = 1000
@@ -50,7 +50,7 @@ def group(items: Iterable[tuple[str, Item]], size: int = BATCH_SIZE) -> Iterator
 
 
 def import_batches(
-    syncer: Syncer,
+    syncer: BatchRecorder,
     parsed: Iterable[tuple[str, list[Item]]],
     on_batch: Callable[[int], None] | None = None,
 ) -> ImportTotals:

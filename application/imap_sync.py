@@ -1,7 +1,7 @@
 """Sync a mailbox from its mail server: full history first, then incremental passes.
 
 Per folder, a cursor (UIDVALIDITY, last UID, UIDNEXT, EXISTS, HIGHESTMODSEQ, pending)
-travels with every batch in ONE atomic save (Syncer.record): a crash loses nothing and
+travels with every batch in ONE atomic save (BatchRecorder.record): a crash loses nothing and
 re-fetches at most the batches in flight. A save only lands if the folder's cursor is
 still the one this pass started from (optimistic concurrency), so two workers never
 both advance a folder. Identity never depends on the UID: a UIDVALIDITY change re-reads
@@ -38,7 +38,7 @@ from application.ports import (
     UidLedger,
 )
 from application.retraction import Retraction
-from application.sync import BatchResult, Syncer
+from application.batch_recorder import BatchResult, BatchRecorder
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
 from domain.message import MAX_MESSAGE_BYTES
 from domain.synced_message import copy_id_for
@@ -92,7 +92,7 @@ class SyncReport:
         }
 
 
-class _GuardedSyncer(Syncer):
+class _GuardedRecorder(BatchRecorder):
     """Saves only while the folder's stored cursor is `expected` (checked on every retry)."""
 
     expected: dict[str, Any] | None = None
@@ -133,7 +133,7 @@ def unchanged(cursor: dict[str, Any], state: FolderState) -> bool:
     ]
 
 
-class MailSync:
+class ImapSync:
     """Sync passes for connected mailboxes, through the ports only."""
 
     def __init__(
@@ -254,7 +254,7 @@ class MailSync:
         self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport, seen: Counter[UUID]
     ) -> list[UidEntry]:
         """Fetch what is new; return the ledger entries whose messages left the server."""
-        syncer = _GuardedSyncer(self.app, mailbox_id, seen)
+        syncer = _GuardedRecorder(self.app, mailbox_id, seen)
         syncer.expected = cursor = self.app.load(Mailbox, mailbox_id).cursors.get(folder)
         if cursor is not None and unchanged(cursor, server.status(folder)):
             return []
@@ -299,7 +299,7 @@ class MailSync:
 
     @staticmethod
     def _record(
-        syncer: _GuardedSyncer, folder: str, items: list[Item], cursor: dict[str, Any], report: FolderReport
+        syncer: _GuardedRecorder, folder: str, items: list[Item], cursor: dict[str, Any], report: FolderReport
     ) -> BatchResult:
         result = syncer.record(folder, items, cursor)
         syncer.expected = cursor

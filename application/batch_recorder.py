@@ -44,7 +44,7 @@ def skip_key(copy_id: UUID) -> str:
     return copy_id.hex[:16]
 
 
-class Syncer:
+class BatchRecorder:
     """Records batches for one mailbox; remembers which records already exist.
 
     `seen` counts the copies this run (an import, an IMAP pass) came across, so that a message
