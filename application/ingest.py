@@ -1,4 +1,6 @@
-"""Import a stream of raw messages into a mailbox, batch by batch."""
+"""Ingest: raw messages into a mailbox, one upload at a time or an import batch by batch.
+
+Every origin (uploads, mbox/Maildir imports, IMAP passes) records through BatchRecorder."""
 
 from __future__ import annotations
 
@@ -6,8 +8,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from application.ports import Item, Rejected
+from application.app import MailTrail
 from application.batch_recorder import BatchRecorder
+from application.errors import RuleViolationError
+from application.ports import Item, Rejected
+from domain.authority import require_owner
+from domain.mailbox import Mailbox
 from domain.message import MAX_MESSAGE_BYTES, ParsedMessage
 
 BATCH_SIZE = 1000
@@ -47,6 +53,46 @@ def group(items: Iterable[tuple[str, Item]], size: int = BATCH_SIZE) -> Iterator
         if len(batch) >= size:
             yield folder, pending.pop(folder)
     yield from pending.items()
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One posted message: stored (with its email and copy ids) or skipped (with the reason)."""
+
+    position: int
+    copy_id: str | None = None
+    email_id: str | None = None
+    skipped: str | None = None
+
+
+class Ingest:
+    def __init__(self, app: MailTrail, parse: Parser) -> None:
+        self.app = app
+        self.parse = parse
+
+    def upload(self, workspace_id: str, mailbox_id: str, actor_id: str, raw: bytes) -> Upload:
+        """One raw RFC 822 message (forwarding, uploads) into the actor's own mailbox."""
+        if not raw.strip():
+            raise RuleViolationError("the message is empty")
+        require_owner(self.app.load(Mailbox, mailbox_id, workspace_id).owner_id, actor_id)
+        result = BatchRecorder(self.app, mailbox_id).record("upload", [to_item(raw, "upload", self.parse)], None)
+        if result.copies:
+            copy_id, email_id = result.copies[0]
+            return Upload(result.position, copy_id, email_id)
+        return Upload(result.position, skipped=next(iter(result.skipped), "unknown"))
+
+    def import_messages(
+        self, mailbox_id: str, parsed: Iterable[tuple[str, list[Item]]], on_batch: Callable[[int], None] | None = None
+    ) -> ImportTotals:
+        """Batches already parsed (grouped by folder), recorded in order; idempotent."""
+        self.app.load(Mailbox, mailbox_id)  # 404 before any work
+        return import_batches(BatchRecorder(self.app, mailbox_id), parsed, on_batch)
+
+    def import_raw(
+        self, mailbox_id: str, messages: Iterable[RawMessage], on_batch: Callable[[int], None] | None = None
+    ) -> ImportTotals:
+        """(folder, ref, raw) messages, parsed here."""
+        return self.import_messages(mailbox_id, batches(messages, self.parse), on_batch)
 
 
 def import_batches(

@@ -188,7 +188,7 @@ def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
 
     rt = Runtime.open(_settings(url))
     try:
-        mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+        mid = rt.services.mailboxes.register(ws_id, member_id, "upload", OWNER, []).id
         rt.catch_up()
         return mid
     finally:
@@ -464,8 +464,8 @@ def _store_with_upload_mailbox(url: str) -> tuple[Any, str]:
     from api.runtime import Runtime
 
     rt = Runtime.open(_settings(url))
-    ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
-    mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+    ws_id, member_id, _ = rt.services.workspaces.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
+    mid = rt.services.mailboxes.register(ws_id, member_id, "upload", OWNER, []).id
     rt.catch_up()
     return rt, mid
 

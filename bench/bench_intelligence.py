@@ -118,10 +118,11 @@ def run(url: str, count: int, repeats: int, lists: bool) -> dict[str, Any]:
     runtime = Runtime.open(Settings(database_url=url, master_key=new_master_key()))
     try:
         app = runtime.app
-        ws, alice = app.create_workspace("Acme", DOMAIN, "Alice", f"alice@{DOMAIN}", "pro")
-        bob = app.add_member(ws, "Bob", [f"bob@{DOMAIN}"], "member")
-        alice_box = app.connect_mailbox(ws, alice, "upload", f"alice@{DOMAIN}", [])
-        bob_box = app.connect_mailbox(ws, bob, "upload", f"bob@{DOMAIN}", [])
+        services = runtime.services
+        ws, alice, _ = services.workspaces.create_workspace("Acme", DOMAIN, "Alice", f"alice@{DOMAIN}", "pro")
+        bob = services.workspaces.add_member(ws, "Bob", [f"bob@{DOMAIN}"], "member").id
+        alice_box = services.mailboxes.register(ws, alice, "upload", f"alice@{DOMAIN}", []).id
+        bob_box = services.mailboxes.register(ws, bob, "upload", f"bob@{DOMAIN}", []).id
         log(f"importing {count} messages into Alice's mailbox")
         import_alice = load(runtime, alice_box, f"alice@{DOMAIN}", count)
         log(f"imported in {import_alice['wall_s']:.1f}s; {count // 10} into Bob's")
@@ -156,7 +157,7 @@ def run(url: str, count: int, repeats: int, lists: bool) -> dict[str, Any]:
                 figures["company_intelligence"] = median_of(
                     repeats, lambda: get(f"/companies/{company_ids[0]}/intelligence"))
             log("removing Alice's mailbox")
-            removal, _ = timed(lambda: (app.remove_mailbox(ws, alice_box, alice), runtime.catch_up()))
+            removal, _ = timed(lambda: (services.erasure.remove_mailbox(ws, alice_box, alice), runtime.catch_up()))
             after_s, after = timed(lambda: get(f"/people/{person_id}/intelligence"))
         return {
             "load_average": os.getloadavg(),

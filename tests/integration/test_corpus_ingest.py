@@ -189,8 +189,8 @@ def ingested(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     try:
         runtime = Runtime.open(Settings(database_url=url))
         try:
-            workspace_id, member_id = runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-            mailbox_id = runtime.app.connect_mailbox(workspace_id, member_id, "upload", "bob@acme.com", [])
+            workspace_id, member_id, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+            mailbox_id = runtime.services.mailboxes.register(workspace_id, member_id, "upload", "bob@acme.com", []).id
             started = time.perf_counter()
             outcomes = ingest(runtime, mailbox_id)
             runtime.catch_up()
@@ -262,8 +262,9 @@ def test_every_corpus_message_is_stored_skipped_or_rejected_with_a_reason(ingest
 def test_rejected_messages_reach_the_mailbox_view_and_keep_their_reason(ingested: Ingested) -> None:
     """The corpus has no empty message, so the reject path is exercised with two blank ones."""
     app = ingested.runtime.app
-    karen = app.add_member(ingested.workspace_id, "Karen", ["karen@acme.com"], "member")
-    box = app.connect_mailbox(ingested.workspace_id, karen, "upload", "karen@acme.com", [])
+    services = ingested.runtime.services
+    karen = services.workspaces.add_member(ingested.workspace_id, "Karen", ["karen@acme.com"], "member").id
+    box = services.mailboxes.register(ingested.workspace_id, karen, "upload", "karen@acme.com", []).id
     body = (CORPUS / "ruby-mail/rfc2822/example01.eml").read_bytes()
     items = [to_item(b"", "blank-1", parse_message), to_item(b" \r\n\r\n", "blank-2", parse_message),
              to_item(body, "example01", parse_message)]

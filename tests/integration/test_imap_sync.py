@@ -13,7 +13,7 @@ from api.replay import replay_digests
 from api.runtime import Runtime
 from application.imap_worker import ImapWorker
 from domain.mailbox import Mailbox
-from tests.conftest import message
+from tests.support.messages import message
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import CuttingProxy, ImapAccount, external, fill_maildir, requires_dovecot, seen_flags
 

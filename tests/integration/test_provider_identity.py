@@ -11,7 +11,8 @@ from application.imap_sync import copy_id_of, with_provider_ids
 from application.ports import Fetched
 from application.batch_recorder import BatchRecorder
 from projections.tables import email_copies, emails
-from tests.conftest import Workspace, message
+from tests.support.dsl import Workspace
+from tests.support.messages import message
 
 
 def test_gmail_ids_key_the_copy_and_name_the_thread(acme: Workspace) -> None:
