@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from adapters.mime import parse_message
-from application.ingest import RawMessage, to_item
+from application.services.ingest import RawMessage, to_item
 from application.ports import Item
 
 CHUNK = 200

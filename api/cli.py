@@ -16,7 +16,7 @@ from adapters.mailfiles import count_messages, read_messages
 from adapters.parallel_parse import parsed
 from api.bootstrap import open_command_runtime, open_runtime
 from application.errors import DomainError
-from application.ingest import group
+from application.services.ingest import group
 
 app = typer.Typer(help="mailtrail: email sync for a CRM workspace.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
@@ -94,7 +94,7 @@ def import_mail(
     runtime = _open()
     try:
         try:
-            runtime.services.ingest.import_messages(mailbox, [])
+            runtime.services.ingest.require_mailbox(mailbox)
         except DomainError as error:
             raise typer.BadParameter(str(error), param_hint="--mailbox") from None
         total = count_messages(path)

@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.app import MailTrail
-from application.records import new_companies
+from application.companies import new_companies
 from application.errors import ConflictError
 from application.ports import Item, Rejected
 from domain.filtering import BLOCKLISTED, skip_reason

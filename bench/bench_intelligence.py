@@ -5,7 +5,7 @@
 Builds, in a fresh store (SQLite, or with --postgres $MAILTRAIL_TEST_DATABASE_URL or a
 private server from tests.support.postgres), a workspace where Alice's mailbox holds
 `--count` generated messages (adapters.mailgen, seed 7, imported with
-application.ingest.import_batches and application.batch_recorder.BatchRecorder, as api/demo.py does)
+application.services.ingest.import_batches and application.batch_recorder.BatchRecorder)
 and Bob's a tenth as many over the same people. Then, end to end through the HTTP API
 (in-process TestClient) or the application:
 
@@ -45,7 +45,7 @@ from adapters.settings import Settings  # noqa: E402
 from adapters.tokens import issue_token  # noqa: E402
 from api.main import create_app  # noqa: E402
 from api.runtime import Runtime  # noqa: E402
-from application.ingest import batches, import_batches  # noqa: E402
+from application.services.ingest import batches, import_batches  # noqa: E402
 from application.batch_recorder import BatchRecorder  # noqa: E402
 from domain.visibility import Viewer  # noqa: E402
 from domain.strength import grade_of  # noqa: E402

@@ -1,4 +1,4 @@
-"""Connected (IMAP) mailboxes: update credentials, sync now (application/mailboxes.py).
+"""Connected (IMAP) mailboxes: update credentials, sync now (application/services/mailboxes.py).
 
 Secrets go to the KeyStore only; events and responses carry host, port, security,
 username and folders. Syncs started here run in a background thread per mailbox."""

@@ -13,7 +13,7 @@ from api.paging import only
 from api.runtime import Runtime
 from api.schemas import BlocklistEntry, MailboxChange, NewMailbox
 from application.errors import RuleViolationError
-from application.mailboxes import CONNECTION_FIELDS
+from application.services.mailboxes import CONNECTION_FIELDS
 from domain.message import MAX_MESSAGE_BYTES
 from domain.visibility import Viewer
 from projections.record_queries import mailbox_rows

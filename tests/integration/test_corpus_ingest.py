@@ -30,7 +30,7 @@ from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
-from application.ingest import to_item
+from application.services.ingest import to_item
 from application.ports import Item, Rejected
 from application.batch_recorder import DUPLICATE, BatchRecorder
 from domain.mailbox import Mailbox

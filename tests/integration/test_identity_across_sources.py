@@ -14,7 +14,7 @@ from adapters.mailfiles import read_messages
 from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.runtime import Runtime
-from application.ingest import batches, import_batches
+from application.services.ingest import batches, import_batches
 from application.batch_recorder import DUPLICATE, BatchRecorder
 from projections.tables import email_copies, emails
 from tests.support.messages import message

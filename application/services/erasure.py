@@ -1,7 +1,7 @@
 """Removing a mailbox and erasing mail: the events first, then the keys (crypto-shredding).
 
 A removal retracts the mailbox's copies everywhere and erases them unless the workspace is
-under legal hold; lifting the hold erases what removals left held (application/workspaces.py)."""
+under legal hold; lifting the hold erases what removals left held (application/services/workspaces.py)."""
 
 from __future__ import annotations
 

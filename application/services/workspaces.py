@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 from uuid import uuid4
 
 from application.app import Created, MailTrail
-from application.erasure import Erasure
+from application.services.erasure import Erasure
 from application.errors import NotFoundError
 from domain.inputs import address, domain_name, list_entry
 from domain.mailbox import Mailbox

@@ -85,8 +85,12 @@ class Ingest:
         self, mailbox_id: str, parsed: Iterable[tuple[str, list[Item]]], on_batch: Callable[[int], None] | None = None
     ) -> ImportTotals:
         """Batches already parsed (grouped by folder), recorded in order; idempotent."""
-        self.app.load(Mailbox, mailbox_id)  # 404 before any work
+        self.require_mailbox(mailbox_id)
         return import_batches(BatchRecorder(self.app, mailbox_id), parsed, on_batch)
+
+    def require_mailbox(self, mailbox_id: str) -> None:
+        """NotFoundError unless the mailbox exists: checked before an import reads any file."""
+        self.app.load(Mailbox, mailbox_id)
 
     def import_raw(
         self, mailbox_id: str, messages: Iterable[RawMessage], on_batch: Callable[[int], None] | None = None

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.app import MailTrail
-from application.erasure import Erasure
-from application.ingest import Ingest, Parser
-from application.mailboxes import Mailboxes
+from application.services.erasure import Erasure
+from application.services.ingest import Ingest, Parser
+from application.services.mailboxes import Mailboxes
 from application.ports import KeyStore, MailConnector, Sealer
-from application.records import Records
-from application.sharing import Sharing
-from application.workspaces import Workspaces
+from application.services.records import Records
+from application.services.sharing import Sharing
+from application.services.workspaces import Workspaces
 
 
 @dataclass
