@@ -278,7 +278,8 @@ def sync(
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            runtime.wait_for(runtime.app.position(), progress=lambda n: progress.update(views, advance=n))
+            last = max((r.position for r in reports), default=0)
+            runtime.wait_for(last, progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -312,7 +313,7 @@ def worker(
 
     def after_pass(report: SyncReport) -> None:
         try:
-            runtime.wait_for(runtime.app.position())
+            runtime.wait_for(report.position)
         except Exception as error:  # noqa: BLE001 - the next pass catches up again
             console.print(f"[yellow]views not caught up: {error}")
         console.print(f"{report.mailbox_id}: {report.status} {report.reason} fetched {report.fetched}".rstrip())

@@ -76,6 +76,7 @@ class SyncReport:
     attempts: int = 0
     folders: dict[str, FolderReport] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # kept as the status reason of a good pass
+    position: int = 0  # the pass's last event: what a caller waits for the views to reach
 
     def folder(self, name: str) -> FolderReport:
         return self.folders.setdefault(name, FolderReport())
@@ -85,8 +86,10 @@ class SyncReport:
         return sum(f.fetched for f in self.folders.values())
 
     def as_dict(self) -> dict[str, Any]:
+        report = asdict(self)
+        del report["position"]  # not part of the CLI's report
         return {
-            **asdict(self),
+            **report,
             "fetched": self.fetched,
             "folders": {n: {**asdict(f), "skipped": dict(f.skipped)} for n, f in self.folders.items()},
         }
@@ -188,6 +191,7 @@ class ImapSync:
         mailbox = self.app.load(Mailbox, mailbox_id)
         if mailbox.status in (REMOVED, DISCONNECTED) or not mailbox.connection.get("host"):
             report.status, report.reason = mailbox.status, mailbox.status_reason or "not synced from a server"
+            report.position = self.app.position()
             return report
         failure = ""
         for attempt in range(1, self.attempts + 1):
@@ -214,6 +218,7 @@ class ImapSync:
         return self._finish(report, ACTIVE, f"server unreachable, will retry: {failure}")
 
     def _finish(self, report: SyncReport, status: str, reason: str) -> SyncReport:
+        report.position = self.app.position()
         for _ in range(3):
             mailbox = self.app.load(Mailbox, report.mailbox_id)
             if mailbox.status in (REMOVED, DISCONNECTED):
@@ -221,7 +226,7 @@ class ImapSync:
                 break
             mailbox.set_status(status, reason)
             try:
-                self.app.save_all(mailbox)
+                report.position = self.app.save_all(mailbox)
                 break
             except ConflictError:
                 continue
