@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the types the composition root chose; only it imports adapt
     from adapters.persistence import StoreConfig
     from adapters.settings import Settings
 
+
 @dataclass
 class Runtime:
     settings: Settings
