@@ -1,6 +1,6 @@
 """The MailTrail event-sourced application: loading and saving aggregates.
 
-The use cases are the services beside it (workspaces, mailboxes, ingest, sharing, records,
+The use cases are the services in application/services/ (workspaces, mailboxes, ingest, sharing, records,
 erasure); each returns the position of its last event for the caller to wait for."""
 
 from __future__ import annotations
