@@ -1,7 +1,7 @@
 """The MailTrail event-sourced application: loading and saving aggregates.
 
-The use cases are the services in application/services/ (workspaces, mailboxes, ingest, sharing, records,
-erasure); each returns the position of its last event for the caller to wait for."""
+The use cases are the services in application/services/ (workspaces, mailboxes, ingest,
+sharing, records, erasure); each returns the position of its last event to wait for."""
 
 from __future__ import annotations
 
