@@ -37,8 +37,8 @@ from application.ports import (
     UidEntry,
     UidLedger,
 )
-from application.retraction import Retraction
 from application.batch_recorder import BatchResult, BatchRecorder
+from application.retraction import Retraction
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
 from domain.message import MAX_MESSAGE_BYTES
 from domain.synced_message import copy_id_for

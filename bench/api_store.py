@@ -28,8 +28,8 @@ from adapters.parallel_parse import parsed  # noqa: E402
 from adapters.settings import Settings  # noqa: E402
 from adapters.tokens import issue_token  # noqa: E402
 from api.runtime import Runtime  # noqa: E402
-from application.services.ingest import group  # noqa: E402
 from application.batch_recorder import BatchRecorder  # noqa: E402
+from application.services.ingest import group  # noqa: E402
 from projections.tables import companies, email_participants, person_addresses  # noqa: E402
 
 DOMAIN = "acme.example"

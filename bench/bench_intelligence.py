@@ -45,10 +45,10 @@ from adapters.settings import Settings  # noqa: E402
 from adapters.tokens import issue_token  # noqa: E402
 from api.main import create_app  # noqa: E402
 from api.runtime import Runtime  # noqa: E402
-from application.services.ingest import batches, import_batches  # noqa: E402
 from application.batch_recorder import BatchRecorder  # noqa: E402
-from domain.visibility import Viewer  # noqa: E402
+from application.services.ingest import batches, import_batches  # noqa: E402
 from domain.strength import grade_of  # noqa: E402
+from domain.visibility import Viewer  # noqa: E402
 from projections.intelligence_queries import SORTS, best_scores, company_order, person_order, touches  # noqa: E402
 
 DOMAIN = "acme.example"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.app import MailTrail
+from application.ports import KeyStore, MailConnector, Sealer
 from application.services.erasure import Erasure
 from application.services.ingest import Ingest, Parser
 from application.services.mailboxes import Mailboxes
-from application.ports import KeyStore, MailConnector, Sealer
 from application.services.records import Records
 from application.services.sharing import Sharing
 from application.services.workspaces import Workspaces

@@ -6,8 +6,8 @@ from typing import Any, NamedTuple
 from uuid import uuid4
 
 from application.app import Created, MailTrail
-from application.services.erasure import Erasure
 from application.errors import NotFoundError
+from application.services.erasure import Erasure
 from domain.inputs import address, domain_name, list_entry
 from domain.mailbox import Mailbox
 from domain.values import Plan, Role

@@ -21,8 +21,8 @@ from api.runtime import Runtime
 from domain.message import MAX_MESSAGE_BYTES
 from tests.conftest import TEST_MASTER_KEY
 from tests.support.dsl import Workspace, assert_problem
-from tests.support.messages import message
 from tests.support.live_server import LiveServer, Reply, chunked, exchange, live_server
+from tests.support.messages import message
 
 MIB = 1024 * 1024
 RSS_GROWTH_LIMIT_KIB = 60 * 1024

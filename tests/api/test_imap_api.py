@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.support.dsl import Member, Workspace, assert_problem
 from tests.support.dovecot import DovecotServer
+from tests.support.dsl import Member, Workspace, assert_problem
 from tests.support.imap import change_password, external, fill_maildir, new_user, requires_dovecot
 
 

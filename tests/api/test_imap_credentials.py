@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.dsl import Workspace, assert_problem
 from tests.support.dovecot import DovecotServer
+from tests.support.dsl import Workspace, assert_problem
 from tests.support.imap import CuttingProxy, external, fill_maildir, new_user, requires_dovecot
 
 pytestmark = [requires_dovecot, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from tests.api.test_privacy_rules import hidden_from, store
-from tests.support.dsl import Member, Workspace, assert_problem
-from tests.support.messages import message
 from tests.support.dovecot import DovecotServer
+from tests.support.dsl import Member, Workspace, assert_problem
 from tests.support.imap import change_password, new_user, requires_dovecot
+from tests.support.messages import message
 
 
 def settings_of(ws: Workspace) -> dict[str, Any]:

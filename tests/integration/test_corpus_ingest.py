@@ -30,9 +30,9 @@ from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
-from application.services.ingest import to_item
-from application.ports import Item, Rejected
 from application.batch_recorder import DUPLICATE, BatchRecorder
+from application.ports import Item, Rejected
+from application.services.ingest import to_item
 from domain.mailbox import Mailbox
 from domain.synced_message import copy_id_for, email_id_for, email_identity
 from domain.visibility import Viewer

@@ -14,12 +14,12 @@ from adapters.mailfiles import read_messages
 from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.runtime import Runtime
-from application.services.ingest import batches, import_batches
 from application.batch_recorder import DUPLICATE, BatchRecorder
+from application.services.ingest import batches, import_batches
 from projections.tables import email_copies, emails
-from tests.support.messages import message
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import ImapAccount, fill_maildir, requires_dovecot
+from tests.support.messages import message
 
 # Lines with trailing blanks too: servers and exports rewrite both.
 LONG_BODY = "\n".join(f"Line {n} of the quarterly figures, as discussed.  " for n in range(200))

@@ -13,9 +13,9 @@ from api.replay import replay_digests
 from api.runtime import Runtime
 from application.imap_worker import ImapWorker
 from domain.mailbox import Mailbox
-from tests.support.messages import message
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import CuttingProxy, ImapAccount, external, fill_maildir, requires_dovecot, seen_flags
+from tests.support.messages import message
 
 pytestmark = requires_dovecot
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

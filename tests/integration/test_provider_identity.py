@@ -7,9 +7,9 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from adapters.mime import parse_message
+from application.batch_recorder import BatchRecorder
 from application.imap_sync import copy_id_of, with_provider_ids
 from application.ports import Fetched
-from application.batch_recorder import BatchRecorder
 from projections.tables import email_copies, emails
 from tests.support.dsl import Workspace
 from tests.support.messages import message

@@ -22,8 +22,8 @@ from domain.visibility import Viewer
 from projections.email_queries import VISIBLE_COPY
 from projections.record_queries import mailbox_rows
 from projections.tables import email_copies, emails, mailboxes
-from tests.support.messages import message
 from tests.support.dovecot import DovecotServer, find_dovecot
+from tests.support.messages import message
 
 requires_dovecot = pytest.mark.skipif(
     find_dovecot() is None, reason="dovecot is not installed (apt-get install -y dovecot-imapd)"
