@@ -1,4 +1,5 @@
-"""Request dependencies: the runtime and the authenticated viewer."""
+"""Request dependencies: the runtime, its services, the authenticated viewer, and the one way
+a command route ends: wait until the views show its events (`Commands.applied`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.tokens import resolve_token
 from api.errors import AuthError, ForbiddenError
 from api.runtime import Runtime
+from application.services import Services
 from domain.visibility import Viewer
 from projections.record_queries import member_role
 
@@ -24,13 +25,34 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def get_services(runtime: RuntimeDep) -> Services:
+    return runtime.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+class Commands:
+    """Read-your-writes for every command route: `applied(position)` returns once this worker's
+    views show the command's last event (the applier applies it; another worker waits)."""
+
+    def __init__(self, runtime: RuntimeDep) -> None:
+        self.runtime = runtime
+
+    def applied(self, position: int) -> None:
+        self.runtime.wait_for(position)
+
+
+CommandsDep = Annotated[Commands, Depends(Commands)]
+
+
 def get_viewer(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Viewer:
     if credentials is None:
         raise AuthError("a bearer token is required")
-    found = resolve_token(runtime.engine, credentials.credentials)
+    found = runtime.tokens.resolve(credentials.credentials)
     if found is None:
         raise AuthError("the bearer token is not valid")
     workspace_id, member_id = found

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from adapters.settings import Settings
 from api import errors
 from api.body_limits import BodyLimits
 from api.responses import OrjsonResponse
@@ -25,6 +25,9 @@ from api.routes import (
 )
 from api.routes import settings as settings_routes
 from api.runtime import Runtime
+
+if TYPE_CHECKING:
+    from adapters.settings import Settings
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

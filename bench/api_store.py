@@ -28,8 +28,8 @@ from adapters.parallel_parse import parsed  # noqa: E402
 from adapters.settings import Settings  # noqa: E402
 from adapters.tokens import issue_token  # noqa: E402
 from api.runtime import Runtime  # noqa: E402
-from application.importing import group  # noqa: E402
-from application.sync import Syncer  # noqa: E402
+from application.batch_recorder import BatchRecorder  # noqa: E402
+from application.services.ingest import group  # noqa: E402
 from projections.tables import companies, email_participants, person_addresses  # noqa: E402
 
 DOMAIN = "acme.example"
@@ -59,7 +59,7 @@ def _import(app: Any, boxes: list[str], messages: int, progress: Progress | None
     stream = (item for k in range(MEMBERS) for item in _mail(k, shares[k]))
     for key, items in group(parsed(stream)):
         member, folder = key.split("\t", 1)
-        Syncer(app, boxes[int(member)]).record(folder, items, None)
+        BatchRecorder(app, boxes[int(member)]).record(folder, items, None)
         if progress is not None:
             progress(len(items))
 
@@ -71,11 +71,12 @@ def build(url: str, messages: int, progress: Progress | None = None, master_key:
     started = time.perf_counter()
     try:
         app = runtime.app
-        workspace_id, admin = app.create_workspace("Bench", DOMAIN, "Member 0", f"m0@{DOMAIN}", "enterprise")
-        app.update_settings(workspace_id, {"record_creation": "all"})
-        members = [admin] + [app.add_member(workspace_id, f"Member {k}", [f"m{k}@{DOMAIN}"], "member")
+        services = runtime.services
+        workspace_id, admin, _ = services.workspaces.create_workspace("Bench", DOMAIN, "Member 0", f"m0@{DOMAIN}", "enterprise")
+        services.workspaces.update_settings(workspace_id, {"record_creation": "all"})
+        members = [admin] + [services.workspaces.add_member(workspace_id, f"Member {k}", [f"m{k}@{DOMAIN}"], "member").id
                              for k in range(1, MEMBERS)]
-        boxes = [app.connect_mailbox(workspace_id, member, "upload", f"m{k}@{DOMAIN}", [])
+        boxes = [services.mailboxes.register(workspace_id, member, "upload", f"m{k}@{DOMAIN}", []).id
                  for k, member in enumerate(members)]
         _import(app, boxes, messages, progress)
         imported = time.perf_counter() - started
@@ -120,7 +121,7 @@ def _landmarks(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
                                     .where(person_addresses.c.workspace_id == workspace_id)).scalar()
         company_count = conn.execute(select(func.count()).select_from(companies)
                                      .where(companies.c.workspace_id == workspace_id)).scalar()
-    lead_id = runtime.app.create_lead(workspace_id, f"Lead at {domain}", contacts)
+    lead_id = runtime.services.records.create_lead(workspace_id, f"Lead at {domain}", contacts).id
     runtime.catch_up()
     return {
         "person_id": person_id, "person_emails": person_emails,

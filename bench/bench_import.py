@@ -183,12 +183,19 @@ def max_notification_id(url: str) -> int:
         rt.close()
 
 
+def _register_upload(rt: Any, ws_id: str, member_id: str) -> str:
+    """Alice's upload mailbox, on this tree's API (--rev: a tree before the services of issue 13)."""
+    if not hasattr(rt, "services"):
+        return str(rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, []))
+    return str(rt.services.mailboxes.register(ws_id, member_id, "upload", OWNER, []).id)
+
+
 def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
     from api.runtime import Runtime
 
     rt = Runtime.open(_settings(url))
     try:
-        mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+        mid = _register_upload(rt, ws_id, member_id)
         rt.catch_up()
         return mid
     finally:
@@ -472,8 +479,11 @@ def _store_with_upload_mailbox(url: str) -> tuple[Any, str]:
     from api.runtime import Runtime
 
     rt = Runtime.open(_settings(url))
-    ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
-    mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+    if hasattr(rt, "services"):
+        ws_id, member_id, _ = rt.services.workspaces.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
+    else:  # --rev: a tree before the services of issue 13
+        ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
+    mid = _register_upload(rt, ws_id, member_id)
     rt.catch_up()
     return rt, mid
 
@@ -482,8 +492,12 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     """An in-process SQLite import without the profiler, timed per phase (wall seconds)."""
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from application.importing import batches, import_batches
-    from application.sync import Syncer
+    try:
+        from application.batch_recorder import BatchRecorder
+        from application.services.ingest import batches, import_batches
+    except ImportError:  # --rev: a tree before issue 13's names
+        from application.importing import batches, import_batches  # type: ignore[no-redef]
+        from application.sync import Syncer as BatchRecorder  # type: ignore[no-redef]
 
     spent = {"read": 0.0, "parse": 0.0, "record": 0.0, "catch_up": 0.0}
 
@@ -509,7 +523,7 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     url = f"sqlite:///{tmp / 'phases' / 'var' / 'mailtrail.db'}"
     rt, mid = _store_with_upload_mailbox(url)
     try:
-        syncer = Syncer(rt.app, mid)
+        syncer = BatchRecorder(rt.app, mid)
         record = syncer.record
 
         def timed_record(*a: Any) -> Any:
@@ -541,8 +555,12 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
 
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from application.importing import batches, import_batches
-    from application.sync import Syncer
+    try:
+        from application.batch_recorder import BatchRecorder
+        from application.services.ingest import batches, import_batches
+    except ImportError:  # --rev: a tree before issue 13's names
+        from application.importing import batches, import_batches  # type: ignore[no-redef]
+        from application.sync import Syncer as BatchRecorder  # type: ignore[no-redef]
 
     url = f"sqlite:///{tmp / 'profile' / 'var' / 'mailtrail.db'}"
     rt, mid = _store_with_upload_mailbox(url)
@@ -550,7 +568,7 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
         profiler = cProfile.Profile()
         t0 = time.perf_counter()
         profiler.enable()
-        import_batches(Syncer(rt.app, mid), batches(read_messages(maildir), parse_message))
+        import_batches(BatchRecorder(rt.app, mid), batches(read_messages(maildir), parse_message))
         t1 = time.perf_counter()
         rt.runner.catch_up()
         profiler.disable()

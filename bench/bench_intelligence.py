@@ -5,7 +5,7 @@
 Builds, in a fresh store (SQLite, or with --postgres $MAILTRAIL_TEST_DATABASE_URL or a
 private server from tests.support.postgres), a workspace where Alice's mailbox holds
 `--count` generated messages (adapters.mailgen, seed 7, imported with
-application.importing.import_batches and application.sync.Syncer, as api/demo.py does)
+application.services.ingest.import_batches and application.batch_recorder.BatchRecorder)
 and Bob's a tenth as many over the same people. Then, end to end through the HTTP API
 (in-process TestClient) or the application:
 
@@ -38,22 +38,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select  # noqa: E402
 
-from adapters.datakeys import new_master_key
-from adapters.mailgen import generate_messages
-from adapters.mime import parse_message
-from adapters.settings import Settings
-from adapters.tokens import issue_token
-from api.main import create_app
-from api.runtime import Runtime
-from application.importing import batches, import_batches
-from application.sync import Syncer
-from domain.strength import grade_of
-from domain.visibility import Viewer
-from projections.intelligence_queries import SORTS, touches
-from projections.summary_queries import sorted_ids
-from projections.tables import record_summaries
+from adapters.datakeys import new_master_key  # noqa: E402
+from adapters.mailgen import generate_messages  # noqa: E402
+from adapters.mime import parse_message  # noqa: E402
+from adapters.settings import Settings  # noqa: E402
+from adapters.tokens import issue_token  # noqa: E402
+from api.main import create_app  # noqa: E402
+from api.runtime import Runtime  # noqa: E402
+from application.batch_recorder import BatchRecorder  # noqa: E402
+from application.services.ingest import batches, import_batches  # noqa: E402
+from domain.strength import grade_of  # noqa: E402
+from domain.visibility import Viewer  # noqa: E402
+from projections.intelligence_queries import SORTS, touches  # noqa: E402
+from projections.summary_queries import sorted_ids  # noqa: E402
+from projections.tables import record_summaries  # noqa: E402
 
 DOMAIN = "acme.example"
 SEED = 7
@@ -103,7 +103,7 @@ def median_of(repeats: int, action: Callable[[], Any]) -> dict[str, float]:
 def load(runtime: Runtime, mailbox_id: str, owner: str, count: int) -> dict[str, float]:
     mail = generate_messages(count, seed=SEED, owner=owner, internal_domain=DOMAIN)
     raw = ((folder, f"bench-{owner}-{n}", data) for n, (folder, data) in enumerate(mail))
-    seconds, _ = timed(lambda: (import_batches(Syncer(runtime.app, mailbox_id), batches(raw, parse_message)),
+    seconds, _ = timed(lambda: (import_batches(BatchRecorder(runtime.app, mailbox_id), batches(raw, parse_message)),
                                 runtime.catch_up()))
     return seconds
 
@@ -123,10 +123,11 @@ def run(url: str, count: int, repeats: int, lists: bool) -> dict[str, Any]:
     runtime = Runtime.open(Settings(database_url=url, master_key=new_master_key()))
     try:
         app = runtime.app
-        ws, alice = app.create_workspace("Acme", DOMAIN, "Alice", f"alice@{DOMAIN}", "pro")
-        bob = app.add_member(ws, "Bob", [f"bob@{DOMAIN}"], "member")
-        alice_box = app.connect_mailbox(ws, alice, "upload", f"alice@{DOMAIN}", [])
-        bob_box = app.connect_mailbox(ws, bob, "upload", f"bob@{DOMAIN}", [])
+        services = runtime.services
+        ws, alice, _ = services.workspaces.create_workspace("Acme", DOMAIN, "Alice", f"alice@{DOMAIN}", "pro")
+        bob = services.workspaces.add_member(ws, "Bob", [f"bob@{DOMAIN}"], "member").id
+        alice_box = services.mailboxes.register(ws, alice, "upload", f"alice@{DOMAIN}", []).id
+        bob_box = services.mailboxes.register(ws, bob, "upload", f"bob@{DOMAIN}", []).id
         log(f"importing {count} messages into Alice's mailbox")
         import_alice = load(runtime, alice_box, f"alice@{DOMAIN}", count)
         log(f"imported in {import_alice['wall_s']:.1f}s; {count // 10} into Bob's")
@@ -161,7 +162,7 @@ def run(url: str, count: int, repeats: int, lists: bool) -> dict[str, Any]:
                 figures["company_intelligence"] = median_of(
                     repeats, lambda: get(f"/companies/{company_ids[0]}/intelligence"))
             log("removing Alice's mailbox")
-            removal, _ = timed(lambda: (app.remove_mailbox(ws, alice_box, alice), runtime.catch_up()))
+            removal, _ = timed(lambda: (services.erasure.remove_mailbox(ws, alice_box, alice), runtime.catch_up()))
             after_s, after = timed(lambda: get(f"/people/{person_id}/intelligence"))
         return {
             "load_average": os.getloadavg(),

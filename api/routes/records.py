@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import MemberDep, RuntimeDep, ViewerDep
+from api.deps import CommandsDep, MemberDep, RuntimeDep, ServicesDep, ViewerDep
 from api.paging import CursorParam, LimitParam, EMAIL_SHAPE, decode_cursor, only, page, record_shape
 from api.routes.intelligence import SortParam
 from api.schemas import NewAddress, NewCompany, NewPerson
@@ -36,10 +36,10 @@ def list_people(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = No
 
 
 @router.post("/people", status_code=201)
-def create_person(body: NewPerson, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    person_id = runtime.app.create_person(viewer.workspace_id, body.name, body.emails)
-    runtime.catch_up()
-    return _person(runtime, viewer, person_id)
+def create_person(body: NewPerson, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    person = services.records.create_person(viewer.workspace_id, body.name, body.emails)
+    views.applied(person.position)
+    return _person(runtime, viewer, person.id)
 
 
 @router.get("/people/{person_id}")
@@ -48,9 +48,8 @@ def get_person(person_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[s
 
 
 @router.post("/people/{person_id}/addresses")
-def add_address(person_id: str, body: NewAddress, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    runtime.app.add_person_address(viewer.workspace_id, person_id, body.address)
-    runtime.catch_up()
+def add_address(person_id: str, body: NewAddress, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    views.applied(services.records.add_person_address(viewer.workspace_id, person_id, body.address))
     return _person(runtime, viewer, person_id)
 
 
@@ -75,10 +74,10 @@ def list_companies(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam =
 
 
 @router.post("/companies", status_code=201)
-def create_company(body: NewCompany, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    company_id = runtime.app.create_company(viewer.workspace_id, body.domain, body.name)
-    runtime.catch_up()
-    return _company(runtime, viewer, company_id)
+def create_company(body: NewCompany, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    company = services.records.create_company(viewer.workspace_id, body.domain, body.name)
+    views.applied(company.position)
+    return _company(runtime, viewer, company.id)
 
 
 @router.get("/companies/{company_id}")

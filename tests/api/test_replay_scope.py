@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from api.replay import fresh_views
 from projections.digest import view_digest, workspace_column
 from projections.tables import VIEW_TABLES, audit_log, workspaces
-from tests.conftest import Member, Workspace, assert_problem, make_workspace, message
+from tests.support.dsl import Member, Workspace, assert_problem, make_workspace
+from tests.support.messages import message
 
 
 def replay(ws: Workspace, viewer: Member, until: int | str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from adapters.mailgen import write_maildir, write_mbox
 from adapters.settings import Settings
 from api.runtime import Runtime
 from projections.tables import emails, mailboxes
-from tests.conftest import message
+from tests.support.messages import message
 from tests.support.postgres import drop_database, fresh_database
 
 MAILTRAIL = shutil.which("mailtrail", path=str(Path(sys.executable).parent))
@@ -72,14 +72,14 @@ class Cli:
         """A mailbox made in-process against the same store; the runtime is closed again."""
         runtime = self._runtime()
         try:
-            return runtime.app.connect_mailbox(workspace_id, owner_id, "upload", address, [])
+            return runtime.services.mailboxes.register(workspace_id, owner_id, "upload", address, []).id
         finally:
             runtime.close()
 
     def add_member(self, workspace_id: str, name: str, email: str) -> str:
         runtime = self._runtime()
         try:
-            return runtime.app.add_member(workspace_id, name, [email], "member")
+            return runtime.services.workspaces.add_member(workspace_id, name, [email], "member").id
         finally:
             runtime.close()
 

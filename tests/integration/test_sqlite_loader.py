@@ -133,10 +133,11 @@ def test_a_rebuild_through_the_loader_equals_one_written_in_process(runtime: Run
     if runtime.store.is_postgres:
         pytest.skip("the loading process is SQLite's")
     app = runtime.app
-    ws, bob = app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-    box = app.connect_mailbox(ws, bob, "upload", "bob@acme.com", [])
+    services = runtime.services
+    ws, bob, _ = services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    box = services.mailboxes.register(ws, bob, "upload", "bob@acme.com", []).id
     _sync_many(runtime, box, 300, "globex.com")
-    app.add_member(ws, "Dan", ["dan@acme.com"], "member")
+    services.workspaces.add_member(ws, "Dan", ["dan@acme.com"], "member")
     _sync_many(runtime, box, 20, "hooli.com")
     runtime.catch_up()
     digests = []

@@ -39,7 +39,8 @@ from hypothesis import strategies as st
 
 from api.runtime import Runtime
 from domain.strength import Interaction, assess
-from tests.conftest import Member, make_workspace, message
+from tests.support.dsl import Member, make_workspace
+from tests.support.messages import message
 
 
 @pytest.fixture
