@@ -141,6 +141,23 @@ def store_url(backend: str, size: int, directory: Path, server_url: str | None) 
     return create_database(server_url, f"mailtrail_bench_{size}")
 
 
+def discard_unfinished(backend: str, directory: Path, url: str) -> None:
+    """A store without its manifest is what an interrupted build left: start it again from empty."""
+    if backend == "sqlite":
+        leftovers = [f for f in directory.iterdir() if f.name.startswith("mailtrail.db") or f.name == "master.key"]
+        for file in leftovers:
+            file.unlink()
+        if leftovers:
+            log(f"removed an unfinished build in {directory}")
+        return
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def store_for(backend: str, size: int, home: Path, server_url: str | None, reproject_views: str = "auto",
               workers: int | None = None) -> dict[str, Any]:
     """The manifest of the store (built now unless `home` holds it). A kept store's views are rebuilt
@@ -166,6 +183,7 @@ def store_for(backend: str, size: int, home: Path, server_url: str | None, repro
             log(f"views rebuilt: {manifest['views']['seconds']} ({manifest['views']['events_per_s']:,} events/s)")
             save_manifest(directory, manifest)
         return {**manifest, "dir": str(directory)}
+    discard_unfinished(backend, directory, url)
     log(f"building the {backend} store of {size:,} messages in {directory}")
     imported, views = Bar("import", size, "messages"), Bar("views", int(size * 3), "events (about)")
     try:
