@@ -66,10 +66,14 @@ def _stream(member: int, stream: int, count: int) -> list[tuple[str, Any]]:
     domains renamed (`northwind-5.example` -> `northwind-5-17.example`). Runs in a worker process."""
     owner = f"m{member}@{DOMAIN}"
     suffix = b"-%d" % ((member + stream) % MEMBERS)
-    out = []
+    out: list[tuple[str, Any]] = []
+
+    def rename(match: re.Match[bytes]) -> bytes:
+        return b"-" + match.group(1) + suffix + b".example"
+
     for n, (folder, raw) in enumerate(generate_messages(count, seed=1000 * (stream + 1) + member, owner=owner,
                                                         internal_domain=DOMAIN)):
-        raw = _COMPANY.sub(lambda m, s=suffix: b"-" + m.group(1) + s + b".example", raw)
+        raw = _COMPANY.sub(rename, raw)
         out.append((f"{member}\t{folder}", to_item(raw, f"bench-{member}-{stream}-{n}", parse_message)))
     return out
 

@@ -109,8 +109,14 @@ class Bar:
         self.started = time.perf_counter()
         self._rich: Any = None
         if sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-                TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._rich = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
                                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False)

@@ -104,8 +104,8 @@ def compare(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"baseline {result['baseline']['rev']} ({result['baseline']['commit'][:12]}) vs candidate "
-             f"{result['candidate']['rev']}: {result['count']:,} messages, {result['rounds']} rounds, interleaved"]
+    lines = [(f"baseline {result['baseline']['rev']} ({result['baseline']['commit'][:12]}) vs candidate "
+              f"{result['candidate']['rev']}: {result['count']:,} messages, {result['rounds']} rounds, interleaved")]
     for backend, data in result["comparison"].items():
         lines.append(f"\n{backend}  (events per run: baseline {data['events']['baseline']}, "
                      f"candidate {data['events']['candidate']})")
