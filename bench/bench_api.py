@@ -123,9 +123,13 @@ class Bar:
             self._rich.start()
             self._task = self._rich.add_task(label, total=total)
 
+    def start(self, total: int) -> None:
+        """The phase starts now, with `total` units (a bar is made before its phase starts)."""
+        self.total, self.started = total, time.perf_counter()
+        if self._rich is not None:
+            self._rich.reset(self._task, total=total)
+
     def __call__(self, n: int) -> None:
-        if self.done == 0:  # the rate from the first unit on (a bar is made before its phase starts)
-            self.started = time.perf_counter() - 1e-6
         before, self.done = self.done, self.done + n
         if self._rich is not None:
             self._rich.update(self._task, advance=n)
@@ -191,7 +195,7 @@ def store_for(backend: str, size: int, home: Path, server_url: str | None, repro
         return {**manifest, "dir": str(directory)}
     discard_unfinished(backend, directory, url)
     log(f"building the {backend} store of {size:,} messages in {directory}")
-    imported, views = Bar("import", size, "messages"), Bar("views", int(size * 3), "events (about)")
+    imported, views = Bar("import", size, "messages"), Bar("views", int(size * 3), "events")
     try:
         manifest = build(url, size, imported, workers=workers, views_progress=views)
     finally:
