@@ -383,13 +383,18 @@ def summarise(result: dict[str, Any]) -> None:
             continue
         small, large = sizes[ordered[0]]["endpoints"], sizes[ordered[-1]]["endpoints"]
         growth: dict[str, Any] = {}
+        relative: dict[str, Any] = {}  # the same, each p50 over the bare app's p50 of its own run: less load-bound
         if len(ordered) > 1:
+            bare_small, bare_large = sizes[ordered[0]]["bare"], sizes[ordered[-1]]["bare"]
             for name in small:
                 if name in large:
                     for c in small[name]["load"]:
                         a, b = small[name]["load"][c]["p50_ms"], large[name]["load"].get(c, {}).get("p50_ms")
                         growth[f"{name}@{c}"] = round(b / a, 2) if a and b else None
-            result["p50_growth"][backend] = {"from": int(ordered[0]), "to": int(ordered[-1]), "by_endpoint": growth}
+                        ba, bb = bare_small.get(c, {}).get("p50_ms"), bare_large.get(c, {}).get("p50_ms")
+                        relative[f"{name}@{c}"] = round((b / bb) / (a / ba), 2) if a and b and ba and bb else None
+            result["p50_growth"][backend] = {"from": int(ordered[0]), "to": int(ordered[-1]), "by_endpoint": growth,
+                                             "relative_to_bare": relative}
         c = TARGET_CONNECTIONS if TARGET_CONNECTIONS in next(iter(large.values()))["load"] else None
         rows = {}
         for name, entry in large.items():
@@ -425,10 +430,13 @@ def table(result: dict[str, Any]) -> str:
                                  f"{f['p99_ms'] or 0:>10.2f}{f['ratio_to_bare'] or 0:>8.3f}{errors:>7}"
                                  f"{entry['one_request_s']:>9.3f}{f.get('load_1m', 0):>6.1f}  {f.get('verdict', '')}")
     for backend, growth in result["p50_growth"].items():
-        lines.append(f"\n{backend}: p50 growth from {growth['from']:,} to {growth['to']:,} messages (target <= {GROWTH}x)")
+        lines.append(f"\n{backend}: p50 growth from {growth['from']:,} to {growth['to']:,} messages (target <= {GROWTH}x; "
+                     "`/bare`: each p50 over its run's bare-app p50, when the runs' loads differ)")
         for key, value in growth["by_endpoint"].items():
             mark = "-" if value is None else ("ok" if value <= GROWTH else "FAIL")
-            lines.append(f"  {key:<32}{'-' if value is None else f'{value:.2f}x':>8}  {mark}")
+            rel = growth.get("relative_to_bare", {}).get(key)
+            lines.append(f"  {key:<32}{'-' if value is None else f'{value:.2f}x':>8}  {mark:<5}"
+                         f"{'-' if rel is None else f'{rel:.2f}x':>8} /bare")
     for backend, target in result.get("targets", {}).items():
         head = "issue 12 targets" if target["final"] else "issue 12 targets (provisional: not 20,000 -> 1,000,000)"
         lines.append(f"\n{backend}: {head} at {target['size']:,} messages, {target['connections']} connections "
