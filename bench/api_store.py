@@ -171,8 +171,9 @@ def build(url: str, messages: int, progress: Progress | None = None, master_key:
                  for k, member in enumerate(members)]
         _import(app, boxes, messages, progress, workers)
         imported = time.perf_counter() - started
-        if hasattr(views_progress, "start"):  # a progress bar: the rebuild's total is known now
-            views_progress.start(app.recorder.max_notification_id() or 0)
+        start = getattr(views_progress, "start", None)  # a progress bar: the rebuild's total is known now
+        if start is not None:
+            start(app.recorder.max_notification_id() or 0)
         views = project(runtime, views_progress)
         projected = time.perf_counter() - started - imported
         manifest = _landmarks(runtime, workspace_id)
