@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, inspect, select, text  # noqa: E402
 
 from adapters.datakeys import new_master_key  # noqa: E402
 from adapters.mailgen import generate_messages  # noqa: E402
@@ -122,20 +122,36 @@ def code_version() -> dict[str, str]:
     return {"commit": commit + ("+dirty" if dirty else ""), "alembic_head": head}
 
 
+def view_tables(runtime: Runtime) -> list[str]:
+    """Every table of the store that a replay rebuilds: all but the event log, the migrations' own,
+    the API tokens, the data keys and the secret tables (`projections.secret_tables`). Read from the
+    database, not only from `projections.tables`, so that a view another version keeps elsewhere is
+    emptied too."""
+    from adapters.datakeys import data_keys
+    from projections.secret_tables import secret_metadata
+
+    keep = {"alembic_version", api_tokens.name, data_keys.name, *secret_metadata.tables,
+            str(getattr(runtime.app.recorder, "events_table_name", "stored_events"))}
+    present = set(inspect(runtime.engine).get_table_names())
+    known = [t.name for t in reversed(metadata.sorted_tables) if t.name in present and t.name not in keep]
+    others = sorted(present - keep - set(known) - {n for n in present if "snapshot" in n})
+    return known + others
+
+
 def project(runtime: Runtime, progress: Progress | None = None) -> dict[str, Any]:
     """(Re)build every view of the store from its whole log with the code checked out now: the views
     emptied (not the API tokens), then the replay's bulk rebuild into the store itself."""
     started = time.perf_counter()
     engine = runtime.engine
     postgres = engine.dialect.name == "postgresql"
-    views = [t for t in reversed(metadata.sorted_tables) if t.name != api_tokens.name]
+    views = view_tables(runtime)
     with engine.begin() as conn:
         if postgres:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in views)))
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{name}"' for name in views)))
         else:
             conn.exec_driver_sql("PRAGMA secure_delete=OFF")  # a bench store: no need to zero the pages
-            for table in views:
-                conn.execute(table.delete())
+            for name in views:
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
     emptied = time.perf_counter() - started
     position = rebuild(runtime.app, writer_engine(engine), None, progress)
