@@ -1,18 +1,21 @@
 """Read throughput of the HTTP API at 20,000 to 1,000,000 messages, beside a bare FastAPI app.
 
     .venv/bin/python bench/bench_api.py [--sizes 20000,200000,1000000] [--backends sqlite,postgresql]
-        [--duration 10] [--connections 8,32] [--workers N] [--deep-page 20] [--keep DIR | --store DIR]
-        [--postgres-url URL] [--out bench/out/api.json]
+        [--duration 10] [--connections 8,32] [--workers N] [--deep-page 100] [--keep DIR | --store DIR]
+        [--build-only] [--reproject auto|always|never] [--build-workers N] [--postgres-url URL]
+        [--out bench/out/api.json] | --report JSON...
 
 For each backend and size: the store (bench/api_store.py: 50 members with a mailbox each, about
-20,000 people over 3,000 companies; built, or reused from --store DIR), `mailtrail serve --workers N`
-on it, and wrk (Debian package `wrk`; `make bench-api` installs it) at each connection count against
-first and deep pages (the `next` cursor followed to page --deep-page) of /people, /companies and
-/emails, the busiest person's, company's and a lead's emails, /people/{id}, its intelligence and
-/people?sort=strength; right before, the bare app (bench/bare_app.py: a 50-item page of the same
-shape, under uvicorn with the same worker count) at the same connection counts. Prints req/s, p50,
-p99, the ratio to the bare app's req/s and the growth of p50 from the smallest size to the largest;
-writes JSON. See docs/benchmarks.md.
+20,000 people over 3,000 companies; built, or reused from --store DIR, its views rebuilt from its
+events when the migration head changed), `mailtrail serve --workers N` on it, and wrk (Debian
+package `wrk`; `make wrk` installs it) at each connection count against first and deep pages (the
+`next` cursor followed to page --deep-page) of /people, /companies and /emails, the busiest
+person's, company's and a lead's emails, /people/{id}, its intelligence and /people sorted by
+strength and by last interaction; right before, the bare app (bench/bare_app.py: a 50-item page of
+the same shape, under uvicorn with the same worker count) at the same connection counts. Prints
+req/s, p50, p99, the ratio to the bare app's req/s, the load average, a verdict per row against
+issue 12's targets, and the growth of p50 from the smallest size to the largest; writes JSON. See
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
