@@ -47,7 +47,7 @@ class MailTrail(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID | str, workspace_id: str | None = None) -> A:
         """Load an aggregate of `cls`, visible only inside `workspace_id` when given."""
         try:
-            aggregate = self.repository.get(UUID(str(aggregate_id)))
+            aggregate: Aggregate = self.repository.get(UUID(str(aggregate_id)))
         except (AggregateNotFoundError, ValueError):
             raise NotFoundError(f"{cls.__name__} {aggregate_id} not found") from None
         if not isinstance(aggregate, cls):

@@ -65,7 +65,7 @@ class Mailboxes:
             "auth": "password",
         }
         self.check_login(connection, server["password"])
-        login = Login(connection["host"], connection["username"])  # accepted just now
+        login = Login(str(connection["host"]), str(connection["username"]))  # accepted just now
         created = self.register(workspace_id, owner_id, provider, address_, aliases, connection, login)
         self.keystore.put(created.id, {"password": server["password"]})
         self.start_sync(created.id)  # the full historical sync begins now
