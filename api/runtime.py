@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the types the composition root chose; only it imports adapt
     from adapters.netcheck import Resolver
     from adapters.persistence import StoreConfig
     from adapters.settings import Settings
+    from api.bootstrap import ViewRebuilds
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Runtime:
     keystore: KeyStore
     ledger: UidLedger
     tokens: ApiTokens
+    rebuilds: ViewRebuilds  # the views rebuilt into a scratch store, for a replay
     resolver: Resolver = socket.getaddrinfo  # every outbound connection's lookups (tests inject a stub)
     services: Services = field(init=False)
     connectors: Callable[[float, int | None], MailConnector] = field(init=False)  # (timeout, process threshold)
