@@ -25,8 +25,7 @@ from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
 from application.services import Services
 from domain.records import FanOutLimits
-from projections.applier import Progress, ViewApplier
-from projections.views_runner import Source, ViewsRunner
+from projections.views_runner import Progress, Source, ViewApplier, ViewsRunner
 
 LOGIN_TIMEOUT = 20.0  # a person waits for a login check's answer
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CommandsDep, MemberDep, RuntimeDep, ServicesDep, ViewerDep
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
 from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, decode_cursor, only, page, record_shape
 from api.schemas import MergeRequest, NewContact, NewLead
 from domain.visibility import Viewer
@@ -30,7 +30,7 @@ def list_leads(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = Non
 
 
 @router.post("/leads", status_code=201)
-def create_lead(body: NewLead, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def create_lead(body: NewLead, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
     lead = services.records.create_lead(viewer.workspace_id, body.name, body.contacts)
     views.applied(lead.position)
     return _lead(runtime, viewer, lead.id)
@@ -42,7 +42,7 @@ def get_lead(lead_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[str, 
 
 
 @router.post("/leads/{lead_id}/contacts")
-def add_contact(lead_id: str, body: NewContact, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def add_contact(lead_id: str, body: NewContact, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
     _lead(runtime, viewer, lead_id)
     views.applied(services.records.add_lead_contact(viewer.workspace_id, lead_id, body.person_id))
     return _lead(runtime, viewer, lead_id)
@@ -61,7 +61,7 @@ def list_lead_emails(
 
 
 @router.post("/people/{person_id}/merge")
-def merge_person(person_id: str, body: MergeRequest, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def merge_person(person_id: str, body: MergeRequest, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Merge another person into this one: addresses, emails and interactions follow."""
     views.applied(services.records.merge_people(viewer.workspace_id, person_id, body.person_id))
     return {"id": person_id, "merged": body.person_id}

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CommandsDep, MemberDep, RuntimeDep, ServicesDep, ViewerDep
-from api.paging import CursorParam, LimitParam, EMAIL_SHAPE, decode_cursor, only, page, record_shape
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
+from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, decode_cursor, only, page, record_shape
 from api.routes.intelligence import SortParam
 from api.schemas import NewAddress, NewCompany, NewPerson
 from domain.visibility import Viewer
@@ -36,7 +36,7 @@ def list_people(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = No
 
 
 @router.post("/people", status_code=201)
-def create_person(body: NewPerson, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def create_person(body: NewPerson, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
     person = services.records.create_person(viewer.workspace_id, body.name, body.emails)
     views.applied(person.position)
     return _person(runtime, viewer, person.id)
@@ -48,7 +48,7 @@ def get_person(person_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[s
 
 
 @router.post("/people/{person_id}/addresses")
-def add_address(person_id: str, body: NewAddress, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def add_address(person_id: str, body: NewAddress, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
     views.applied(services.records.add_person_address(viewer.workspace_id, person_id, body.address))
     return _person(runtime, viewer, person_id)
 
@@ -74,7 +74,7 @@ def list_companies(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam =
 
 
 @router.post("/companies", status_code=201)
-def create_company(body: NewCompany, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def create_company(body: NewCompany, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
     company = services.records.create_company(viewer.workspace_id, body.domain, body.name)
     views.applied(company.position)
     return _company(runtime, viewer, company.id)
