@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from projections.applier import Wakeups
+from projections.views_runner import Wakeups
 
 log = logging.getLogger(__name__)
 

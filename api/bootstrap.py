@@ -4,8 +4,11 @@ stores, the key stores, the connectors, the parser and the services once per pro
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import Engine
 
 from adapters.catalog import DomainCatalog
 from adapters.datakeys import DataKeyStore, load_or_create_master_key
@@ -22,8 +25,7 @@ from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
 from application.services import Services
 from domain.records import FanOutLimits
-from projections.applier import ViewApplier
-from projections.views_runner import ViewsRunner
+from projections.views_runner import Progress, Source, ViewApplier, ViewsRunner
 
 LOGIN_TIMEOUT = 20.0  # a person waits for a login check's answer
 
@@ -43,6 +45,36 @@ class ImapConnectors:
             process_threshold=self.process_threshold, resolver=self.runtime.resolver,
         )  # fmt: skip
         return connector.connect(connection, secret)
+
+
+class ViewRebuilds:
+    """The views rebuilt from position 0 into a scratch store (api/replay.py) by the bulk load of
+    adapters/bulk/, imported when a replay first runs: the live path loads none of it."""
+
+    def __init__(self, store: StoreConfig) -> None:
+        self.store = store
+
+    @contextmanager
+    def scratch_store(self) -> Iterator[Engine]:
+        """A fresh, migrated store beside the live one, removed on exit."""
+        from adapters import bulk
+
+        with bulk.scratch_store(self.store) as engine:
+            yield engine
+
+    def rebuild(self, app: MailTrail, engine: Engine, until: int | None = None, progress: Progress | None = None,
+                source: Source | None = None) -> int:  # fmt: skip
+        """Rebuild the views into the scratch store of `engine` (on SQLite through a loading
+        process that writes while this one decodes); returns the position reached."""
+        from adapters import bulk
+
+        return bulk.rebuild_store(app, engine, until, progress, source)
+
+    def workspace_source(self, app: MailTrail, live: Engine, workspace_id: str) -> Source:
+        """One workspace's events, for its replay."""
+        from adapters import bulk
+
+        return bulk.workspace_source(app, live, workspace_id)
 
 
 def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = False) -> Runtime:
@@ -67,7 +99,7 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     keystore = SqlKeyStore(engine, master_key)
     runtime = Runtime(
         settings, store, app, engine, runner, sealer, views,
-        keystore=keystore, ledger=SqlUidLedger(engine), tokens=SqlApiTokens(engine),
+        keystore=keystore, ledger=SqlUidLedger(engine), tokens=SqlApiTokens(engine), rebuilds=ViewRebuilds(store),
     )  # fmt: skip
     runtime.connectors = lambda timeout, threshold: ImapConnectors(runtime, timeout, threshold)
     runtime.services = Services.build(app, keystore, runtime.connectors(LOGIN_TIMEOUT, None), parse_message, sealer)

@@ -1,5 +1,5 @@
 """Request dependencies: the runtime, its services, the authenticated viewer, and the one way
-a command route ends: wait until the views show its events (`Commands.applied`)."""
+a command route ends: wait until the views show its events (`ViewsDep`: `views.applied`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from api.runtime import Runtime
 from application.services import Services
 from domain.visibility import Viewer
 from projections.record_queries import member_role
+from projections.views_runner import ViewApplier
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -32,18 +33,13 @@ def get_services(runtime: RuntimeDep) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-class Commands:
-    """Read-your-writes for every command route: `applied(position)` returns once this worker's
-    views show the command's last event (the applier applies it; another worker waits)."""
-
-    def __init__(self, runtime: RuntimeDep) -> None:
-        self.runtime = runtime
-
-    def applied(self, position: int) -> None:
-        self.runtime.wait_for(position)
+def get_views(runtime: RuntimeDep) -> ViewApplier:
+    """Read-your-writes for every command route: `views.applied(position)` returns once this
+    worker's views show the command's last event (the applier applies it; another worker waits)."""
+    return runtime.views
 
 
-CommandsDep = Annotated[Commands, Depends(Commands)]
+ViewsDep = Annotated[ViewApplier, Depends(get_views)]
 
 
 def get_viewer(

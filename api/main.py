@@ -16,7 +16,6 @@ from api.routes import (
     emails,
     intelligence,
     leads,
-    lifecycle,
     mailbox_connections,
     mailboxes,
     members,
@@ -57,7 +56,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     errors.install(app)
     app.add_middleware(BodyLimits)  # before routing, body parsing and authentication
     for module in (
-        members, settings_routes, mailboxes, mailbox_connections, lifecycle, records, leads, intelligence, emails,
+        members, settings_routes, mailboxes, mailbox_connections, records, leads, intelligence, emails,
         shares, audit,
     ):
         app.include_router(module.router)

@@ -19,15 +19,15 @@ from application.imap_sync import ImapSync
 from application.imap_sync import Progress as SyncProgress
 from application.ports import ApiTokens, KeyStore, MailConnector, UidLedger
 from application.services import Services
-from projections.applier import Progress, ViewApplier
 from projections.tables import mailboxes
-from projections.views_runner import ViewsRunner
+from projections.views_runner import Progress, ViewApplier, ViewsRunner
 
 if TYPE_CHECKING:  # the types the composition root chose; only it imports adapters
     from adapters.datakeys import DataKeyStore
     from adapters.netcheck import Resolver
     from adapters.persistence import StoreConfig
     from adapters.settings import Settings
+    from api.bootstrap import ViewRebuilds
 
 
 @dataclass
@@ -42,6 +42,7 @@ class Runtime:
     keystore: KeyStore
     ledger: UidLedger
     tokens: ApiTokens
+    rebuilds: ViewRebuilds  # the views rebuilt into a scratch store, for a replay
     resolver: Resolver = socket.getaddrinfo  # every outbound connection's lookups (tests inject a stub)
     services: Services = field(init=False)
     connectors: Callable[[float, int | None], MailConnector] = field(init=False)  # (timeout, process threshold)
@@ -70,16 +71,8 @@ class Runtime:
         return self.views.catch_up(progress, timeout)
 
     def wait_for(self, position: int, timeout: float | None = None, progress: Progress | None = None) -> int:
-        """Read-your-writes for a command whose last event is at `position`: return once the views
-        reach it, applied here when this process may apply (it is the applier, or the lock is
-        free), else by the applier while this process waits (ViewsBehindError after the
-        `views_wait_seconds` setting, or `timeout`). `progress`: a command's progress bar."""
-        if progress is not None:
-            return self.views.catch_up(progress, timeout)
-        applied = self.views.try_apply()
-        if applied is not None and applied >= position:
-            return applied
-        return self.views.wait_for(position, timeout=timeout)
+        """Read-your-writes for a command whose last event is at `position` (ViewApplier.applied)."""
+        return self.views.applied(position, timeout, progress)
 
     def finish_erasures(self, position: int | None = None) -> None:
         """Once the views reach `position` (default: now): destroy any key an interrupted

@@ -5,7 +5,7 @@ sharing, records, erasure); each returns the position of its last event to wait 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -47,7 +47,7 @@ class MailTrail(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID | str, workspace_id: str | None = None) -> A:
         """Load an aggregate of `cls`, visible only inside `workspace_id` when given."""
         try:
-            aggregate: Aggregate = self.repository.get(UUID(str(aggregate_id)))
+            aggregate: object = self.repository.get(UUID(str(aggregate_id)))
         except (AggregateNotFoundError, ValueError):
             raise NotFoundError(f"{cls.__name__} {aggregate_id} not found") from None
         if not isinstance(aggregate, cls):

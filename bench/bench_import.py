@@ -11,7 +11,7 @@ One run measures, on the deterministic corpus (adapters.mailgen, seed 7):
   the summed RSS of its process tree sampled from /proc: the import parses in a worker) and
   the CPU seconds of the process tree;
 * ``mailtrail replay`` (every view rebuilt into a fresh store, plus both digests) timed end
-  to end, and the rebuild it runs (``api.replay.rebuild_store``) timed in-process (median of 3),
+  to end, and the rebuild it runs (``runtime.rebuilds``) timed in-process (median of 3),
   on SQLite also with the writer in the same process instead of the loading process;
 * baselines on the same machine in the same run: raw sqlite3 ``executemany`` of rows shaped
   like ``emails`` view rows, and eventsourcing's batch ``app.save(*aggregates)`` of a minimal
@@ -39,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -204,13 +206,12 @@ def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
 
 def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, loader: bool = True) -> dict[str, Any]:
     """The views rebuilt from 0 into a fresh store as `mailtrail replay` does it
-    (`api.replay.rebuild_store`: on SQLite through the loading process), timed alone; the
+    (the runtime's `rebuilds`, api/bootstrap.py: on SQLite through the loading process), timed alone; the
     median of `runs` (each into its own fresh store). `loader=False`: the bulk load with the
     writer in this process, as before the loading process, for a ratio in the same run."""
     import api.replay
     from adapters.migrations import upgrade
     from adapters.persistence import writer_engine
-    from api.replay import _fresh_store
     from api.runtime import Runtime
     from projections.digest import view_digest
 
@@ -223,36 +224,51 @@ def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, l
             return rebuild(app, writer_engine(engine))  # type: ignore[no-any-return]
         return rebuild_store(app, engine, loader=False)
 
-    run_rebuild = getattr(api.replay, "rebuild_store", in_process) if loader else in_process  # --rev: older trees
+    @contextmanager
+    def scratch_store(rt: Any) -> Iterator[Any]:
+        if hasattr(rt, "rebuilds"):  # the composition root's (api/bootstrap.py ViewRebuilds)
+            with rt.rebuilds.scratch_store() as fresh:
+                yield fresh
+            return
+        with tempfile.TemporaryDirectory(prefix="mailtrail-bench-replay-") as tmp:  # --rev: older trees
+            fresh, cleanup = api.replay._fresh_store(rt.store, Path(tmp))
+            try:
+                upgrade(fresh)
+                yield fresh
+            finally:
+                cleanup()
+
+    def loaded(rt: Any) -> Callable[[Any, Any], int]:
+        if not loader:
+            return in_process
+        if hasattr(rt, "rebuilds"):
+            return rt.rebuilds.rebuild  # type: ignore[no-any-return]
+        return getattr(api.replay, "rebuild_store", in_process)  # type: ignore[no-any-return]  # --rev
 
     rt = Runtime.open(_settings(url))
+    run_rebuild = loaded(rt)
     samples: list[dict[str, Any]] = []
     try:
         live_digest = view_digest(rt.engine)
         for _ in range(1 if profile_to is not None else runs):
-            with tempfile.TemporaryDirectory(prefix="mailtrail-bench-replay-") as tmp:
-                fresh, cleanup = _fresh_store(rt.store, Path(tmp))
-                try:
-                    upgrade(fresh)
-                    profiler = None
-                    if profile_to is not None:
-                        import cProfile
+            with scratch_store(rt) as fresh:
+                profiler = None
+                if profile_to is not None:
+                    import cProfile
 
-                        profiler = cProfile.Profile()
-                        profiler.enable()
-                    load = os.getloadavg()[0]
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    position = run_rebuild(rt.app, fresh)
-                    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-                    if profiler is not None:
-                        profiler.disable()
-                        profiler.dump_stats(profile_to)
-                    # what `mailtrail replay` adds on top: a digest of the fresh and of the live views
-                    d0 = time.perf_counter()
-                    equal = view_digest(fresh) == live_digest
-                    digest_seconds = time.perf_counter() - d0
-                finally:
-                    cleanup()
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                load = os.getloadavg()[0]
+                t0, c0 = time.perf_counter(), time.process_time()
+                position = run_rebuild(rt.app, fresh)
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(profile_to)
+                # what `mailtrail replay` adds on top: a digest of the fresh and of the live views
+                d0 = time.perf_counter()
+                equal = view_digest(fresh) == live_digest
+                digest_seconds = time.perf_counter() - d0
             samples.append({"events": position, "seconds": seconds, "events_per_s": position / seconds,
                             "cpu_seconds": cpu, "loadavg_1m_before": load, "digest_seconds": digest_seconds,
                             "digest_equal": equal})

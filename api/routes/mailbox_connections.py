@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CommandsDep, MemberDep, RuntimeDep, ServicesDep
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewsDep
 from api.routes.mailboxes import mailbox_row
 from api.schemas import ConnectionChange
 
@@ -18,7 +18,7 @@ router = APIRouter(tags=["mailboxes"])
 
 @router.patch("/mailboxes/{mailbox_id}/connection")
 def change_connection(
-    mailbox_id: str, body: ConnectionChange, viewer: MemberDep, services: ServicesDep, views: CommandsDep,
+    mailbox_id: str, body: ConnectionChange, viewer: MemberDep, services: ServicesDep, views: ViewsDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:  # fmt: skip
     """New credentials or server details; checked by logging in, then syncing resumes from the cursors."""

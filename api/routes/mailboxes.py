@@ -1,4 +1,5 @@
-"""Mailboxes: connect, inspect, share, block, and post raw messages."""
+"""Mailboxes: connect, inspect, share, block, post raw messages, and remove (a replayable
+retraction, then erasure unless under legal hold)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.body_limits import BodyTooLargeError
-from api.deps import CommandsDep, MemberDep, RuntimeDep, ServicesDep, ViewerDep
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
 from api.paging import only
 from api.runtime import Runtime
 from api.schemas import BlocklistEntry, MailboxChange, NewMailbox
@@ -28,7 +29,7 @@ def mailbox_row(runtime: Runtime, viewer: Viewer, mailbox_id: str) -> dict[str, 
 
 @router.post("/mailboxes", status_code=201)
 def connect_mailbox(
-    body: NewMailbox, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep
+    body: NewMailbox, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """An upload mailbox, or a connected one (checked by logging in; its full sync starts now)."""
     server = body.model_dump(include={"host", "port", "security", "username", "password", "folders"})
@@ -52,7 +53,7 @@ def get_mailbox(mailbox_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict
 
 @router.patch("/mailboxes/{mailbox_id}")
 def change_mailbox(
-    mailbox_id: str, body: MailboxChange, viewer: MemberDep, services: ServicesDep, views: CommandsDep,
+    mailbox_id: str, body: MailboxChange, viewer: MemberDep, services: ServicesDep, views: ViewsDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:  # fmt: skip
     connection = body.model_dump(include=set(CONNECTION_FIELDS), exclude_none=True)
@@ -64,7 +65,7 @@ def change_mailbox(
 
 @router.post("/mailboxes/{mailbox_id}/blocklist")
 def block(
-    mailbox_id: str, body: BlocklistEntry, viewer: MemberDep, services: ServicesDep, views: CommandsDep,
+    mailbox_id: str, body: BlocklistEntry, viewer: MemberDep, services: ServicesDep, views: ViewsDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:  # fmt: skip
     views.applied(services.mailboxes.block(viewer.workspace_id, mailbox_id, viewer.member_id, body.entry))
@@ -73,11 +74,17 @@ def block(
 
 @router.delete("/mailboxes/{mailbox_id}/blocklist")
 def unblock(
-    mailbox_id: str, body: BlocklistEntry, viewer: MemberDep, services: ServicesDep, views: CommandsDep,
+    mailbox_id: str, body: BlocklistEntry, viewer: MemberDep, services: ServicesDep, views: ViewsDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:  # fmt: skip
     views.applied(services.mailboxes.unblock(viewer.workspace_id, mailbox_id, viewer.member_id, body.entry))
     return mailbox_row(runtime, viewer, mailbox_id)
+
+
+@router.delete("/mailboxes/{mailbox_id}", status_code=204)
+def remove_mailbox(mailbox_id: str, viewer: MemberDep, services: ServicesDep, runtime: RuntimeDep) -> None:
+    position = services.erasure.remove_mailbox(viewer.workspace_id, mailbox_id, viewer.member_id)
+    runtime.finish_erasures(position)  # read-your-writes, then freed storage scrubbed
 
 
 @router.post(
@@ -90,7 +97,7 @@ async def post_message(
     request: Request,
     viewer: MemberDep,
     services: ServicesDep,
-    views: CommandsDep,
+    views: ViewsDep,
     content_type: Annotated[str, Header()] = "",
 ) -> dict[str, Any]:
     """Ingest one raw RFC 822 message (forwarding, uploads) into the caller's mailbox."""

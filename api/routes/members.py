@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import AdminDep, CommandsDep, RuntimeDep, ServicesDep, ViewerDep
+from api.deps import AdminDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
 from api.schemas import NewAddress, NewMember
 from projections.record_queries import member_rows
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["members"])
 
 @router.post("/members", status_code=201)
 def add_member(
-    body: NewMember, viewer: AdminDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep
+    body: NewMember, viewer: AdminDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     member = services.workspaces.add_member(viewer.workspace_id, body.name, body.emails, body.role)
     token = runtime.tokens.issue(viewer.workspace_id, member.id)
@@ -33,7 +33,7 @@ def list_members(viewer: ViewerDep, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.post("/members/{member_id}/emails")
 def add_member_email(
-    member_id: str, body: NewAddress, viewer: AdminDep, services: ServicesDep, views: CommandsDep,
+    member_id: str, body: NewAddress, viewer: AdminDep, services: ServicesDep, views: ViewsDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """One more address of a member (409 when another member or their mailbox has it)."""

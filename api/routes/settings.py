@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import AdminDep, CommandsDep, RuntimeDep, ServicesDep
+from api.deps import AdminDep, RuntimeDep, ServicesDep, ViewsDep
 from api.schemas import SettingsChange
 from projections.record_queries import settings_row
 
@@ -21,7 +21,7 @@ def get_settings(viewer: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.patch("/settings")
 def change_settings(
-    body: SettingsChange, viewer: AdminDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep
+    body: SettingsChange, viewer: AdminDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
     position = services.workspaces.update_settings(viewer.workspace_id, changes)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CommandsDep, MemberDep, RuntimeDep, ServicesDep
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewsDep
 from api.schemas import NewShare
 from application.errors import NotFoundError
 from projections.email_queries import own_copy, share_rows
@@ -16,7 +16,7 @@ router = APIRouter(tags=["emails"])
 
 @router.post("/emails/{email_id}/shares", status_code=201)
 def share_email(
-    email_id: str, body: NewShare, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep
+    email_id: str, body: NewShare, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
         found, copy_id = own_copy(conn, viewer, email_id)  # the caller's copy of the email, if any
@@ -41,7 +41,7 @@ def list_shares(email_id: str, viewer: MemberDep, runtime: RuntimeDep) -> dict[s
 
 @router.delete("/emails/{email_id}/shares/{share_id}", status_code=204)
 def revoke_share(
-    email_id: str, share_id: str, viewer: MemberDep, services: ServicesDep, views: CommandsDep, runtime: RuntimeDep
+    email_id: str, share_id: str, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
 ) -> None:
     with runtime.engine.connect() as conn:
         share = next((s for s in share_rows(conn, viewer, email_id) if s["id"] == share_id), None)

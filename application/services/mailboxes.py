@@ -56,7 +56,7 @@ class Mailboxes:
         if not server.get("host") or not server.get("password"):
             raise RuleViolationError("an imap mailbox needs host and password")
         security = server.get("security") or "tls"
-        connection = {
+        connection: dict[str, Any] = {
             "host": host_name(server["host"]),
             "port": server.get("port") or (993 if security == "tls" else 143),
             "security": security,

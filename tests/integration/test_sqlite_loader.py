@@ -16,7 +16,6 @@ from adapters import bulk
 from adapters.bulk import loader as sqlite_loader
 from adapters.migrations import upgrade
 from adapters.persistence import StoreConfig
-from api.replay import rebuild_store
 from api.runtime import Runtime
 from projections.digest import view_digest
 from tests.integration.test_bulk_replay import _sync_many
@@ -146,7 +145,7 @@ def test_a_rebuild_through_the_loader_equals_one_written_in_process(runtime: Run
             engine = StoreConfig(f"sqlite:///{Path(tmp) / 'replay.db'}").view_engine(scratch=True)
             upgrade(engine)
             if through_loader:
-                rebuild_store(app, engine)
+                runtime.rebuilds.rebuild(app, engine)
             else:
                 bulk.rebuild_store(app, engine, loader=False)
             digests.append(view_digest(engine))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from projections.collector import collector_paused
+from projections.views_runner import collector_paused
 
 
 @pytest.fixture(autouse=True)

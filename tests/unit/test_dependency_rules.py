@@ -26,8 +26,6 @@ ALLOWED = {
 COMPOSITION = {"api/bootstrap.py", "api/cli.py"}  # may import adapters
 IO_MODULES = {"socket", "ssl", "sqlite3", "subprocess", "threading", "multiprocessing", "os", "io", "pathlib",
               "shutil", "tempfile", "urllib", "http", "asyncio", "select", "selectors"}  # fmt: skip
-# Not yet behind the composition root: a replay builds a scratch store of its own (see docs/decisions.md).
-NOT_YET = {"api/replay.py": {"adapters.migrations", "adapters.persistence"}}
 
 
 def _type_only(node: ast.If) -> bool:
@@ -73,7 +71,7 @@ def offenders(layer: str) -> list[str]:
     found = []
     for path in sorted((ROOT / layer).rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        allowed = ALLOWED[layer] | ({"adapters"} if rel in COMPOSITION else set()) | NOT_YET.get(rel, set())
+        allowed = ALLOWED[layer] | ({"adapters"} if rel in COMPOSITION else set())
         for name in sorted(imports_of(path)):
             if ours(name) and not _allowed(name, allowed):
                 found.append(f"{rel} imports {name}")
@@ -95,7 +93,7 @@ def test_only_the_composition_root_and_the_cli_choose_adapters() -> None:
         for path in (ROOT / "api").rglob("*.py")
         if any(name.split(".")[0] == "adapters" for name in imports_of(path))
     )
-    assert set(choosing) - set(NOT_YET) == COMPOSITION
+    assert set(choosing) == COMPOSITION
 
 
 def test_routes_hold_no_sql_and_no_wiring() -> None:
