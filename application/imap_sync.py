@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from application.app import MailTrail
+from application.batch_recorder import BatchRecorder, BatchResult
 from application.errors import ConflictError, DomainError, RuleViolationError
 from application.folder_retirement import folders_to_sync, retired_folders
 from application.ports import (
@@ -37,7 +38,6 @@ from application.ports import (
     UidEntry,
     UidLedger,
 )
-from application.batch_recorder import BatchResult, BatchRecorder
 from application.retraction import Retraction
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
 from domain.message import MAX_MESSAGE_BYTES

@@ -33,20 +33,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, inspect, select, text  # noqa: E402
+from sqlalchemy import func, inspect, select, text
 
-from adapters.datakeys import new_master_key  # noqa: E402
-from adapters.mailgen import generate_messages  # noqa: E402
-from adapters.mime import parse_message  # noqa: E402
-from adapters.parallel_parse import default_workers  # noqa: E402
-from adapters.settings import Settings  # noqa: E402
-from adapters.tokens import issue_token  # noqa: E402
-from api.runtime import Runtime  # noqa: E402
-from adapters.bulk import rebuild_store  # noqa: E402
-from adapters.bulk.indexes import BULK_TABLES  # noqa: E402
-from application.batch_recorder import BatchRecorder  # noqa: E402
-from application.services.ingest import group, to_item  # noqa: E402
-from projections.tables import api_tokens, companies, email_participants, metadata, person_addresses  # noqa: E402
+from adapters.bulk import rebuild_store
+from adapters.bulk.indexes import BULK_TABLES
+from adapters.datakeys import new_master_key
+from adapters.mailgen import generate_messages
+from adapters.mime import parse_message
+from adapters.parallel_parse import default_workers
+from adapters.settings import Settings
+from adapters.tokens import issue_token
+from api.runtime import Runtime
+from application.batch_recorder import BatchRecorder
+from application.services.ingest import group, to_item
+from projections.tables import api_tokens, companies, email_participants, metadata, person_addresses
 
 DOMAIN = "acme.example"
 MEMBERS = 50

@@ -31,18 +31,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.api_store import build, code_version, load_manifest, reproject, save_manifest  # noqa: E402
-from tests.support.postgres import PostgresServer, find_postgres_bindir, free_port  # noqa: E402
+from bench.api_store import build, code_version, load_manifest, reproject, save_manifest
+from tests.support.postgres import PostgresServer, find_postgres_bindir, free_port
 
 MAILTRAIL = ROOT / ".venv" / "bin" / "mailtrail"
 PYTHON = ROOT / ".venv" / "bin" / "python"

@@ -633,7 +633,7 @@ def _display(path: Path) -> str:
 
 def _worktree_source() -> dict[str, Any]:
     def git(*a: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=False).stdout.strip()
 
     return {"rev": "working tree", "head": git("rev-parse", "HEAD"),
             "modified_files": len(git("status", "--porcelain", "--untracked-files=no").splitlines())}

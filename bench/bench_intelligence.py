@@ -38,22 +38,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from adapters.datakeys import new_master_key  # noqa: E402
-from adapters.mailgen import generate_messages  # noqa: E402
-from adapters.mime import parse_message  # noqa: E402
-from adapters.settings import Settings  # noqa: E402
-from adapters.tokens import issue_token  # noqa: E402
-from api.main import create_app  # noqa: E402
-from api.runtime import Runtime  # noqa: E402
-from application.batch_recorder import BatchRecorder  # noqa: E402
-from application.services.ingest import batches, import_batches  # noqa: E402
-from domain.strength import grade_of  # noqa: E402
-from domain.visibility import Viewer  # noqa: E402
-from projections.intelligence_queries import SORTS, touches  # noqa: E402
-from projections.summary_queries import sorted_ids  # noqa: E402
-from projections.tables import record_summaries  # noqa: E402
+from adapters.datakeys import new_master_key
+from adapters.mailgen import generate_messages
+from adapters.mime import parse_message
+from adapters.settings import Settings
+from adapters.tokens import issue_token
+from api.main import create_app
+from api.runtime import Runtime
+from application.batch_recorder import BatchRecorder
+from application.services.ingest import batches, import_batches
+from domain.strength import grade_of
+from domain.visibility import Viewer
+from projections.intelligence_queries import SORTS, touches
+from projections.summary_queries import sorted_ids
+from projections.tables import record_summaries
 
 DOMAIN = "acme.example"
 SEED = 7

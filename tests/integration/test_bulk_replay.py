@@ -35,7 +35,6 @@ def _sync_many(runtime: Runtime, mailbox_id: str, count: int, sender: str) -> No
 
 
 def test_a_removal_mid_history_replays_equal_and_leaves_every_index_in_place(runtime: Runtime) -> None:
-    app = runtime.app
     services = runtime.services
     ws, bob, _ = services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
     carol = services.workspaces.add_member(ws, "Carol", ["carol@acme.com"], "member").id

@@ -11,7 +11,7 @@ from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
-from application.batch_recorder import BatchResult, BatchRecorder
+from application.batch_recorder import BatchRecorder, BatchResult
 from projections.digest import view_digest
 from projections.tables import email_copies, emails, mailboxes, people
 from tests.conftest import TEST_MASTER_KEY
@@ -34,7 +34,6 @@ def _sync(runtime: Runtime, mailbox_id: str, folder: str, *raws: bytes) -> Batch
 
 def build_history(runtime: Runtime) -> History:
     """Workspace, members, mailboxes, messages, sharing, blocklist, a manual person, settings."""
-    app = runtime.app
     services = runtime.services
     ws, bob, _ = services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
     karen = services.workspaces.add_member(ws, "Karen", ["karen@gmail.com"], "member").id
