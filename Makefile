@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make run   - virtualenv, install, migrate, serve the API on ./var/mailtrail.db
-#   make test  - system packages (PostgreSQL, Dovecot), test extras, the whole suite
+#   make test  - system packages (PostgreSQL, Dovecot), test extras, lint (ruff, mypy), the whole suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -38,13 +38,13 @@ system-deps:
 	fi
 
 # Static checks (configured in pyproject.toml): ruff's lint and format check over the tree, mypy
-# on the layers that hold the rules. Not yet a step of `test`: the tree is formatted once first.
+# on the layers that hold the rules. `make test` (and so CI) runs them before the tests.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy domain application projections
 
-test: system-deps $(VENV)/.installed
+test: lint system-deps $(VENV)/.installed
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
