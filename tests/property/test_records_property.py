@@ -17,7 +17,8 @@ history:
   author of a received one), as of the newest visible email;
 - a lead's emails: a contact among the non-Bcc participants, or in Bcc of the viewer's own
   copy, or the reply rule (a reply from an address on no record, in a thread whose earlier
-  external participants belong to exactly one lead).
+  external participants belong to exactly one lead; "earlier" is an older Date, or the
+  same Date and recorded first).
 
 Lists are walked two items a page, so keyset cursors are exercised on every list.
 SQLite only; a fresh workspace per example on one runtime."""
@@ -316,10 +317,13 @@ class Reference:
             owners = {self.owner_of(a) for a in found} - {None}
             return {lead for lead, cs in self.leads.items() if cs & owners}
 
+        arrival: dict[int, int] = {}  # an email's first visible copy, in recording order
+        for n, (_, i) in enumerate(self.copies()):
+            arrival.setdefault(i, n)
         for i in visible:
             if i in attached or self.owner_of(POOL[i].sender) is not None:
                 continue
-            earlier = {a for j in visible if root(j) == root(i) and POOL[j].at < POOL[i].at
+            earlier = {a for j in visible if root(j) == root(i) and (POOL[j].at, arrival[j]) < (POOL[i].at, arrival[i])
                        for a in public[j] if not self.internal(a)}
             if leads_of(earlier) == {lead_id}:
                 attached.add(i)
