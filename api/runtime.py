@@ -52,6 +52,7 @@ class Runtime:
             lambda: app.recorder.max_notification_id() or 0, hold=hold_views_lock,
             wait_seconds=settings.views_wait_seconds, lock_retry_seconds=settings.projection_poll_seconds,
         )
+        views.fill_summaries()  # a store upgraded to 0010 gets its kept summaries once
         return cls(settings, store, app, engine, runner, sealer, views)
 
     def catch_up(self, progress: Progress | None = None, timeout: float | None = None) -> int:

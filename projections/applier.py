@@ -150,6 +150,18 @@ class ViewApplier:
             remaining = deadline - now if math.isfinite(deadline) else self.wakeups.views_tick
             self.wakeups.wait_for_views(since, min(remaining, self.wakeups.views_tick))
 
+    def fill_summaries(self) -> None:
+        """Compute the kept summaries a store upgraded to 0010 lacks, when this process may
+        apply (else the applier does, before its next page)."""
+        with self._mutex:
+            if not self._take_lock():
+                return
+            try:
+                self.runner.fill_summaries()
+            finally:
+                if not self.hold:
+                    self.lock.release()
+
     def try_apply(self) -> int | None:
         """Catch up now if this process may apply (taking the lock when it is free)."""
         return self._apply(None)

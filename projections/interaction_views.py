@@ -43,12 +43,14 @@ from projections.tables import (
     companies,
     email_copies,
     email_participants,
+    emails,
     lead_contacts,
     leads,
     people,
     person_addresses,
     record_members,
     record_summaries,
+    strength_clock,
     strength_days,
     workspaces,
 )
@@ -144,13 +146,24 @@ def settle(w: ViewWriter) -> None:
         refresh(w, workspace_id, noted[workspace_id])
 
 
-def refresh_all(engine: Engine) -> None:
-    """Every workspace's summaries from the views (the end of a rebuild), scored once."""
+def refresh_all(engine: Engine, workspace_ids: Iterable[str] | None = None) -> None:
+    """Every workspace's summaries (or these workspaces') from the views, scored once: the
+    end of a rebuild, or a store upgraded from before the summaries (`unscored`)."""
     with engine.begin() as conn:
         w = ViewWriter(conn)
-        for workspace_id in sorted(conn.execute(select(workspaces.c.id)).scalars()):
+        found = conn.execute(select(workspaces.c.id)).scalars() if workspace_ids is None else workspace_ids
+        for workspace_id in sorted(found):
             refresh(w, workspace_id, Dirty(everything=True))
         w.flush()
+
+
+def unscored(engine: Engine) -> list[str]:
+    """The workspaces with emails whose summaries were never computed: a store upgraded to
+    0010 from an earlier one (the live path scores a workspace on its first page)."""
+    has_email = select(emails.c.id).where(emails.c.workspace_id == workspaces.c.id).exists()
+    scored = select(strength_clock.c.workspace_id).where(strength_clock.c.workspace_id == workspaces.c.id).exists()
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(workspaces.c.id).where(has_email, ~scored)).scalars())
 
 
 def refresh(w: ViewWriter, workspace_id: str, dirty: Dirty) -> None:

@@ -5,7 +5,9 @@ crash replays at most the uncommitted page and never applies an event twice."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -28,6 +30,8 @@ from projections.audit_views import AuditLogView
 from projections.collector import collector_paused
 from projections.tables import tracking
 from projections.writer import BulkLoad, Handler, ViewWriter
+
+log = logging.getLogger(__name__)
 
 VIEWS_NAME = "views"
 PAGE_SIZE = 2000
@@ -67,6 +71,25 @@ class ViewsRunner:
         self.engine = engine
         self.page_size = page_size
         self._lock = threading.Lock()
+        self._summaries_checked = bulk is not None or source is not None  # a rebuild computes its own
+
+    def fill_summaries(self) -> None:
+        """Once per runner, before it applies anything: compute the kept summaries of every
+        workspace that has emails but none (a store upgraded to 0010 from an earlier one)."""
+        with self._lock:
+            self._fill_summaries()
+
+    def _fill_summaries(self) -> None:
+        if self._summaries_checked:
+            return
+        missing = interaction_views.unscored(self.engine)
+        if missing:
+            log.warning("computing the kept summaries of %d workspace(s) once (a store upgraded to 0010)…",
+                        len(missing))
+            started = time.monotonic()
+            interaction_views.refresh_all(self.engine, missing)
+            log.warning("kept summaries computed in %.1f s", time.monotonic() - started)
+        self._summaries_checked = True
 
     def position(self) -> int:
         with self.engine.connect() as conn:
@@ -83,6 +106,7 @@ class ViewsRunner:
         With `read_ahead`, the page after a full one is read in the background while
         this one is applied: a database server then reads while we write."""
         with self._lock, ExitStack() as stack:
+            self._fill_summaries()
             reader = (
                 stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="views-read"))
                 if self.read_ahead else None
