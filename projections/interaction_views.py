@@ -293,8 +293,8 @@ def _refresh_companies(w: ViewWriter, workspace_id: str, company_domain: dict[st
         people_ids = sorted(members_of.get(company_id, set()))
         found = variants(t for person_id in people_ids for t in person_touches.get(person_id, []))
         for (member_id, variant), theirs in found.items():
-            members.append(moment_row("company", company_id, member_id, variant, workspace_id, member_of(theirs),
-                                      0, 0.0))
+            members.append(moment_row("company", company_id, member_id, variant, workspace_id,
+                                      member_of(theirs, strength=False), 0, 0.0))
         own = {v for person_id in people_ids for v in scores.get(person_id, {}) if v != PUBLIC}
         ends = ends_by_viewer(rows[company_id], own)
         for viewer, e in ends.items():
