@@ -77,8 +77,8 @@ def _dirty(w: ViewWriter, workspace_id: str) -> Dirty:
 
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
     headers = event.headers
-    if "erased" in headers:
-        return
+    if "erased" in headers or w.bulk is not None:
+        return  # (a rebuild computes every record once at its end)
     dirty = _dirty(w, event.workspace_id)
     for role in ROLES:
         for address, _ in headers[role]:
@@ -238,12 +238,12 @@ def _refresh_people(w: ViewWriter, workspace_id: str, person_ids: list[str], as_
     rows: dict[str, list[Row]] = defaultdict(list)
     touches: dict[str, list[tuple[str, Touch]]] = defaultdict(list)
     times: dict[str, datetime] = {}
-    for r in _person_rows(w, workspace_id, person_ids):
-        rows[r.person_id].append(Row(r.sent_at, r.email_id, r.owner_id, r.direction, r.role))
-        found = touch_of(r.person_id, r.sent_at, r.owner_id, r.direction, r.role, r.email_id, bool(r.bulk),
-                         r.recipients or 0, times)
+    for person_id, sent_at, email_id, owner_id, direction, role, bulk, recipients in _person_rows(
+            w, workspace_id, person_ids):  # plain tuples: most of a rebuild's summaries are this loop
+        rows[person_id].append(Row(sent_at, email_id, owner_id, direction, role))
+        found = touch_of(person_id, sent_at, owner_id, direction, role, email_id, bool(bulk), recipients or 0, times)
         if found is not None:
-            touches[r.person_id].append(found)
+            touches[person_id].append(found)
     created = {r.id: r.created_at for r in _chunked(w, select(people.c.id, people.c.created_at).where(
         people.c.merged_into.is_(None)), people.c.id, person_ids)}
     summaries: list[tuple[Any, ...]] = []
@@ -283,7 +283,7 @@ def _refresh_companies(w: ViewWriter, workspace_id: str, company_domain: dict[st
     by_domain = {d: c for c, d in company_domain.items()}
     for r in _chunked(w, select(p.c.domain, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role).where(
             p.c.workspace_id == workspace_id, p.c.hidden.is_(False)), p.c.domain, set(by_domain)):
-        rows[by_domain[r.domain]].append(Row(r.sent_at, r.email_id, r.owner_id, r.direction, r.role))
+        rows[by_domain[r[0]]].append(Row._make(r[1:]))
     created = {r.id: r.created_at for r in _chunked(w, select(companies.c.id, companies.c.created_at),
                                                     companies.c.id, company_domain)}
     person_touches: dict[str, list[tuple[str, Touch]]] = w.memo.get("person_touches", {})
