@@ -154,13 +154,15 @@ class ViewApplier:
         """Compute the kept summaries a store upgraded to 0010 lacks, when this process may
         apply (else the applier does, before its next page)."""
         with self._mutex:
-            if not self._take_lock():
+            if self.lock.held:
+                self.runner.fill_summaries()
                 return
-            try:
+            if not self.lock.try_acquire():
+                return
+            try:  # let go even when holding: the process announces itself when it takes the lock to apply
                 self.runner.fill_summaries()
             finally:
-                if not self.hold:
-                    self.lock.release()
+                self.lock.release()
 
     def try_apply(self) -> int | None:
         """Catch up now if this process may apply (taking the lock when it is free)."""
