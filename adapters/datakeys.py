@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import os
 import threading
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM

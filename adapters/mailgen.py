@@ -10,11 +10,12 @@ import base64
 import random
 import re
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 FIRST = ("James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Susan Richard "
          "Jessica Thomas Sarah Daniel Karen Matthew Nancy Anthony Lisa Mark Betty Steven Sandra Paul "
@@ -165,8 +166,8 @@ def generate_messages(count: int = 20000, *, seed: int = 7, owner: str = "alice@
             addr = f"{rng.choice(('noreply', 'newsletter'))}@{comp}"
             sender = (name, addr, _fmt(name, addr))
             subject, thread = f"{name}: {rng.choice(TOPICS)}".format(n=n, q=rng.randint(1, 4)), None
-            extra = [f"List-Unsubscribe: <mailto:unsubscribe@{comp}?subject=unsub-{n}>, "
-                     f"<https://{comp}/unsubscribe?u={n}>", "Precedence: bulk",
+            extra = [(f"List-Unsubscribe: <mailto:unsubscribe@{comp}?subject=unsub-{n}>, "
+                      f"<https://{comp}/unsubscribe?u={n}>"), "Precedence: bulk",
                      f"List-Id: <news.{comp}>"]
         elif threads and rng.random() < 0.43:
             thread = threads[-1 - min(int(rng.expovariate(1 / 12)), len(threads) - 1)]
@@ -204,8 +205,8 @@ def generate_messages(count: int = 20000, *, seed: int = 7, owner: str = "alice@
         paras = [[greet]] + _paragraphs(rng, pool, rng.randint(300, 2800))
         paras.append([f"{rng.choice(SIGNOFFS)},", frm[0] or frm[1]])
         if thread is not None and len(thread["ids"]) > 1:
-            paras.append([f"On {format_datetime(when - timedelta(hours=rng.randint(1, 72)))}, "
-                          f"{peer[0] if sent else oname} wrote:"] + [f"> {x}" for x in paras[1][:4]])
+            paras.append([(f"On {format_datetime(when - timedelta(hours=rng.randint(1, 72)))}, "
+                           f"{peer[0] if sent else oname} wrote:")] + [f"> {x}" for x in paras[1][:4]])
         text = "\r\n\r\n".join("\r\n".join(p) for p in paras) + "\r\n"
         plain = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" + text
         body = plain

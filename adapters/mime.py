@@ -11,14 +11,27 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
-from adapters.mime_text import HeaderCharsets, cap, clean, collapse, declared_charsets, decode_bytes
-from adapters.mime_text import decode_transfer, decode_words, header_text
-from adapters.mime_text import html_to_text, parse_params, read_fields, read_head, split_multipart
+from adapters.mime_text import (
+    HeaderCharsets,
+    cap,
+    clean,
+    collapse,
+    declared_charsets,
+    decode_bytes,
+    decode_transfer,
+    decode_words,
+    header_text,
+    html_to_text,
+    parse_params,
+    read_fields,
+    read_head,
+    split_multipart,
+)
 from domain.message import Address, Attachment, ParsedMessage
 from domain.values import lenient_address, normalize_address
 
@@ -84,7 +97,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     try:
         data = bytes(raw) if isinstance(raw, (bytearray, memoryview)) else raw
         return _parse(data)
-    except Exception as exc:  # final guard: a parser bug must not stop a sync
+    except Exception as exc:  # noqa: BLE001 - final guard: a parser bug must not stop a sync
         return _unparseable(raw, exc)
 
 
@@ -200,8 +213,8 @@ def _date(headers: Headers, defects: list[str]) -> datetime | None:
     try:
         parsed = parsedate_to_datetime(collapse(values[0]))
         if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=timezone.utc)
-        return parsed.astimezone(timezone.utc)
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
         defects.append("bad-date")
         return None
@@ -322,7 +335,7 @@ def _walk(root: _Part, content: _Content, defects: list[str]) -> None:
             return
         try:
             stack.extend(reversed(_visit(part, content, defects)))
-        except Exception as exc:  # one hostile part must not cost the others
+        except Exception as exc:  # noqa: BLE001 - one hostile part must not cost the others
             defects.append(f"part-error:{type(exc).__name__}")
 
 

@@ -9,10 +9,10 @@ import codecs
 import email.charset
 import html
 import re
+from collections.abc import Callable, Iterable
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.utils import collapse_rfc2231_value, decode_params, unquote
-from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import charset_normalizer
@@ -26,7 +26,7 @@ _VALUE = r"[^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*"
 _EOL = r"(?:\r\n|\r|\n|\Z)"
 _FIELD = re.compile(rf"({_NAME})[ \t]*:[ \t]*({_VALUE}){_EOL}")
 _FIELDS = re.compile(rf"(?:{_NAME}[ \t]*:[ \t]*{_VALUE}{_EOL})*".encode())
-_FIELD_LINE = re.compile(rf"^({_NAME}):[ \t]*(.*)$", re.M)
+_FIELD_LINE = re.compile(rf"^({_NAME}):[ \t]*(.*)$", re.MULTILINE)
 _UNFOLD = re.compile(r"[\r\n]")
 _FOLD = re.compile(r"\n(?=[ \t])")
 _BLANK_LINE = re.compile(rb"\r\n|\r|\n")
@@ -40,12 +40,9 @@ _GLUED_WORD = re.compile(r"\S=\?|\?=\S")  # encoded words touching text, which m
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(?==\?)")
 _BASE64_NOISE = re.compile(rb"[^A-Za-z0-9+/]")
 _TAG = re.compile(r"<[^<>]*>")
-_LINE_BREAK_TAG = re.compile(r"<(?:br|/p|/div|/tr|/td|/th|/li|/h[1-6]|/table|/blockquote)\b[^<>]*>", re.I)
-_DROPPED_BLOCKS = [
-    (re.compile(start, re.I), re.compile(end, re.I))
-    for start, end in (("<!--", "-->"), (r"<script\b", "</script"), (r"<style\b", "</style"),
-                       (r"<head\b", "</head"))  # fmt: skip
-]
+_LINE_BREAK_TAG = re.compile(r"<(?:br|/p|/div|/tr|/td|/th|/li|/h[1-6]|/table|/blockquote)\b[^<>]*>", re.IGNORECASE)
+_BLOCK_ENDS = (("<!--", "-->"), (r"<script\b", "</script"), (r"<style\b", "</style"), (r"<head\b", "</head"))
+_DROPPED_BLOCKS = [(re.compile(start, re.IGNORECASE), re.compile(end, re.IGNORECASE)) for start, end in _BLOCK_ENDS]
 # Codecs that are not charsets, or whose decoders are super-linear on hostile input.
 _REFUSED_CODECS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
 _IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "8bits", "binary", "plain", "text"})

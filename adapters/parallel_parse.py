@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from adapters.mime import parse_message
-from application.importing import RawMessage, to_item
 from application.ports import Item
+from application.services.ingest import RawMessage, to_item
 
 CHUNK = 200
 IN_FLIGHT = 4

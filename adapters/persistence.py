@@ -64,7 +64,7 @@ class StoreConfig:
     def wakeups(self, events_channel: str | None) -> Any:
         """LISTEN/NOTIFY wake-ups on PostgreSQL, polling on SQLite."""
         from adapters.applier_lock import PostgresWakeups
-        from projections.applier import Wakeups
+        from projections.views_runner import Wakeups
 
         if self.is_postgres and events_channel:
             return PostgresWakeups(self._libpq_url, events_channel)

@@ -37,3 +37,16 @@ def resolve_token(engine: Engine, token: str) -> tuple[str, str] | None:
             .where(api_tokens.c.token_hash == _hash(token))
         ).first()
     return (row.workspace_id, row.member_id) if row else None
+
+
+class SqlApiTokens:
+    """The ApiTokens port over the view store's api_tokens table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def issue(self, workspace_id: str, member_id: str) -> str:
+        return issue_token(self.engine, workspace_id, member_id)
+
+    def resolve(self, token: str) -> tuple[str, str] | None:
+        return resolve_token(self.engine, token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from adapters.datakeys import key_metadata
 from adapters.secret_tables import secret_metadata
 from projections.tables import metadata
@@ -16,8 +17,8 @@ config = context.config
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from adapters.settings import Settings
         from adapters.persistence import StoreConfig
+        from adapters.settings import Settings
 
         engine = StoreConfig(Settings().database_url).view_engine()
         with engine.begin() as conn:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -15,12 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters.mailfiles import count_messages, read_messages
 from adapters.parallel_parse import parsed
-from adapters.tokens import issue_token
-from api.runtime import Runtime
+from api.bootstrap import open_command_runtime, open_runtime
 from application.errors import DomainError
-from application.importing import group, import_batches
-from application.sync import Syncer
-from domain.mailbox import Mailbox
+from application.services.ingest import group
 
 app = typer.Typer(help="mailtrail: email sync for a CRM workspace.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
@@ -44,11 +40,7 @@ def _progress() -> Progress:
 WORKER_START_SECONDS = 30  # uvicorn kills a worker that does not answer its ping in time (5 s): slow starts
 
 
-def _open(hold_views_lock: bool = False) -> Runtime:
-    """A command's runtime: it waits for a running server's applier as long as that takes."""
-    runtime = Runtime.open(hold_views_lock=hold_views_lock)
-    runtime.views.wait_seconds = math.inf
-    return runtime
+_open = open_command_runtime  # a command's runtime waits for a running server's applier as long as that takes
 
 
 @app.command()
@@ -61,7 +53,7 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    Runtime.open().close()  # schema and master key made once, before the workers race for them
+    open_runtime().close()  # schema and master key made once, before the workers race for them
     log_config = {**LOGGING_CONFIG, "loggers": {
         **LOGGING_CONFIG["loggers"],
         **{name: {"handlers": ["default"], "level": "INFO"} for name in ("adapters", "api", "projections")},
@@ -81,9 +73,11 @@ def workspace_create(
     """Create a workspace and its admin; prints JSON with the admin's token."""
     runtime = _open()
     try:
-        workspace_id, member_id = runtime.app.create_workspace(name, domain, admin_name, admin_email, plan)
-        token = issue_token(runtime.engine, workspace_id, member_id)
-        runtime.catch_up()
+        workspace_id, member_id, position = runtime.services.workspaces.create_workspace(
+            name, domain, admin_name, admin_email, plan
+        )
+        token = runtime.tokens.issue(workspace_id, member_id)
+        runtime.wait_for(position)
     except (DomainError, ValueError) as error:
         raise typer.BadParameter(str(error)) from None
     finally:
@@ -100,7 +94,7 @@ def import_mail(
     runtime = _open()
     try:
         try:
-            runtime.app.load(Mailbox, mailbox)
+            runtime.services.ingest.require_mailbox(mailbox)
         except DomainError as error:
             raise typer.BadParameter(str(error), param_hint="--mailbox") from None
         total = count_messages(path)
@@ -114,11 +108,11 @@ def import_mail(
                 progress.update(task, advance=n, rate=f"{rate:,.0f} msg/s")
 
             try:
-                totals = import_batches(Syncer(runtime.app, mailbox), group(parsed(read_messages(path))), advance)
+                totals = runtime.services.ingest.import_messages(mailbox, group(parsed(read_messages(path))), advance)
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            runtime.catch_up(progress=lambda n: progress.update(views, advance=n))
+            runtime.wait_for(totals.position, progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -225,13 +219,16 @@ def demo(
     messages: Annotated[int, typer.Option(help="How many messages to generate.")] = 3000,
 ) -> None:
     """Create a demo workspace with members, mailboxes and generated mail."""
+    from adapters.mailgen import generate_messages
     from api.demo import create_demo
 
     runtime = _open()
     try:
         with _progress() as progress:
             task = progress.add_task("demo mail", total=messages, rate="")
-            info: dict[str, Any] = create_demo(runtime, messages, lambda n: progress.update(task, advance=n))
+            info: dict[str, Any] = create_demo(
+                runtime, messages, lambda n: progress.update(task, advance=n), generate_messages
+            )
     finally:
         runtime.close()
     typer.echo(json.dumps(info, indent=2))
@@ -262,8 +259,6 @@ def sync(
     mailbox: Annotated[str | None, typer.Option("--mailbox", help="One mailbox id (default: every active one).")] = None,
 ) -> None:
     """One sync pass: the full history the first time, then only what changed."""
-    from api.routes.mailbox_connections import mail_sync_for
-
     runtime = _open()
     started = time.perf_counter()
     try:
@@ -276,14 +271,15 @@ def sync(
                 rate = sum(t.completed for t in progress.tasks) / max(time.perf_counter() - started, 1e-9)
                 progress.update(tasks[mailbox_id, folder], completed=done, total=total, rate=f"{rate:,.0f} msg/s")
 
-            service = mail_sync_for(runtime, process_threshold=PROCESS_THRESHOLD, progress=advance)
+            service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD, progress=advance)
             try:
                 ids = [mailbox] if mailbox else service.connected(include_errors=False)
                 reports = [service.sync(mailbox_id) for mailbox_id in ids]
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            runtime.catch_up(progress=lambda n: progress.update(views, advance=n))
+            last = max((r.position for r in reports), default=0)
+            runtime.wait_for(last, progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
@@ -309,16 +305,15 @@ def worker(
     import signal
     import threading
 
-    from api.routes.mailbox_connections import mail_sync_for
-    from application.mail_sync import SyncReport
-    from application.mail_worker import SyncWorker
+    from application.imap_sync import SyncReport
+    from application.imap_worker import ImapWorker
 
     runtime = _open()
     stop = threading.Event()
 
     def after_pass(report: SyncReport) -> None:
         try:
-            runtime.catch_up()
+            runtime.wait_for(report.position)
         except Exception as error:  # noqa: BLE001 - the next pass catches up again
             console.print(f"[yellow]views not caught up: {error}")
         console.print(f"{report.mailbox_id}: {report.status} {report.reason} fetched {report.fetched}".rstrip())
@@ -326,8 +321,8 @@ def worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        service = mail_sync_for(runtime, process_threshold=PROCESS_THRESHOLD)
-        runner = SyncWorker(service, poll_seconds=poll_seconds, after_pass=after_pass)
+        service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD)
+        runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass)
         if once:
             reports = runner.run_once()
             typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports]}))

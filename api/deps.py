@@ -1,4 +1,5 @@
-"""Request dependencies: the runtime and the authenticated viewer."""
+"""Request dependencies: the runtime, its services, the authenticated viewer, and the one way
+a command route ends: wait until the views show its events (`ViewsDep`: `views.applied`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.tokens import resolve_token
 from api.errors import AuthError, ForbiddenError
 from api.runtime import Runtime
+from application.services import Services
 from domain.visibility import Viewer
 from projections.record_queries import member_role
+from projections.views_runner import ViewApplier
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -24,13 +26,29 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def get_services(runtime: RuntimeDep) -> Services:
+    return runtime.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_views(runtime: RuntimeDep) -> ViewApplier:
+    """Read-your-writes for every command route: `views.applied(position)` returns once this
+    worker's views show the command's last event (the applier applies it; another worker waits)."""
+    return runtime.views
+
+
+ViewsDep = Annotated[ViewApplier, Depends(get_views)]
+
+
 def get_viewer(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Viewer:
     if credentials is None:
         raise AuthError("a bearer token is required")
-    found = resolve_token(runtime.engine, credentials.credentials)
+    found = runtime.tokens.resolve(credentials.credentials)
     if found is None:
         raise AuthError("the bearer token is not valid")
     workspace_id, member_id = found

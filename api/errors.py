@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.body_limits import BodyTooLargeError, too_large
 from api.responses import ProblemResponse, problem
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
-from projections.applier import ViewsBehindError
+from projections.views_runner import ViewsBehindError
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from adapters.settings import Settings
 from api import errors
 from api.body_limits import BodyLimits
 from api.responses import OrjsonResponse
@@ -16,7 +16,6 @@ from api.routes import (
     emails,
     intelligence,
     leads,
-    lifecycle,
     mailbox_connections,
     mailboxes,
     members,
@@ -25,6 +24,9 @@ from api.routes import (
 )
 from api.routes import settings as settings_routes
 from api.runtime import Runtime
+
+if TYPE_CHECKING:
+    from adapters.settings import Settings
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     errors.install(app)
     app.add_middleware(BodyLimits)  # before routing, body parsing and authentication
     for module in (
-        members, settings_routes, mailboxes, mailbox_connections, lifecycle, records, leads, intelligence, emails,
+        members, settings_routes, mailboxes, mailbox_connections, records, leads, intelligence, emails,
         shares, audit,
     ):
         app.include_router(module.router)

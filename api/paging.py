@@ -13,13 +13,16 @@ import base64
 import binascii
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Query
+from sqlalchemy import Connection, Engine
 
 from application.errors import NotFoundError, RuleViolationError
+from domain.visibility import Viewer
+from projections.email_queries import email_summaries
 
 VERSION = 1
 MAX_CURSOR = 600
@@ -41,6 +44,11 @@ KeyShape = Sequence[str]
 
 
 EMAIL_SHAPE = ("text", "text")  # (sent_at or '', email id), newest first
+
+Key = tuple[Any, ...]
+# (connection, the key to start after or None, how many) -> (the rows' sort keys, the rows)
+RowsOf = Callable[[Connection, Key | None, int], tuple[list[Key], list[Any]]]
+KeysOf = Callable[[Connection, Key | None, int], list[Key]]  # an email list's (sent_at, email id) keys
 
 
 def record_shape(sort: str | None) -> KeyShape:
@@ -109,3 +117,32 @@ def only(rows: list[dict[str, Any]], what: str, ident: str) -> dict[str, Any]:
     if not rows:
         raise NotFoundError(f"{what} {ident} not found")
     return rows[0]
+
+
+def keyset_page(engine: Engine, cursor: str | None, limit: int, name: str, sort: str, shape: KeyShape,
+                rows_of: RowsOf) -> dict[str, Any]:  # fmt: skip
+    """One page of the list `name` in `sort` order, after `cursor`: the rows `rows_of` reads
+    (one more than `limit`, to know whether there is a next page)."""
+    after = decode_cursor(cursor, name, sort, shape)
+    with engine.connect() as conn:
+        keys, rows = rows_of(conn, after, limit + 1)
+    return page(rows, keys, limit, name, sort)
+
+
+def email_page(engine: Engine, viewer: Viewer, cursor: str | None, limit: int, name: str,
+               keys_of: KeysOf) -> dict[str, Any]:  # fmt: skip
+    """One page, newest first, of a list of emails: their keys from `keys_of`, each shown as the
+    viewer may see it."""
+
+    def rows_of(conn: Connection, after: Key | None, size: int) -> tuple[list[Key], list[Any]]:
+        keys = keys_of(conn, after, size)
+        return keys, email_summaries(conn, viewer, [email_id for _, email_id in keys[:limit]])
+
+    return keyset_page(engine, cursor, limit, name, "newest", EMAIL_SHAPE, rows_of)
+
+
+def found(value: dict[str, Any] | None, what: str, ident: str) -> dict[str, Any]:
+    """What a lookup by id found, or 404."""
+    if value is None:
+        raise NotFoundError(f"{what} {ident} not found")
+    return value

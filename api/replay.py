@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import math
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, select, text
+from sqlalchemy import ColumnElement, Engine, func, select
 
-from adapters import bulk
-from adapters.migrations import upgrade
-from adapters.persistence import StoreConfig
 from api.errors import BusyError
 from api.runtime import Runtime
 from application.errors import RuleViolationError
 from projections.digest import view_digest
 from projections.tables import audit_log
-from projections.views_runner import Source
 
 Progress = Callable[[int], None]
 
@@ -49,7 +42,7 @@ class _OneAtATime:
             self._lock.release()
 
 
-_rebuilds = _OneAtATime()
+_one_at_a_time = _OneAtATime()
 
 
 def resolve_until(runtime: Runtime, until: int | str | None, workspace_id: str | None = None) -> int | None:
@@ -100,30 +93,13 @@ def fresh_views(
     """Views rebuilt from position 0 up to `until` (default: the live position) in a temporary
     store: of every workspace, or of one (its events only). One rebuild at a time per process;
     BusyError (429) beyond that."""
-    with _rebuilds.held():
+    with _one_at_a_time.held():
         live = runtime.catch_up()
         target = live if until is None else min(until, live)
-        source = None if workspace_id is None else bulk.workspace_source(runtime.app, runtime.engine, workspace_id)
-        with tempfile.TemporaryDirectory(prefix="mailtrail-replay-") as tmp:
-            engine, cleanup = _fresh_store(runtime.store, Path(tmp))
-            try:
-                upgrade(engine)
-                position = rebuild_store(runtime.app, engine, target, progress, source)
-                yield engine, position
-            finally:
-                cleanup()
-
-
-def rebuild_store(
-    app: Any,
-    engine: Engine,
-    until: int | None = None,
-    progress: Progress | None = None,
-    source: Source | None = None,
-) -> int:
-    """Rebuild the views into the fresh, migrated store of `engine` as a bulk load
-    (adapters/bulk/: on SQLite through a loading process that writes while this one decodes)."""
-    return bulk.rebuild_store(app, engine, until, progress, source)
+        rebuilds = runtime.rebuilds
+        source = None if workspace_id is None else rebuilds.workspace_source(runtime.app, runtime.engine, workspace_id)
+        with rebuilds.scratch_store() as engine:
+            yield engine, rebuilds.rebuild(runtime.app, engine, target, progress, source)
 
 
 def replay_digests(
@@ -144,23 +120,3 @@ def replay_digests(
         "live_digest": live_digest,
         "equal": replay_digest == live_digest,
     }
-
-
-def _fresh_store(store: StoreConfig, tmp: Path) -> tuple[Engine, Callable[[], None]]:
-    if not store.is_postgres:
-        engine = StoreConfig(f"sqlite:///{tmp / 'replay.db'}").view_engine(scratch=True)
-        return engine, engine.dispose
-
-    schema = f"replay_{uuid.uuid4().hex[:12]}"
-    admin = store.view_engine()
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = store.view_engine(schema=schema)
-
-    def cleanup() -> None:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return engine, cleanup

@@ -1,24 +1,34 @@
-"""Composition root: the application, the view store and the projection runner."""
+"""One process's runtime: the application, its services, the view store and the views applier.
+
+api/bootstrap.py builds it (the composition root); routes and commands reach everything
+through it. `wait_for(position)` is read-your-writes for a command's events."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 
-from adapters.catalog import DomainCatalog
-from adapters.datakeys import DataKeyStore, load_or_create_master_key
-from adapters.migrations import upgrade
-from adapters.netcheck import Resolver
-from adapters.persistence import StoreConfig, writer_engine
-from adapters.settings import Settings
 from application.app import MailTrail
-from domain.records import FanOutLimits
-from projections.applier import Progress, ViewApplier
+from application.background_sync import BackgroundSyncs
+from application.imap_sync import ImapSync
+from application.imap_sync import Progress as SyncProgress
+from application.ports import ApiTokens, KeyStore, MailConnector, UidLedger
+from application.services import Services
 from projections.tables import mailboxes
-from projections.views_runner import ViewsRunner
+from projections.views_runner import Progress, ViewApplier, ViewsRunner
+
+if TYPE_CHECKING:  # the types the composition root chose; only it imports adapters
+    from adapters.datakeys import DataKeyStore
+    from adapters.netcheck import Resolver
+    from adapters.persistence import StoreConfig
+    from adapters.settings import Settings
+    from api.bootstrap import ViewRebuilds
+
 
 @dataclass
 class Runtime:
@@ -29,31 +39,30 @@ class Runtime:
     runner: ViewsRunner
     sealer: DataKeyStore
     views: ViewApplier
+    keystore: KeyStore
+    ledger: UidLedger
+    tokens: ApiTokens
+    rebuilds: ViewRebuilds  # the views rebuilt into a scratch store, for a replay
     resolver: Resolver = socket.getaddrinfo  # every outbound connection's lookups (tests inject a stub)
+    services: Services = field(init=False)
+    connectors: Callable[[float, int | None], MailConnector] = field(init=False)  # (timeout, process threshold)
+    background: BackgroundSyncs = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, hold_views_lock: bool = False) -> Runtime:
-        """Open the stores, bringing the view schema up to date first. With `hold_views_lock`
-        (a server, `project --follow`) the runtime keeps the views applier lock once it has
-        it; otherwise it takes the lock for one catch-up at a time."""
-        settings = settings or Settings()
-        store = StoreConfig(settings.database_url)
-        engine = store.view_engine()
-        upgrade(engine)
-        sealer = DataKeyStore(engine, settings.master_key or load_or_create_master_key(store.key_file))
-        fan_out = FanOutLimits(settings.max_participants, settings.max_records_per_batch)
-        catalog = DomainCatalog(settings.verifying_mail_hosts)
-        app = MailTrail(catalog, sealer, env=store.event_store_env(), fan_out=fan_out)
-        runner = ViewsRunner(app, writer_engine(engine))
-        views = ViewApplier(
-            runner, store.applier_lock(), store.wakeups(getattr(app.recorder, "channel_name", None)),
-            lambda: app.recorder.max_notification_id() or 0, hold=hold_views_lock,
-            wait_seconds=settings.views_wait_seconds, lock_retry_seconds=settings.projection_poll_seconds,
-        )
-        views.fill_summaries()  # a store upgraded to 0010 gets its kept summaries once
-        return cls(settings, store, app, engine, runner, sealer, views)
+        """The runtime api/bootstrap.py builds (see open_runtime)."""
+        from api.bootstrap import open_runtime
+
+        return open_runtime(settings, hold_views_lock=hold_views_lock)
+
+    def imap_sync(
+        self, *, process_threshold: int | None = None, progress: SyncProgress | None = None, timeout: float = 60.0
+    ) -> ImapSync:
+        """An IMAP pass over this runtime's stores, key store and connectors."""
+        connector = self.connectors(timeout, process_threshold)
+        return ImapSync(self.app, self.keystore, connector, self.ledger, progress=progress)
 
     def catch_up(self, progress: Progress | None = None, timeout: float | None = None) -> int:
         """Read-your-writes: the views show every event written before this call. The applier
@@ -61,17 +70,16 @@ class Runtime:
         `views_wait_seconds` setting, or `timeout`)."""
         return self.views.catch_up(progress, timeout)
 
-    def wait_for(self, position: int, timeout: float | None = None) -> int:
-        """Return once the views reach `position` (applying them when this process is the applier)."""
-        if self.views.is_applier:
-            return self.catch_up(timeout=timeout)
-        return self.views.wait_for(position, timeout=timeout)
+    def wait_for(self, position: int, timeout: float | None = None, progress: Progress | None = None) -> int:
+        """Read-your-writes for a command whose last event is at `position` (ViewApplier.applied)."""
+        return self.views.applied(position, timeout, progress)
 
-    def finish_erasures(self) -> None:
-        """Destroy any key an interrupted erasure left, then scrub freed storage:
-        SQLite zeroes freed pages (secure_delete) and truncates its WAL; PostgreSQL
-        rewrites the view tables (VACUUM FULL) so deleted rows leave no trace."""
-        self.catch_up()
+    def finish_erasures(self, position: int | None = None) -> None:
+        """Once the views reach `position` (default: now): destroy any key an interrupted
+        erasure left, then scrub freed storage: SQLite zeroes freed pages (secure_delete) and
+        truncates its WAL; PostgreSQL rewrites the view tables (VACUUM FULL) so deleted rows
+        leave no trace."""
+        self.catch_up() if position is None else self.wait_for(position)
         with self.engine.connect() as conn:
             erased = [r.id for r in conn.execute(select(mailboxes.c.id).where(mailboxes.c.erased_at.is_not(None)))]
         for mailbox_id in erased:

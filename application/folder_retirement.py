@@ -1,7 +1,7 @@
 """Which folders a sync pass syncs, and which it retires: dropped by the owner, or gone from the server.
 
 A retired folder's copies are retracted unless another synced folder still holds them, and its
-cursor and UID ledger rows go (application/mail_sync.py). A folder is gone only when the server
+cursor and UID ledger rows go (application/imap_sync.py). A folder is gone only when the server
 says so: absent from LIST *and* STATUS answers that no such mailbox exists. A LIST that omits a
 chosen folder once (a glitch) stops the pass with an error, as before, and retracts nothing."""
 

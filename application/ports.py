@@ -171,3 +171,13 @@ class UidLedger(Protocol):
     def holders(self, mailbox_id: str, copy_ids: Iterable[str]) -> list[UidEntry]: ...
 
     def forget(self, mailbox_id: str, entries: Sequence[UidEntry]) -> None: ...
+
+
+class ApiTokens(Protocol):
+    """Bearer tokens of members: shown once, stored as a hash."""
+
+    def issue(self, workspace_id: str, member_id: str) -> str: ...
+
+    def resolve(self, token: str) -> tuple[str, str] | None:
+        """(workspace id, member id) of a token, or None."""
+        ...

@@ -1,18 +1,21 @@
 """Read throughput of the HTTP API at 20,000 to 1,000,000 messages, beside a bare FastAPI app.
 
     .venv/bin/python bench/bench_api.py [--sizes 20000,200000,1000000] [--backends sqlite,postgresql]
-        [--duration 10] [--connections 8,32] [--workers N] [--deep-page 20] [--keep DIR | --store DIR]
-        [--postgres-url URL] [--out bench/out/api.json]
+        [--duration 10] [--connections 8,32] [--workers N] [--deep-page 100] [--keep DIR | --store DIR]
+        [--build-only] [--reproject auto|always|never] [--build-workers N] [--postgres-url URL]
+        [--out bench/out/api.json] | --report JSON...
 
 For each backend and size: the store (bench/api_store.py: 50 members with a mailbox each, about
-20,000 people over 3,000 companies; built, or reused from --store DIR), `mailtrail serve --workers N`
-on it, and wrk (Debian package `wrk`; `make bench-api` installs it) at each connection count against
-first and deep pages (the `next` cursor followed to page --deep-page) of /people, /companies and
-/emails, the busiest person's, company's and a lead's emails, /people/{id}, its intelligence and
-/people?sort=strength; right before, the bare app (bench/bare_app.py: a 50-item page of the same
-shape, under uvicorn with the same worker count) at the same connection counts. Prints req/s, p50,
-p99, the ratio to the bare app's req/s and the growth of p50 from the smallest size to the largest;
-writes JSON. See docs/benchmarks.md.
+20,000 people over 3,000 companies; built, or reused from --store DIR, its views rebuilt from its
+events when the migration head changed), `mailtrail serve --workers N` on it, and wrk (Debian
+package `wrk`; `make wrk` installs it) at each connection count against first and deep pages (the
+`next` cursor followed to page --deep-page) of /people, /companies and /emails, the busiest
+person's, company's and a lead's emails, /people/{id}, its intelligence and /people sorted by
+strength and by last interaction; right before, the bare app (bench/bare_app.py: a 50-item page of
+the same shape, under uvicorn with the same worker count) at the same connection counts. Prints
+req/s, p50, p99, the ratio to the bare app's req/s, the load average, a verdict per row against
+issue 12's targets, and the growth of p50 from the smallest size to the largest; writes JSON. See
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -28,18 +31,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.api_store import build, load_manifest, save_manifest  # noqa: E402
-from tests.support.postgres import PostgresServer, find_postgres_bindir, free_port  # noqa: E402
+from bench.api_store import build, code_version, load_manifest, reproject, save_manifest
+from tests.support.postgres import PostgresServer, find_postgres_bindir, free_port
 
 MAILTRAIL = ROOT / ".venv" / "bin" / "mailtrail"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -101,31 +105,110 @@ def create_database(server_url: str, name: str) -> str:
     return server_url.rsplit("/", 1)[0] + "/" + name
 
 
-def store_for(backend: str, size: int, home: Path, server_url: str | None) -> dict[str, Any]:
-    """The manifest of the store (built now unless `home` holds it)."""
+class Bar:
+    """A progress bar (rich) on a terminal; elsewhere (a log file) a line every 5%, with the rate."""
+
+    def __init__(self, label: str, total: int, unit: str) -> None:
+        self.label, self.total, self.unit, self.done = label, total, unit, 0
+        self.started = time.perf_counter()
+        self._rich: Any = None
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._rich = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                                  TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+            self._rich.start()
+            self._task = self._rich.add_task(label, total=total)
+
+    def start(self, total: int) -> None:
+        """The phase starts now, with `total` units (a bar is made before its phase starts)."""
+        self.total, self.started = total, time.perf_counter()
+        if self._rich is not None:
+            self._rich.reset(self._task, total=total)
+
+    def __call__(self, n: int) -> None:
+        before, self.done = self.done, self.done + n
+        if self._rich is not None:
+            self._rich.update(self._task, advance=n)
+        elif self.total and before * 20 // self.total != self.done * 20 // self.total:
+            elapsed = time.perf_counter() - self.started
+            rate = self.done / elapsed if elapsed else 0
+            left = (self.total - self.done) / rate if rate else 0
+            log(f"  {self.label}: {self.done:,} of {self.total:,} {self.unit} ({rate:,.0f}/s, ~{left / 60:.0f} min left)")
+
+    def close(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+
+def store_url(backend: str, size: int, directory: Path, server_url: str | None) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{directory / 'mailtrail.db'}"
+    assert server_url is not None  # the server's port changes from run to run
+    return create_database(server_url, f"mailtrail_bench_{size}")
+
+
+def discard_unfinished(backend: str, directory: Path, url: str) -> None:
+    """A store without its manifest is what an interrupted build left: start it again from empty."""
+    if backend == "sqlite":
+        leftovers = [f for f in directory.iterdir() if f.name.startswith("mailtrail.db") or f.name == "master.key"]
+        for file in leftovers:
+            file.unlink()
+        if leftovers:
+            log(f"removed an unfinished build in {directory}")
+        return
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def store_for(backend: str, size: int, home: Path, server_url: str | None, reproject_views: str = "auto",
+              workers: int | None = None) -> dict[str, Any]:
+    """The manifest of the store (built now unless `home` holds it). A kept store's views are rebuilt
+    from its events by the code checked out now when `reproject_views` is "always", or when "auto"
+    and the migration head differs from the one that built them (the read side changed its tables)."""
     directory = home / f"{backend}-{size}"
     directory.mkdir(parents=True, exist_ok=True)
     manifest = load_manifest(directory)
-    if backend == "sqlite":
-        url = f"sqlite:///{directory / 'mailtrail.db'}"
-    else:  # the server's port changes from run to run
-        assert server_url is not None
-        url = create_database(server_url, f"mailtrail_bench_{size}")
+    url = store_url(backend, size, directory, server_url)
     if manifest is not None:
-        log(f"reusing the {backend} store of {size:,} messages in {directory}")
-        return {**manifest, "url": url, "dir": str(directory)}
+        manifest = {**manifest, "url": url}
+        built_by = manifest.get("views", {}).get("code", {})
+        now = code_version()
+        stale = built_by.get("alembic_head") != now["alembic_head"]
+        log(f"reusing the {backend} store of {size:,} messages in {directory} (views built by {built_by or 'an older builder'})")
+        if reproject_views == "always" or (reproject_views == "auto" and stale):
+            log(f"rebuilding its views from its {manifest['events']:,} events with {now}")
+            bar = Bar("views", manifest["events"], "events")
+            try:
+                manifest = reproject(manifest, bar)
+            finally:
+                bar.close()
+            log(f"views rebuilt: {manifest['views']['seconds']} ({manifest['views']['events_per_s']:,} events/s)")
+            save_manifest(directory, manifest)
+        return {**manifest, "dir": str(directory)}
+    discard_unfinished(backend, directory, url)
     log(f"building the {backend} store of {size:,} messages in {directory}")
-    done = [0]
-
-    def progress(n: int) -> None:
-        done[0] += n
-        if done[0] // 20_000 != (done[0] - n) // 20_000:
-            log(f"  {done[0]:,} of {size:,} messages")
-
-    manifest = build(url, size, progress)
+    imported, views = Bar("import", size, "messages"), Bar("views", int(size * 3), "events")
+    try:
+        manifest = build(url, size, imported, workers=workers, views_progress=views)
+    finally:
+        imported.close()
+        views.close()
     save_manifest(directory, manifest)
     log(f"built: {manifest['events']:,} events, {manifest['people_addresses']:,} people addresses, "
-        f"{manifest['companies']:,} companies in {manifest['seconds']}")
+        f"{manifest['companies']:,} companies; seconds {manifest['seconds']} ({manifest['import_per_s']:,} msg/s "
+        f"imported, views at {manifest['views']['events_per_s']:,} events/s)")
     return {**manifest, "dir": str(directory)}
 
 
@@ -161,6 +244,7 @@ def endpoints(base: str, headers: dict[str, str], manifest: dict[str, Any], deep
         "lead_emails": f"/leads/{lead}/emails?limit={LIMIT}",
         "person": f"/people/{person}", "person_intelligence": f"/people/{person}/intelligence",
         "people_by_strength": f"/people?limit={LIMIT}&sort=strength",
+        "people_by_last_interaction": f"/people?limit={LIMIT}&sort=last_interaction",
     }
     found: dict[str, dict[str, Any]] = {}
     with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
@@ -185,6 +269,31 @@ def endpoints(base: str, headers: dict[str, str], manifest: dict[str, Any], deep
                     found[f"{name}_deep"] = {"path": deep_path, "status": status, "page": page + 1,
                                              "one_request_s": round(time.perf_counter() - started, 4)}
     return found
+
+
+# Issue 12's targets, at the largest store (1,000,000 messages) and 8 connections, on each backend.
+PAGES = ("people", "people_deep", "companies", "companies_deep", "emails", "emails_deep",
+         "person_emails", "company_emails", "lead_emails")  # list and record-email pages
+PAGE_RATIO, OTHER_RATIO, P99_MS, GROWTH = 0.5, 0.3, 50.0, 1.5
+TARGET_SIZE, TARGET_CONNECTIONS = 1_000_000, 8
+
+
+def ratio_target(name: str) -> float:
+    return PAGE_RATIO if name in PAGES else OTHER_RATIO
+
+
+def verdict(name: str, figures: dict[str, Any]) -> str:
+    """`ok` or what misses: the ratio to the bare app (>= 0.5x for pages, 0.3x for the rest), the
+    p99 (<= 50 ms, a quiet-machine target), any error."""
+    missing = []
+    ratio = figures.get("ratio_to_bare") or 0
+    if ratio < ratio_target(name):
+        missing.append(f"x{ratio_target(name)}")
+    if figures.get("p99_ms") is None or figures["p99_ms"] > P99_MS:
+        missing.append("p99")
+    if figures["non_2xx"] or figures["timeouts"]:
+        missing.append("errors")
+    return "ok" if not missing else "FAIL " + ",".join(missing)
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
@@ -255,30 +364,57 @@ def run_store(manifest: dict[str, Any], args: argparse.Namespace, work: Path) ->
             entry["load"] = {}
             for c in args.connections:
                 entry["load"][c] = figures = wrk(base + entry["path"], manifest["token"], c, args.duration, work)
+                figures["load_1m"] = round(os.getloadavg()[0], 2)  # the load average right after wrk
                 figures["settle_s"] = settle(base, headers, quick["path"], quick["one_request_s"])
                 log(f"  {name} at {c}: {figures['requests_per_s']:.1f} req/s (settled in {figures['settle_s']} s)")
     return found
 
 
 def summarise(result: dict[str, Any]) -> None:
-    """Ratios to the bare app (same backend, size and connections) and p50 growth over the sizes."""
+    """Ratios to the bare app (same backend, size and connections), each row's verdict, the p50
+    growth from the smallest size to the largest, and issue 12's targets at the largest size."""
+    result["p50_growth"], result["targets"] = {}, {}
     for backend, sizes in result["backends"].items():
         ordered = sorted(sizes, key=int)
         for size in ordered:
             run = sizes[size]
-            for entry in run["endpoints"].values():
+            for name, entry in run["endpoints"].items():
                 for c, figures in entry["load"].items():
                     bare = run["bare"][c]["requests_per_s"]
                     figures["ratio_to_bare"] = round(figures["requests_per_s"] / bare, 4) if bare else None
+                    figures["verdict"] = verdict(name, figures)
+        if not ordered:
+            continue
+        small, large = sizes[ordered[0]]["endpoints"], sizes[ordered[-1]]["endpoints"]
+        growth: dict[str, Any] = {}
+        relative: dict[str, Any] = {}  # the same, each p50 over the bare app's p50 of its own run: less load-bound
         if len(ordered) > 1:
-            small, large = sizes[ordered[0]]["endpoints"], sizes[ordered[-1]]["endpoints"]
-            growth = {}
+            bare_small, bare_large = sizes[ordered[0]]["bare"], sizes[ordered[-1]]["bare"]
             for name in small:
                 if name in large:
                     for c in small[name]["load"]:
                         a, b = small[name]["load"][c]["p50_ms"], large[name]["load"].get(c, {}).get("p50_ms")
                         growth[f"{name}@{c}"] = round(b / a, 2) if a and b else None
-            result["p50_growth"][backend] = {"from": int(ordered[0]), "to": int(ordered[-1]), "by_endpoint": growth}
+                        ba, bb = bare_small.get(c, {}).get("p50_ms"), bare_large.get(c, {}).get("p50_ms")
+                        relative[f"{name}@{c}"] = round((b / bb) / (a / ba), 2) if a and b and ba and bb else None
+            result["p50_growth"][backend] = {"from": int(ordered[0]), "to": int(ordered[-1]), "by_endpoint": growth,
+                                             "relative_to_bare": relative}
+        c = TARGET_CONNECTIONS if TARGET_CONNECTIONS in next(iter(large.values()))["load"] else None
+        rows = {}
+        for name, entry in large.items():
+            figures = entry["load"].get(c) if c is not None else None
+            if figures is None:
+                continue
+            g = growth.get(f"{name}@{c}")
+            rows[name] = {"ratio": figures["ratio_to_bare"], "ratio_target": ratio_target(name),
+                          "ratio_ok": (figures["ratio_to_bare"] or 0) >= ratio_target(name),
+                          "p99_ms": figures["p99_ms"], "p99_ok": figures["p99_ms"] is not None and figures["p99_ms"] <= P99_MS,
+                          "p50_growth": g, "growth_ok": None if len(ordered) < 2 else (g is not None and g <= GROWTH)}
+        result["targets"][backend] = {
+            "size": int(ordered[-1]), "connections": c, "final": int(ordered[-1]) >= TARGET_SIZE and len(ordered) > 1
+            and int(ordered[0]) <= 20_000, "rows": rows,
+            "load_average": sizes[ordered[-1]]["load_average"],
+        }
 
 
 def table(result: dict[str, Any]) -> str:
@@ -286,27 +422,60 @@ def table(result: dict[str, Any]) -> str:
     for backend, sizes in result["backends"].items():
         for size, run in sorted(sizes.items(), key=lambda kv: int(kv[0])):
             lines.append(f"\n{backend}, {int(size):,} messages (load average {run['load_average']}):")
-            lines.append(f"{'endpoint':<22}{'conn':>5}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'x bare':>8}"
-                         f"{'errors':>8}{'1 req s':>9}")
+            lines.append(f"{'endpoint':<27}{'conn':>5}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'x bare':>8}"
+                         f"{'errors':>7}{'1 req s':>9}{'load':>6}  verdict")
             for c, bare in run["bare"].items():
-                lines.append(f"{'bare app':<22}{c:>5}{bare['requests_per_s']:>10.1f}{bare['p50_ms'] or 0:>10.2f}"
-                             f"{bare['p99_ms'] or 0:>10.2f}{1:>8.2f}{0:>8}{'':>9}")
+                lines.append(f"{'bare app':<27}{c:>5}{bare['requests_per_s']:>9.1f}{bare['p50_ms'] or 0:>10.2f}"
+                             f"{bare['p99_ms'] or 0:>10.2f}{1:>8.2f}{0:>7}{'':>9}{'':>6}")
             for name, entry in run["endpoints"].items():
                 for c, f in entry["load"].items():
                     errors = f["non_2xx"] + f["timeouts"]
-                    lines.append(f"{name:<22}{c:>5}{f['requests_per_s']:>10.1f}{f['p50_ms'] or 0:>10.2f}"
-                                 f"{f['p99_ms'] or 0:>10.2f}{f['ratio_to_bare'] or 0:>8.3f}{errors:>8}"
-                                 f"{entry['one_request_s']:>9.3f}")
+                    lines.append(f"{name:<27}{c:>5}{f['requests_per_s']:>9.1f}{f['p50_ms'] or 0:>10.2f}"
+                                 f"{f['p99_ms'] or 0:>10.2f}{f['ratio_to_bare'] or 0:>8.3f}{errors:>7}"
+                                 f"{entry['one_request_s']:>9.3f}{f.get('load_1m', 0):>6.1f}  {f.get('verdict', '')}")
     for backend, growth in result["p50_growth"].items():
-        lines.append(f"\n{backend}: p50 growth from {growth['from']:,} to {growth['to']:,} messages")
+        lines.append(f"\n{backend}: p50 growth from {growth['from']:,} to {growth['to']:,} messages (target <= {GROWTH}x; "
+                     "`/bare`: each p50 over its run's bare-app p50, when the runs' loads differ)")
         for key, value in growth["by_endpoint"].items():
-            lines.append(f"  {key:<28}{'-' if value is None else f'{value:.2f}x'}")
+            mark = "-" if value is None else ("ok" if value <= GROWTH else "FAIL")
+            rel = growth.get("relative_to_bare", {}).get(key)
+            lines.append(f"  {key:<32}{'-' if value is None else f'{value:.2f}x':>8}  {mark:<5}"
+                         f"{'-' if rel is None else f'{rel:.2f}x':>8} /bare")
+    for backend, target in result.get("targets", {}).items():
+        head = "issue 12 targets" if target["final"] else "issue 12 targets (provisional: not 20,000 -> 1,000,000)"
+        lines.append(f"\n{backend}: {head} at {target['size']:,} messages, {target['connections']} connections "
+                     f"(load average {target['load_average']}; p99 <= {P99_MS:.0f} ms holds on a quiet machine only)")
+        met = 0
+        for name, row in target["rows"].items():
+            ok = row["ratio_ok"] and row["growth_ok"] is not False
+            met += ok
+            g = "-" if row["p50_growth"] is None else f"{row['p50_growth']:.2f}x"
+            g_ok = "-" if row["growth_ok"] is None else ("ok" if row["growth_ok"] else "FAIL")
+            lines.append(f"  {name:<27} x bare {row['ratio'] or 0:.3f} (>= {row['ratio_target']}) "
+                         f"{'ok' if row['ratio_ok'] else 'FAIL'};  p50 growth {g} {g_ok};  "
+                         f"p99 {row['p99_ms'] or 0:.0f} ms {'ok' if row['p99_ok'] else 'over'}")
+        lines.append(f"  {met} of {len(target['rows'])} rows meet the ratio and growth targets")
     return "\n".join(lines)
 
 
 def write(result: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
+
+
+def report(paths: list[Path]) -> int:
+    """The tables of earlier runs, merged by backend and size (a later file's figures win)."""
+    merged: dict[str, Any] = {"backends": {}, "p50_growth": {}, "targets": {}}
+    for path in paths:
+        for backend, sizes in json.loads(path.read_text())["backends"].items():
+            for size, run in sizes.items():
+                run["endpoints"] = {n: {**e, "load": {int(c): f for c, f in e["load"].items()}}
+                                    for n, e in run["endpoints"].items()}
+                run["bare"] = {int(c): f for c, f in run["bare"].items()}
+                merged["backends"].setdefault(backend, {})[int(size)] = run
+    summarise(merged)
+    print(table(merged))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,25 +485,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of wrk per endpoint and connection count")
     ap.add_argument("--connections", default="8,32")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn workers (default: CPUs)")
-    ap.add_argument("--deep-page", type=int, default=20, help="follow `next` to this page for the deep pages")
+    ap.add_argument("--deep-page", type=int, default=100, help="follow `next` to this page for the deep pages")
+    ap.add_argument("--build-only", action="store_true", help="build (or reproject) the stores, measure nothing")
+    ap.add_argument("--reproject", choices=("auto", "always", "never"), default="auto",
+                    help="rebuild a kept store's views from its events with this code: always, never, or "
+                    "when the migration head differs from the one that built them (default)")
+    ap.add_argument("--build-workers", type=int, help="processes generating and parsing mail while building "
+                    "(default: CPUs - 1, at least 1)")
     where = ap.add_mutually_exclusive_group()
     where.add_argument("--keep", type=Path, help="build the stores into DIR and keep them")
     where.add_argument("--store", type=Path, help="reuse the stores in DIR (building what is missing there)")
     ap.add_argument("--postgres-url", help="a PostgreSQL server to create the stores' databases on "
                     "(default: a private server whose data directory lives with the stores)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--report", type=Path, nargs="+", metavar="JSON",
+                    help="measure nothing: print the tables (and targets) of earlier runs' JSON, merged")
     args = ap.parse_args(argv)
+    if args.report:
+        return report(args.report)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.connections = [int(c) for c in args.connections.split(",")]
     backends = args.backends.split(",")
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.build_only:
         print("wrk is not installed: apt-get install wrk (or `make bench-api`, which does)", file=sys.stderr)
         return 2
     result: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "workers": args.workers, "duration_s": args.duration, "connections": args.connections,
-        "sizes": args.sizes, "backends": {}, "p50_growth": {},
+        "sizes": args.sizes, "backends": {}, "p50_growth": {}, "stores": {},
     }
     with ExitStack() as stack:
         home = args.store or args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mailtrail-bench-api-")))
@@ -348,7 +527,12 @@ def main(argv: list[str] | None = None) -> int:
         for backend in backends:
             result["backends"][backend] = {}
             for size in args.sizes:
-                manifest = store_for(backend, size, home, server_url)
+                manifest = store_for(backend, size, home, server_url, args.reproject, args.build_workers)
+                result["stores"].setdefault(backend, {})[size] = {
+                    k: v for k, v in manifest.items() if k not in ("master_key", "token", "url")}
+                if args.build_only:
+                    write(result, args.out)
+                    continue
                 log(f"{backend} {size:,}: the bare app, then the store")
                 load_before = os.getloadavg()
                 bare = run_bare(args.workers, args.connections, args.duration, work)

@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.mailgen import generate_messages
 from adapters.settings import Settings
-from api.routes.mailbox_connections import mail_sync_for
 from api.runtime import Runtime
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import fill_maildir, new_user
@@ -95,15 +94,15 @@ def run_mbsync(server: DovecotServer, user: str, password: str, work: Path, fsyn
 def run_mailtrail(server: DovecotServer, user: str, password: str, work: Path) -> dict[str, object]:
     url = f"sqlite:///{work / 'mailtrail' / 'mailtrail.db'}"
     runtime = Runtime.open(Settings(database_url=url, allow_private_hosts=True))
-    workspace_id, member_id = runtime.app.create_workspace(
+    workspace_id, member_id, _ = runtime.services.workspaces.create_workspace(
         "Acme", "acme.example", "Alice", "alice@acme.example"
     )
     connection = {"host": "127.0.0.1", "port": server.port, "security": "none", "username": user,
                   "folders": None, "auth": "password"}  # fmt: skip
-    mailbox_id = runtime.app.connect_mailbox(
+    mailbox_id = runtime.services.mailboxes.register(
         workspace_id, member_id, "imap", "alice@acme.example", [], connection
-    )
-    mail_sync_for(runtime).keystore.put(mailbox_id, {"password": password})
+    ).id
+    runtime.keystore.put(mailbox_id, {"password": password})
     runtime.catch_up()
     runtime.close()
     env = {**os.environ, "MAILTRAIL_DATABASE_URL": url, "MAILTRAIL_ALLOW_PRIVATE_HOSTS": "1"}

@@ -11,7 +11,7 @@ One run measures, on the deterministic corpus (adapters.mailgen, seed 7):
   the summed RSS of its process tree sampled from /proc: the import parses in a worker) and
   the CPU seconds of the process tree;
 * ``mailtrail replay`` (every view rebuilt into a fresh store, plus both digests) timed end
-  to end, and the rebuild it runs (``api.replay.rebuild_store``) timed in-process (median of 3),
+  to end, and the rebuild it runs (``runtime.rebuilds``) timed in-process (median of 3),
   on SQLite also with the writer in the same process instead of the loading process;
 * baselines on the same machine in the same run: raw sqlite3 ``executemany`` of rows shaped
   like ``emails`` view rows, and eventsourcing's batch ``app.save(*aggregates)`` of a minimal
@@ -39,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -183,12 +185,19 @@ def max_notification_id(url: str) -> int:
         rt.close()
 
 
+def _register_upload(rt: Any, ws_id: str, member_id: str) -> str:
+    """Alice's upload mailbox, on this tree's API (--rev: a tree before the services of issue 13)."""
+    if not hasattr(rt, "services"):
+        return str(rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, []))
+    return str(rt.services.mailboxes.register(ws_id, member_id, "upload", OWNER, []).id)
+
+
 def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
     from api.runtime import Runtime
 
     rt = Runtime.open(_settings(url))
     try:
-        mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+        mid = _register_upload(rt, ws_id, member_id)
         rt.catch_up()
         return mid
     finally:
@@ -197,13 +206,12 @@ def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
 
 def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, loader: bool = True) -> dict[str, Any]:
     """The views rebuilt from 0 into a fresh store as `mailtrail replay` does it
-    (`api.replay.rebuild_store`: on SQLite through the loading process), timed alone; the
+    (the runtime's `rebuilds`, api/bootstrap.py: on SQLite through the loading process), timed alone; the
     median of `runs` (each into its own fresh store). `loader=False`: the bulk load with the
     writer in this process, as before the loading process, for a ratio in the same run."""
     import api.replay
     from adapters.migrations import upgrade
     from adapters.persistence import writer_engine
-    from api.replay import _fresh_store
     from api.runtime import Runtime
     from projections.digest import view_digest
 
@@ -216,36 +224,51 @@ def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, l
             return rebuild(app, writer_engine(engine))  # type: ignore[no-any-return]
         return rebuild_store(app, engine, loader=False)
 
-    run_rebuild = getattr(api.replay, "rebuild_store", in_process) if loader else in_process  # --rev: older trees
+    @contextmanager
+    def scratch_store(rt: Any) -> Iterator[Any]:
+        if hasattr(rt, "rebuilds"):  # the composition root's (api/bootstrap.py ViewRebuilds)
+            with rt.rebuilds.scratch_store() as fresh:
+                yield fresh
+            return
+        with tempfile.TemporaryDirectory(prefix="mailtrail-bench-replay-") as tmp:  # --rev: older trees
+            fresh, cleanup = api.replay._fresh_store(rt.store, Path(tmp))
+            try:
+                upgrade(fresh)
+                yield fresh
+            finally:
+                cleanup()
+
+    def loaded(rt: Any) -> Callable[[Any, Any], int]:
+        if not loader:
+            return in_process
+        if hasattr(rt, "rebuilds"):
+            return rt.rebuilds.rebuild  # type: ignore[no-any-return]
+        return getattr(api.replay, "rebuild_store", in_process)  # type: ignore[no-any-return]  # --rev
 
     rt = Runtime.open(_settings(url))
+    run_rebuild = loaded(rt)
     samples: list[dict[str, Any]] = []
     try:
         live_digest = view_digest(rt.engine)
         for _ in range(1 if profile_to is not None else runs):
-            with tempfile.TemporaryDirectory(prefix="mailtrail-bench-replay-") as tmp:
-                fresh, cleanup = _fresh_store(rt.store, Path(tmp))
-                try:
-                    upgrade(fresh)
-                    profiler = None
-                    if profile_to is not None:
-                        import cProfile
+            with scratch_store(rt) as fresh:
+                profiler = None
+                if profile_to is not None:
+                    import cProfile
 
-                        profiler = cProfile.Profile()
-                        profiler.enable()
-                    load = os.getloadavg()[0]
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    position = run_rebuild(rt.app, fresh)
-                    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-                    if profiler is not None:
-                        profiler.disable()
-                        profiler.dump_stats(profile_to)
-                    # what `mailtrail replay` adds on top: a digest of the fresh and of the live views
-                    d0 = time.perf_counter()
-                    equal = view_digest(fresh) == live_digest
-                    digest_seconds = time.perf_counter() - d0
-                finally:
-                    cleanup()
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                load = os.getloadavg()[0]
+                t0, c0 = time.perf_counter(), time.process_time()
+                position = run_rebuild(rt.app, fresh)
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(profile_to)
+                # what `mailtrail replay` adds on top: a digest of the fresh and of the live views
+                d0 = time.perf_counter()
+                equal = view_digest(fresh) == live_digest
+                digest_seconds = time.perf_counter() - d0
             samples.append({"events": position, "seconds": seconds, "events_per_s": position / seconds,
                             "cpu_seconds": cpu, "loadavg_1m_before": load, "digest_seconds": digest_seconds,
                             "digest_equal": equal})
@@ -472,8 +495,11 @@ def _store_with_upload_mailbox(url: str) -> tuple[Any, str]:
     from api.runtime import Runtime
 
     rt = Runtime.open(_settings(url))
-    ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
-    mid = rt.app.connect_mailbox(ws_id, member_id, "upload", OWNER, [])
+    if hasattr(rt, "services"):
+        ws_id, member_id, _ = rt.services.workspaces.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
+    else:  # --rev: a tree before the services of issue 13
+        ws_id, member_id = rt.app.create_workspace("Acme", DOMAIN, "Alice", OWNER, "free")
+    mid = _register_upload(rt, ws_id, member_id)
     rt.catch_up()
     return rt, mid
 
@@ -482,8 +508,12 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     """An in-process SQLite import without the profiler, timed per phase (wall seconds)."""
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from application.importing import batches, import_batches
-    from application.sync import Syncer
+    try:
+        from application.batch_recorder import BatchRecorder
+        from application.services.ingest import batches, import_batches
+    except ImportError:  # --rev: a tree before issue 13's names
+        from application.importing import batches, import_batches  # type: ignore[no-redef]
+        from application.sync import Syncer as BatchRecorder  # type: ignore[no-redef]
 
     spent = {"read": 0.0, "parse": 0.0, "record": 0.0, "catch_up": 0.0}
 
@@ -509,7 +539,7 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     url = f"sqlite:///{tmp / 'phases' / 'var' / 'mailtrail.db'}"
     rt, mid = _store_with_upload_mailbox(url)
     try:
-        syncer = Syncer(rt.app, mid)
+        syncer = BatchRecorder(rt.app, mid)
         record = syncer.record
 
         def timed_record(*a: Any) -> Any:
@@ -541,8 +571,12 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
 
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
-    from application.importing import batches, import_batches
-    from application.sync import Syncer
+    try:
+        from application.batch_recorder import BatchRecorder
+        from application.services.ingest import batches, import_batches
+    except ImportError:  # --rev: a tree before issue 13's names
+        from application.importing import batches, import_batches  # type: ignore[no-redef]
+        from application.sync import Syncer as BatchRecorder  # type: ignore[no-redef]
 
     url = f"sqlite:///{tmp / 'profile' / 'var' / 'mailtrail.db'}"
     rt, mid = _store_with_upload_mailbox(url)
@@ -550,7 +584,7 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
         profiler = cProfile.Profile()
         t0 = time.perf_counter()
         profiler.enable()
-        import_batches(Syncer(rt.app, mid), batches(read_messages(maildir), parse_message))
+        import_batches(BatchRecorder(rt.app, mid), batches(read_messages(maildir), parse_message))
         t1 = time.perf_counter()
         rt.runner.catch_up()
         profiler.disable()
@@ -599,7 +633,7 @@ def _display(path: Path) -> str:
 
 def _worktree_source() -> dict[str, Any]:
     def git(*a: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=False).stdout.strip()
 
     return {"rev": "working tree", "head": git("rev-parse", "HEAD"),
             "modified_files": len(git("status", "--porcelain", "--untracked-files=no").splitlines())}

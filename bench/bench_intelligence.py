@@ -5,7 +5,7 @@
 Builds, in a fresh store (SQLite, or with --postgres $MAILTRAIL_TEST_DATABASE_URL or a
 private server from tests.support.postgres), a workspace where Alice's mailbox holds
 `--count` generated messages (adapters.mailgen, seed 7, imported with
-application.importing.import_batches and application.sync.Syncer, as api/demo.py does)
+application.services.ingest.import_batches and application.batch_recorder.BatchRecorder)
 and Bob's a tenth as many over the same people. Then, end to end through the HTTP API
 (in-process TestClient) or the application:
 
@@ -50,8 +50,8 @@ from adapters.settings import Settings
 from adapters.tokens import issue_token
 from api.main import create_app
 from api.runtime import Runtime
-from application.importing import batches, import_batches
-from application.sync import Syncer
+from application.batch_recorder import BatchRecorder
+from application.services.ingest import batches, import_batches
 from domain.strength import grade_of
 from domain.visibility import Viewer
 from projections.intelligence_queries import SORTS, touches
@@ -107,7 +107,7 @@ def median_of(repeats: int, action: Callable[[], Any]) -> dict[str, float]:
 def load(runtime: Runtime, mailbox_id: str, owner: str, count: int) -> dict[str, float]:
     mail = generate_messages(count, seed=SEED, owner=owner, internal_domain=DOMAIN)
     raw = ((folder, f"bench-{owner}-{n}", data) for n, (folder, data) in enumerate(mail))
-    seconds, _ = timed(lambda: (import_batches(Syncer(runtime.app, mailbox_id), batches(raw, parse_message)),
+    seconds, _ = timed(lambda: (import_batches(BatchRecorder(runtime.app, mailbox_id), batches(raw, parse_message)),
                                 runtime.catch_up()))
     return seconds
 
@@ -126,11 +126,11 @@ def orders(runtime: Runtime, viewer: Viewer, repeats: int) -> dict[str, Any]:
 def run(url: str, count: int, repeats: int, lists: bool) -> dict[str, Any]:
     runtime = Runtime.open(Settings(database_url=url, master_key=new_master_key()))
     try:
-        app = runtime.app
-        ws, alice = app.create_workspace("Acme", DOMAIN, "Alice", f"alice@{DOMAIN}", "pro")
-        bob = app.add_member(ws, "Bob", [f"bob@{DOMAIN}"], "member")
-        alice_box = app.connect_mailbox(ws, alice, "upload", f"alice@{DOMAIN}", [])
-        bob_box = app.connect_mailbox(ws, bob, "upload", f"bob@{DOMAIN}", [])
+        services = runtime.services
+        ws, alice, _ = services.workspaces.create_workspace("Acme", DOMAIN, "Alice", f"alice@{DOMAIN}", "pro")
+        bob = services.workspaces.add_member(ws, "Bob", [f"bob@{DOMAIN}"], "member").id
+        alice_box = services.mailboxes.register(ws, alice, "upload", f"alice@{DOMAIN}", []).id
+        bob_box = services.mailboxes.register(ws, bob, "upload", f"bob@{DOMAIN}", []).id
         log(f"importing {count} messages into Alice's mailbox")
         import_alice = load(runtime, alice_box, f"alice@{DOMAIN}", count)
         log(f"imported in {import_alice['wall_s']:.1f}s; {count // 10} into Bob's")
@@ -164,14 +164,14 @@ def run(url: str, count: int, repeats: int, lists: bool) -> dict[str, Any]:
             if lists:  # the rows' own `last_interaction` (one query per row) dominates these
                 for sort in ("strength", "last_interaction", None):
                     params = {"sort": sort} if sort else {}
-                    figures[f"GET /people?sort={sort or ''}"] = timed(lambda: get("/people", **params))[0]
+                    figures[f"GET /people?sort={sort or ''}"] = timed(lambda params=params: get("/people", **params))[0]
             if company_ids:
                 figures["company_intelligence"] = median_of(
                     repeats, lambda: get(f"/companies/{company_ids[0]}/intelligence"))
                 figures["company_intelligence_past_as_of"] = median_of(
                     repeats, lambda: get(f"/companies/{company_ids[0]}/intelligence", as_of=past))
             log("removing Alice's mailbox")
-            removal, _ = timed(lambda: (app.remove_mailbox(ws, alice_box, alice), runtime.catch_up()))
+            removal, _ = timed(lambda: (services.erasure.remove_mailbox(ws, alice_box, alice), runtime.catch_up()))
             after_s, after = timed(lambda: get(f"/people/{person_id}/intelligence"))
         return {
             "load_average": os.getloadavg(),

@@ -42,17 +42,23 @@ def _sorted_page(conn: Connection, viewer: Viewer, statement: Any, table: Any, k
     return [k for k, _ in kept], [r for _, r in kept]
 
 
+def _record_page(conn: Connection, viewer: Viewer, statement: Any, table: Any, kind: str, record_id: str | None,
+                 sort: str | None, after: RecordKey | None, limit: int) -> tuple[list[RecordKey], list[Any]]:
+    """The records of `statement` (only `record_id`, when given) after `after`: in creation
+    order, or in `sort` order through the kept summaries."""
+    if record_id is not None:
+        statement = statement.where(table.c.id == record_id)
+    if sort is not None:
+        return _sorted_page(conn, viewer, statement, table, kind, sort, after, limit)
+    rows = _creation_page(conn, statement, table, after, limit)
+    return [(r.created_at, r.id) for r in rows], rows
+
+
 def person_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit: int, person_id: str | None = None,
                 sort: str | None = None) -> Page:
     """People in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`."""
     statement = select(people).where(people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None))
-    if person_id is not None:
-        statement = statement.where(people.c.id == person_id)
-    if sort is not None:
-        keys, rows = _sorted_page(conn, viewer, statement, people, "person", sort, after, limit)
-    else:
-        rows = _creation_page(conn, statement, people, after, limit)
-        keys = [(r.created_at, r.id) for r in rows]
+    keys, rows = _record_page(conn, viewer, statement, people, "person", person_id, sort, after, limit)
     ids = [r.id for r in rows]
     addresses: dict[str, list[str]] = defaultdict(list)
     domains: dict[str, set[str]] = defaultdict(set)
@@ -90,13 +96,7 @@ def company_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limi
                  sort: str | None = None) -> Page:
     """Companies in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`."""
     statement = select(companies).where(companies.c.workspace_id == viewer.workspace_id)
-    if company_id is not None:
-        statement = statement.where(companies.c.id == company_id)
-    if sort is not None:
-        keys, found = _sorted_page(conn, viewer, statement, companies, "company", sort, after, limit)
-    else:
-        found = _creation_page(conn, statement, companies, after, limit)
-        keys = [(r.created_at, r.id) for r in found]
+    keys, found = _record_page(conn, viewer, statement, companies, "company", company_id, sort, after, limit)
     kept = summary_queries.read(conn, viewer, "company", [r.id for r in found])
     return keys, [
         {

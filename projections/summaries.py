@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from domain.strength import REGULARITY_WINDOW_DAYS, Interaction, Totals, figures, is_mass, judge, utc
@@ -142,7 +142,8 @@ def member_of(touches: set[Touch], strength: bool = True) -> Member:
     the strength totals and days are left empty."""
     first = min(touches)
     last = min(touches, key=lambda t: (-t.at.timestamp(), t.direction))
-    totals, latest = NO_TOTALS, {}
+    totals: Totals = NO_TOTALS
+    latest: dict[date, datetime] = {}
     if strength:
         totals, latest = figures((Interaction(t.at, "sent" if t.direction == "sent" else "received", t.mass)
                                   for t in touches), FAR)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from adapters.datakeys import new_master_key
 from adapters.settings import Settings
-from adapters.tokens import issue_token
 from api.main import create_app
 from api.runtime import Runtime
+from tests.support.dsl import Member, Workspace, assert_problem, make_workspace
+from tests.support.messages import message
 from tests.support.postgres import drop_database, fresh_database, postgres_url_for_tests
 
 # ../shared next to the checkout, or two levels up for a worktree under wt/ (e.g. /work/wt/NAME).
@@ -78,79 +77,10 @@ def runtime(database_url: str) -> Iterator[Runtime]:
         rt.close()
 
 
-
-def assert_problem(response: Any, status: int | tuple[int, ...]) -> dict[str, Any]:
-    """The response is an application/problem+json error with this status (or one of these)."""
-    allowed = status if isinstance(status, tuple) else (status,)
-    assert response.status_code in allowed, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == response.status_code
-    assert body["title"]
-    assert body["detail"]
-    return body
-
-@dataclass
-class Member:
-    id: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-@dataclass
-class Workspace:
-    id: str
-    admin: Member
-    client: TestClient
-    runtime: Runtime
-
-    def add_member(self, name: str, email: str, role: str = "member") -> Member:
-        response = self.client.post(
-            "/members", json={"name": name, "emails": [email], "role": role}, headers=self.admin.headers
-        )
-        assert response.status_code == 201, response.text
-        body = response.json()
-        return Member(body["id"], body["token"])
-
-    def add_email(self, member: Member, address: str) -> None:
-        """An admin gives the member one more address (an upload mailbox takes only these)."""
-        response = self.client.post(
-            f"/members/{member.id}/emails", json={"address": address}, headers=self.admin.headers
-        )
-        assert response.status_code == 200, response.text
-
-    def connect_upload(self, member: Member, address: str, aliases: list[str] | None = None) -> str:
-        response = self.client.post(
-            "/mailboxes",
-            json={"provider": "upload", "address": address, "aliases": aliases or []},
-            headers=member.headers,
-        )
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
-
-    def post_message(self, member: Member, mailbox_id: str, raw: bytes) -> Any:
-        return self.client.post(
-            f"/mailboxes/{mailbox_id}/messages",
-            content=raw,
-            headers={**member.headers, "Content-Type": "message/rfc822"},
-        )
-
-
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime=runtime)) as test_client:
         yield test_client
-
-
-def make_workspace(client: TestClient, runtime: Runtime, name: str = "Acme", domain: str = "acme.com",
-                   admin: tuple[str, str] = ("Bob", "bob@acme.com")) -> Workspace:
-    workspace_id, member_id = runtime.app.create_workspace(name, domain, admin[0], admin[1])
-    token = issue_token(runtime.engine, workspace_id, member_id)
-    runtime.catch_up()
-    return Workspace(workspace_id, Member(member_id, token), client, runtime)
 
 
 @pytest.fixture
@@ -159,25 +89,4 @@ def acme(client: TestClient, runtime: Runtime) -> Workspace:
     return make_workspace(client, runtime)
 
 
-def message(
-    sender: str,
-    to: str | list[str],
-    subject: str = "Hello",
-    *,
-    cc: list[str] | None = None,
-    message_id: str | None = "<m1@example.com>",
-    date: str = "Mon, 02 Jun 2025 10:00:00 +0000",
-    body: str = "Hi there.",
-    headers: dict[str, str] | None = None,
-) -> bytes:
-    """A small raw RFC 822 message."""
-    recipients = [to] if isinstance(to, str) else to
-    lines = [f"From: {sender}", f"To: {', '.join(recipients)}", f"Subject: {subject}", f"Date: {date}"]
-    if cc:
-        lines.append(f"Cc: {', '.join(cc)}")
-    if message_id:
-        lines.append(f"Message-ID: {message_id}")
-    for key, value in (headers or {}).items():
-        lines.append(f"{key}: {value}")
-    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "", body, ""]
-    return "\r\n".join(lines).encode()
+__all__ = ["CORPUS", "TEST_MASTER_KEY", "Member", "Workspace", "assert_problem", "make_workspace", "message"]

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import RuntimeDep, ViewerDep
-from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, decode_cursor, page
+from api.paging import CursorParam, LimitParam, email_page
 from application.errors import NotFoundError
 from domain.synced_message import SyncedMessage
 from projections.email_queries import email_in_workspace, email_summaries, entitled_copy, visible_email_ids
@@ -17,11 +17,8 @@ router = APIRouter(tags=["emails"])
 
 @router.get("/emails")
 def list_emails(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50) -> dict[str, Any]:
-    after = decode_cursor(cursor, "emails", "newest", EMAIL_SHAPE)
-    with runtime.engine.connect() as conn:
-        keys = visible_email_ids(conn, viewer, after, limit + 1)
-        rows = email_summaries(conn, viewer, [email_id for _, email_id in keys[:limit]])
-    return page(rows, keys, limit, "emails", "newest")
+    return email_page(runtime.engine, viewer, cursor, limit, "emails",
+                      lambda conn, after, size: visible_email_ids(conn, viewer, after, size))
 
 
 @router.get("/emails/{email_id}")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import RuntimeDep, ViewerDep
-from application.errors import NotFoundError
+from api.paging import found
 from projections.intelligence_queries import company_intelligence, person_intelligence
 
 router = APIRouter(tags=["intelligence"])
@@ -30,10 +30,7 @@ def get_person_intelligence(
 ) -> dict[str, Any]:
     """Per member: counts, first/last interaction, score, grade and the figures behind it."""
     with runtime.engine.connect() as conn:
-        found = person_intelligence(conn, viewer, person_id, as_of)
-    if found is None:
-        raise NotFoundError(f"person {person_id} not found")
-    return found
+        return found(person_intelligence(conn, viewer, person_id, as_of), "person", person_id)
 
 
 @router.get("/companies/{company_id}/intelligence")
@@ -42,7 +39,4 @@ def get_company_intelligence(
 ) -> dict[str, Any]:
     """Through the company's people: each member's best connection, and the company's best."""
     with runtime.engine.connect() as conn:
-        found = company_intelligence(conn, viewer, company_id, as_of)
-    if found is None:
-        raise NotFoundError(f"company {company_id} not found")
-    return found
+        return found(company_intelligence(conn, viewer, company_id, as_of), "company", company_id)

@@ -6,11 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import MemberDep, RuntimeDep, ViewerDep
-from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, decode_cursor, only, page, record_shape
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
+from api.paging import CursorParam, LimitParam, email_page, keyset_page, only, record_shape
 from api.schemas import MergeRequest, NewContact, NewLead
 from domain.visibility import Viewer
-from projections.email_queries import email_summaries
 from projections.lead_queries import lead_email_keys, lead_rows
 
 router = APIRouter(tags=["records"])
@@ -23,17 +22,15 @@ def _lead(runtime: Any, viewer: Viewer, lead_id: str) -> dict[str, Any]:
 
 @router.get("/leads")
 def list_leads(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50) -> dict[str, Any]:
-    after = decode_cursor(cursor, "leads", "created", record_shape(None))
-    with runtime.engine.connect() as conn:
-        keys, rows = lead_rows(conn, viewer, after, limit + 1)
-    return page(rows, keys, limit, "leads", "created")
+    return keyset_page(runtime.engine, cursor, limit, "leads", "created", record_shape(None),
+                       lambda conn, after, size: lead_rows(conn, viewer, after, size))
 
 
 @router.post("/leads", status_code=201)
-def create_lead(body: NewLead, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    lead_id = runtime.app.create_lead(viewer.workspace_id, body.name, body.contacts)
-    runtime.catch_up()
-    return _lead(runtime, viewer, lead_id)
+def create_lead(body: NewLead, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    lead = services.records.create_lead(viewer.workspace_id, body.name, body.contacts)
+    views.applied(lead.position)
+    return _lead(runtime, viewer, lead.id)
 
 
 @router.get("/leads/{lead_id}")
@@ -42,10 +39,9 @@ def get_lead(lead_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[str, 
 
 
 @router.post("/leads/{lead_id}/contacts")
-def add_contact(lead_id: str, body: NewContact, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
+def add_contact(lead_id: str, body: NewContact, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
     _lead(runtime, viewer, lead_id)
-    runtime.app.add_lead_contact(viewer.workspace_id, lead_id, body.person_id)
-    runtime.catch_up()
+    views.applied(services.records.add_lead_contact(viewer.workspace_id, lead_id, body.person_id))
     return _lead(runtime, viewer, lead_id)
 
 
@@ -54,16 +50,12 @@ def list_lead_emails(
     lead_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
     _lead(runtime, viewer, lead_id)
-    after = decode_cursor(cursor, f"leads/{lead_id}/emails", "newest", EMAIL_SHAPE)
-    with runtime.engine.connect() as conn:
-        keys = lead_email_keys(conn, viewer, lead_id, after, limit + 1)
-        rows = email_summaries(conn, viewer, [email_id for _, email_id in keys[:limit]])
-    return page(rows, keys, limit, f"leads/{lead_id}/emails", "newest")
+    return email_page(runtime.engine, viewer, cursor, limit, f"leads/{lead_id}/emails",
+                      lambda conn, after, size: lead_email_keys(conn, viewer, lead_id, after, size))
 
 
 @router.post("/people/{person_id}/merge")
-def merge_person(person_id: str, body: MergeRequest, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
+def merge_person(person_id: str, body: MergeRequest, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Merge another person into this one: addresses, emails and interactions follow."""
-    runtime.app.merge_people(viewer.workspace_id, person_id, body.person_id)
-    runtime.catch_up()
+    views.applied(services.records.merge_people(viewer.workspace_id, person_id, body.person_id))
     return {"id": person_id, "merged": body.person_id}

@@ -1,4 +1,5 @@
-"""Mailboxes: connect, inspect, share, block, and post raw messages."""
+"""Mailboxes: connect, inspect, share, block, post raw messages, and remove (a replayable
+retraction, then erasure unless under legal hold)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapters.mime import parse_message
 from api.body_limits import BodyTooLargeError
-from api.deps import MemberDep, RuntimeDep, ViewerDep
-from api.errors import ForbiddenError
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
 from api.paging import only
-from api.routes.mailbox_connections import (
-    apply_connection_change,
-    connect_other,
-    require_password_for_new_server,
-)
-from api.schemas import BlocklistEntry, ConnectionChange, MailboxChange, NewMailbox
+from api.runtime import Runtime
+from api.schemas import BlocklistEntry, MailboxChange, NewMailbox
 from application.errors import RuleViolationError
-from application.sync import Syncer
-from domain.mailbox import Mailbox
+from application.services.mailboxes import CONNECTION_FIELDS
 from domain.message import MAX_MESSAGE_BYTES
 from domain.visibility import Viewer
 from projections.record_queries import mailbox_rows
@@ -28,27 +22,22 @@ from projections.record_queries import mailbox_rows
 router = APIRouter(tags=["mailboxes"])
 
 
-def _one(runtime: Any, viewer: Viewer, mailbox_id: str) -> dict[str, Any]:
+def mailbox_row(runtime: Runtime, viewer: Viewer, mailbox_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
         return only(mailbox_rows(conn, viewer, mailbox_id), "mailbox", mailbox_id)
 
 
-def _owned(runtime: Any, viewer: Viewer, mailbox_id: str) -> Mailbox:
-    mailbox = runtime.app.load(Mailbox, mailbox_id, viewer.workspace_id)
-    if mailbox.owner_id != viewer.member_id:
-        raise ForbiddenError("only the mailbox's owner may do this")
-    return mailbox
-
-
 @router.post("/mailboxes", status_code=201)
-def connect_mailbox(body: NewMailbox, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    if body.provider != "upload":
-        return connect_other(body, viewer, runtime)
-    mailbox_id = runtime.app.connect_mailbox(
-        viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases
+def connect_mailbox(
+    body: NewMailbox, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """An upload mailbox, or a connected one (checked by logging in; its full sync starts now)."""
+    server = body.model_dump(include={"host", "port", "security", "username", "password", "folders"})
+    created = services.mailboxes.connect(
+        viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases, server
     )
-    runtime.catch_up()
-    return _one(runtime, viewer, mailbox_id)
+    views.applied(created.position)
+    return mailbox_row(runtime, viewer, created.id)
 
 
 @router.get("/mailboxes")
@@ -59,40 +48,43 @@ def list_mailboxes(viewer: ViewerDep, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/mailboxes/{mailbox_id}")
 def get_mailbox(mailbox_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[str, Any]:
-    return _one(runtime, viewer, mailbox_id)
+    return mailbox_row(runtime, viewer, mailbox_id)
 
 
 @router.patch("/mailboxes/{mailbox_id}")
-def change_mailbox(mailbox_id: str, body: MailboxChange, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    mailbox = _owned(runtime, viewer, mailbox_id)
-    fields = body.model_dump(include=set(body.CONNECTION_FIELDS), exclude_none=True)
-    connection = ConnectionChange(**fields) if fields else None
-    if connection is not None:
-        require_password_for_new_server(mailbox, connection)  # before anything else changes
-    if body.sharing is not None:
-        runtime.app.change_sharing(viewer.workspace_id, mailbox_id, body.sharing)
-    if body.status is not None:
-        runtime.app.set_connected(viewer.workspace_id, mailbox_id, body.status == "active")
-    if connection is not None:
-        apply_connection_change(runtime, viewer, mailbox_id, connection)
-    runtime.catch_up()
-    return _one(runtime, viewer, mailbox_id)
+def change_mailbox(
+    mailbox_id: str, body: MailboxChange, viewer: MemberDep, services: ServicesDep, views: ViewsDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:  # fmt: skip
+    connection = body.model_dump(include=set(CONNECTION_FIELDS), exclude_none=True)
+    views.applied(services.mailboxes.change(
+        viewer.workspace_id, mailbox_id, viewer.member_id, body.sharing, body.status, connection or None
+    ))  # fmt: skip
+    return mailbox_row(runtime, viewer, mailbox_id)
 
 
 @router.post("/mailboxes/{mailbox_id}/blocklist")
-def block(mailbox_id: str, body: BlocklistEntry, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    _owned(runtime, viewer, mailbox_id)
-    runtime.app.block(viewer.workspace_id, mailbox_id, body.entry)
-    runtime.catch_up()
-    return _one(runtime, viewer, mailbox_id)
+def block(
+    mailbox_id: str, body: BlocklistEntry, viewer: MemberDep, services: ServicesDep, views: ViewsDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:  # fmt: skip
+    views.applied(services.mailboxes.block(viewer.workspace_id, mailbox_id, viewer.member_id, body.entry))
+    return mailbox_row(runtime, viewer, mailbox_id)
 
 
 @router.delete("/mailboxes/{mailbox_id}/blocklist")
-def unblock(mailbox_id: str, body: BlocklistEntry, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    _owned(runtime, viewer, mailbox_id)
-    runtime.app.unblock(viewer.workspace_id, mailbox_id, body.entry)
-    runtime.catch_up()
-    return _one(runtime, viewer, mailbox_id)
+def unblock(
+    mailbox_id: str, body: BlocklistEntry, viewer: MemberDep, services: ServicesDep, views: ViewsDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:  # fmt: skip
+    views.applied(services.mailboxes.unblock(viewer.workspace_id, mailbox_id, viewer.member_id, body.entry))
+    return mailbox_row(runtime, viewer, mailbox_id)
+
+
+@router.delete("/mailboxes/{mailbox_id}", status_code=204)
+def remove_mailbox(mailbox_id: str, viewer: MemberDep, services: ServicesDep, runtime: RuntimeDep) -> None:
+    position = services.erasure.remove_mailbox(viewer.workspace_id, mailbox_id, viewer.member_id)
+    runtime.finish_erasures(position)  # read-your-writes, then freed storage scrubbed
 
 
 @router.post(
@@ -104,16 +96,23 @@ async def post_message(
     mailbox_id: str,
     request: Request,
     viewer: MemberDep,
-    runtime: RuntimeDep,
+    services: ServicesDep,
+    views: ViewsDep,
     content_type: Annotated[str, Header()] = "",
 ) -> dict[str, Any]:
     """Ingest one raw RFC 822 message (forwarding, uploads) into the caller's mailbox."""
     if content_type.split(";")[0].strip().lower() != "message/rfc822":
         raise RuleViolationError("send the raw message with Content-Type: message/rfc822")
     raw = await _read_message(request)
-    if not raw.strip():
-        raise RuleViolationError("the message is empty")
-    return await run_in_threadpool(_ingest, runtime, viewer, mailbox_id, raw)
+
+    def ingest() -> dict[str, Any]:
+        upload = services.ingest.upload(viewer.workspace_id, mailbox_id, viewer.member_id, raw)
+        views.applied(upload.position)
+        if upload.skipped is not None:
+            return {"status": "skipped", "reason": upload.skipped}
+        return {"status": "stored", "email_id": upload.email_id, "copy_id": upload.copy_id}
+
+    return await run_in_threadpool(ingest)
 
 
 async def _read_message(request: Request) -> bytes:
@@ -125,14 +124,3 @@ async def _read_message(request: Request) -> bytes:
         if len(received) > MAX_MESSAGE_BYTES:
             raise BodyTooLargeError(MAX_MESSAGE_BYTES)
     return bytes(received)
-
-
-def _ingest(runtime: Any, viewer: Viewer, mailbox_id: str, raw: bytes) -> dict[str, Any]:
-    _owned(runtime, viewer, mailbox_id)
-    result = Syncer(runtime.app, mailbox_id).record("upload", [parse_message(raw)], None)
-    runtime.catch_up()
-    if result.copies:
-        copy_id, email_id = result.copies[0]
-        return {"status": "stored", "email_id": email_id, "copy_id": copy_id}
-    reason = next(iter(result.skipped), "unknown")
-    return {"status": "skipped", "reason": reason}

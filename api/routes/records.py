@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import MemberDep, RuntimeDep, ViewerDep
-from api.paging import CursorParam, LimitParam, EMAIL_SHAPE, decode_cursor, only, page, record_shape
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
+from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, keyset_page, only, record_shape
 from api.routes.intelligence import SortParam
 from api.schemas import NewAddress, NewCompany, NewPerson
 from domain.visibility import Viewer
@@ -29,17 +29,15 @@ def _company(runtime: Any, viewer: Viewer, company_id: str) -> dict[str, Any]:
 @router.get("/people")
 def list_people(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50,
                 sort: SortParam = None) -> dict[str, Any]:
-    after = decode_cursor(cursor, "people", sort or "created", record_shape(sort))
-    with runtime.engine.connect() as conn:
-        keys, rows = person_rows(conn, viewer, after, limit + 1, sort=sort)
-    return page(rows, keys, limit, "people", sort or "created")
+    return keyset_page(runtime.engine, cursor, limit, "people", sort or "created", record_shape(sort),
+                       lambda conn, after, size: person_rows(conn, viewer, after, size, sort=sort))
 
 
 @router.post("/people", status_code=201)
-def create_person(body: NewPerson, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    person_id = runtime.app.create_person(viewer.workspace_id, body.name, body.emails)
-    runtime.catch_up()
-    return _person(runtime, viewer, person_id)
+def create_person(body: NewPerson, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    person = services.records.create_person(viewer.workspace_id, body.name, body.emails)
+    views.applied(person.position)
+    return _person(runtime, viewer, person.id)
 
 
 @router.get("/people/{person_id}")
@@ -48,9 +46,8 @@ def get_person(person_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[s
 
 
 @router.post("/people/{person_id}/addresses")
-def add_address(person_id: str, body: NewAddress, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    runtime.app.add_person_address(viewer.workspace_id, person_id, body.address)
-    runtime.catch_up()
+def add_address(person_id: str, body: NewAddress, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    views.applied(services.records.add_person_address(viewer.workspace_id, person_id, body.address))
     return _person(runtime, viewer, person_id)
 
 
@@ -59,26 +56,22 @@ def list_person_emails(
     person_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
     _person(runtime, viewer, person_id)
-    after = decode_cursor(cursor, f"people/{person_id}/emails", "newest", EMAIL_SHAPE)
-    with runtime.engine.connect() as conn:
-        keys, rows = person_emails(conn, viewer, person_id, after, limit + 1)
-    return page(rows, keys, limit, f"people/{person_id}/emails", "newest")
+    return keyset_page(runtime.engine, cursor, limit, f"people/{person_id}/emails", "newest", EMAIL_SHAPE,
+                       lambda conn, after, size: person_emails(conn, viewer, person_id, after, size))
 
 
 @router.get("/companies")
 def list_companies(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50,
                    sort: SortParam = None) -> dict[str, Any]:
-    after = decode_cursor(cursor, "companies", sort or "created", record_shape(sort))
-    with runtime.engine.connect() as conn:
-        keys, rows = company_rows(conn, viewer, after, limit + 1, sort=sort)
-    return page(rows, keys, limit, "companies", sort or "created")
+    return keyset_page(runtime.engine, cursor, limit, "companies", sort or "created", record_shape(sort),
+                       lambda conn, after, size: company_rows(conn, viewer, after, size, sort=sort))
 
 
 @router.post("/companies", status_code=201)
-def create_company(body: NewCompany, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
-    company_id = runtime.app.create_company(viewer.workspace_id, body.domain, body.name)
-    runtime.catch_up()
-    return _company(runtime, viewer, company_id)
+def create_company(body: NewCompany, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    company = services.records.create_company(viewer.workspace_id, body.domain, body.name)
+    views.applied(company.position)
+    return _company(runtime, viewer, company.id)
 
 
 @router.get("/companies/{company_id}")
@@ -91,7 +84,5 @@ def list_company_emails(
     company_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
     company = _company(runtime, viewer, company_id)
-    after = decode_cursor(cursor, f"companies/{company_id}/emails", "newest", EMAIL_SHAPE)
-    with runtime.engine.connect() as conn:
-        keys, rows = company_emails(conn, viewer, company["domain"], after, limit + 1)
-    return page(rows, keys, limit, f"companies/{company_id}/emails", "newest")
+    return keyset_page(runtime.engine, cursor, limit, f"companies/{company_id}/emails", "newest", EMAIL_SHAPE,
+                       lambda conn, after, size: company_emails(conn, viewer, company["domain"], after, size))

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import AdminDep, RuntimeDep
+from api.deps import AdminDep, RuntimeDep, ServicesDep, ViewsDep
 from api.schemas import SettingsChange
 from projections.record_queries import settings_row
 
@@ -20,11 +20,13 @@ def get_settings(viewer: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.patch("/settings")
-def change_settings(body: SettingsChange, viewer: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+def change_settings(
+    body: SettingsChange, viewer: AdminDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
-    runtime.app.update_settings(viewer.workspace_id, changes)
+    position = services.workspaces.update_settings(viewer.workspace_id, changes)
     if changes.get("legal_hold") is False:
-        runtime.finish_erasures()  # lifting a hold erases what removals left held
-    runtime.catch_up()
+        runtime.finish_erasures(position)  # lifting a hold erases what removals left held
+    views.applied(position)
     with runtime.engine.connect() as conn:
         return settings_row(conn, viewer)

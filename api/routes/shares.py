@@ -6,28 +6,28 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import MemberDep, RuntimeDep
+from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewsDep
 from api.schemas import NewShare
-from application.errors import ForbiddenError, NotFoundError
+from application.errors import NotFoundError
 from projections.email_queries import own_copy, share_rows
 
 router = APIRouter(tags=["emails"])
 
 
 @router.post("/emails/{email_id}/shares", status_code=201)
-def share_email(email_id: str, body: NewShare, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
+def share_email(
+    email_id: str, body: NewShare, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
-        found, copy_id = own_copy(conn, viewer, email_id)
+        found, copy_id = own_copy(conn, viewer, email_id)  # the caller's copy of the email, if any
     if not found:
         raise NotFoundError(f"email {email_id} not found")
-    if copy_id is None:
-        raise ForbiddenError("only a member whose mailbox holds this email can share it")
-    grant_id = runtime.app.share(
+    grant = services.sharing.share(
         viewer.workspace_id, copy_id, viewer.member_id, body.members, body.workspace, body.thread
     )
-    runtime.catch_up()
+    views.applied(grant.position)
     with runtime.engine.connect() as conn:
-        return next(s for s in share_rows(conn, viewer, email_id) if s["id"] == grant_id)
+        return next(s for s in share_rows(conn, viewer, email_id) if s["id"] == grant.id)
 
 
 @router.get("/emails/{email_id}/shares")
@@ -40,10 +40,11 @@ def list_shares(email_id: str, viewer: MemberDep, runtime: RuntimeDep) -> dict[s
 
 
 @router.delete("/emails/{email_id}/shares/{share_id}", status_code=204)
-def revoke_share(email_id: str, share_id: str, viewer: MemberDep, runtime: RuntimeDep) -> None:
+def revoke_share(
+    email_id: str, share_id: str, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+) -> None:
     with runtime.engine.connect() as conn:
         share = next((s for s in share_rows(conn, viewer, email_id) if s["id"] == share_id), None)
     if share is None:
         raise NotFoundError(f"share {share_id} not found")
-    runtime.app.revoke_share(viewer.workspace_id, share["copy_id"], share_id, viewer.member_id)
-    runtime.catch_up()
+    views.applied(services.sharing.revoke_share(viewer.workspace_id, share["copy_id"], share_id, viewer.member_id))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from projections.tables import email_copies
-from tests.conftest import Workspace, message
+from tests.support.dsl import Workspace
+from tests.support.messages import message
 
 SECRET = "Quarterly numbers SECRET-42"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace
+from tests.support.dsl import Member, Workspace
 
 SUBJECT_CANARY = "SUBJ-CANARY-7f3a9"
 BODY_CANARY = "BODY-CANARY-c41e2"

@@ -19,8 +19,10 @@ from adapters.tokens import issue_token
 from api.body_limits import JSON_BODY_BYTES
 from api.runtime import Runtime
 from domain.message import MAX_MESSAGE_BYTES
-from tests.conftest import TEST_MASTER_KEY, Workspace, assert_problem, message
+from tests.conftest import TEST_MASTER_KEY
+from tests.support.dsl import Workspace, assert_problem
 from tests.support.live_server import LiveServer, Reply, chunked, exchange, live_server
+from tests.support.messages import message
 
 MIB = 1024 * 1024
 RSS_GROWTH_LIMIT_KIB = 60 * 1024
@@ -77,9 +79,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     url = f"sqlite:///{tmp / 'mailtrail.db'}"
     runtime = Runtime.open(Settings(database_url=url, master_key=TEST_MASTER_KEY))
     try:
-        workspace_id, member_id = runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+        workspace_id, member_id, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
         token = issue_token(runtime.engine, workspace_id, member_id)
-        mailbox_id = runtime.app.connect_mailbox(workspace_id, member_id, "upload", "bob@acme.com", [])
+        mailbox_id = runtime.services.mailboxes.register(workspace_id, member_id, "upload", "bob@acme.com", []).id
     finally:
         runtime.close()
     with live_server(url, TEST_MASTER_KEY, tmp) as server:

@@ -13,7 +13,9 @@ import pytest
 from adapters.settings import Settings
 from api.runtime import Runtime
 from domain.records import FanOutLimits
-from tests.conftest import TEST_MASTER_KEY, Workspace, message
+from tests.conftest import TEST_MASTER_KEY
+from tests.support.dsl import Workspace
+from tests.support.messages import message
 
 
 def people_of(ws: Workspace, **params: str) -> list[dict[str, Any]]:

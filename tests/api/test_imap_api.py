@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from api.routes.mailbox_connections import scheduler_for
-from tests.conftest import Member, Workspace, assert_problem
 from tests.support.dovecot import DovecotServer
+from tests.support.dsl import Member, Workspace, assert_problem
 from tests.support.imap import change_password, external, fill_maildir, new_user, requires_dovecot
 
 
@@ -27,7 +26,7 @@ def private_hosts(acme: Workspace) -> Iterator[Workspace]:
     """A deployment with MAILTRAIL_ALLOW_PRIVATE_HOSTS=1 (Dovecot listens on loopback)."""
     acme.runtime.settings.allow_private_hosts = True
     yield acme
-    scheduler_for(acme.runtime).wait()  # no background sync may outlive the test
+    acme.runtime.background.wait()  # no background sync may outlive the test
 
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -217,7 +216,7 @@ def test_a_folder_deleted_on_the_server_takes_its_messages_out_of_the_views(
     dropped = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"folders": ["INBOX"]},
                               headers=ws.admin.headers)  # fmt: skip
     assert dropped.status_code == 200, dropped.text
-    scheduler_for(ws.runtime).wait()
+    ws.runtime.background.wait()
     assert _mailbox(ws, mailbox_id)["status_reason"] == "" and _subjects(ws) == ["Deal 0", "Deal 1", "Deal 2"]
 
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from api.routes.mailbox_connections import scheduler_for
-from tests.conftest import Workspace, assert_problem
 from tests.support.dovecot import DovecotServer
+from tests.support.dsl import Workspace, assert_problem
 from tests.support.imap import CuttingProxy, external, fill_maildir, new_user, requires_dovecot
 
 pytestmark = [requires_dovecot, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
@@ -44,9 +43,9 @@ def connected(acme: Workspace, dovecot: DovecotServer) -> Iterator[tuple[Workspa
     response = acme.client.post("/mailboxes", json=body, headers=acme.admin.headers)
     assert response.status_code == 201, response.text
     mailbox_id = response.json()["id"]
-    scheduler_for(acme.runtime).wait()
+    acme.runtime.background.wait()
     yield acme, mailbox_id, user
-    scheduler_for(acme.runtime).wait()  # no background sync may outlive the test
+    acme.runtime.background.wait()  # no background sync may outlive the test
 
 
 def _patch(ws: Workspace, mailbox_id: str, path: str = "", **body: Any) -> Any:
@@ -114,6 +113,6 @@ def test_moving_to_another_server_with_the_password_logs_in_there(
     assert_problem(wrong, 422)
     assert moved.status_code == 200, moved.text
     assert other_server.connections >= 2  # both logins went to the new server, each with its given password
-    scheduler_for(ws.runtime).wait()
+    ws.runtime.background.wait()
     shown = ws.client.get(f"/mailboxes/{mailbox_id}", headers=ws.admin.headers).json()
     assert shown["status"] == "active"

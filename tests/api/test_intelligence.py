@@ -16,7 +16,8 @@ import pytest
 from api.replay import fresh_views
 from domain.visibility import Viewer
 from projections.intelligence_queries import company_intelligence, person_intelligence
-from tests.conftest import Member, Workspace, message
+from tests.support.dsl import Member, Workspace
+from tests.support.messages import message
 
 BASE = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 

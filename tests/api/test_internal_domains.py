@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from api.routes.mailbox_connections import scheduler_for
 from tests.api.test_privacy_rules import hidden_from, store
-from tests.conftest import Member, Workspace, assert_problem, message
 from tests.support.dovecot import DovecotServer
+from tests.support.dsl import Member, Workspace, assert_problem
 from tests.support.imap import change_password, new_user, requires_dovecot
+from tests.support.messages import message
 
 
 def settings_of(ws: Workspace) -> dict[str, Any]:
@@ -152,7 +152,7 @@ def loopback(acme: Workspace) -> Iterator[Workspace]:
     before = catalog.verifying_hosts
     yield acme
     catalog.verifying_hosts = before
-    scheduler_for(acme.runtime).wait()
+    acme.runtime.background.wait()
 
 
 def connect_imap(ws: Workspace, member: Member, address: str, user: str, password: str, port: int) -> Any:

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.runtime import Runtime
-from tests.conftest import Workspace, make_workspace, message
+from tests.support.dsl import Workspace, make_workspace
+from tests.support.messages import message
 
 SECRET_SUBJECT = "Acme secret roadmap"
 SECRET_BODY = "Launch date is March."

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from api.replay import replay_digests
-from tests.conftest import Member, Workspace, message
+from tests.support.dsl import Member, Workspace
+from tests.support.messages import message
 
 
 def person_id(acme: Workspace, address: str) -> str:

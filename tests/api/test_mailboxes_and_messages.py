@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace, assert_problem, message
+from tests.support.dsl import Member, Workspace, assert_problem
+from tests.support.messages import message
 
 
 def mailbox_of(ws: Workspace, member: Member, mailbox_id: str) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Workspace, assert_problem, message
+from tests.support.dsl import Workspace, assert_problem
+from tests.support.messages import message
 
 # members ---------------------------------------------------------------------
 

@@ -31,7 +31,8 @@ from adapters.netcheck import HostRefusedError
 from adapters.settings import Settings
 from api.main import create_app
 from api.runtime import Runtime
-from tests.conftest import make_workspace, message
+from tests.support.dsl import make_workspace
+from tests.support.messages import message
 
 MAX_EXAMPLES = 6  # per operation and kind of case; ~40 operations, 3 kinds
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from api.routes.mailbox_connections import mail_sync_for, scheduler_for
-from tests.conftest import Workspace, assert_problem
+from tests.support.dsl import Workspace, assert_problem
 from tests.support.outbound import Listener, only_loopback_answers, rebinding
 
 SSH_BANNER = b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10\r\n"
@@ -23,7 +22,7 @@ def private_hosts(acme: Workspace) -> Iterator[Workspace]:
     """A deployment with MAILTRAIL_ALLOW_PRIVATE_HOSTS=1 (the listeners are on loopback)."""
     acme.runtime.settings.allow_private_hosts = True
     yield acme
-    scheduler_for(acme.runtime).wait()
+    acme.runtime.background.wait()
 
 
 def _connect(ws: Workspace, **fields: Any) -> Any:
@@ -89,10 +88,10 @@ def test_a_mailbox_whose_server_turned_into_something_else_shows_no_banner_in_it
     with Listener(greeting) as listener:
         connection = {"host": "127.0.0.1", "port": listener.port, "security": "none", "username": "bob",
                       "folders": None, "auth": "password"}  # fmt: skip
-        mailbox_id = ws.runtime.app.connect_mailbox(
+        mailbox_id = ws.runtime.services.mailboxes.register(
             ws.id, ws.admin.id, "imap", "bob@acme.com", [], connection
-        )
-        service = mail_sync_for(ws.runtime)
+        ).id
+        service = ws.runtime.imap_sync()
         service.keystore.put(mailbox_id, {"password": "x"})
         service.attempts, service.sleep = 1, lambda seconds: None
         service.sync(mailbox_id)

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Workspace, assert_problem, message
+from tests.support.dsl import Workspace, assert_problem
+from tests.support.messages import message
 
 
 def post(ws: Workspace, mailbox: str, n: int, sender: str, to: str | list[str], day: int, **kwargs: Any) -> str:

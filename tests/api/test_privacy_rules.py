@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace, assert_problem, make_workspace, message
+from tests.support.dsl import Member, Workspace, assert_problem, make_workspace
+from tests.support.messages import message
 
 # helpers -----------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace, message
+from tests.support.dsl import Member, Workspace
+from tests.support.messages import message
 
 RULE = "selective:member_sent_to"
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace, assert_problem, message
+from tests.support.dsl import Member, Workspace, assert_problem
+from tests.support.messages import message
 
 
 def items(ws: Workspace, path: str, viewer: Member | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from api.replay import fresh_views
 from projections.digest import view_digest, workspace_column
 from projections.tables import VIEW_TABLES, audit_log, workspaces
-from tests.conftest import Member, Workspace, assert_problem, make_workspace, message
+from tests.support.dsl import Member, Workspace, assert_problem, make_workspace
+from tests.support.messages import message
 
 
 def replay(ws: Workspace, viewer: Member, until: int | str) -> dict[str, Any]:
@@ -163,7 +164,7 @@ def test_every_view_table_says_which_workspace_a_row_belongs_to() -> None:
 
 
 def test_a_workspace_replay_applies_no_event_of_another_workspace(acme: Workspace) -> None:
-    globex, _ = two_workspaces(acme)
+    two_workspaces(acme)
     with acme.runtime.engine.connect() as conn:
         acme_events = conn.execute(
             select(func.count()).select_from(audit_log).where(audit_log.c.workspace_id == acme.id)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from tests.conftest import Workspace, message
+from tests.support.dsl import Workspace
+from tests.support.messages import message
 
 
 def test_a_sent_message_shows_up_as_an_email_and_creates_the_recipient(acme: Workspace) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Workspace, assert_problem, message
+from tests.support.dsl import Workspace, assert_problem
+from tests.support.messages import message
 
 NOT_BOOLEANS: list[Any] = ["yes", 1, "true", 0, "false", "on"]
 

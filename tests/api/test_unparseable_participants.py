@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.api.test_mailboxes_and_messages import emails_of, mailbox_of
-from tests.conftest import Workspace, assert_problem, message
+from tests.support.dsl import Workspace, assert_problem
+from tests.support.messages import message
 
 UNPARSEABLE = {
     "quoted local part with a space": '"x y"@blocked.example',

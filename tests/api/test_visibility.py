@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, Workspace, message
+from tests.support.dsl import Member, Workspace
+from tests.support.messages import message
 
 SUBJECT = "Acquisition of Initech"
 BODY = "The price is 4 million; keep it quiet."

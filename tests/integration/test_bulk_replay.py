@@ -16,10 +16,10 @@ from adapters.bulk.log import log_pages, positions_reader
 from adapters.mime import parse_message
 from api.replay import fresh_views, replay_digests
 from api.runtime import Runtime
-from application.sync import Syncer
+from application.batch_recorder import BatchRecorder
 from projections.tables import email_copies, emails, workspaces
 from projections.writer import ViewWriter
-from tests.conftest import message
+from tests.support.messages import message
 
 
 def _indexes(engine: Engine) -> dict[str, list[str]]:
@@ -30,21 +30,21 @@ def _indexes(engine: Engine) -> dict[str, list[str]]:
 def _sync_many(runtime: Runtime, mailbox_id: str, count: int, sender: str) -> None:
     raws = [message(f"Client {n} <c{n}@{sender}>", "bob@acme.com", f"Quote {n}", message_id=f"<q{n}@{sender}>",
                     cc=[f"d{n}@{sender}"]) for n in range(count)]
-    result = Syncer(runtime.app, mailbox_id).record("INBOX", [parse_message(r) for r in raws], None)
+    result = BatchRecorder(runtime.app, mailbox_id).record("INBOX", [parse_message(r) for r in raws], None)
     assert result.synced == count
 
 
 def test_a_removal_mid_history_replays_equal_and_leaves_every_index_in_place(runtime: Runtime) -> None:
-    app = runtime.app
-    ws, bob = app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-    carol = app.add_member(ws, "Carol", ["carol@acme.com"], "member")
-    bob_box = app.connect_mailbox(ws, bob, "upload", "bob@acme.com", [])
-    carol_box = app.connect_mailbox(ws, carol, "upload", "carol@acme.com", [])
+    services = runtime.services
+    ws, bob, _ = services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    carol = services.workspaces.add_member(ws, "Carol", ["carol@acme.com"], "member").id
+    bob_box = services.mailboxes.register(ws, bob, "upload", "bob@acme.com", []).id
+    carol_box = services.mailboxes.register(ws, carol, "upload", "carol@acme.com", []).id
     # enough rows that the removal must not run over unindexed tables: the indexes come back first
     _sync_many(runtime, bob_box, SMALL // 4, "globex.com")
     _sync_many(runtime, carol_box, 40, "initech.com")
-    app.remove_mailbox(ws, carol_box, carol)
-    app.add_member(ws, "Dan", ["dan@acme.com"], "member")  # recomputes the internal rule over every copy
+    services.erasure.remove_mailbox(ws, carol_box, carol)
+    services.workspaces.add_member(ws, "Dan", ["dan@acme.com"], "member")  # recomputes the internal rule over every copy
     _sync_many(runtime, bob_box, 30, "hooli.com")
 
     result = replay_digests(runtime)
@@ -97,8 +97,9 @@ def test_the_writer_skips_conflicting_rows_and_flushes_what_a_statement_reads(ru
 
 def test_a_replay_reads_the_log_as_the_library_does(runtime: Runtime) -> None:
     app = runtime.app
-    ws, bob = app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-    box = app.connect_mailbox(ws, bob, "upload", "bob@acme.com", [])
+    services = runtime.services
+    ws, bob, _ = services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    box = services.mailboxes.register(ws, bob, "upload", "bob@acme.com", []).id
     _sync_many(runtime, box, 5, "globex.com")
     recorder = app.recorder
     last = recorder.max_notification_id()

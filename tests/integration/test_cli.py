@@ -15,8 +15,8 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from adapters.mailgen import write_maildir, write_mbox
 from adapters.settings import Settings
 from api.runtime import Runtime
 from projections.tables import emails, mailboxes
-from tests.conftest import message
+from tests.support.messages import message
 from tests.support.postgres import drop_database, fresh_database
 
 MAILTRAIL = shutil.which("mailtrail", path=str(Path(sys.executable).parent))
@@ -55,7 +55,7 @@ class Cli:
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         assert MAILTRAIL is not None
         return subprocess.run([MAILTRAIL, *args], cwd=self.cwd, env=self.env, capture_output=True, text=True,
-                              timeout=CLI_TIMEOUT_S)
+                              timeout=CLI_TIMEOUT_S, check=False)
 
     def ok(self, *args: str) -> Any:
         proc = self.run(*args)
@@ -72,14 +72,14 @@ class Cli:
         """A mailbox made in-process against the same store; the runtime is closed again."""
         runtime = self._runtime()
         try:
-            return runtime.app.connect_mailbox(workspace_id, owner_id, "upload", address, [])
+            return runtime.services.mailboxes.register(workspace_id, owner_id, "upload", address, []).id
         finally:
             runtime.close()
 
     def add_member(self, workspace_id: str, name: str, email: str) -> str:
         runtime = self._runtime()
         try:
-            return runtime.app.add_member(workspace_id, name, [email], "member")
+            return runtime.services.workspaces.add_member(workspace_id, name, [email], "member").id
         finally:
             runtime.close()
 

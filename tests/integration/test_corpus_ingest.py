@@ -1,6 +1,6 @@
 """Every message of the shared email corpus goes through the real sync path.
 
-Each corpus file is fed as one batch (`to_item` + `Syncer.record`; the whole mbox
+Each corpus file is fed as one batch (`to_item` + `BatchRecorder.record`; the whole mbox
 files under mbox-whole/ and mime4j/mbox/ are split into their messages with
 `mailbox.mbox`, so one such file is one batch of several messages), on SQLite and
 on a real PostgreSQL. The corpus is ingested once per backend (module fixture);
@@ -30,9 +30,9 @@ from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
-from application.importing import to_item
+from application.batch_recorder import DUPLICATE, BatchRecorder
 from application.ports import Item, Rejected
-from application.sync import DUPLICATE, Syncer
+from application.services.ingest import to_item
 from domain.mailbox import Mailbox
 from domain.synced_message import copy_id_for, email_id_for, email_identity
 from domain.visibility import Viewer
@@ -128,7 +128,7 @@ class FileOutcome:
 
 def ingest(runtime: Runtime, mailbox_id: str) -> dict[str, FileOutcome]:
     """Feed every corpus file as one batch; exceptions are collected, not raised."""
-    syncer = Syncer(runtime.app, mailbox_id)
+    syncer = BatchRecorder(runtime.app, mailbox_id)
     outcomes: dict[str, FileOutcome] = {}
     for path in corpus_files():
         outcome = outcomes[rel(path)] = FileOutcome()
@@ -189,8 +189,8 @@ def ingested(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     try:
         runtime = Runtime.open(Settings(database_url=url))
         try:
-            workspace_id, member_id = runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-            mailbox_id = runtime.app.connect_mailbox(workspace_id, member_id, "upload", "bob@acme.com", [])
+            workspace_id, member_id, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+            mailbox_id = runtime.services.mailboxes.register(workspace_id, member_id, "upload", "bob@acme.com", []).id
             started = time.perf_counter()
             outcomes = ingest(runtime, mailbox_id)
             runtime.catch_up()
@@ -262,12 +262,13 @@ def test_every_corpus_message_is_stored_skipped_or_rejected_with_a_reason(ingest
 def test_rejected_messages_reach_the_mailbox_view_and_keep_their_reason(ingested: Ingested) -> None:
     """The corpus has no empty message, so the reject path is exercised with two blank ones."""
     app = ingested.runtime.app
-    karen = app.add_member(ingested.workspace_id, "Karen", ["karen@acme.com"], "member")
-    box = app.connect_mailbox(ingested.workspace_id, karen, "upload", "karen@acme.com", [])
+    services = ingested.runtime.services
+    karen = services.workspaces.add_member(ingested.workspace_id, "Karen", ["karen@acme.com"], "member").id
+    box = services.mailboxes.register(ingested.workspace_id, karen, "upload", "karen@acme.com", []).id
     body = (CORPUS / "ruby-mail/rfc2822/example01.eml").read_bytes()
     items = [to_item(b"", "blank-1", parse_message), to_item(b" \r\n\r\n", "blank-2", parse_message),
              to_item(body, "example01", parse_message)]
-    result = Syncer(app, box).record(FOLDER, items, None)
+    result = BatchRecorder(app, box).record(FOLDER, items, None)
     assert result.synced == 1
     assert result.rejected == [{"ref": "blank-1", "reason": "empty"}, {"ref": "blank-2", "reason": "empty"}]
     ingested.runtime.catch_up()

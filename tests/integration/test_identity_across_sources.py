@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import mailbox
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,12 +14,12 @@ from adapters.mailfiles import read_messages
 from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.runtime import Runtime
-from application.importing import batches, import_batches
-from application.sync import DUPLICATE, Syncer
+from application.batch_recorder import DUPLICATE, BatchRecorder
+from application.services.ingest import batches, import_batches
 from projections.tables import email_copies, emails
-from tests.conftest import message
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import ImapAccount, fill_maildir, requires_dovecot
+from tests.support.messages import message
 
 # Lines with trailing blanks too: servers and exports rewrite both.
 LONG_BODY = "\n".join(f"Line {n} of the quarterly figures, as discussed.  " for n in range(200))
@@ -61,14 +61,14 @@ def test_a_long_message_synced_over_imap_and_imported_from_an_mbox_is_one_email_
     account = ImapAccount(dovecot, runtime)
     fill_maildir(dovecot, account.user, [("INBOX", long_message())])
     assert account.sync().fetched == 1
-    karen = runtime.app.add_member(account.workspace_id, "Karen", ["karen@acme.com"], "member")
-    karens_box = runtime.app.connect_mailbox(account.workspace_id, karen, "upload", "karen@acme.com", [], {})
+    karen = runtime.services.workspaces.add_member(account.workspace_id, "Karen", ["karen@acme.com"], "member").id
+    karens_box = runtime.services.mailboxes.register(account.workspace_id, karen, "upload", "karen@acme.com", [], {}).id
     export = mailbox.mbox(tmp_path / "karen.mbox")
     export.add(long_message())
     export.close()
     assert b"\r\n" not in (tmp_path / "karen.mbox").read_bytes()
 
-    totals = import_batches(Syncer(runtime.app, karens_box), batches(read_messages(tmp_path / "karen.mbox"),
+    totals = import_batches(BatchRecorder(runtime.app, karens_box), batches(read_messages(tmp_path / "karen.mbox"),
                                                                      parse_message))  # fmt: skip
     runtime.catch_up()
 
@@ -82,16 +82,16 @@ def test_a_long_message_synced_over_imap_and_imported_from_an_mbox_is_one_email_
 def test_a_copy_recorded_by_identity_version_1_is_found_again_on_a_re_sync(runtime: Runtime) -> None:
     """Copies recorded before CRLF was normalised before the cut keep their ids: a re-sync of the
     same CRLF bytes is a duplicate, not a second copy in the same mailbox."""
-    workspace_id, bob = runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-    box = runtime.app.connect_mailbox(workspace_id, bob, "upload", "bob@acme.com", [], {})
+    workspace_id, bob, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    box = runtime.services.mailboxes.register(workspace_id, bob, "upload", "bob@acme.com", [], {}).id
     crlf = long_message().replace(b"\n", b"\r\n")
     parsed = parse_message(crlf)
     assert parsed.legacy_fingerprint is not None
     as_version_1 = replace(parsed, fingerprint=parsed.legacy_fingerprint, legacy_fingerprint=None)
-    syncer = Syncer(runtime.app, box)
+    syncer = BatchRecorder(runtime.app, box)
     assert syncer.record("INBOX", [as_version_1], None).synced == 1
 
-    again = Syncer(runtime.app, box).record("INBOX", [parsed], None)
+    again = BatchRecorder(runtime.app, box).record("INBOX", [parsed], None)
     runtime.catch_up()
 
     assert again.synced == 0 and again.skipped[DUPLICATE] == 1

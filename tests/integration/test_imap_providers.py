@@ -15,9 +15,8 @@ from adapters.imap import ImapConnector
 from adapters.mime import parse_message
 from adapters.netcheck import HostRefusedError, check_host
 from adapters.settings import Settings
-from api.routes.mailbox_connections import mail_sync_for
 from api.runtime import Runtime
-from application.mail_sync import MailSync
+from application.imap_sync import ImapSync
 from projections.email_queries import VISIBLE_COPY
 from projections.tables import email_copies, mailboxes
 from tests.support.imap import external
@@ -102,12 +101,12 @@ def runtime(tmp_path: Any) -> Iterator[Runtime]:
     rt.close()
 
 
-def _service(runtime: Runtime, server: ScriptedServer, connection: dict[str, Any]) -> tuple[MailSync, str]:
-    workspace_id, member_id = runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+def _service(runtime: Runtime, server: ScriptedServer, connection: dict[str, Any]) -> tuple[ImapSync, str]:
+    workspace_id, member_id, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
     base = {"host": "127.0.0.1", "port": 993, "security": "tls", "username": "bob@acme.com", "folders": None}
-    mailbox_id = runtime.app.connect_mailbox(workspace_id, member_id, "imap", "bob@acme.com", [],
-                                             {**base, **connection})  # fmt: skip
-    service = mail_sync_for(runtime)
+    mailbox_id = runtime.services.mailboxes.register(workspace_id, member_id, "imap", "bob@acme.com", [],
+                                             {**base, **connection}).id  # fmt: skip
+    service = runtime.imap_sync()
     service.connector = ImapConnector(parse_message, allow_private=True, client_factory=server.client)
     service.tokens = Tokens()
     service.keystore.put(mailbox_id, {"password": "app-password"})

@@ -11,11 +11,11 @@ import pytest
 from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
-from application.mail_worker import SyncWorker
+from application.imap_worker import ImapWorker
 from domain.mailbox import Mailbox
-from tests.conftest import message
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import CuttingProxy, ImapAccount, external, fill_maildir, requires_dovecot, seen_flags
+from tests.support.messages import message
 
 pytestmark = requires_dovecot
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -229,7 +229,7 @@ def test_mail_that_lands_just_before_the_worker_idles_wakes_it_at_once(
             return server
 
     account.service.connector = LateMail()  # type: ignore[assignment]
-    worker = SyncWorker(account.service, poll_seconds=30)
+    worker = ImapWorker(account.service, poll_seconds=30)
     stop = threading.Event()
     waited = threading.Thread(target=worker._wait_for_change, args=(account.mailbox_id, stop))
     waited.start()

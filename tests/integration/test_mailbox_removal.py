@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from api.replay import replay_digests
-from tests.conftest import Workspace, message
+from tests.support.dsl import Workspace
+from tests.support.messages import message
 
 CANARY = "CANARY-7f3a9c-do-not-keep"
 

@@ -7,11 +7,12 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from adapters.mime import parse_message
-from application.mail_sync import copy_id_of, with_provider_ids
+from application.batch_recorder import BatchRecorder
+from application.imap_sync import copy_id_of, with_provider_ids
 from application.ports import Fetched
-from application.sync import Syncer
 from projections.tables import email_copies, emails
-from tests.conftest import Workspace, message
+from tests.support.dsl import Workspace
+from tests.support.messages import message
 
 
 def test_gmail_ids_key_the_copy_and_name_the_thread(acme: Workspace) -> None:
@@ -21,7 +22,7 @@ def test_gmail_ids_key_the_copy_and_name_the_thread(acme: Workspace) -> None:
     fetched = [Fetched(1, first, 1111, 99), Fetched(2, second, 2222, 99)]
     items = [with_provider_ids(f) for f in fetched]
 
-    result = Syncer(acme.runtime.app, mailbox).record("[Gmail]/All Mail", items, None)
+    result = BatchRecorder(acme.runtime.app, mailbox).record("[Gmail]/All Mail", items, None)
     acme.runtime.catch_up()
 
     assert [c for c, _ in result.copies] == [copy_id_of(mailbox, i) for i in items]
@@ -36,7 +37,7 @@ def test_gmail_ids_key_the_copy_and_name_the_thread(acme: Workspace) -> None:
 def test_a_message_seen_again_with_the_same_gmail_id_is_a_duplicate(acme: Workspace) -> None:
     mailbox = acme.connect_upload(acme.admin, "bob@acme.com")
     parsed = parse_message(message("bob@acme.com", "ann@corp.com", "Plan", message_id="<p1@acme.com>"))
-    syncer = Syncer(acme.runtime.app, mailbox)
+    syncer = BatchRecorder(acme.runtime.app, mailbox)
     syncer.record("[Gmail]/All Mail", [with_provider_ids(Fetched(1, parsed, 1111, 99))], None)
 
     again = syncer.record("[Gmail]/All Mail", [replace(parsed, provider_id="1111", provider_thread="99")], None)

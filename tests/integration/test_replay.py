@@ -11,10 +11,11 @@ from adapters.mime import parse_message
 from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
-from application.sync import BatchResult, Syncer
+from application.batch_recorder import BatchRecorder, BatchResult
 from projections.digest import view_digest
 from projections.tables import email_copies, emails, mailboxes, people
-from tests.conftest import TEST_MASTER_KEY, message
+from tests.conftest import TEST_MASTER_KEY
+from tests.support.messages import message
 
 
 @dataclass
@@ -28,18 +29,18 @@ class History:
 
 
 def _sync(runtime: Runtime, mailbox_id: str, folder: str, *raws: bytes) -> BatchResult:
-    return Syncer(runtime.app, mailbox_id).record(folder, [parse_message(r) for r in raws], None)
+    return BatchRecorder(runtime.app, mailbox_id).record(folder, [parse_message(r) for r in raws], None)
 
 
 def build_history(runtime: Runtime) -> History:
     """Workspace, members, mailboxes, messages, sharing, blocklist, a manual person, settings."""
-    app = runtime.app
-    ws, bob = app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-    karen = app.add_member(ws, "Karen", ["karen@gmail.com"], "member")
-    app.add_member(ws, "Ada", ["ada@acme.com"], "auditor")
-    app.add_member_email(ws, bob, "robert@acme.com")
-    bob_box = app.connect_mailbox(ws, bob, "upload", "bob@acme.com", ["robert@acme.com"])
-    karen_box = app.connect_mailbox(ws, karen, "upload", "karen@gmail.com", [])
+    services = runtime.services
+    ws, bob, _ = services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    karen = services.workspaces.add_member(ws, "Karen", ["karen@gmail.com"], "member").id
+    services.workspaces.add_member(ws, "Ada", ["ada@acme.com"], "auditor")
+    services.workspaces.add_member_email(ws, bob, "robert@acme.com")
+    bob_box = services.mailboxes.register(ws, bob, "upload", "bob@acme.com", ["robert@acme.com"]).id
+    karen_box = services.mailboxes.register(ws, karen, "upload", "karen@gmail.com", []).id
 
     shared = message("Carol <carol@globex.com>", ["bob@acme.com", "karen@gmail.com"], "Pricing",
                      message_id="<pricing@globex.com>", date="Tue, 03 Jun 2025 09:00:00 +0000")
@@ -60,16 +61,16 @@ def build_history(runtime: Runtime) -> History:
     mid_digest = view_digest(runtime.engine)
 
     assert _sync(runtime, karen_box, "INBOX", shared).synced == 1  # a second copy of one email
-    app.change_sharing(ws, bob_box, "subject")
-    app.change_sharing(ws, karen_box, "full")
-    app.block(ws, bob_box, "globex.com")
-    app.block(ws, bob_box, "sue@gmail.com")
-    app.unblock(ws, bob_box, "globex.com")
-    app.block(ws, karen_box, "carol@globex.com")
-    person_id = app.create_person(ws, "Frank Manual", ["frank@hooli.com"])
-    app.add_person_address(ws, person_id, "frank@gmail.com")
-    app.create_company(ws, "piedpiper.com", "Pied Piper")
-    app.update_settings(ws, {"record_creation": "all", "exclusions": ["spam.example"],
+    services.mailboxes.change(ws, bob_box, bob, sharing="subject")
+    services.mailboxes.change(ws, karen_box, karen, sharing="full")
+    services.mailboxes.block(ws, bob_box, bob, "globex.com")
+    services.mailboxes.block(ws, bob_box, bob, "sue@gmail.com")
+    services.mailboxes.unblock(ws, bob_box, bob, "globex.com")
+    services.mailboxes.block(ws, karen_box, karen, "carol@globex.com")
+    person_id = services.records.create_person(ws, "Frank Manual", ["frank@hooli.com"]).id
+    services.records.add_person_address(ws, person_id, "frank@gmail.com")
+    services.records.create_company(ws, "piedpiper.com", "Pied Piper")
+    services.workspaces.update_settings(ws, {"record_creation": "all", "exclusions": ["spam.example"],
                              "internal_domains": ["acme.com", "acme.io"]})
     after = _sync(runtime, bob_box, "INBOX",
                   message("Gina <gina@umbrella.com>", "bob@acme.com", "Intro",

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import message
 from tests.integration.test_cli import MAILTRAIL, Cli
-from tests.support.postgres import drop_database, fresh_database, free_port
+from tests.support.messages import message
+from tests.support.postgres import drop_database, free_port, fresh_database
 
 pytestmark = pytest.mark.skipif(MAILTRAIL is None, reason="the mailtrail console script is not installed")
 

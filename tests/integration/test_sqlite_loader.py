@@ -16,7 +16,6 @@ from adapters import bulk
 from adapters.bulk import loader as sqlite_loader
 from adapters.migrations import upgrade
 from adapters.persistence import StoreConfig
-from api.replay import rebuild_store
 from api.runtime import Runtime
 from projections.digest import view_digest
 from tests.integration.test_bulk_replay import _sync_many
@@ -133,10 +132,11 @@ def test_a_rebuild_through_the_loader_equals_one_written_in_process(runtime: Run
     if runtime.store.is_postgres:
         pytest.skip("the loading process is SQLite's")
     app = runtime.app
-    ws, bob = app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-    box = app.connect_mailbox(ws, bob, "upload", "bob@acme.com", [])
+    services = runtime.services
+    ws, bob, _ = services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    box = services.mailboxes.register(ws, bob, "upload", "bob@acme.com", []).id
     _sync_many(runtime, box, 300, "globex.com")
-    app.add_member(ws, "Dan", ["dan@acme.com"], "member")
+    services.workspaces.add_member(ws, "Dan", ["dan@acme.com"], "member")
     _sync_many(runtime, box, 20, "hooli.com")
     runtime.catch_up()
     digests = []
@@ -145,7 +145,7 @@ def test_a_rebuild_through_the_loader_equals_one_written_in_process(runtime: Run
             engine = StoreConfig(f"sqlite:///{Path(tmp) / 'replay.db'}").view_engine(scratch=True)
             upgrade(engine)
             if through_loader:
-                rebuild_store(app, engine)
+                runtime.rebuilds.rebuild(app, engine)
             else:
                 bulk.rebuild_store(app, engine, loader=False)
             digests.append(view_digest(engine))

@@ -30,7 +30,7 @@ def mode(path: Path) -> int:
 def _write_something(url: str) -> None:
     runtime = Runtime.open(Settings(database_url=url))  # no master key given: var/master.key is made
     try:
-        runtime.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+        runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
         runtime.catch_up()
         var = Path(url.split(":///", 1)[1]).parent
         companions = {p.name for p in var.iterdir()}

@@ -76,7 +76,7 @@ def test_a_workspace_and_a_mailbox_stored_before_their_defaults_were_fields_read
 
 def test_a_replay_of_such_a_store_gives_the_views_it_was_given_live(runtime: Runtime) -> None:
     _, mailbox = _acme_stored_as_before(runtime)
-    runtime.app.change_sharing(str(mailbox.workspace_id), str(mailbox.id), "full")
+    runtime.services.mailboxes.change(str(mailbox.workspace_id), str(mailbox.id), "m1", sharing="full")
     runtime.catch_up()
 
     result = replay_digests(runtime)

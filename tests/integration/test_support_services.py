@@ -108,9 +108,8 @@ def test_dovecot_login(dovecot: DovecotServer) -> None:
     from imapclient import IMAPClient
     from imapclient.exceptions import LoginError
 
-    with IMAPClient(dovecot.host, dovecot.port, ssl=False, timeout=10) as bad:
-        with pytest.raises(LoginError):
-            bad.login("alice", "wrong-password")
+    with IMAPClient(dovecot.host, dovecot.port, ssl=False, timeout=10) as bad, pytest.raises(LoginError):
+        bad.login("alice", "wrong-password")
 
 
 @requires_dovecot

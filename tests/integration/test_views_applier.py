@@ -11,7 +11,8 @@ from adapters.settings import Settings
 from adapters.tokens import issue_token
 from api.main import create_app
 from api.runtime import Runtime
-from tests.conftest import TEST_MASTER_KEY, assert_problem
+from tests.conftest import TEST_MASTER_KEY
+from tests.support.dsl import assert_problem
 
 
 @pytest.fixture
@@ -34,8 +35,8 @@ def test_of_two_servers_on_one_store_only_the_first_to_lock_applies(servers: tup
     applier.start_background_projection()
     follower.start_background_projection()
 
-    workspace_id, _ = follower.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-    person_id = follower.app.create_person(workspace_id, "Carol", ["carol@client.com"])
+    workspace_id, _, _ = follower.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    person_id = follower.services.records.create_person(workspace_id, "Carol", ["carol@client.com"]).id
     position = follower.catch_up()  # waits until the applier's views show the write
 
     assert position == follower.app.recorder.max_notification_id()
@@ -52,7 +53,7 @@ def test_when_the_applier_stops_another_server_takes_over(servers: tuple[Runtime
     follower.start_background_projection()
     applier.close()
 
-    follower.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    follower.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
     assert follower.catch_up() == follower.app.recorder.max_notification_id()
     assert follower.views.is_applier
 
@@ -61,7 +62,7 @@ def test_a_command_answers_503_when_the_views_do_not_reach_its_write_in_time(
     servers: tuple[Runtime, Runtime],
 ) -> None:
     stalled, follower = servers
-    workspace_id, member_id = stalled.app.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    workspace_id, member_id, _ = stalled.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
     stalled.catch_up()  # it holds the lock from now on, and (no background runner) applies nothing more
     token = issue_token(follower.engine, workspace_id, member_id)
     follower.views.wait_seconds = 0.3

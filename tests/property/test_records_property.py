@@ -40,7 +40,8 @@ from hypothesis import strategies as st
 
 from api.runtime import Runtime
 from domain.strength import Interaction, assess
-from tests.conftest import Member, make_workspace, message
+from tests.support.dsl import Member, make_workspace
+from tests.support.messages import message
 
 
 @pytest.fixture
@@ -447,7 +448,7 @@ def apply(world: World, op: Any) -> None:
         assert response.status_code in (200, 409), response.text
         ref.leads[lead_id].add(person_id)
     else:  # pragma: no cover
-        raise AssertionError(op)
+        raise TypeError(f"unknown operation {op!r}")
 
 
 def walk(world: World, viewer: str, path: str, **params: Any) -> list[dict[str, Any]]:

@@ -24,11 +24,11 @@ def at(seconds: int) -> datetime:
 
 
 def interactions(
-    directions: st.SearchStrategy[str] = st.sampled_from(["sent", "received"]), mass: st.SearchStrategy[bool] | None = None
+    directions: st.SearchStrategy[str] | None = None, mass: st.SearchStrategy[bool] | None = None
 ) -> st.SearchStrategy[Interaction]:
     return st.builds(
         lambda s, d, m: Interaction(at(s), d, m),  # type: ignore[arg-type]
-        st.integers(0, SPAN), directions, mass if mass is not None else st.booleans(),
+        st.integers(0, SPAN), directions or st.sampled_from(["sent", "received"]), mass or st.booleans(),
     )
 
 

@@ -33,7 +33,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from api.runtime import Runtime
-from tests.conftest import Member, Workspace, make_workspace, message
+from tests.support.dsl import Member, Workspace, make_workspace
+from tests.support.messages import message
 
 
 @pytest.fixture

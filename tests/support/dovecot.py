@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -48,7 +49,7 @@ def find_dovecot() -> str | None:
 
 def dovecot_version(binary: str) -> tuple[int, ...]:
     out = subprocess.run([binary, "--version"], capture_output=True, text=True,
-                         timeout=10).stdout
+                         timeout=10, check=False).stdout
     match = re.match(r"(\d+)\.(\d+)", out.strip())
     if not match:
         raise RuntimeError(f"cannot parse `{binary} --version` output {out!r}")
@@ -254,7 +255,7 @@ userdb {{
             self.tmpdir = None
         atexit.unregister(self.stop)
 
-    def __enter__(self) -> DovecotServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -327,6 +328,6 @@ userdb {{
         doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
         proc = subprocess.run([doveadm, "-c", str(self.config_path), "mailbox", "update",
                                "-u", user, "--uid-validity", str(value), folder],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"doveadm mailbox update failed: {proc.stderr or proc.stdout}")

@@ -15,16 +15,15 @@ import pytest
 from imapclient.exceptions import LoginError
 from sqlalchemy import select
 
-from api.routes.mailbox_connections import mail_sync_for
 from api.runtime import Runtime
-from application.mail_sync import SyncReport
+from application.imap_sync import SyncReport
 from domain.mailbox import Mailbox
 from domain.visibility import Viewer
 from projections.email_queries import VISIBLE_COPY
 from projections.record_queries import mailbox_rows
 from projections.tables import email_copies, emails, mailboxes
-from tests.conftest import message
 from tests.support.dovecot import DovecotServer, find_dovecot
+from tests.support.messages import message
 
 requires_dovecot = pytest.mark.skipif(
     find_dovecot() is None, reason="dovecot is not installed (apt-get install -y dovecot-imapd)"
@@ -160,13 +159,13 @@ class ImapAccount:
         self.server, self.runtime = server, runtime
         self.user, self.password = login or new_user(server)
         domain = address.rpartition("@")[2]
-        self.workspace_id, self.member_id = runtime.app.create_workspace("Acme", domain, "Bob", address)
+        self.workspace_id, self.member_id, _ = runtime.services.workspaces.create_workspace("Acme", domain, "Bob", address)
         self.connection = {"host": "127.0.0.1", "port": port or server.port, "security": "none",
                            "username": self.user, "folders": None, "auth": "password"}  # fmt: skip
-        self.mailbox_id = runtime.app.connect_mailbox(
+        self.mailbox_id = runtime.services.mailboxes.register(
             self.workspace_id, self.member_id, "imap", address, [], self.connection
-        )
-        self.service = mail_sync_for(runtime, timeout=10)
+        ).id
+        self.service = runtime.imap_sync(timeout=10)
         self.service.backoff = 0.05
         self.service.keystore.put(self.mailbox_id, {"password": self.password})
 

@@ -12,7 +12,7 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -79,7 +79,7 @@ class Listener:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> Listener:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

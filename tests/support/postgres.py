@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -115,7 +115,7 @@ class PostgresServer:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C",
                "HOME": str(self.tmpdir)}
         proc = subprocess.run(cmd, cwd=self.tmpdir, env=env, capture_output=True, text=True,
-                              timeout=120, **kwargs)
+                              timeout=120, check=False, **kwargs)
         if check and proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
                                f"{proc.stdout}\n{proc.stderr}")
@@ -197,7 +197,7 @@ class PostgresServer:
         self.tmpdir = None
         self.port = None
 
-    def __enter__(self) -> PostgresServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from projections.collector import collector_paused
+from projections.views_runner import collector_paused
 
 
 @pytest.fixture(autouse=True)
@@ -19,10 +19,9 @@ def collector_on() -> Iterator[None]:
 
 
 def test_the_collector_is_off_inside_and_back_on_after_even_on_error() -> None:
-    with pytest.raises(RuntimeError):
-        with collector_paused():
-            assert not gc.isenabled()
-            raise RuntimeError("a handler failed")
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a handler failed")
     assert gc.isenabled()
 
 

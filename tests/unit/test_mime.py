@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import adapters.mime as mime
+from adapters import mime
 from adapters.mime import MAX_BODY_CHARS, parse_message
 from domain.message import Address, Attachment, ParsedMessage
 
@@ -66,7 +66,7 @@ def test_plain_message_is_parsed() -> None:
     message = parse_message(raw)
     assert message.message_id == "abc.123@example.com"
     assert message.subject == "Hello"
-    assert message.date == datetime(2024, 5, 14, 7, 30, tzinfo=timezone.utc)
+    assert message.date == datetime(2024, 5, 14, 7, 30, tzinfo=UTC)
     assert message.from_ == (Address("alice@example.com", "Alice Example"),)
     assert message.to == (Address("bob@example.org", ""),)
     assert message.body_text == "Hi Bob.\r\n"
@@ -191,12 +191,12 @@ def test_missing_threading_headers_give_empty_values() -> None:
 
 def test_date_is_converted_to_utc() -> None:
     message = parse_message(build("Date: Mon, 1 Jan 2024 23:00:00 -0500", base=False))
-    assert message.date == datetime(2024, 1, 2, 4, 0, tzinfo=timezone.utc)
+    assert message.date == datetime(2024, 1, 2, 4, 0, tzinfo=UTC)
 
 
 def test_date_without_zone_is_taken_as_utc() -> None:
     message = parse_message(build("Date: Mon, 1 Jan 2024 10:00:00 -0000", base=False))
-    assert message.date == datetime(2024, 1, 1, 10, 0, tzinfo=timezone.utc)
+    assert message.date == datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("value", ["not a date", "Mon, 45 Foo 2024 99:99:99 +0000", "<HR>", ""])

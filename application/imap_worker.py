@@ -8,17 +8,17 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 
-from application.mail_sync import MailSync, SyncReport, unchanged
+from application.imap_sync import ImapSync, SyncReport, unchanged
 from application.ports import MailServerError
 from domain.mailbox import ACTIVE, Mailbox
 
 log = logging.getLogger(__name__)
 
 
-class SyncWorker:
+class ImapWorker:
     """One thread per active mailbox; mailboxes in `error` wait for new credentials."""
 
-    def __init__(self, sync: MailSync, poll_seconds: float = 60.0, rescan_seconds: float = 10.0,
+    def __init__(self, sync: ImapSync, poll_seconds: float = 60.0, rescan_seconds: float = 10.0,
                  after_pass: Callable[[SyncReport], None] | None = None) -> None:  # fmt: skip
         self.sync = sync
         self.poll_seconds = poll_seconds

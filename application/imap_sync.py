@@ -1,7 +1,7 @@
 """Sync a mailbox from its mail server: full history first, then incremental passes.
 
 Per folder, a cursor (UIDVALIDITY, last UID, UIDNEXT, EXISTS, HIGHESTMODSEQ, pending)
-travels with every batch in ONE atomic save (Syncer.record): a crash loses nothing and
+travels with every batch in ONE atomic save (BatchRecorder.record): a crash loses nothing and
 re-fetches at most the batches in flight. A save only lands if the folder's cursor is
 still the one this pass started from (optimistic concurrency), so two workers never
 both advance a folder. Identity never depends on the UID: a UIDVALIDITY change re-reads
@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from application.app import MailTrail
+from application.batch_recorder import BatchRecorder, BatchResult
 from application.errors import ConflictError, DomainError, RuleViolationError
 from application.folder_retirement import folders_to_sync, retired_folders
 from application.ports import (
@@ -38,7 +39,6 @@ from application.ports import (
     UidLedger,
 )
 from application.retraction import Retraction
-from application.sync import BatchResult, Syncer
 from domain.mailbox import ACTIVE, DISCONNECTED, ERROR, REMOVED, Mailbox
 from domain.message import MAX_MESSAGE_BYTES
 from domain.synced_message import copy_id_for
@@ -76,6 +76,7 @@ class SyncReport:
     attempts: int = 0
     folders: dict[str, FolderReport] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # kept as the status reason of a good pass
+    position: int = 0  # the pass's last event: what a caller waits for the views to reach
 
     def folder(self, name: str) -> FolderReport:
         return self.folders.setdefault(name, FolderReport())
@@ -85,14 +86,16 @@ class SyncReport:
         return sum(f.fetched for f in self.folders.values())
 
     def as_dict(self) -> dict[str, Any]:
+        report = asdict(self)
+        del report["position"]  # not part of the CLI's report
         return {
-            **asdict(self),
+            **report,
             "fetched": self.fetched,
             "folders": {n: {**asdict(f), "skipped": dict(f.skipped)} for n, f in self.folders.items()},
         }
 
 
-class _GuardedSyncer(Syncer):
+class _GuardedRecorder(BatchRecorder):
     """Saves only while the folder's stored cursor is `expected` (checked on every retry)."""
 
     expected: dict[str, Any] | None = None
@@ -133,7 +136,7 @@ def unchanged(cursor: dict[str, Any], state: FolderState) -> bool:
     ]
 
 
-class MailSync:
+class ImapSync:
     """Sync passes for connected mailboxes, through the ports only."""
 
     def __init__(
@@ -188,6 +191,7 @@ class MailSync:
         mailbox = self.app.load(Mailbox, mailbox_id)
         if mailbox.status in (REMOVED, DISCONNECTED) or not mailbox.connection.get("host"):
             report.status, report.reason = mailbox.status, mailbox.status_reason or "not synced from a server"
+            report.position = self.app.position()
             return report
         failure = ""
         for attempt in range(1, self.attempts + 1):
@@ -214,6 +218,7 @@ class MailSync:
         return self._finish(report, ACTIVE, f"server unreachable, will retry: {failure}")
 
     def _finish(self, report: SyncReport, status: str, reason: str) -> SyncReport:
+        report.position = self.app.position()
         for _ in range(3):
             mailbox = self.app.load(Mailbox, report.mailbox_id)
             if mailbox.status in (REMOVED, DISCONNECTED):
@@ -221,7 +226,7 @@ class MailSync:
                 break
             mailbox.set_status(status, reason)
             try:
-                self.app.save_all(mailbox)
+                report.position = self.app.save_all(mailbox)
                 break
             except ConflictError:
                 continue
@@ -254,7 +259,7 @@ class MailSync:
         self, server: MailServer, mailbox_id: str, folder: str, report: FolderReport, seen: Counter[UUID]
     ) -> list[UidEntry]:
         """Fetch what is new; return the ledger entries whose messages left the server."""
-        syncer = _GuardedSyncer(self.app, mailbox_id, seen)
+        syncer = _GuardedRecorder(self.app, mailbox_id, seen)
         syncer.expected = cursor = self.app.load(Mailbox, mailbox_id).cursors.get(folder)
         if cursor is not None and unchanged(cursor, server.status(folder)):
             return []
@@ -299,7 +304,7 @@ class MailSync:
 
     @staticmethod
     def _record(
-        syncer: _GuardedSyncer, folder: str, items: list[Item], cursor: dict[str, Any], report: FolderReport
+        syncer: _GuardedRecorder, folder: str, items: list[Item], cursor: dict[str, Any], report: FolderReport
     ) -> BatchResult:
         result = syncer.record(folder, items, cursor)
         syncer.expected = cursor

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.app import MailTrail
+from application.companies import new_companies
 from application.errors import ConflictError
 from application.ports import Item, Rejected
 from domain.filtering import BLOCKLISTED, skip_reason
@@ -44,7 +45,7 @@ def skip_key(copy_id: UUID) -> str:
     return copy_id.hex[:16]
 
 
-class Syncer:
+class BatchRecorder:
     """Records batches for one mailbox; remembers which records already exist.
 
     `seen` counts the copies this run (an import, an IMAP pass) came across, so that a message
@@ -185,7 +186,7 @@ class Syncer:
             workspace_id=workspace_id, address=address, person_id=str(person.id)
         )
         records[person.id] = person
-        for company in self.app.companies_for(workspace_id, [address], origin, self.known):
+        for company in new_companies(self.app, workspace_id, [address], origin, self.known):
             if company.id not in records:
                 records[company.id] = company
                 self.known.add(company.id)

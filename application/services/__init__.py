@@ -1,0 +1,42 @@
+"""The application's services, one per context; the composition root (api/bootstrap.py) builds
+them once per process over the stores and adapters it chose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.app import MailTrail
+from application.ports import KeyStore, MailConnector, Sealer
+from application.services.erasure import Erasure
+from application.services.ingest import Ingest, Parser
+from application.services.mailboxes import Mailboxes
+from application.services.records import Records
+from application.services.sharing import Sharing
+from application.services.workspaces import Workspaces
+
+
+@dataclass
+class Services:
+    app: MailTrail
+    workspaces: Workspaces
+    mailboxes: Mailboxes
+    ingest: Ingest
+    sharing: Sharing
+    records: Records
+    erasure: Erasure
+
+    @classmethod
+    def build(
+        cls, app: MailTrail, keystore: KeyStore, login_connector: MailConnector, parse: Parser,
+        sealer: Sealer | None = None,
+    ) -> Services:  # fmt: skip
+        erasure = Erasure(app, sealer, keystore)
+        return cls(
+            app=app,
+            workspaces=Workspaces(app, erasure),
+            mailboxes=Mailboxes(app, keystore, login_connector),
+            ingest=Ingest(app, parse),
+            sharing=Sharing(app),
+            records=Records(app),
+            erasure=erasure,
+        )

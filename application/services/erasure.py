@@ -1,0 +1,49 @@
+"""Removing a mailbox and erasing mail: the events first, then the keys (crypto-shredding).
+
+A removal retracts the mailbox's copies everywhere and erases them unless the workspace is
+under legal hold; lifting the hold erases what removals left held (application/services/workspaces.py)."""
+
+from __future__ import annotations
+
+from eventsourcing.domain import Aggregate
+
+from application.app import MailTrail
+from application.ports import KeyStore, Sealer
+from domain.authority import require_owner_or_admin
+from domain.mailbox import Mailbox
+from domain.workspace import Workspace
+
+
+class Erasure:
+    def __init__(self, app: MailTrail, sealer: Sealer | None, keystore: KeyStore) -> None:
+        self.app = app
+        self.sealer = sealer
+        self.keystore = keystore
+
+    def remove_mailbox(self, workspace_id: str, mailbox_id: str, actor_id: str) -> int:
+        """Its owner or an admin; the mailbox's stored credentials go with it."""
+        mailbox = self.app.load(Mailbox, mailbox_id, workspace_id)
+        workspace = self.app.load(Workspace, workspace_id)
+        require_owner_or_admin(
+            workspace, mailbox.owner_id, actor_id, "only the mailbox's owner or an admin can remove it"
+        )
+        held = workspace.legal_hold
+        mailbox.remove(held=held)
+        workspace.unregister_mailbox(mailbox_id, held=held)
+        if not held:
+            mailbox.erase()
+        position = self.save_erasing([] if held else [mailbox], workspace, mailbox)
+        self.keystore.delete(mailbox_id)
+        return position
+
+    def save_erasing(self, erased: list[Mailbox], *aggregates: Aggregate) -> int:
+        """Save, then destroy the data keys of `erased` (replayable if interrupted: the
+        Erased events are stored, and the runtime's finish_erasures destroys any key left)."""
+        position = self.app.save_all(*aggregates)
+        self.destroy_keys([str(m.id) for m in erased])
+        return position
+
+    def destroy_keys(self, mailbox_ids: list[str]) -> None:
+        if self.sealer is not None:
+            for mailbox_id in mailbox_ids:
+                self.sealer.destroy(mailbox_id)
