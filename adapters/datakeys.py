@@ -98,19 +98,27 @@ class DataKeyStore:
             if wrapped is None and create:
                 try:
                     with self.engine.begin() as conn:
-                        conn.execute(data_keys.insert().values(
-                            mailbox_id=mailbox_id,
-                            wrapped=_encrypt(self._master, AESGCM.generate_key(bit_length=256), mailbox_id.encode()),
-                            created_at=datetime.now(UTC).isoformat(),
-                        ))
+                        conn.execute(
+                            data_keys.insert().values(
+                                mailbox_id=mailbox_id,
+                                wrapped=_encrypt(
+                                    self._master, AESGCM.generate_key(bit_length=256), mailbox_id.encode()
+                                ),
+                                created_at=datetime.now(UTC).isoformat(),
+                            )
+                        )
                 except IntegrityError:
                     pass  # another process made it first: use theirs
                 wrapped = self._wrapped(mailbox_id)
-            key = AESGCM(_decrypt(self._master, wrapped, mailbox_id.encode())) if wrapped is not None else None
+            key = (
+                AESGCM(_decrypt(self._master, wrapped, mailbox_id.encode())) if wrapped is not None else None
+            )
             self._keys[mailbox_id] = key
             return key
 
     def _wrapped(self, mailbox_id: str) -> bytes | None:
         with self.engine.connect() as conn:
-            value = conn.execute(select(data_keys.c.wrapped).where(data_keys.c.mailbox_id == mailbox_id)).scalar()
+            value = conn.execute(
+                select(data_keys.c.wrapped).where(data_keys.c.mailbox_id == mailbox_id)
+            ).scalar()
         return bytes(value) if value is not None else None

@@ -50,7 +50,9 @@ SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", 
               "Elementos enviados", "Posta inviata", "Verzonden items", "Skickat")  # fmt: skip
 EXCLUDED_USES = (b"\\Trash", b"\\Junk")
 SIZE_CHUNK = 500
-_NO_SUCH_FOLDER = re.compile(r"NONEXISTENT|does ?n[o']t exist|no such (mailbox|folder)|unknown mailbox", re.IGNORECASE)
+_NO_SUCH_FOLDER = re.compile(
+    r"NONEXISTENT|does ?n[o']t exist|no such (mailbox|folder)|unknown mailbox", re.IGNORECASE
+)
 _BYTES_REPR = re.compile(r"""\bb['"](.*?)['"]""")
 Parser = Callable[[bytes], ParsedMessage]
 TlsContext = Callable[[], ssl.SSLContext]

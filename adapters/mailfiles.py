@@ -61,4 +61,3 @@ def _maildir_folders(path: Path) -> Iterator[tuple[Path, str]]:
     for child in sorted(path.iterdir()):
         if child.is_dir() and child.name.startswith(".") and (child / "cur").is_dir():
             yield child, child.name[1:].replace(".", "/")
-

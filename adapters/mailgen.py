@@ -3,6 +3,7 @@
 Same arguments -> byte-identical output. Messages are built from string templates
 (CRLF line endings) rather than ``email.message`` objects, for speed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,33 +18,76 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-FIRST = ("James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Susan Richard "
-         "Jessica Thomas Sarah Daniel Karen Matthew Nancy Anthony Lisa Mark Betty Steven Sandra Paul "
-         "Ashley Andrew Emily Kevin Donna Brian Michelle Priya Ahmed Chen Fatima Lars Ingrid").split()
-LAST = ("Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Wilson Anderson "
-        "Taylor Thomas Moore Jackson Martin Lee Thompson White Harris Clark Lewis Walker Hall Young "
-        "King Wright Scott Green Baker Adams Nelson Hill Campbell Patel Nguyen Kim Olsen Berg").split()
-INTL = [("José Müller", "jose.muller"), ("Łukasz Wójcik", "lukasz.wojcik"), ("山田太郎", "t.yamada"),
-        ("François Lefèvre", "f.lefevre"), ("Zoë Ångström", "zoe.angstrom"), ("Søren Kierkegård", "soren.k"),
-        ("Ivan Петров", "ivan.petrov"), ("María Peña", "maria.pena"), ("Jürgen Groß", "j.gross"),
-        ("佐藤花子", "h.sato"), ("Çağla Öztürk", "cagla.ozturk"), ("Björn Sæther", "bjorn.saether")]
-COMPANIES = ("northwind contoso globex initech umbrella fabrikam tailspin wingtip litware woodgrove "
-             "proseware lucerne alpine coho trey adatum fourthcoffee wideworld blueyonder margie").split()
+FIRST = (
+    "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Susan Richard "
+    "Jessica Thomas Sarah Daniel Karen Matthew Nancy Anthony Lisa Mark Betty Steven Sandra Paul "
+    "Ashley Andrew Emily Kevin Donna Brian Michelle Priya Ahmed Chen Fatima Lars Ingrid"
+).split()
+LAST = (
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Wilson Anderson "
+    "Taylor Thomas Moore Jackson Martin Lee Thompson White Harris Clark Lewis Walker Hall Young "
+    "King Wright Scott Green Baker Adams Nelson Hill Campbell Patel Nguyen Kim Olsen Berg"
+).split()
+INTL = [
+    ("José Müller", "jose.muller"),
+    ("Łukasz Wójcik", "lukasz.wojcik"),
+    ("山田太郎", "t.yamada"),
+    ("François Lefèvre", "f.lefevre"),
+    ("Zoë Ångström", "zoe.angstrom"),
+    ("Søren Kierkegård", "soren.k"),
+    ("Ivan Петров", "ivan.petrov"),
+    ("María Peña", "maria.pena"),
+    ("Jürgen Groß", "j.gross"),
+    ("佐藤花子", "h.sato"),
+    ("Çağla Öztürk", "cagla.ozturk"),
+    ("Björn Sæther", "bjorn.saether"),
+]
+COMPANIES = (
+    "northwind contoso globex initech umbrella fabrikam tailspin wingtip litware woodgrove "
+    "proseware lucerne alpine coho trey adatum fourthcoffee wideworld blueyonder margie"
+).split()
 FREEMAIL = ("gmail.com", "yahoo.com", "outlook.com")
 ROLES = ("support", "info", "sales", "billing", "hello")
-TOPICS = ("quarterly review", "invoice {n}", "meeting on Thursday", "contract renewal", "project timeline",
-          "budget approval", "onboarding plan", "feedback on the proposal", "order {n} status",
-          "travel arrangements", "Q{q} forecast", "partnership opportunity", "support ticket #{n}",
-          "updated price list", "workshop agenda", "release notes {q}.{n}", "lunch next week?",
-          "shipping delay for PO-{n}", "security questionnaire", "draft agreement v{q}")
-INTL_TOPICS = ("Café meeting tomorrow", "Größenangaben für das Angebot", "会議の件について", "Réunion de suivi",
-               "Zamówienie nr {n}", "Résumé and références", "Предложение по проекту", "Año fiscal {n}")
-WORDS = ("the a we our your this that project team client order invoice report meeting schedule "
-         "update review draft budget proposal contract delivery timeline quarter plan please thanks "
-         "regarding attached following next week today tomorrow confirm discuss issue question "
-         "customer product service support account payment shipment price estimate approval "
-         "available would could should will can need send share check let know about with for "
-         "on in at by from to of and or but also still already soon details numbers changes").split()
+TOPICS = (
+    "quarterly review",
+    "invoice {n}",
+    "meeting on Thursday",
+    "contract renewal",
+    "project timeline",
+    "budget approval",
+    "onboarding plan",
+    "feedback on the proposal",
+    "order {n} status",
+    "travel arrangements",
+    "Q{q} forecast",
+    "partnership opportunity",
+    "support ticket #{n}",
+    "updated price list",
+    "workshop agenda",
+    "release notes {q}.{n}",
+    "lunch next week?",
+    "shipping delay for PO-{n}",
+    "security questionnaire",
+    "draft agreement v{q}",
+)
+INTL_TOPICS = (
+    "Café meeting tomorrow",
+    "Größenangaben für das Angebot",
+    "会議の件について",
+    "Réunion de suivi",
+    "Zamówienie nr {n}",
+    "Résumé and références",
+    "Предложение по проекту",
+    "Año fiscal {n}",
+)
+WORDS = (
+    "the a we our your this that project team client order invoice report meeting schedule "
+    "update review draft budget proposal contract delivery timeline quarter plan please thanks "
+    "regarding attached following next week today tomorrow confirm discuss issue question "
+    "customer product service support account payment shipment price estimate approval "
+    "available would could should will can need send share check let know about with for "
+    "on in at by from to of and or but also still already soon details numbers changes"
+).split()
 STARTERS = ("Hi", "Hello", "Dear", "Good morning", "Hey")
 SIGNOFFS = ("Best regards", "Thanks", "Cheers", "Kind regards", "Best")
 Person = tuple[str, str, str]  # (display name, address, rendered header value)
@@ -136,10 +180,15 @@ def _dates_until(end: datetime, count: int, seed: int) -> list[datetime]:
     return dates
 
 
-def generate_messages(count: int = 20000, *, seed: int = 7, owner: str = "alice@acme.example",
-                      internal_domain: str = "acme.example",
-                      start: datetime = datetime(2025, 1, 1, tzinfo=UTC),
-                      end: datetime | None = None) -> Iterator[tuple[str, bytes]]:
+def generate_messages(
+    count: int = 20000,
+    *,
+    seed: int = 7,
+    owner: str = "alice@acme.example",
+    internal_domain: str = "acme.example",
+    start: datetime = datetime(2025, 1, 1, tzinfo=UTC),
+    end: datetime | None = None,
+) -> Iterator[tuple[str, bytes]]:
     """`count` messages over about two years from `start`; with `end`, over the two years up to
     `end` exactly (the last message is dated `end`), never later. Deterministic per seed either way."""
     rng = random.Random(seed)
@@ -166,16 +215,22 @@ def generate_messages(count: int = 20000, *, seed: int = 7, owner: str = "alice@
             addr = f"{rng.choice(('noreply', 'newsletter'))}@{comp}"
             sender = (name, addr, _fmt(name, addr))
             subject, thread = f"{name}: {rng.choice(TOPICS)}".format(n=n, q=rng.randint(1, 4)), None
-            extra = [(f"List-Unsubscribe: <mailto:unsubscribe@{comp}?subject=unsub-{n}>, "
-                      f"<https://{comp}/unsubscribe?u={n}>"), "Precedence: bulk",
-                     f"List-Id: <news.{comp}>"]
+            extra = [
+                (
+                    f"List-Unsubscribe: <mailto:unsubscribe@{comp}?subject=unsub-{n}>, "
+                    f"<https://{comp}/unsubscribe?u={n}>"
+                ),
+                "Precedence: bulk",
+                f"List-Id: <news.{comp}>",
+            ]
         elif threads and rng.random() < 0.43:
             thread = threads[-1 - min(int(rng.expovariate(1 / 12)), len(threads) - 1)]
             subject = "Re: " + thread["subject"]
         else:
             intl = rng.random() < 0.07
-            subject = rng.choice(INTL_TOPICS if intl else TOPICS).format(n=rng.randint(100, 9999),
-                                                                        q=rng.randint(1, 4))
+            subject = rng.choice(INTL_TOPICS if intl else TOPICS).format(
+                n=rng.randint(100, 9999), q=rng.randint(1, 4)
+            )
             subject = subject[0].upper() + subject[1:]
             thread = {"subject": subject, "ids": [], "person": rng.choice(ext)}
             threads.append(thread)
@@ -185,8 +240,15 @@ def generate_messages(count: int = 20000, *, seed: int = 7, owner: str = "alice@
             cc = [p for p in rng.sample(everyone, rng.choice((0, 0, 1, 2))) if p not in to]
         else:
             frm, to = peer, [me] + ([rng.choice(colleagues)] if rng.random() < 0.1 else [])
-            cc = [] if bulk else [p for p in rng.sample(everyone, rng.choice((0, 0, 0, 1, 1, 2, 3, 4)))
-                                  if p != peer and p not in to]
+            cc = (
+                []
+                if bulk
+                else [
+                    p
+                    for p in rng.sample(everyone, rng.choice((0, 0, 0, 1, 1, 2, 3, 4)))
+                    if p != peer and p not in to
+                ]
+            )
         hdr = [f"Return-Path: <{frm[1]}>", f"From: {frm[2]}", f"To: {_join(to)}"]
         if cc:
             hdr.append(f"Cc: {_join(cc)}")
@@ -200,32 +262,52 @@ def generate_messages(count: int = 20000, *, seed: int = 7, owner: str = "alice@
             thread["ids"].append(msgid)
         hdr += extra + ["MIME-Version: 1.0"]
         if rng.random() < 0.3:
-            hdr.append(f"X-Mailer: {rng.choice(('Thunderbird 115.3', 'Apple Mail (2.3731)', 'Outlook 16.0'))}")
+            hdr.append(
+                f"X-Mailer: {rng.choice(('Thunderbird 115.3', 'Apple Mail (2.3731)', 'Outlook 16.0'))}"
+            )
         greet = f"{rng.choice(STARTERS)} {to[0][0].split()[0] if to[0][0] else 'there'},"
         paras = [[greet]] + _paragraphs(rng, pool, rng.randint(300, 2800))
         paras.append([f"{rng.choice(SIGNOFFS)},", frm[0] or frm[1]])
         if thread is not None and len(thread["ids"]) > 1:
-            paras.append([(f"On {format_datetime(when - timedelta(hours=rng.randint(1, 72)))}, "
-                           f"{peer[0] if sent else oname} wrote:")] + [f"> {x}" for x in paras[1][:4]])
+            paras.append(
+                [
+                    (
+                        f"On {format_datetime(when - timedelta(hours=rng.randint(1, 72)))}, "
+                        f"{peer[0] if sent else oname} wrote:"
+                    )
+                ]
+                + [f"> {x}" for x in paras[1][:4]]
+            )
         text = "\r\n\r\n".join("\r\n".join(p) for p in paras) + "\r\n"
         plain = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" + text
         body = plain
         if bulk or rng.random() < 0.06:
-            html = "<html><body>\r\n" + "\r\n".join(
-                "<p>" + "<br>\r\n".join(p) + "</p>" for p in paras) + "\r\n</body></html>\r\n"
+            html = (
+                "<html><body>\r\n"
+                + "\r\n".join("<p>" + "<br>\r\n".join(p) + "</p>" for p in paras)
+                + "\r\n</body></html>\r\n"
+            )
             b = f"=_alt_{n}_{seed}"
-            body = (f'Content-Type: multipart/alternative; boundary="{b}"\r\n\r\n--{b}\r\n{plain}\r\n--{b}\r\n'
-                    "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
-                    f"{html}\r\n--{b}--\r\n")
+            body = (
+                f'Content-Type: multipart/alternative; boundary="{b}"\r\n\r\n--{b}\r\n{plain}\r\n--{b}\r\n'
+                "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+                f"{html}\r\n--{b}--\r\n"
+            )
         if not bulk and rng.random() < 0.1:
             kind = rng.random() < 0.6
-            ctype, fname = ("application/pdf", f"document-{n}.pdf") if kind else ("image/png", f"image-{n}.png")
-            data = base64.encodebytes(rng.randbytes(rng.randint(2048, 30720))).replace(b"\n", b"\r\n").decode()
+            ctype, fname = (
+                ("application/pdf", f"document-{n}.pdf") if kind else ("image/png", f"image-{n}.png")
+            )
+            data = (
+                base64.encodebytes(rng.randbytes(rng.randint(2048, 30720))).replace(b"\n", b"\r\n").decode()
+            )
             b = f"=_mix_{n}_{seed}"
-            body = (f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\nThis is a multi-part message in '
-                    f'MIME format.\r\n\r\n--{b}\r\n{body}\r\n--{b}\r\nContent-Type: {ctype}; name="{fname}"\r\n'
-                    f'Content-Disposition: attachment; filename="{fname}"\r\n'
-                    f"Content-Transfer-Encoding: base64\r\n\r\n{data}\r\n--{b}--\r\n")
+            body = (
+                f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\nThis is a multi-part message in '
+                f'MIME format.\r\n\r\n--{b}\r\n{body}\r\n--{b}\r\nContent-Type: {ctype}; name="{fname}"\r\n'
+                f'Content-Disposition: attachment; filename="{fname}"\r\n'
+                f"Content-Transfer-Encoding: base64\r\n\r\n{data}\r\n--{b}--\r\n"
+            )
         yield ("Sent" if sent else "INBOX"), ("\r\n".join(hdr) + "\r\n" + body).encode("utf-8")
 
 

@@ -221,7 +221,10 @@ def _date(headers: Headers, defects: list[str]) -> datetime | None:
 
 
 def _addresses(
-    headers: Headers, name: str, defects: list[str], charsets: HeaderCharsets | None = None,
+    headers: Headers,
+    name: str,
+    defects: list[str],
+    charsets: HeaderCharsets | None = None,
     unparsed: list[str] | None = None,
 ) -> tuple[Address, ...]:
     """The field's mailboxes; those whose address does not normalise go to `unparsed`, read by

@@ -40,9 +40,13 @@ _GLUED_WORD = re.compile(r"\S=\?|\?=\S")  # encoded words touching text, which m
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(?==\?)")
 _BASE64_NOISE = re.compile(rb"[^A-Za-z0-9+/]")
 _TAG = re.compile(r"<[^<>]*>")
-_LINE_BREAK_TAG = re.compile(r"<(?:br|/p|/div|/tr|/td|/th|/li|/h[1-6]|/table|/blockquote)\b[^<>]*>", re.IGNORECASE)
+_LINE_BREAK_TAG = re.compile(
+    r"<(?:br|/p|/div|/tr|/td|/th|/li|/h[1-6]|/table|/blockquote)\b[^<>]*>", re.IGNORECASE
+)
 _BLOCK_ENDS = (("<!--", "-->"), (r"<script\b", "</script"), (r"<style\b", "</style"), (r"<head\b", "</head"))
-_DROPPED_BLOCKS = [(re.compile(start, re.IGNORECASE), re.compile(end, re.IGNORECASE)) for start, end in _BLOCK_ENDS]
+_DROPPED_BLOCKS = [
+    (re.compile(start, re.IGNORECASE), re.compile(end, re.IGNORECASE)) for start, end in _BLOCK_ENDS
+]
 # Codecs that are not charsets, or whose decoders are super-linear on hostile input.
 _REFUSED_CODECS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
 _IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "8bits", "binary", "plain", "text"})
@@ -51,10 +55,27 @@ MAX_GUESS_BYTES = 16_384
 MIN_SINGLE_BYTE_GUESS = 64  # 8-bit bytes of header text before a single-byte guess is believed
 _ASCII_PROBE = bytes(range(0x20, 0x7F))
 _EIGHT_BIT = bytes(range(0x80, 0x100))
-_MULTIBYTE_CODECS = frozenset({
-    "gb18030", "gbk", "gb2312", "hz", "big5", "big5hkscs", "cp950", "cp949", "euc_kr", "johab", "euc_jp",
-    "euc_jis_2004", "euc_jisx0213", "shift_jis", "cp932", "shift_jis_2004", "shift_jisx0213",
-})
+_MULTIBYTE_CODECS = frozenset(
+    {
+        "gb18030",
+        "gbk",
+        "gb2312",
+        "hz",
+        "big5",
+        "big5hkscs",
+        "cp950",
+        "cp949",
+        "euc_kr",
+        "johab",
+        "euc_jp",
+        "euc_jis_2004",
+        "euc_jisx0213",
+        "shift_jis",
+        "cp932",
+        "shift_jis_2004",
+        "shift_jisx0213",
+    }
+)
 # No header is UTF-16 or UTF-32 (they would put NULs in it): guesses of those are noise.
 _NOT_HEADER_CODECS = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
 # Labels whose codec is a strict subset of what mailers actually send under them (as WHATWG reads them).

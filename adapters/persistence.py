@@ -90,9 +90,7 @@ class StoreConfig:
                 connect_args["options"] = f"-csearch_path={schema}"
             return create_engine(url, connect_args=connect_args, pool_size=5, max_overflow=5)
         private_sqlite_file(self.sqlite_path)
-        engine = create_engine(
-            f"sqlite:///{self.sqlite_path}", connect_args={"check_same_thread": False}
-        )
+        engine = create_engine(f"sqlite:///{self.sqlite_path}", connect_args={"check_same_thread": False})
         configure_sqlite(engine, scratch)
         return engine
 

@@ -20,12 +20,14 @@ def _hash(token: str) -> str:
 def issue_token(engine: Engine, workspace_id: str, member_id: str) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        conn.execute(api_tokens.insert().values(
-            token_hash=_hash(token),
-            workspace_id=workspace_id,
-            member_id=member_id,
-            created_at=datetime.now(UTC).isoformat(),
-        ))
+        conn.execute(
+            api_tokens.insert().values(
+                token_hash=_hash(token),
+                workspace_id=workspace_id,
+                member_id=member_id,
+                created_at=datetime.now(UTC).isoformat(),
+            )
+        )
     return token
 
 
@@ -33,8 +35,9 @@ def resolve_token(engine: Engine, token: str) -> tuple[str, str] | None:
     """(workspace id, member id) of a token, or None."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(api_tokens.c.workspace_id, api_tokens.c.member_id)
-            .where(api_tokens.c.token_hash == _hash(token))
+            select(api_tokens.c.workspace_id, api_tokens.c.member_id).where(
+                api_tokens.c.token_hash == _hash(token)
+            )
         ).first()
     return (row.workspace_id, row.member_id) if row else None
 

@@ -103,8 +103,12 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         keystore=keystore, ledger=SqlUidLedger(engine), tokens=SqlApiTokens(engine), rebuilds=ViewRebuilds(store),
     )  # fmt: skip
     runtime.connectors = lambda timeout, threshold: ImapConnectors(runtime, timeout, threshold)
-    runtime.services = Services.build(app, keystore, runtime.connectors(LOGIN_TIMEOUT, None), parse_message, sealer)
-    runtime.background = BackgroundSyncs(lambda progress: runtime.imap_sync(progress=progress), runtime.catch_up)
+    runtime.services = Services.build(
+        app, keystore, runtime.connectors(LOGIN_TIMEOUT, None), parse_message, sealer
+    )
+    runtime.background = BackgroundSyncs(
+        lambda progress: runtime.imap_sync(progress=progress), runtime.catch_up
+    )
     runtime.services.mailboxes.start_sync = runtime.background.start
     return runtime
 

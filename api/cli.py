@@ -47,19 +47,35 @@ _open = open_command_runtime  # a command's runtime waits for a running server's
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int | None, typer.Option(help="API processes (default: the CPU count).", min=1)] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="API processes (default: the CPU count).", min=1)
+    ] = None,
 ) -> None:
     """Serve the HTTP API with N worker processes; the one holding the views lock applies events."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
     open_runtime().close()  # schema and master key made once, before the workers race for them
-    log_config = {**LOGGING_CONFIG, "loggers": {
-        **LOGGING_CONFIG["loggers"],
-        **{name: {"handlers": ["default"], "level": "INFO"} for name in ("adapters", "api", "projections")},
-    }}
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers or os.cpu_count() or 1,
-                log_level="info", log_config=log_config, timeout_worker_healthcheck=WORKER_START_SECONDS)
+    log_config = {
+        **LOGGING_CONFIG,
+        "loggers": {
+            **LOGGING_CONFIG["loggers"],
+            **{
+                name: {"handlers": ["default"], "level": "INFO"}
+                for name in ("adapters", "api", "projections")
+            },
+        },
+    }
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or os.cpu_count() or 1,
+        log_level="info",
+        log_config=log_config,
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
+    )
 
 
 @workspace_app.command("create")
@@ -108,7 +124,9 @@ def import_mail(
                 progress.update(task, advance=n, rate=f"{rate:,.0f} msg/s")
 
             try:
-                totals = runtime.services.ingest.import_messages(mailbox, group(parsed(read_messages(path))), advance)
+                totals = runtime.services.ingest.import_messages(
+                    mailbox, group(parsed(read_messages(path))), advance
+                )
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
@@ -116,14 +134,18 @@ def import_mail(
         elapsed = time.perf_counter() - started
     finally:
         runtime.close()
-    typer.echo(json.dumps({
-        "seen": totals.seen,
-        "synced": totals.synced,
-        "skipped": dict(totals.skipped),
-        "rejected": dict(totals.rejected),
-        "seconds": round(elapsed, 3),
-        "messages_per_second": round(totals.seen / elapsed, 1) if elapsed else None,
-    }))
+    typer.echo(
+        json.dumps(
+            {
+                "seen": totals.seen,
+                "synced": totals.synced,
+                "skipped": dict(totals.skipped),
+                "rejected": dict(totals.rejected),
+                "seconds": round(elapsed, 3),
+                "messages_per_second": round(totals.seen / elapsed, 1) if elapsed else None,
+            }
+        )
+    )
 
 
 @app.command()
@@ -256,7 +278,9 @@ def _peak_rss_mb() -> dict[str, float]:
 
 @app.command()
 def sync(
-    mailbox: Annotated[str | None, typer.Option("--mailbox", help="One mailbox id (default: every active one).")] = None,
+    mailbox: Annotated[
+        str | None, typer.Option("--mailbox", help="One mailbox id (default: every active one).")
+    ] = None,
 ) -> None:
     """One sync pass: the full history the first time, then only what changed."""
     runtime = _open()
@@ -269,7 +293,9 @@ def sync(
                 if (mailbox_id, folder) not in tasks:
                     tasks[mailbox_id, folder] = progress.add_task(folder, total=total, rate="")
                 rate = sum(t.completed for t in progress.tasks) / max(time.perf_counter() - started, 1e-9)
-                progress.update(tasks[mailbox_id, folder], completed=done, total=total, rate=f"{rate:,.0f} msg/s")
+                progress.update(
+                    tasks[mailbox_id, folder], completed=done, total=total, rate=f"{rate:,.0f} msg/s"
+                )
 
             service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD, progress=advance)
             try:
@@ -284,13 +310,17 @@ def sync(
     finally:
         runtime.close()
     fetched = sum(r.fetched for r in reports)
-    typer.echo(json.dumps({
-        "mailboxes": [r.as_dict() for r in reports],
-        "fetched": fetched,
-        "seconds": round(elapsed, 3),
-        "messages_per_second": round(fetched / elapsed, 1) if elapsed else None,
-        "peak_rss_mb": _peak_rss_mb(),
-    }))
+    typer.echo(
+        json.dumps(
+            {
+                "mailboxes": [r.as_dict() for r in reports],
+                "fetched": fetched,
+                "seconds": round(elapsed, 3),
+                "messages_per_second": round(fetched / elapsed, 1) if elapsed else None,
+                "peak_rss_mb": _peak_rss_mb(),
+            }
+        )
+    )
     if any(r.status != "active" or r.reason for r in reports):
         raise typer.Exit(1)
 
@@ -299,7 +329,9 @@ def sync(
 def worker(
     once: Annotated[bool, typer.Option(help="One pass over every active mailbox, then exit.")] = False,
     max_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
-    poll_seconds: Annotated[float, typer.Option(help="Longest wait between passes (IDLE or polling).")] = 60.0,
+    poll_seconds: Annotated[
+        float, typer.Option(help="Longest wait between passes (IDLE or polling).")
+    ] = 60.0,
 ) -> None:
     """Keep every connected mailbox in sync: IDLE where the server offers it, else polling."""
     import signal
@@ -316,7 +348,9 @@ def worker(
             runtime.wait_for(report.position)
         except Exception as error:  # noqa: BLE001 - the next pass catches up again
             console.print(f"[yellow]views not caught up: {error}")
-        console.print(f"{report.mailbox_id}: {report.status} {report.reason} fetched {report.fetched}".rstrip())
+        console.print(
+            f"{report.mailbox_id}: {report.status} {report.reason} fetched {report.fetched}".rstrip()
+        )
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -15,7 +15,11 @@ Generate = Callable[..., Iterable[tuple[str, bytes]]]  # adapters/mailgen.py gen
 
 
 def create_demo(
-    runtime: Runtime, messages: int, progress: Callable[[int], None], generate: Generate, now: datetime | None = None
+    runtime: Runtime,
+    messages: int,
+    progress: Callable[[int], None],
+    generate: Generate,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The demo's mail covers the two years up to `now` (default: the wall clock), never later."""
     services = runtime.services
@@ -31,7 +35,10 @@ def create_demo(
     bob_box = services.mailboxes.register(workspace_id, bob, "upload", f"bob@{DOMAIN}", []).id
     position = services.mailboxes.change(workspace_id, alice_box, alice, sharing="subject")
     share = messages * 2 // 3
-    for mailbox_id, owner, count, seed in ((alice_box, "alice", share, 7), (bob_box, "bob", messages - share, 11)):
+    for mailbox_id, owner, count, seed in (
+        (alice_box, "alice", share, 7),
+        (bob_box, "bob", messages - share, 11),
+    ):
         mail = generate(count, seed=seed, owner=f"{owner}@{DOMAIN}", internal_domain=DOMAIN, end=end)
         raw = ((folder, f"demo-{owner}-{n}", data) for n, (folder, data) in enumerate(mail))
         position = services.ingest.import_raw(mailbox_id, raw, progress).position or position

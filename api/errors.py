@@ -116,9 +116,7 @@ def _handler(status: int, title: str):  # type: ignore[no-untyped-def]
 
 async def _validation(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
-    ]
+    errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
     return problem(422, "Unprocessable Content", "the request is not valid", errors=errors)
 
 

@@ -56,8 +56,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     errors.install(app)
     app.add_middleware(BodyLimits)  # before routing, body parsing and authentication
     for module in (
-        members, settings_routes, mailboxes, mailbox_connections, records, leads, intelligence, emails,
-        shares, audit,
+        members,
+        settings_routes,
+        mailboxes,
+        mailbox_connections,
+        records,
+        leads,
+        intelligence,
+        emails,
+        shares,
+        audit,
     ):
         app.include_router(module.router)
     return app

@@ -31,12 +31,15 @@ MAX_INT = 2**63 - 1
 _CHECK_KEY = b"mailtrail-cursor"
 _CHECK_SIZE = 6
 
-CursorParam = Annotated[str | None, Query(
-    max_length=MAX_CURSOR,
-    pattern=r"^[A-Za-z0-9_-]+$",
-    description="`next` from the previous page of the same list and sort: an opaque base64url token "
-                "(the last item's sort key and id); any other value is a 422.",
-)]
+CursorParam = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_CURSOR,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next` from the previous page of the same list and sort: an opaque base64url token "
+        "(the last item's sort key and id); any other value is a 422.",
+    ),
+]
 LimitParam = Annotated[int, Query(ge=1, le=200)]
 
 # Kinds of key parts: "text" (a string), "number" (finite float or int), "int" (a signed 64-bit integer).

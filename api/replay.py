@@ -32,8 +32,9 @@ class _OneAtATime:
     @contextmanager
     def held(self) -> Iterator[None]:
         if not self._lock.acquire(blocking=False):
-            raise BusyError("another replay is rebuilding the views; retry later",
-                            math.ceil(self._last_seconds))
+            raise BusyError(
+                "another replay is rebuilding the views; retry later", math.ceil(self._last_seconds)
+            )
         started = time.monotonic()
         try:
             yield
@@ -97,7 +98,11 @@ def fresh_views(
         live = runtime.catch_up()
         target = live if until is None else min(until, live)
         rebuilds = runtime.rebuilds
-        source = None if workspace_id is None else rebuilds.workspace_source(runtime.app, runtime.engine, workspace_id)
+        source = (
+            None
+            if workspace_id is None
+            else rebuilds.workspace_source(runtime.app, runtime.engine, workspace_id)
+        )
         with rebuilds.scratch_store() as engine:
             yield engine, rebuilds.rebuild(runtime.app, engine, target, progress, source)
 

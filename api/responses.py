@@ -20,4 +20,7 @@ class ProblemResponse(OrjsonResponse):
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> ProblemResponse:
-    return ProblemResponse({"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}, status_code=status)
+    return ProblemResponse(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra},
+        status_code=status,
+    )

@@ -45,7 +45,9 @@ class Runtime:
     rebuilds: ViewRebuilds  # the views rebuilt into a scratch store, for a replay
     resolver: Resolver = socket.getaddrinfo  # every outbound connection's lookups (tests inject a stub)
     services: Services = field(init=False)
-    connectors: Callable[[float, int | None], MailConnector] = field(init=False)  # (timeout, process threshold)
+    connectors: Callable[[float, int | None], MailConnector] = field(
+        init=False
+    )  # (timeout, process threshold)
     background: BackgroundSyncs = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -58,7 +60,11 @@ class Runtime:
         return open_runtime(settings, hold_views_lock=hold_views_lock)
 
     def imap_sync(
-        self, *, process_threshold: int | None = None, progress: SyncProgress | None = None, timeout: float = 60.0
+        self,
+        *,
+        process_threshold: int | None = None,
+        progress: SyncProgress | None = None,
+        timeout: float = 60.0,
     ) -> ImapSync:
         """An IMAP pass over this runtime's stores, key store and connectors."""
         connector = self.connectors(timeout, process_threshold)
@@ -81,7 +87,9 @@ class Runtime:
         leave no trace."""
         self.catch_up() if position is None else self.wait_for(position)
         with self.engine.connect() as conn:
-            erased = [r.id for r in conn.execute(select(mailboxes.c.id).where(mailboxes.c.erased_at.is_not(None)))]
+            erased = [
+                r.id for r in conn.execute(select(mailboxes.c.id).where(mailboxes.c.erased_at.is_not(None)))
+            ]
         for mailbox_id in erased:
             if self.sealer.exists(mailbox_id):
                 self.sealer.destroy(mailbox_id)
@@ -96,8 +104,10 @@ class Runtime:
         """Be the views' applier when the lock is free (now, or once its holder goes), keeping
         them caught up with every process's writes; otherwise serve reads and wait for it."""
         self._thread = threading.Thread(
-            target=self.views.run, args=(self._stop, self.settings.projection_poll_seconds),
-            name="projections", daemon=True,
+            target=self.views.run,
+            args=(self._stop, self.settings.projection_poll_seconds),
+            name="projections",
+            daemon=True,
         )
         self._thread.start()
 

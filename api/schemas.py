@@ -73,7 +73,14 @@ class MailboxChange(ConnectionChange):
         default=None, description="disconnect or reconnect; the mailbox keeps its cursor and history"
     )
 
-    CONNECTION_FIELDS: ClassVar[tuple[str, ...]] = ("username", "password", "host", "port", "security", "folders")
+    CONNECTION_FIELDS: ClassVar[tuple[str, ...]] = (
+        "username",
+        "password",
+        "host",
+        "port",
+        "security",
+        "folders",
+    )
 
 
 class BlocklistEntry(Body):
@@ -115,4 +122,6 @@ class NewContact(Body):
 
 
 class MergeRequest(Body):
-    person_id: str = Field(min_length=1, max_length=64, description="the person merged into the path's person")
+    person_id: str = Field(
+        min_length=1, max_length=64, description="the person merged into the path's person"
+    )

@@ -59,7 +59,9 @@ class MailTrail(Application[UUID]):
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
-    def save_all(self, *aggregates: Aggregate, conflict: str = "a concurrent change conflicted; try again") -> int:
+    def save_all(
+        self, *aggregates: Aggregate, conflict: str = "a concurrent change conflicted; try again"
+    ) -> int:
         """Save atomically and return the last notification id (the position to wait for);
         a conflicting write (a stored version, a taken unique id) is a ConflictError(`conflict`)."""
         try:

@@ -104,7 +104,9 @@ class BatchRecorder:
             result.met[copy_id] += 1
             nth = self.seen[copy_id] + result.met[copy_id]  # the how-manieth time this run meets it
             everyone = participants(item)
-            reason = skip_reason(everyone, internal, exclusions, mailbox.blocklist, unparsed_participants(item))
+            reason = skip_reason(
+                everyone, internal, exclusions, mailbox.blocklist, unparsed_participants(item)
+            )
             if reason is not None:
                 result.skipped[reason] += 1
                 skipped_keys.setdefault(reason, set()).add(skip_key(copy_id))
@@ -156,7 +158,12 @@ class BatchRecorder:
                 skipped_keys.setdefault(BATCH_RECORD_LIMIT, set()).add(skip_key(copy_id))
         result.synced = len(copies)
         mailbox.record_batch(
-            folder, cursor, result.synced, skipped_keys, result.rejected, sorted(blocked_threads),
+            folder,
+            cursor,
+            result.synced,
+            skipped_keys,
+            result.rejected,
+            sorted(blocked_threads),
             stored=[skip_key(copy_id) for copy_id in copies],
         )
         return result, [*copies.values(), *records.values()]
@@ -182,9 +189,7 @@ class BatchRecorder:
             self.known.add(claim_id)
             return False
         person = Person(workspace_id=workspace_id, name=name, addresses=[address], origin=origin)
-        records[claim_id] = AddressClaim(
-            workspace_id=workspace_id, address=address, person_id=str(person.id)
-        )
+        records[claim_id] = AddressClaim(workspace_id=workspace_id, address=address, person_id=str(person.id))
         records[person.id] = person
         for company in new_companies(self.app, workspace_id, [address], origin, self.known):
             if company.id not in records:

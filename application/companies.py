@@ -10,7 +10,11 @@ from domain.company import Company
 
 
 def new_companies(
-    app: MailTrail, workspace_id: str, addresses: list[str], origin: dict[str, Any], known: set[UUID] | None = None
+    app: MailTrail,
+    workspace_id: str,
+    addresses: list[str],
+    origin: dict[str, Any],
+    known: set[UUID] | None = None,
 ) -> list[Company]:
     """New companies for the non-free-mail domains of `addresses` (`known`: ids seen to exist)."""
     companies: dict[UUID, Company] = {}

@@ -71,8 +71,9 @@ def _stream(member: int, stream: int, count: int) -> list[tuple[str, Any]]:
     def rename(match: re.Match[bytes]) -> bytes:
         return b"-" + match.group(1) + suffix + b".example"
 
-    for n, (folder, raw) in enumerate(generate_messages(count, seed=1000 * (stream + 1) + member, owner=owner,
-                                                        internal_domain=DOMAIN)):
+    for n, (folder, raw) in enumerate(
+        generate_messages(count, seed=1000 * (stream + 1) + member, owner=owner, internal_domain=DOMAIN)
+    ):
         raw = _COMPANY.sub(rename, raw)
         out.append((f"{member}\t{folder}", to_item(raw, f"bench-{member}-{stream}-{n}", parse_message)))
     return out
@@ -81,8 +82,11 @@ def _stream(member: int, stream: int, count: int) -> list[tuple[str, Any]]:
 def _parsed(messages: int, workers: int) -> Iterator[tuple[str, Any]]:
     """Every mailbox's mail in order (member 0 stream 0, member 0 stream 1, member 1 ...), each
     stream generated and parsed by a pool of worker processes, a few streams ahead of the caller."""
-    tasks = [(k, stream, share // STREAMS + (1 if stream < share % STREAMS else 0))
-             for k, share in enumerate(_shares(messages)) for stream in range(STREAMS)]
+    tasks = [
+        (k, stream, share // STREAMS + (1 if stream < share % STREAMS else 0))
+        for k, share in enumerate(_shares(messages))
+        for stream in range(STREAMS)
+    ]
     if workers == 0:
         for task in tasks:
             yield from _stream(*task)
@@ -113,10 +117,15 @@ def code_version() -> dict[str, str]:
 
     head = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head() or ""
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit, dirty = "unknown", ""
     return {"commit": commit + ("+dirty" if dirty else ""), "alembic_head": head}
@@ -130,8 +139,13 @@ def view_tables(runtime: Runtime) -> list[str]:
     from adapters.datakeys import data_keys
     from adapters.secret_tables import secret_metadata
 
-    keep = {"alembic_version", api_tokens.name, data_keys.name, *secret_metadata.tables,
-            str(getattr(runtime.app.recorder, "events_table_name", "stored_events"))}
+    keep = {
+        "alembic_version",
+        api_tokens.name,
+        data_keys.name,
+        *secret_metadata.tables,
+        str(getattr(runtime.app.recorder, "events_table_name", "stored_events")),
+    }
     present = set(inspect(runtime.engine).get_table_names())
     known = [t.name for t in reversed(metadata.sorted_tables) if t.name in present and t.name not in keep]
     others = sorted(present - keep - set(known) - {n for n in present if "snapshot" in n})
@@ -165,13 +179,26 @@ def project(runtime: Runtime, progress: Progress | None = None) -> dict[str, Any
     else:
         with engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
-    return {"position": position, "seconds": {"empty": round(emptied, 1), "rebuild": round(rebuilt, 1),
-                                              "finish": round(time.perf_counter() - started - emptied - rebuilt, 1)},
-            "events_per_s": round(position / rebuilt) if rebuilt else None, "code": code_version()}
+    return {
+        "position": position,
+        "seconds": {
+            "empty": round(emptied, 1),
+            "rebuild": round(rebuilt, 1),
+            "finish": round(time.perf_counter() - started - emptied - rebuilt, 1),
+        },
+        "events_per_s": round(position / rebuilt) if rebuilt else None,
+        "code": code_version(),
+    }
 
 
-def build(url: str, messages: int, progress: Progress | None = None, master_key: str | None = None,
-          workers: int | None = None, views_progress: Progress | None = None) -> dict[str, Any]:
+def build(
+    url: str,
+    messages: int,
+    progress: Progress | None = None,
+    master_key: str | None = None,
+    workers: int | None = None,
+    views_progress: Progress | None = None,
+) -> dict[str, Any]:
     """Fill the empty store at `url` with `messages` messages; return its manifest."""
     master_key = master_key or new_master_key()
     workers = max(1, default_workers()) if workers is None else workers
@@ -180,12 +207,18 @@ def build(url: str, messages: int, progress: Progress | None = None, master_key:
     try:
         app = runtime.app
         services = runtime.services
-        workspace_id, admin, _ = services.workspaces.create_workspace("Bench", DOMAIN, "Member 0", f"m0@{DOMAIN}", "enterprise")
+        workspace_id, admin, _ = services.workspaces.create_workspace(
+            "Bench", DOMAIN, "Member 0", f"m0@{DOMAIN}", "enterprise"
+        )
         services.workspaces.update_settings(workspace_id, {"record_creation": "all"})
-        members = [admin] + [services.workspaces.add_member(workspace_id, f"Member {k}", [f"m{k}@{DOMAIN}"], "member").id
-                             for k in range(1, MEMBERS)]
-        boxes = [services.mailboxes.register(workspace_id, member, "upload", f"m{k}@{DOMAIN}", []).id
-                 for k, member in enumerate(members)]
+        members = [admin] + [
+            services.workspaces.add_member(workspace_id, f"Member {k}", [f"m{k}@{DOMAIN}"], "member").id
+            for k in range(1, MEMBERS)
+        ]
+        boxes = [
+            services.mailboxes.register(workspace_id, member, "upload", f"m{k}@{DOMAIN}", []).id
+            for k, member in enumerate(members)
+        ]
         _import(app, boxes, messages, progress, workers)
         imported = time.perf_counter() - started
         start = getattr(views_progress, "start", None)  # a progress bar: the rebuild's total is known now
@@ -194,14 +227,23 @@ def build(url: str, messages: int, progress: Progress | None = None, master_key:
         views = project(runtime, views_progress)
         projected = time.perf_counter() - started - imported
         manifest = _landmarks(runtime, workspace_id)
-        manifest.update({
-            "url": url, "messages": messages, "master_key": master_key, "workspace_id": workspace_id,
-            "token": issue_token(runtime.engine, workspace_id, admin),
-            "seconds": {"import": round(imported, 1), "project": round(projected, 1),
-                        "landmarks": round(time.perf_counter() - started - imported - projected, 1)},
-            "import_per_s": round(messages / imported) if imported else None,
-            "events": runtime.app.recorder.max_notification_id(), "views": views,
-        })
+        manifest.update(
+            {
+                "url": url,
+                "messages": messages,
+                "master_key": master_key,
+                "workspace_id": workspace_id,
+                "token": issue_token(runtime.engine, workspace_id, admin),
+                "seconds": {
+                    "import": round(imported, 1),
+                    "project": round(projected, 1),
+                    "landmarks": round(time.perf_counter() - started - imported - projected, 1),
+                },
+                "import_per_s": round(messages / imported) if imported else None,
+                "events": runtime.app.recorder.max_notification_id(),
+                "views": views,
+            }
+        )
         return manifest
     finally:
         runtime.close()
@@ -224,34 +266,57 @@ def _landmarks(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
         person_id, person_emails = conn.execute(
             select(person_addresses.c.person_id, emails)
-            .join(email_participants, (email_participants.c.workspace_id == person_addresses.c.workspace_id)
-                  & (email_participants.c.address == person_addresses.c.address))
+            .join(
+                email_participants,
+                (email_participants.c.workspace_id == person_addresses.c.workspace_id)
+                & (email_participants.c.address == person_addresses.c.address),
+            )
             .where(person_addresses.c.workspace_id == workspace_id)
-            .group_by(person_addresses.c.person_id).order_by(emails.desc()).limit(1)
+            .group_by(person_addresses.c.person_id)
+            .order_by(emails.desc())
+            .limit(1)
         ).one()
         company_id, domain, company_emails = conn.execute(
             select(companies.c.id, companies.c.domain, emails)
-            .join(email_participants, (email_participants.c.workspace_id == companies.c.workspace_id)
-                  & (email_participants.c.domain == companies.c.domain))
+            .join(
+                email_participants,
+                (email_participants.c.workspace_id == companies.c.workspace_id)
+                & (email_participants.c.domain == companies.c.domain),
+            )
             .where(companies.c.workspace_id == workspace_id)
-            .group_by(companies.c.id, companies.c.domain).order_by(emails.desc()).limit(1)
+            .group_by(companies.c.id, companies.c.domain)
+            .order_by(emails.desc())
+            .limit(1)
         ).one()
-        contacts = list(conn.execute(
-            select(person_addresses.c.person_id).where(person_addresses.c.workspace_id == workspace_id,
-                                                       person_addresses.c.domain == domain)
-            .distinct().order_by(person_addresses.c.person_id).limit(LEAD_CONTACTS)
-        ).scalars())
-        people_count = conn.execute(select(func.count()).select_from(person_addresses)
-                                    .where(person_addresses.c.workspace_id == workspace_id)).scalar()
-        company_count = conn.execute(select(func.count()).select_from(companies)
-                                     .where(companies.c.workspace_id == workspace_id)).scalar()
+        contacts = list(
+            conn.execute(
+                select(person_addresses.c.person_id)
+                .where(person_addresses.c.workspace_id == workspace_id, person_addresses.c.domain == domain)
+                .distinct()
+                .order_by(person_addresses.c.person_id)
+                .limit(LEAD_CONTACTS)
+            ).scalars()
+        )
+        people_count = conn.execute(
+            select(func.count())
+            .select_from(person_addresses)
+            .where(person_addresses.c.workspace_id == workspace_id)
+        ).scalar()
+        company_count = conn.execute(
+            select(func.count()).select_from(companies).where(companies.c.workspace_id == workspace_id)
+        ).scalar()
     lead_id = runtime.services.records.create_lead(workspace_id, f"Lead at {domain}", contacts).id
     runtime.catch_up()
     return {
-        "person_id": person_id, "person_emails": person_emails,
-        "company_id": company_id, "company_domain": domain, "company_emails": company_emails,
-        "lead_id": lead_id, "lead_contacts": len(contacts),
-        "people_addresses": people_count, "companies": company_count,
+        "person_id": person_id,
+        "person_emails": person_emails,
+        "company_id": company_id,
+        "company_domain": domain,
+        "company_emails": company_emails,
+        "lead_id": lead_id,
+        "lead_contacts": len(contacts),
+        "people_addresses": people_count,
+        "companies": company_count,
     }
 
 

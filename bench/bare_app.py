@@ -15,10 +15,21 @@ PAGE = 50
 
 def _item(n: int) -> dict[str, Any]:
     ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"bare/{n}/{k}")) for k in range(4)]
-    touch = {"at": "2025-06-02T10:00:00+00:00", "member_id": ids[1], "direction": "received", "email_id": ids[2]}
-    return {"id": ids[0], "name": f"Person {n}", "emails": [f"person{n}@northwind-{n % 60}.example"],
-            "company_ids": [ids[3]], "created_at": "2025-01-01T00:00:00+00:00", "origin": {"kind": "sync"},
-            "interactions": {"first": touch, "last": touch, "count": n}}
+    touch = {
+        "at": "2025-06-02T10:00:00+00:00",
+        "member_id": ids[1],
+        "direction": "received",
+        "email_id": ids[2],
+    }
+    return {
+        "id": ids[0],
+        "name": f"Person {n}",
+        "emails": [f"person{n}@northwind-{n % 60}.example"],
+        "company_ids": [ids[3]],
+        "created_at": "2025-01-01T00:00:00+00:00",
+        "origin": {"kind": "sync"},
+        "interactions": {"first": touch, "last": touch, "count": n},
+    }
 
 
 def create_app() -> FastAPI:

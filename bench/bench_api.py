@@ -76,17 +76,33 @@ class KeptPostgres(PostgresServer):
             pw = pwd.getpwnam("postgres")
             os.chown(self.home, pw.pw_uid, pw.pw_gid)
         if not (self.datadir / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.datadir), "-U", self.user, "-A", "trust", "-E", "UTF8",
-                      "--locale=C", "--no-sync", "--no-instructions")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                self.user,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            )
             with open(self.datadir / "postgresql.conf", "a") as conf:
-                conf.write(f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
-                           "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                           "max_connections = 300\nshared_buffers = 256MB\nlog_min_messages = warning\n")
+                conf.write(
+                    f"\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
+                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                    "max_connections = 300\nshared_buffers = 256MB\nlog_min_messages = warning\n"
+                )
         if (self.datadir / "postmaster.pid").exists():  # left running by an interrupted run
             self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w", check=False)
         self.logfile.unlink(missing_ok=True)  # a FATAL of an earlier run's log would read as this start's
         self.port = free_port()
-        self._run("pg_ctl", "start", "-W", "-D", str(self.datadir), "-l", str(self.logfile), "-o", f"-p {self.port}")
+        self._run(
+            "pg_ctl", "start", "-W", "-D", str(self.datadir), "-l", str(self.logfile), "-o", f"-p {self.port}"
+        )
         if not self._wait_ready():
             raise RuntimeError(f"PostgreSQL did not start in {self.home}")
 
@@ -122,8 +138,15 @@ class Bar:
                 TimeRemainingColumn,
             )
 
-            self._rich = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+            self._rich = Progress(
+                TextColumn(label),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(unit),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self._rich.start()
             self._task = self._rich.add_task(label, total=total)
 
@@ -141,7 +164,9 @@ class Bar:
             elapsed = time.perf_counter() - self.started
             rate = self.done / elapsed if elapsed else 0
             left = (self.total - self.done) / rate if rate else 0
-            log(f"  {self.label}: {self.done:,} of {self.total:,} {self.unit} ({rate:,.0f}/s, ~{left / 60:.0f} min left)")
+            log(
+                f"  {self.label}: {self.done:,} of {self.total:,} {self.unit} ({rate:,.0f}/s, ~{left / 60:.0f} min left)"
+            )
 
     def close(self) -> None:
         if self._rich is not None:
@@ -158,7 +183,9 @@ def store_url(backend: str, size: int, directory: Path, server_url: str | None) 
 def discard_unfinished(backend: str, directory: Path, url: str) -> None:
     """A store without its manifest is what an interrupted build left: start it again from empty."""
     if backend == "sqlite":
-        leftovers = [f for f in directory.iterdir() if f.name.startswith("mailtrail.db") or f.name == "master.key"]
+        leftovers = [
+            f for f in directory.iterdir() if f.name.startswith("mailtrail.db") or f.name == "master.key"
+        ]
         for file in leftovers:
             file.unlink()
         if leftovers:
@@ -172,8 +199,14 @@ def discard_unfinished(backend: str, directory: Path, url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def store_for(backend: str, size: int, home: Path, server_url: str | None, reproject_views: str = "auto",
-              workers: int | None = None) -> dict[str, Any]:
+def store_for(
+    backend: str,
+    size: int,
+    home: Path,
+    server_url: str | None,
+    reproject_views: str = "auto",
+    workers: int | None = None,
+) -> dict[str, Any]:
     """The manifest of the store (built now unless `home` holds it). A kept store's views are rebuilt
     from its events by the code checked out now when `reproject_views` is "always", or when "auto"
     and the migration head differs from the one that built them (the read side changed its tables)."""
@@ -186,7 +219,9 @@ def store_for(backend: str, size: int, home: Path, server_url: str | None, repro
         built_by = manifest.get("views", {}).get("code", {})
         now = code_version()
         stale = built_by.get("alembic_head") != now["alembic_head"]
-        log(f"reusing the {backend} store of {size:,} messages in {directory} (views built by {built_by or 'an older builder'})")
+        log(
+            f"reusing the {backend} store of {size:,} messages in {directory} (views built by {built_by or 'an older builder'})"
+        )
         if reproject_views == "always" or (reproject_views == "auto" and stale):
             log(f"rebuilding its views from its {manifest['events']:,} events with {now}")
             bar = Bar("views", manifest["events"], "events")
@@ -194,7 +229,9 @@ def store_for(backend: str, size: int, home: Path, server_url: str | None, repro
                 manifest = reproject(manifest, bar)
             finally:
                 bar.close()
-            log(f"views rebuilt: {manifest['views']['seconds']} ({manifest['views']['events_per_s']:,} events/s)")
+            log(
+                f"views rebuilt: {manifest['views']['seconds']} ({manifest['views']['events_per_s']:,} events/s)"
+            )
             save_manifest(directory, manifest)
         return {**manifest, "dir": str(directory)}
     discard_unfinished(backend, directory, url)
@@ -206,18 +243,23 @@ def store_for(backend: str, size: int, home: Path, server_url: str | None, repro
         imported.close()
         views.close()
     save_manifest(directory, manifest)
-    log(f"built: {manifest['events']:,} events, {manifest['people_addresses']:,} people addresses, "
+    log(
+        f"built: {manifest['events']:,} events, {manifest['people_addresses']:,} people addresses, "
         f"{manifest['companies']:,} companies; seconds {manifest['seconds']} ({manifest['import_per_s']:,} msg/s "
-        f"imported, views at {manifest['views']['events_per_s']:,} events/s)")
+        f"imported, views at {manifest['views']['events_per_s']:,} events/s)"
+    )
     return {**manifest, "dir": str(directory)}
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str], cwd: Path, workers: int, log_path: Path) -> Iterator[None]:
+def serving(
+    command: list[str], env: dict[str, str], cwd: Path, workers: int, log_path: Path
+) -> Iterator[None]:
     """A server (mailtrail serve, or uvicorn for the bare app) until every worker has started."""
     with log_path.open("w") as out:
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while log_path.read_text().count("Application startup complete") < workers:
@@ -234,15 +276,20 @@ def serving(command: list[str], env: dict[str, str], cwd: Path, workers: int, lo
                 proc.wait()
 
 
-def endpoints(base: str, headers: dict[str, str], manifest: dict[str, Any], deep: int) -> dict[str, dict[str, Any]]:
+def endpoints(
+    base: str, headers: dict[str, str], manifest: dict[str, Any], deep: int
+) -> dict[str, dict[str, Any]]:
     """Each benchmarked path, fetched once (status and time of one request); deep pages by cursor."""
     person, company, lead = manifest["person_id"], manifest["company_id"], manifest["lead_id"]
     paths = {
-        "people": f"/people?limit={LIMIT}", "companies": f"/companies?limit={LIMIT}", "emails": f"/emails?limit={LIMIT}",
+        "people": f"/people?limit={LIMIT}",
+        "companies": f"/companies?limit={LIMIT}",
+        "emails": f"/emails?limit={LIMIT}",
         "person_emails": f"/people/{person}/emails?limit={LIMIT}",
         "company_emails": f"/companies/{company}/emails?limit={LIMIT}",
         "lead_emails": f"/leads/{lead}/emails?limit={LIMIT}",
-        "person": f"/people/{person}", "person_intelligence": f"/people/{person}/intelligence",
+        "person": f"/people/{person}",
+        "person_intelligence": f"/people/{person}/intelligence",
         "people_by_strength": f"/people?limit={LIMIT}&sort=strength",
         "people_by_last_interaction": f"/people?limit={LIMIT}&sort=last_interaction",
     }
@@ -251,8 +298,11 @@ def endpoints(base: str, headers: dict[str, str], manifest: dict[str, Any], deep
         for name, path in list(paths.items()):
             started = time.perf_counter()
             response = client.get(path)
-            found[name] = {"path": path, "status": response.status_code,
-                           "one_request_s": round(time.perf_counter() - started, 4)}
+            found[name] = {
+                "path": path,
+                "status": response.status_code,
+                "one_request_s": round(time.perf_counter() - started, 4),
+            }
             if response.status_code != 200:
                 log(f"  {path}: {response.status_code} {response.text[:200]}")
             if name in ("people", "companies", "emails") and response.status_code == 200:
@@ -266,14 +316,27 @@ def endpoints(base: str, headers: dict[str, str], manifest: dict[str, Any], deep
                     deep_path = f"{path}&cursor={quote(cursor)}"
                     started = time.perf_counter()
                     status = client.get(deep_path).status_code
-                    found[f"{name}_deep"] = {"path": deep_path, "status": status, "page": page + 1,
-                                             "one_request_s": round(time.perf_counter() - started, 4)}
+                    found[f"{name}_deep"] = {
+                        "path": deep_path,
+                        "status": status,
+                        "page": page + 1,
+                        "one_request_s": round(time.perf_counter() - started, 4),
+                    }
     return found
 
 
 # Issue 12's targets, at the largest store (1,000,000 messages) and 8 connections, on each backend.
-PAGES = ("people", "people_deep", "companies", "companies_deep", "emails", "emails_deep",
-         "person_emails", "company_emails", "lead_emails")  # list and record-email pages
+PAGES = (
+    "people",
+    "people_deep",
+    "companies",
+    "companies_deep",
+    "emails",
+    "emails_deep",
+    "person_emails",
+    "company_emails",
+    "lead_emails",
+)  # list and record-email pages
 PAGE_RATIO, OTHER_RATIO, P99_MS, GROWTH = 0.5, 0.3, 50.0, 1.5
 TARGET_SIZE, TARGET_CONNECTIONS = 1_000_000, 8
 
@@ -308,8 +371,26 @@ def wrk(url: str, token: str, connections: int, duration: float, work: Path) -> 
     script = work / "auth.lua"
     script.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
     threads = max(1, min(connections, os.cpu_count() or 1))
-    proc = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s", "--latency",
-                           "--timeout", "10s", "-s", str(script), url], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(duration))}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     out = proc.stdout
     result: dict[str, Any] = {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
     for pct in ("50", "99"):
@@ -344,8 +425,19 @@ def settle(base: str, headers: dict[str, str], path: str, quick_s: float, limit_
 def run_bare(workers: int, connections: list[int], duration: float, work: Path) -> dict[int, dict[str, Any]]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [str(PYTHON), "-m", "uvicorn", "bench.bare_app:create_app", "--factory", "--workers", str(workers),
-               "--port", str(port), "--timeout-worker-healthcheck", "30"]
+    command = [
+        str(PYTHON),
+        "-m",
+        "uvicorn",
+        "bench.bare_app:create_app",
+        "--factory",
+        "--workers",
+        str(workers),
+        "--port",
+        str(port),
+        "--timeout-worker-healthcheck",
+        "30",
+    ]
     with serving(command, env, ROOT, workers, work / "bare.log"):
         return {c: wrk(f"http://127.0.0.1:{port}/people", "bare", c, duration, work) for c in connections}
 
@@ -363,10 +455,14 @@ def run_store(manifest: dict[str, Any], args: argparse.Namespace, work: Path) ->
         for name, entry in found.items():
             entry["load"] = {}
             for c in args.connections:
-                entry["load"][c] = figures = wrk(base + entry["path"], manifest["token"], c, args.duration, work)
+                entry["load"][c] = figures = wrk(
+                    base + entry["path"], manifest["token"], c, args.duration, work
+                )
                 figures["load_1m"] = round(os.getloadavg()[0], 2)  # the load average right after wrk
                 figures["settle_s"] = settle(base, headers, quick["path"], quick["one_request_s"])
-                log(f"  {name} at {c}: {figures['requests_per_s']:.1f} req/s (settled in {figures['settle_s']} s)")
+                log(
+                    f"  {name} at {c}: {figures['requests_per_s']:.1f} req/s (settled in {figures['settle_s']} s)"
+                )
     return found
 
 
@@ -387,7 +483,9 @@ def summarise(result: dict[str, Any]) -> None:
             continue
         small, large = sizes[ordered[0]]["endpoints"], sizes[ordered[-1]]["endpoints"]
         growth: dict[str, Any] = {}
-        relative: dict[str, Any] = {}  # the same, each p50 over the bare app's p50 of its own run: less load-bound
+        relative: dict[
+            str, Any
+        ] = {}  # the same, each p50 over the bare app's p50 of its own run: less load-bound
         if len(ordered) > 1:
             bare_small, bare_large = sizes[ordered[0]]["bare"], sizes[ordered[-1]]["bare"]
             for name in small:
@@ -396,9 +494,15 @@ def summarise(result: dict[str, Any]) -> None:
                         a, b = small[name]["load"][c]["p50_ms"], large[name]["load"].get(c, {}).get("p50_ms")
                         growth[f"{name}@{c}"] = round(b / a, 2) if a and b else None
                         ba, bb = bare_small.get(c, {}).get("p50_ms"), bare_large.get(c, {}).get("p50_ms")
-                        relative[f"{name}@{c}"] = round((b / bb) / (a / ba), 2) if a and b and ba and bb else None
-            result["p50_growth"][backend] = {"from": int(ordered[0]), "to": int(ordered[-1]), "by_endpoint": growth,
-                                             "relative_to_bare": relative}
+                        relative[f"{name}@{c}"] = (
+                            round((b / bb) / (a / ba), 2) if a and b and ba and bb else None
+                        )
+            result["p50_growth"][backend] = {
+                "from": int(ordered[0]),
+                "to": int(ordered[-1]),
+                "by_endpoint": growth,
+                "relative_to_bare": relative,
+            }
         c = TARGET_CONNECTIONS if TARGET_CONNECTIONS in next(iter(large.values()))["load"] else None
         rows = {}
         for name, entry in large.items():
@@ -406,13 +510,20 @@ def summarise(result: dict[str, Any]) -> None:
             if figures is None:
                 continue
             g = growth.get(f"{name}@{c}")
-            rows[name] = {"ratio": figures["ratio_to_bare"], "ratio_target": ratio_target(name),
-                          "ratio_ok": (figures["ratio_to_bare"] or 0) >= ratio_target(name),
-                          "p99_ms": figures["p99_ms"], "p99_ok": figures["p99_ms"] is not None and figures["p99_ms"] <= P99_MS,
-                          "p50_growth": g, "growth_ok": None if len(ordered) < 2 else (g is not None and g <= GROWTH)}
+            rows[name] = {
+                "ratio": figures["ratio_to_bare"],
+                "ratio_target": ratio_target(name),
+                "ratio_ok": (figures["ratio_to_bare"] or 0) >= ratio_target(name),
+                "p99_ms": figures["p99_ms"],
+                "p99_ok": figures["p99_ms"] is not None and figures["p99_ms"] <= P99_MS,
+                "p50_growth": g,
+                "growth_ok": None if len(ordered) < 2 else (g is not None and g <= GROWTH),
+            }
         result["targets"][backend] = {
-            "size": int(ordered[-1]), "connections": c, "final": int(ordered[-1]) >= TARGET_SIZE and len(ordered) > 1
-            and int(ordered[0]) <= 20_000, "rows": rows,
+            "size": int(ordered[-1]),
+            "connections": c,
+            "final": int(ordered[-1]) >= TARGET_SIZE and len(ordered) > 1 and int(ordered[0]) <= 20_000,
+            "rows": rows,
             "load_average": sizes[ordered[-1]]["load_average"],
         }
 
@@ -422,38 +533,56 @@ def table(result: dict[str, Any]) -> str:
     for backend, sizes in result["backends"].items():
         for size, run in sorted(sizes.items(), key=lambda kv: int(kv[0])):
             lines.append(f"\n{backend}, {int(size):,} messages (load average {run['load_average']}):")
-            lines.append(f"{'endpoint':<27}{'conn':>5}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'x bare':>8}"
-                         f"{'errors':>7}{'1 req s':>9}{'load':>6}  verdict")
+            lines.append(
+                f"{'endpoint':<27}{'conn':>5}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'x bare':>8}"
+                f"{'errors':>7}{'1 req s':>9}{'load':>6}  verdict"
+            )
             for c, bare in run["bare"].items():
-                lines.append(f"{'bare app':<27}{c:>5}{bare['requests_per_s']:>9.1f}{bare['p50_ms'] or 0:>10.2f}"
-                             f"{bare['p99_ms'] or 0:>10.2f}{1:>8.2f}{0:>7}{'':>9}{'':>6}")
+                lines.append(
+                    f"{'bare app':<27}{c:>5}{bare['requests_per_s']:>9.1f}{bare['p50_ms'] or 0:>10.2f}"
+                    f"{bare['p99_ms'] or 0:>10.2f}{1:>8.2f}{0:>7}{'':>9}{'':>6}"
+                )
             for name, entry in run["endpoints"].items():
                 for c, f in entry["load"].items():
                     errors = f["non_2xx"] + f["timeouts"]
-                    lines.append(f"{name:<27}{c:>5}{f['requests_per_s']:>9.1f}{f['p50_ms'] or 0:>10.2f}"
-                                 f"{f['p99_ms'] or 0:>10.2f}{f['ratio_to_bare'] or 0:>8.3f}{errors:>7}"
-                                 f"{entry['one_request_s']:>9.3f}{f.get('load_1m', 0):>6.1f}  {f.get('verdict', '')}")
+                    lines.append(
+                        f"{name:<27}{c:>5}{f['requests_per_s']:>9.1f}{f['p50_ms'] or 0:>10.2f}"
+                        f"{f['p99_ms'] or 0:>10.2f}{f['ratio_to_bare'] or 0:>8.3f}{errors:>7}"
+                        f"{entry['one_request_s']:>9.3f}{f.get('load_1m', 0):>6.1f}  {f.get('verdict', '')}"
+                    )
     for backend, growth in result["p50_growth"].items():
-        lines.append(f"\n{backend}: p50 growth from {growth['from']:,} to {growth['to']:,} messages (target <= {GROWTH}x; "
-                     "`/bare`: each p50 over its run's bare-app p50, when the runs' loads differ)")
+        lines.append(
+            f"\n{backend}: p50 growth from {growth['from']:,} to {growth['to']:,} messages (target <= {GROWTH}x; "
+            "`/bare`: each p50 over its run's bare-app p50, when the runs' loads differ)"
+        )
         for key, value in growth["by_endpoint"].items():
             mark = "-" if value is None else ("ok" if value <= GROWTH else "FAIL")
             rel = growth.get("relative_to_bare", {}).get(key)
-            lines.append(f"  {key:<32}{'-' if value is None else f'{value:.2f}x':>8}  {mark:<5}"
-                         f"{'-' if rel is None else f'{rel:.2f}x':>8} /bare")
+            lines.append(
+                f"  {key:<32}{'-' if value is None else f'{value:.2f}x':>8}  {mark:<5}"
+                f"{'-' if rel is None else f'{rel:.2f}x':>8} /bare"
+            )
     for backend, target in result.get("targets", {}).items():
-        head = "issue 12 targets" if target["final"] else "issue 12 targets (provisional: not 20,000 -> 1,000,000)"
-        lines.append(f"\n{backend}: {head} at {target['size']:,} messages, {target['connections']} connections "
-                     f"(load average {target['load_average']}; p99 <= {P99_MS:.0f} ms holds on a quiet machine only)")
+        head = (
+            "issue 12 targets"
+            if target["final"]
+            else "issue 12 targets (provisional: not 20,000 -> 1,000,000)"
+        )
+        lines.append(
+            f"\n{backend}: {head} at {target['size']:,} messages, {target['connections']} connections "
+            f"(load average {target['load_average']}; p99 <= {P99_MS:.0f} ms holds on a quiet machine only)"
+        )
         met = 0
         for name, row in target["rows"].items():
             ok = row["ratio_ok"] and row["growth_ok"] is not False
             met += ok
             g = "-" if row["p50_growth"] is None else f"{row['p50_growth']:.2f}x"
             g_ok = "-" if row["growth_ok"] is None else ("ok" if row["growth_ok"] else "FAIL")
-            lines.append(f"  {name:<27} x bare {row['ratio'] or 0:.3f} (>= {row['ratio_target']}) "
-                         f"{'ok' if row['ratio_ok'] else 'FAIL'};  p50 growth {g} {g_ok};  "
-                         f"p99 {row['p99_ms'] or 0:.0f} ms {'ok' if row['p99_ok'] else 'over'}")
+            lines.append(
+                f"  {name:<27} x bare {row['ratio'] or 0:.3f} (>= {row['ratio_target']}) "
+                f"{'ok' if row['ratio_ok'] else 'FAIL'};  p50 growth {g} {g_ok};  "
+                f"p99 {row['p99_ms'] or 0:.0f} ms {'ok' if row['p99_ok'] else 'over'}"
+            )
         lines.append(f"  {met} of {len(target['rows'])} rows meet the ratio and growth targets")
     return "\n".join(lines)
 
@@ -469,8 +598,10 @@ def report(paths: list[Path]) -> int:
     for path in paths:
         for backend, sizes in json.loads(path.read_text())["backends"].items():
             for size, run in sizes.items():
-                run["endpoints"] = {n: {**e, "load": {int(c): f for c, f in e["load"].items()}}
-                                    for n, e in run["endpoints"].items()}
+                run["endpoints"] = {
+                    n: {**e, "load": {int(c): f for c, f in e["load"].items()}}
+                    for n, e in run["endpoints"].items()
+                }
                 run["bare"] = {int(c): f for c, f in run["bare"].items()}
                 merged["backends"].setdefault(backend, {})[int(size)] = run
     summarise(merged)
@@ -482,24 +613,47 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="20000,200000,1000000", help="messages per store, comma-separated")
     ap.add_argument("--backends", default="sqlite,postgresql")
-    ap.add_argument("--duration", type=float, default=10.0, help="seconds of wrk per endpoint and connection count")
+    ap.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of wrk per endpoint and connection count"
+    )
     ap.add_argument("--connections", default="8,32")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn workers (default: CPUs)")
-    ap.add_argument("--deep-page", type=int, default=100, help="follow `next` to this page for the deep pages")
-    ap.add_argument("--build-only", action="store_true", help="build (or reproject) the stores, measure nothing")
-    ap.add_argument("--reproject", choices=("auto", "always", "never"), default="auto",
-                    help="rebuild a kept store's views from its events with this code: always, never, or "
-                    "when the migration head differs from the one that built them (default)")
-    ap.add_argument("--build-workers", type=int, help="processes generating and parsing mail while building "
-                    "(default: CPUs - 1, at least 1)")
+    ap.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn workers (default: CPUs)"
+    )
+    ap.add_argument(
+        "--deep-page", type=int, default=100, help="follow `next` to this page for the deep pages"
+    )
+    ap.add_argument(
+        "--build-only", action="store_true", help="build (or reproject) the stores, measure nothing"
+    )
+    ap.add_argument(
+        "--reproject",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="rebuild a kept store's views from its events with this code: always, never, or "
+        "when the migration head differs from the one that built them (default)",
+    )
+    ap.add_argument(
+        "--build-workers",
+        type=int,
+        help="processes generating and parsing mail while building (default: CPUs - 1, at least 1)",
+    )
     where = ap.add_mutually_exclusive_group()
     where.add_argument("--keep", type=Path, help="build the stores into DIR and keep them")
     where.add_argument("--store", type=Path, help="reuse the stores in DIR (building what is missing there)")
-    ap.add_argument("--postgres-url", help="a PostgreSQL server to create the stores' databases on "
-                    "(default: a private server whose data directory lives with the stores)")
+    ap.add_argument(
+        "--postgres-url",
+        help="a PostgreSQL server to create the stores' databases on "
+        "(default: a private server whose data directory lives with the stores)",
+    )
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--report", type=Path, nargs="+", metavar="JSON",
-                    help="measure nothing: print the tables (and targets) of earlier runs' JSON, merged")
+    ap.add_argument(
+        "--report",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="measure nothing: print the tables (and targets) of earlier runs' JSON, merged",
+    )
     args = ap.parse_args(argv)
     if args.report:
         return report(args.report)
@@ -511,12 +665,22 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed: apt-get install wrk (or `make bench-api`, which does)", file=sys.stderr)
         return 2
     result: dict[str, Any] = {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "workers": args.workers, "duration_s": args.duration, "connections": args.connections,
-        "sizes": args.sizes, "backends": {}, "p50_growth": {}, "stores": {},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "workers": args.workers,
+        "duration_s": args.duration,
+        "connections": args.connections,
+        "sizes": args.sizes,
+        "backends": {},
+        "p50_growth": {},
+        "stores": {},
     }
     with ExitStack() as stack:
-        home = args.store or args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mailtrail-bench-api-")))
+        home = (
+            args.store
+            or args.keep
+            or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mailtrail-bench-api-")))
+        )
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mailtrail-bench-run-")))
         server_url = args.postgres_url
         if "postgresql" in backends and server_url is None:
@@ -529,7 +693,8 @@ def main(argv: list[str] | None = None) -> int:
             for size in args.sizes:
                 manifest = store_for(backend, size, home, server_url, args.reproject, args.build_workers)
                 result["stores"].setdefault(backend, {})[size] = {
-                    k: v for k, v in manifest.items() if k not in ("master_key", "token", "url")}
+                    k: v for k, v in manifest.items() if k not in ("master_key", "token", "url")
+                }
                 if args.build_only:
                     write(result, args.out)
                     continue
@@ -539,8 +704,12 @@ def main(argv: list[str] | None = None) -> int:
                 found = run_store(manifest, args, work)
                 result["backends"][backend][size] = {
                     "store": {k: v for k, v in manifest.items() if k not in ("master_key", "token", "url")},
-                    "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],  # 1 min: before, after
-                    "bare": bare, "endpoints": found,
+                    "load_average": [
+                        round(load_before[0], 2),
+                        round(os.getloadavg()[0], 2),
+                    ],  # 1 min: before, after
+                    "bare": bare,
+                    "endpoints": found,
                 }
                 write(result, args.out)  # what is measured so far survives an interrupted run
     summarise(result)

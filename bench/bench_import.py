@@ -109,9 +109,11 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, label: str) -> dict
         stdout = out_file.read()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n"
-                           f"{stdout.decode(errors='replace')}\n"
-                           f"{stderr_file.read_text(errors='replace')[-4000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} exited {proc.returncode}:\n"
+            f"{stdout.decode(errors='replace')}\n"
+            f"{stderr_file.read_text(errors='replace')[-4000:]}"
+        )
     rss_kb: int | None = None
     if use_time:
         for line in rss_file.read_text().splitlines():
@@ -125,9 +127,14 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, label: str) -> dict
         parsed = json.loads(out)
     except json.JSONDecodeError:
         parsed = {"raw": out}
-    return {"wall_seconds": wall, "cpu_seconds": cpu, "peak_rss_kb": rss_kb, "tree_peak_rss_kb": tree_peak_kb,
-            "output": parsed,
-            "loadavg_1m_before": round(load, 2)}
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "peak_rss_kb": rss_kb,
+        "tree_peak_rss_kb": tree_peak_kb,
+        "output": parsed,
+        "loadavg_1m_before": round(load, 2),
+    }
 
 
 def _settings(url: str) -> Any:
@@ -204,7 +211,9 @@ def connect_upload_mailbox(url: str, ws_id: str, member_id: str) -> str:
         rt.close()
 
 
-def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, loader: bool = True) -> dict[str, Any]:
+def replay_in_process(
+    url: str, profile_to: Path | None = None, runs: int = 3, loader: bool = True
+) -> dict[str, Any]:
     """The views rebuilt from 0 into a fresh store as `mailtrail replay` does it
     (the runtime's `rebuilds`, api/bootstrap.py: on SQLite through the loading process), timed alone; the
     median of `runs` (each into its own fresh store). `loader=False`: the bulk load with the
@@ -269,9 +278,17 @@ def replay_in_process(url: str, profile_to: Path | None = None, runs: int = 3, l
                 d0 = time.perf_counter()
                 equal = view_digest(fresh) == live_digest
                 digest_seconds = time.perf_counter() - d0
-            samples.append({"events": position, "seconds": seconds, "events_per_s": position / seconds,
-                            "cpu_seconds": cpu, "loadavg_1m_before": load, "digest_seconds": digest_seconds,
-                            "digest_equal": equal})
+            samples.append(
+                {
+                    "events": position,
+                    "seconds": seconds,
+                    "events_per_s": position / seconds,
+                    "cpu_seconds": cpu,
+                    "loadavg_1m_before": load,
+                    "digest_seconds": digest_seconds,
+                    "digest_equal": equal,
+                }
+            )
     finally:
         rt.close()
     samples.sort(key=lambda x: x["seconds"])
@@ -304,8 +321,23 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
     env["COLUMNS"] = "100"
 
     log(f"{name}: workspace create")
-    created = run_cli(["workspace", "create", "--name", "Acme", "--domain", DOMAIN,
-                       "--admin-name", "Alice", "--admin-email", OWNER], env, workdir, "workspace")
+    created = run_cli(
+        [
+            "workspace",
+            "create",
+            "--name",
+            "Acme",
+            "--domain",
+            DOMAIN,
+            "--admin-name",
+            "Alice",
+            "--admin-email",
+            OWNER,
+        ],
+        env,
+        workdir,
+        "workspace",
+    )
     ws = created["output"]
     mid = connect_upload_mailbox(url, ws["workspace_id"], ws["member_id"])
     events_before = max_notification_id(url)
@@ -313,8 +345,10 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
     log(f"{name}: mailtrail import of {count} messages")
     imp = run_cli(["import", str(maildir), "--mailbox", mid], env, workdir, "import")
     events = max_notification_id(url)
-    log(f"{name}: import took {imp['wall_seconds']:.1f}s ({count / imp['wall_seconds']:,.0f} msg/s), "
-        f"{events} events")
+    log(
+        f"{name}: import took {imp['wall_seconds']:.1f}s ({count / imp['wall_seconds']:,.0f} msg/s), "
+        f"{events} events"
+    )
 
     log(f"{name}: mailtrail replay")
     rep = run_cli(["replay"], env, workdir, "replay")
@@ -364,7 +398,9 @@ def bench_backend(name: str, url: str, maildir: Path, count: int, workdir: Path)
             "runs_events_per_s": inproc["runs_events_per_s"],
             "digest_equal": inproc["digest_equal"],
         },
-        "replay_writer_in_process": None if plain is None else {
+        "replay_writer_in_process": None
+        if plain is None
+        else {
             "seconds": round(plain["seconds"], 3),
             "events_per_s": round(plain["events_per_s"], 1),
             "cpu_seconds": round(plain["cpu_seconds"], 2),
@@ -383,10 +419,16 @@ def emails_like_rows(count: int) -> list[tuple[Any, ...]]:
 
     ws = str(uuid.UUID(int=1))
     return [
-        (str(uuid.UUID(int=(n + 1) * 7919)), ws, f"<{n}.7@gen.mailtrail.example>",
-         f"Re: Quarterly review and invoice {n}", f"2025-01-{1 + n % 28:02d}T10:{n % 60:02d}:00+00:00",
-         f"first.last{n % 300}@northwind-{n % 60}.example", f"<{max(n - 1, 0)}.7@gen.mailtrail.example>",
-         n + 5)
+        (
+            str(uuid.UUID(int=(n + 1) * 7919)),
+            ws,
+            f"<{n}.7@gen.mailtrail.example>",
+            f"Re: Quarterly review and invoice {n}",
+            f"2025-01-{1 + n % 28:02d}T10:{n % 60:02d}:00+00:00",
+            f"first.last{n % 300}@northwind-{n % 60}.example",
+            f"<{max(n - 1, 0)}.7@gen.mailtrail.example>",
+            n + 5,
+        )
         for n in range(count)
     ]
 
@@ -402,7 +444,8 @@ def baseline_executemany(count: int, tmp: Path) -> dict[str, Any]:
         conn.execute(
             "CREATE TABLE emails (id VARCHAR(36) PRIMARY KEY, workspace_id VARCHAR(36) NOT NULL, "
             "message_id TEXT, subject TEXT NOT NULL, sent_at VARCHAR(40), from_address VARCHAR(320), "
-            "in_reply_to TEXT, first_position BIGINT NOT NULL)")
+            "in_reply_to TEXT, first_position BIGINT NOT NULL)"
+        )
         conn.execute("CREATE INDEX ix_emails_workspace_sent ON emails (workspace_id, sent_at)")
         t0 = time.perf_counter()
         conn.execute("BEGIN")
@@ -411,9 +454,14 @@ def baseline_executemany(count: int, tmp: Path) -> dict[str, Any]:
         runs.append(time.perf_counter() - t0)
         conn.close()
     seconds = statistics.median(runs)
-    return {"rows": count, "seconds": round(seconds, 4), "rows_per_s": round(count / seconds, 1),
-            "runs_seconds": [round(r, 4) for r in runs],
-            "row_bytes": round(sum(len(str(v)) for v in rows[0])), "sqlite": sqlite3.sqlite_version}
+    return {
+        "rows": count,
+        "seconds": round(seconds, 4),
+        "rows_per_s": round(count / seconds, 1),
+        "runs_seconds": [round(r, 4) for r in runs],
+        "row_bytes": round(sum(len(str(v)) for v in rows[0])),
+        "sqlite": sqlite3.sqlite_version,
+    }
 
 
 def baseline_view_rows(sqlite_workdir: Path, tmp: Path) -> dict[str, Any]:
@@ -423,6 +471,7 @@ def baseline_view_rows(sqlite_workdir: Path, tmp: Path) -> dict[str, Any]:
     per event. Median of BASELINE_REPEATS."""
     from adapters.migrations import upgrade
     from adapters.persistence import StoreConfig
+
     try:
         from adapters.bulk.indexes import BULK_TABLES
     except ImportError:  # --rev: a tree before adapters/bulk/
@@ -442,7 +491,9 @@ def baseline_view_rows(sqlite_workdir: Path, tmp: Path) -> dict[str, Any]:
             conn.execute(f"PRAGMA {pragma}")
         indexes = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
-            f"({', '.join('?' * len(rows))})", sorted(rows)).fetchall()
+            f"({', '.join('?' * len(rows))})",
+            sorted(rows),
+        ).fetchall()
         for name, _ in indexes:
             conn.execute(f'DROP INDEX "{name}"')
         t0 = time.perf_counter()
@@ -456,8 +507,13 @@ def baseline_view_rows(sqlite_workdir: Path, tmp: Path) -> dict[str, Any]:
         conn.close()
     seconds = statistics.median(runs)
     count = sum(len(v) for v in rows.values())
-    return {"rows": count, "rows_by_table": {t: len(v) for t, v in rows.items()}, "seconds": round(seconds, 4),
-            "rows_per_s": round(count / seconds, 1), "runs_seconds": [round(r, 4) for r in runs]}
+    return {
+        "rows": count,
+        "rows_by_table": {t: len(v) for t, v in rows.items()},
+        "seconds": round(seconds, 4),
+        "rows_per_s": round(count / seconds, 1),
+        "runs_seconds": [round(r, 4) for r in runs],
+    }
 
 
 def baseline_es_batch_save(count: int, tmp: Path) -> dict[str, Any]:
@@ -472,19 +528,27 @@ def baseline_es_batch_save(count: int, tmp: Path) -> dict[str, Any]:
     runs = []
     for attempt in range(BASELINE_REPEATS):
         path = tmp / f"es-{attempt}.db"
-        app: Application[Any] = Application(env={
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
-        })
+        app: Application[Any] = Application(
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(path),
+            }
+        )
         things = [Thing(n) for n in range(count)]
         t0 = time.perf_counter()
         for start in range(0, count, ES_BATCH):
-            app.save(*things[start:start + ES_BATCH])
+            app.save(*things[start : start + ES_BATCH])
         runs.append(time.perf_counter() - t0)
         assert app.recorder.max_notification_id() == count
         app.close()
     seconds = statistics.median(runs)
-    return {"events": count, "batch": ES_BATCH, "seconds": round(seconds, 4),
-            "events_per_s": round(count / seconds, 1), "runs_seconds": [round(r, 4) for r in runs]}
+    return {
+        "events": count,
+        "batch": ES_BATCH,
+        "seconds": round(seconds, 4),
+        "events_per_s": round(count / seconds, 1),
+        "runs_seconds": [round(r, 4) for r in runs],
+    }
 
 
 # --------------------------------------------------------------------------- profiling
@@ -508,6 +572,7 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     """An in-process SQLite import without the profiler, timed per phase (wall seconds)."""
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
+
     try:
         from application.batch_recorder import BatchRecorder
         from application.services.ingest import batches, import_batches
@@ -559,10 +624,13 @@ def import_phases(maildir: Path, tmp: Path) -> dict[str, Any]:
     finally:
         rt.close()
     spent["other"] = total - sum(spent.values())
-    return {"messages": totals.seen, "total_seconds": round(total, 3),
-            "msg_per_s": round(totals.seen / total, 1),
-            "seconds": {k: round(v, 3) for k, v in spent.items()},
-            "share": {k: round(v / total, 3) for k, v in spent.items()}}
+    return {
+        "messages": totals.seen,
+        "total_seconds": round(total, 3),
+        "msg_per_s": round(totals.seen / total, 1),
+        "seconds": {k: round(v, 3) for k, v in spent.items()},
+        "share": {k: round(v / total, 3) for k, v in spent.items()},
+    }
 
 
 def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
@@ -571,6 +639,7 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
 
     from adapters.mailfiles import read_messages
     from adapters.mime import parse_message
+
     try:
         from application.batch_recorder import BatchRecorder
         from application.services.ingest import batches, import_batches
@@ -596,10 +665,14 @@ def profile_sqlite(maildir: Path, tmp: Path, out_dir: Path) -> dict[str, Any]:
     replay_stats = out_dir / "profile_replay.pstats"
     rep = replay_in_process(url, profile_to=replay_stats)
     return {
-        "import": write_profile_report(out_dir / "profile_import.pstats", out_dir / "profile_import.txt",
-                                       {"record_seconds": t1 - t0, "catch_up_seconds": t2 - t1}),
-        "replay": write_profile_report(replay_stats, out_dir / "profile_replay.txt",
-                                       {"catch_up_seconds": rep["seconds"]}),
+        "import": write_profile_report(
+            out_dir / "profile_import.pstats",
+            out_dir / "profile_import.txt",
+            {"record_seconds": t1 - t0, "catch_up_seconds": t2 - t1},
+        ),
+        "replay": write_profile_report(
+            replay_stats, out_dir / "profile_replay.txt", {"catch_up_seconds": rep["seconds"]}
+        ),
     }
 
 
@@ -610,8 +683,9 @@ def write_profile_report(stats_path: Path, report: Path, phases: dict[str, float
     stats = pstats.Stats(str(stats_path))
     total = stats.total_tt  # type: ignore[attr-defined]
     buf = io.StringIO()
-    buf.write("phases (wall, under the profiler): "
-              + ", ".join(f"{k}={v:.2f}s" for k, v in phases.items()) + "\n")
+    buf.write(
+        "phases (wall, under the profiler): " + ", ".join(f"{k}={v:.2f}s" for k, v in phases.items()) + "\n"
+    )
     buf.write(f"total profiled time {total:.2f}s\n\n")
     for order in ("cumulative", "tottime"):
         s = pstats.Stats(str(stats_path), stream=buf)
@@ -619,12 +693,24 @@ def write_profile_report(stats_path: Path, report: Path, phases: dict[str, float
     report.write_text(buf.getvalue())
     top = []
     for (file, line, func), (cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        top.append({"function": f"{_short(file)}:{line}({func})", "calls": nc,
-                    "tottime": round(tt, 3), "cumtime": round(ct, 3), "share": round(ct / total, 3)})
+        top.append(
+            {
+                "function": f"{_short(file)}:{line}({func})",
+                "calls": nc,
+                "tottime": round(tt, 3),
+                "cumtime": round(ct, 3),
+                "share": round(ct / total, 3),
+            }
+        )
     by_cum = sorted(top, key=lambda r: -r["cumtime"])[:40]
     by_tot = sorted(top, key=lambda r: -r["tottime"])[:25]
-    return {"total_seconds": round(total, 3), "phases": {k: round(v, 3) for k, v in phases.items()},
-            "top_cumulative": by_cum, "top_tottime": by_tot, "report": _display(report)}
+    return {
+        "total_seconds": round(total, 3),
+        "phases": {k: round(v, 3) for k, v in phases.items()},
+        "top_cumulative": by_cum,
+        "top_tottime": by_tot,
+        "report": _display(report),
+    }
 
 
 def _display(path: Path) -> str:
@@ -633,10 +719,15 @@ def _display(path: Path) -> str:
 
 def _worktree_source() -> dict[str, Any]:
     def git(*a: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=False
+        ).stdout.strip()
 
-    return {"rev": "working tree", "head": git("rev-parse", "HEAD"),
-            "modified_files": len(git("status", "--porcelain", "--untracked-files=no").splitlines())}
+    return {
+        "rev": "working tree",
+        "head": git("rev-parse", "HEAD"),
+        "modified_files": len(git("status", "--porcelain", "--untracked-files=no").splitlines()),
+    }
 
 
 def _short(file: str) -> str:
@@ -672,11 +763,13 @@ def ratios(result: dict[str, Any]) -> dict[str, Any]:
         }
         if b.get("replay_writer_in_process"):
             out[name]["replay_vs_writer_in_process"] = round(
-                b["replay_in_process"]["events_per_s"] / b["replay_writer_in_process"]["events_per_s"], 3)
+                b["replay_in_process"]["events_per_s"] / b["replay_writer_in_process"]["events_per_s"], 3
+            )
     floor = result["baselines"].get("view_rows")
     if floor and "sqlite" in out:  # how much of the SQLite replay is writing its rows at all
         out["sqlite"]["view_rows_floor_share_of_replay"] = round(
-            floor["seconds"] / result["backends"]["sqlite"]["replay_in_process"]["seconds"], 3)
+            floor["seconds"] / result["backends"]["sqlite"]["replay_in_process"]["seconds"], 3
+        )
     return out
 
 
@@ -687,11 +780,13 @@ def verdicts(result: dict[str, Any]) -> dict[str, Any]:
         s = backends["sqlite"]
         out["import_msg_per_s_sqlite"] = s["import"]["msg_per_s"] >= TARGETS["import_msg_per_s_sqlite"]
         out["replay_events_per_s_sqlite"] = (
-            s["replay_in_process"]["events_per_s"] >= TARGETS["replay_events_per_s_sqlite"])
+            s["replay_in_process"]["events_per_s"] >= TARGETS["replay_events_per_s_sqlite"]
+        )
     if "postgres" in backends:
         p = backends["postgres"]
         out["replay_events_per_s_postgres"] = (
-            p["replay_in_process"]["events_per_s"] >= TARGETS["replay_events_per_s_postgres"])
+            p["replay_in_process"]["events_per_s"] >= TARGETS["replay_events_per_s_postgres"]
+        )
     for key in ("peak_rss_mb", "tree_peak_rss_mb"):
         rss = [b["import"].get(key) for b in backends.values() if b["import"].get(key)]
         if rss:
@@ -712,53 +807,97 @@ def table(result: dict[str, Any]) -> str:
     def add(label: str, get: Any, target: str = "", unit: str = "") -> None:
         rows.append((label, fmt(get(s), unit) if s else "-", fmt(get(p), unit) if p else "-", target))
 
-    add("import msg/s (CLI, end to end)", lambda x: x["import"]["msg_per_s"],
-        f">= 1,000 (SQLite){mark('import_msg_per_s_sqlite')}")
-    add("import seconds (wall / CPU)",
-        lambda x: f"{x['import']['wall_seconds']:.1f} / {x['import']['cpu_seconds']:.1f} s")
-    add("import msg per CPU-second", lambda x: x["import"]["messages"] / x["import"]["cpu_seconds"],
-        "(robust to a busy machine)")
-    add("import peak RSS (largest process)", lambda x: x["import"]["peak_rss_mb"],
-        f"< 300 MB{mark('import_peak_rss_mb')}", " MB")
-    add("import peak RSS (process tree, sampled)", lambda x: x["import"].get("tree_peak_rss_mb"),
-        f"< 300 MB{mark('import_tree_peak_rss_mb')}", " MB")
+    add(
+        "import msg/s (CLI, end to end)",
+        lambda x: x["import"]["msg_per_s"],
+        f">= 1,000 (SQLite){mark('import_msg_per_s_sqlite')}",
+    )
+    add(
+        "import seconds (wall / CPU)",
+        lambda x: f"{x['import']['wall_seconds']:.1f} / {x['import']['cpu_seconds']:.1f} s",
+    )
+    add(
+        "import msg per CPU-second",
+        lambda x: x["import"]["messages"] / x["import"]["cpu_seconds"],
+        "(robust to a busy machine)",
+    )
+    add(
+        "import peak RSS (largest process)",
+        lambda x: x["import"]["peak_rss_mb"],
+        f"< 300 MB{mark('import_peak_rss_mb')}",
+        " MB",
+    )
+    add(
+        "import peak RSS (process tree, sampled)",
+        lambda x: x["import"].get("tree_peak_rss_mb"),
+        f"< 300 MB{mark('import_tree_peak_rss_mb')}",
+        " MB",
+    )
     add("events after import", lambda x: x["events"])
-    add("replay events/s (in-process rebuild, median of 3)", lambda x: x["replay_in_process"]["events_per_s"],
-        f">= 20,000 / 10,000{mark('replay_events_per_s_sqlite')}"
-        f"{mark('replay_events_per_s_postgres')}")
-    add("  the same, writer in this process (no loader)",
-        lambda x: (x.get("replay_writer_in_process") or {}).get("events_per_s"), "(SQLite: before the loader)")
-    add("replay events/s (`mailtrail replay`)", lambda x: x["replay_cli"]["events_per_s"],
-        "(+ start-up, 2 digests: not the rate)")
-    add("replay seconds (in-process / CLI)",
-        lambda x: f"{x['replay_in_process']['seconds']:.1f} / {x['replay_cli']['wall_seconds']:.1f} s")
+    add(
+        "replay events/s (in-process rebuild, median of 3)",
+        lambda x: x["replay_in_process"]["events_per_s"],
+        f">= 20,000 / 10,000{mark('replay_events_per_s_sqlite')}{mark('replay_events_per_s_postgres')}",
+    )
+    add(
+        "  the same, writer in this process (no loader)",
+        lambda x: (x.get("replay_writer_in_process") or {}).get("events_per_s"),
+        "(SQLite: before the loader)",
+    )
+    add(
+        "replay events/s (`mailtrail replay`)",
+        lambda x: x["replay_cli"]["events_per_s"],
+        "(+ start-up, 2 digests: not the rate)",
+    )
+    add(
+        "replay seconds (in-process / CLI)",
+        lambda x: f"{x['replay_in_process']['seconds']:.1f} / {x['replay_cli']['wall_seconds']:.1f} s",
+    )
     add("replay in-process CPU seconds", lambda x: x["replay_in_process"]["cpu_seconds"], "", " s")
     add("view_digest of one store", lambda x: x["replay_in_process"].get("view_digest_seconds"), "", " s")
-    add("load avg (1 min) before import", lambda x: x["import"]["loadavg_1m_before"],
-        f"{os.cpu_count()} CPUs")
+    add(
+        "load avg (1 min) before import", lambda x: x["import"]["loadavg_1m_before"], f"{os.cpu_count()} CPUs"
+    )
     r = result["ratios"]
-    for key, label in (("import_vs_executemany", "ratio import ÷ executemany"),
-                       ("import_vs_es_batch_save", "ratio import ÷ es batch save"),
-                       ("replay_in_process_vs_executemany", "ratio replay(in-proc) ÷ executemany"),
-                       ("replay_cli_vs_executemany", "ratio replay(CLI) ÷ executemany"),
-                       ("replay_vs_writer_in_process", "ratio replay ÷ writer in this process")):
-        rows.append((label, f"{r['sqlite'][key]:.4f}" if key in r.get("sqlite", {}) else "-",
-                     f"{r['postgres'][key]:.4f}" if key in r.get("postgres", {}) else "-", ""))
+    for key, label in (
+        ("import_vs_executemany", "ratio import ÷ executemany"),
+        ("import_vs_es_batch_save", "ratio import ÷ es batch save"),
+        ("replay_in_process_vs_executemany", "ratio replay(in-proc) ÷ executemany"),
+        ("replay_cli_vs_executemany", "ratio replay(CLI) ÷ executemany"),
+        ("replay_vs_writer_in_process", "ratio replay ÷ writer in this process"),
+    ):
+        rows.append(
+            (
+                label,
+                f"{r['sqlite'][key]:.4f}" if key in r.get("sqlite", {}) else "-",
+                f"{r['postgres'][key]:.4f}" if key in r.get("postgres", {}) else "-",
+                "",
+            )
+        )
     bl = result["baselines"]
     rows.append(("baseline sqlite executemany rows/s", fmt(bl["executemany"]["rows_per_s"]), "", ""))
     rows.append(("baseline es batch save events/s", fmt(bl["es_batch_save"]["events_per_s"]), "", ""))
     if "view_rows" in bl:
         vr = bl["view_rows"]
-        rows.append(("baseline replay's rows, executemany+index", f"{vr['seconds']:.2f} s", "",
-                     f"{vr['rows']:,} rows, {vr['rows_per_s']:,.0f} rows/s"))
+        rows.append(
+            (
+                "baseline replay's rows, executemany+index",
+                f"{vr['seconds']:.2f} s",
+                "",
+                f"{vr['rows']:,} rows, {vr['rows_per_s']:,.0f} rows/s",
+            )
+        )
         share = r.get("sqlite", {}).get("view_rows_floor_share_of_replay")
         if share is not None:
             rows.append(("  ÷ replay seconds (in-process)", f"{share:.2f}", "", "floor share of the replay"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = []
     for i, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(widths[j]) if j in (0, 3) else c.rjust(widths[j])
-                               for j, c in enumerate(row)).rstrip())
+        lines.append(
+            "  ".join(
+                c.ljust(widths[j]) if j in (0, 3) else c.rjust(widths[j]) for j, c in enumerate(row)
+            ).rstrip()
+        )
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -773,8 +912,12 @@ def prepare_source(rev: str | None, tmp: Path) -> str | None:
     revision = None
     if rev == "snapshot":  # a copy of the working tree as it is now (tracked + untracked files)
         SRC = tmp / "src"
-        files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
-                               check=True, capture_output=True, text=True).stdout.split("\0")
+        files = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split("\0")
         for name in filter(None, files):
             source = ROOT / name
             if source.is_file() and not name.startswith(("bench/out/", ".venv/")):
@@ -782,12 +925,14 @@ def prepare_source(rev: str | None, tmp: Path) -> str | None:
                 shutil.copy2(source, SRC / name)
         log(f"benchmarking a snapshot of the working tree in {SRC}")
     elif rev:
-        revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", rev], check=True,
-                                  capture_output=True, text=True).stdout.strip()
+        revision = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", rev], check=True, capture_output=True, text=True
+        ).stdout.strip()
         SRC = tmp / "src"
         SRC.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(SRC)], input=archive, check=True)
         log(f"benchmarking {rev} = {revision[:12]} from {SRC}")
     return revision
@@ -798,11 +943,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=20000, help="messages in the corpus (default 20000)")
     ap.add_argument("--skip-postgres", action="store_true", help="SQLite only")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (corpus, databases, logs)")
-    ap.add_argument("--profile", action="store_true",
-                    help="also cProfile an in-process SQLite import and replay (profile_*.txt beside --out)")
-    ap.add_argument("--rev", help="benchmark this git revision (e.g. HEAD), exported to the temp dir, or "
-                                  "'snapshot': a copy of the working tree taken at the start, instead of "
-                                  "the live working tree (which others may be editing during the run)")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also cProfile an in-process SQLite import and replay (profile_*.txt beside --out)",
+    )
+    ap.add_argument(
+        "--rev",
+        help="benchmark this git revision (e.g. HEAD), exported to the temp dir, or "
+        "'snapshot': a copy of the working tree taken at the start, instead of "
+        "the live working tree (which others may be editing during the run)",
+    )
     ap.add_argument("--out", type=Path, default=OUT_DIR / "import.json")
     args = ap.parse_args(argv)
 
@@ -825,10 +976,17 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/bench_import.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "count": args.count,
         "seed": SEED,
-        "source": ({"rev": args.rev, "commit": revision} if revision
-                   else {**_worktree_source(), "rev": args.rev or "working tree"}),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version},
+        "source": (
+            {"rev": args.rev, "commit": revision}
+            if revision
+            else {**_worktree_source(), "rev": args.rev or "working tree"}
+        ),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "sqlite": sqlite3.sqlite_version,
+        },
         "targets": TARGETS,
         "backends": {},
     }
@@ -859,8 +1017,9 @@ def main(argv: list[str] | None = None) -> int:
                 server.start()
                 server_url = server.url
             pg_url = fresh_database(server_url, "mailtrail_bench")
-            result["backends"]["postgres"] = bench_backend("postgres", pg_url, maildir, args.count,
-                                                           tmp / "postgres")
+            result["backends"]["postgres"] = bench_backend(
+                "postgres", pg_url, maildir, args.count, tmp / "postgres"
+            )
             if server is None and not args.keep:
                 drop_database(pg_url)
 
@@ -883,19 +1042,25 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"mailtrail import/replay benchmark: {args.count} messages, seed {SEED}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
+    print(
+        f"mailtrail import/replay benchmark: {args.count} messages, seed {SEED}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
     print(table(result))
     if "import_phases" in result:
         ph = result["import_phases"]
-        print(f"\nin-process SQLite import, no profiler: {ph['total_seconds']:.1f}s = "
-              f"{ph['msg_per_s']:,.0f} msg/s; "
-              + ", ".join(f"{k} {v:.1f}s ({ph['share'][k]:.0%})" for k, v in ph["seconds"].items()))
+        print(
+            f"\nin-process SQLite import, no profiler: {ph['total_seconds']:.1f}s = "
+            f"{ph['msg_per_s']:,.0f} msg/s; "
+            + ", ".join(f"{k} {v:.1f}s ({ph['share'][k]:.0%})" for k, v in ph["seconds"].items())
+        )
     if "profile" in result:
         for phase in ("import", "replay"):
             prof = result["profile"][phase]
-            print(f"\ntop {phase} hotspots by cumulative time (profiled {prof['total_seconds']:.1f}s; "
-                  f"full report {prof['report']}):")
+            print(
+                f"\ntop {phase} hotspots by cumulative time (profiled {prof['total_seconds']:.1f}s; "
+                f"full report {prof['report']}):"
+            )
             for row in prof["top_cumulative"][:12]:
                 print(f"  {row['cumtime']:8.2f}s {row['share']:6.1%}  {row['function']}")
     print(f"\nwritten to {args.out}")

@@ -107,8 +107,12 @@ def median_of(repeats: int, action: Callable[[], Any]) -> dict[str, float]:
 def load(runtime: Runtime, mailbox_id: str, owner: str, count: int) -> dict[str, float]:
     mail = generate_messages(count, seed=SEED, owner=owner, internal_domain=DOMAIN)
     raw = ((folder, f"bench-{owner}-{n}", data) for n, (folder, data) in enumerate(mail))
-    seconds, _ = timed(lambda: (import_batches(BatchRecorder(runtime.app, mailbox_id), batches(raw, parse_message)),
-                                runtime.catch_up()))
+    seconds, _ = timed(
+        lambda: (
+            import_batches(BatchRecorder(runtime.app, mailbox_id), batches(raw, parse_message)),
+            runtime.catch_up(),
+        )
+    )
     return seconds
 
 
@@ -119,7 +123,8 @@ def orders(runtime: Runtime, viewer: Viewer, repeats: int) -> dict[str, Any]:
         for name, kind in (("people", "person"), ("companies", "company")):
             for sort in SORTS:
                 found[f"{name}_order_by_{sort}"] = median_of(
-                    repeats, lambda: sorted_ids(conn, viewer, kind, sort, None, 50))  # noqa: B023
+                    repeats, lambda: sorted_ids(conn, viewer, kind, sort, None, 50)
+                )  # noqa: B023
     return found
 
 
@@ -145,6 +150,7 @@ def run(url: str, count: int, repeats: int, lists: bool) -> dict[str, Any]:
         from fastapi.testclient import TestClient
 
         with TestClient(create_app(runtime=runtime)) as client:
+
             def get(path: str, **params: str) -> dict[str, Any]:
                 response = client.get(path, params=params, headers=headers)
                 assert response.status_code == 200, response.text
@@ -158,29 +164,44 @@ def run(url: str, count: int, repeats: int, lists: bool) -> dict[str, Any]:
                 "person_intelligence": median_of(repeats, lambda: get(f"/people/{person_id}/intelligence")),
                 # an as_of in the past is computed from that one record's touches (target < 200 ms)
                 "person_intelligence_past_as_of": median_of(
-                    repeats, lambda: get(f"/people/{person_id}/intelligence", as_of=past)),
+                    repeats, lambda: get(f"/people/{person_id}/intelligence", as_of=past)
+                ),
                 **orders(runtime, viewer, repeats),
             }
             if lists:  # the rows' own `last_interaction` (one query per row) dominates these
                 for sort in ("strength", "last_interaction", None):
                     params = {"sort": sort} if sort else {}
-                    figures[f"GET /people?sort={sort or ''}"] = timed(lambda params=params: get("/people", **params))[0]
+                    figures[f"GET /people?sort={sort or ''}"] = timed(
+                        lambda params=params: get("/people", **params)
+                    )[0]
             if company_ids:
                 figures["company_intelligence"] = median_of(
-                    repeats, lambda: get(f"/companies/{company_ids[0]}/intelligence"))
+                    repeats, lambda: get(f"/companies/{company_ids[0]}/intelligence")
+                )
                 figures["company_intelligence_past_as_of"] = median_of(
-                    repeats, lambda: get(f"/companies/{company_ids[0]}/intelligence", as_of=past))
+                    repeats, lambda: get(f"/companies/{company_ids[0]}/intelligence", as_of=past)
+                )
             log("removing Alice's mailbox")
-            removal, _ = timed(lambda: (services.erasure.remove_mailbox(ws, alice_box, alice), runtime.catch_up()))
+            removal, _ = timed(
+                lambda: (services.erasure.remove_mailbox(ws, alice_box, alice), runtime.catch_up())
+            )
             after_s, after = timed(lambda: get(f"/people/{person_id}/intelligence"))
         return {
             "load_average": os.getloadavg(),
             "import": {"alice": import_alice, "bob": import_bob},
             "people": people_count(runtime, viewer),
-            "people_by_grade": {"before_removal": grades_before, "after_removal": grade_counts(runtime, viewer)},
-            "busiest_person": {"id": person_id, "interactions": interactions,
-                               "members_before": len(before["members"]), "members_after": len(after["members"]),
-                               "grade_before": before["grade"], "grade_after": after["grade"]},
+            "people_by_grade": {
+                "before_removal": grades_before,
+                "after_removal": grade_counts(runtime, viewer),
+            },
+            "busiest_person": {
+                "id": person_id,
+                "interactions": interactions,
+                "members_before": len(before["members"]),
+                "members_after": len(after["members"]),
+                "grade_before": before["grade"],
+                "grade_after": after["grade"],
+            },
             **figures,
             "removal": removal,
             "person_intelligence_after_removal": after_s,
@@ -194,16 +215,26 @@ def grade_counts(runtime: Runtime, viewer: Viewer) -> dict[str, int]:
     """How many people have each grade as their strongest connection."""
     s = record_summaries.c
     with runtime.engine.connect() as conn:
-        scores = list(conn.execute(select(s.score).where(
-            s.workspace_id == viewer.workspace_id, s.kind == "person", s.viewer == "")).scalars())
+        scores = list(
+            conn.execute(
+                select(s.score).where(
+                    s.workspace_id == viewer.workspace_id, s.kind == "person", s.viewer == ""
+                )
+            ).scalars()
+        )
     return dict(sorted(Counter(grade_of(score).value for score in scores).items()))
 
 
 def people_count(runtime: Runtime, viewer: Viewer) -> int:
     s = record_summaries.c
     with runtime.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(record_summaries).where(
-            s.workspace_id == viewer.workspace_id, s.kind == "person", s.viewer == "")).scalar_one())
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(record_summaries)
+                .where(s.workspace_id == viewer.workspace_id, s.kind == "person", s.viewer == "")
+            ).scalar_one()
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,13 +245,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lists", action="store_true", help="also time GET /people with each sort, once (slow)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="mailtrail-bench-intel-") as tmp, \
-            database(args.postgres, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="mailtrail-bench-intel-") as tmp,
+        database(args.postgres, Path(tmp)) as url,
+    ):
         result = {
-            "command": "python bench/bench_intelligence.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": "python bench/bench_intelligence.py "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
             "database": "postgresql" if args.postgres else "sqlite",
             "count": args.count,
-            "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+            "machine": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+            },
             **run(url, args.count, args.repeats, args.lists),
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -232,9 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     runs["runs"][result["database"]] = result
     args.out.write_text(json.dumps(runs, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-    print(f"\nremoval of a {args.count}-message mailbox: {result['removal']['wall_s']:.2f} s wall, "
-          f"{result['removal']['cpu_s']:.2f} s CPU "
-          f"(target < {REMOVAL_TARGET_SECONDS:.0f} s: {'ok' if result['removal_meets_target'] else 'MISS'})")
+    print(
+        f"\nremoval of a {args.count}-message mailbox: {result['removal']['wall_s']:.2f} s wall, "
+        f"{result['removal']['cpu_s']:.2f} s CPU "
+        f"(target < {REMOVAL_TARGET_SECONDS:.0f} s: {'ok' if result['removal_meets_target'] else 'MISS'})"
+    )
     return 0
 
 

@@ -36,7 +36,11 @@ OUT = ROOT / "bench" / "out" / "compare_import.json"
 RATES = (
     ("import msg/s", ("import", "msg_per_s"), ("import", "cpu_seconds")),
     ("replay CLI events/s", ("replay_cli", "events_per_s"), ("replay_cli", "cpu_seconds")),
-    ("replay in-process events/s", ("replay_in_process", "events_per_s"), ("replay_in_process", "cpu_seconds")),
+    (
+        "replay in-process events/s",
+        ("replay_in_process", "events_per_s"),
+        ("replay_in_process", "cpu_seconds"),
+    ),
 )
 
 
@@ -53,8 +57,16 @@ def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def run_side(rev: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    command = [str(PYTHON), str(ROOT / "bench" / "bench_import.py"), "--rev", rev, "--count", str(args.count),
-               "--out", str(out)]
+    command = [
+        str(PYTHON),
+        str(ROOT / "bench" / "bench_import.py"),
+        "--rev",
+        rev,
+        "--count",
+        str(args.count),
+        "--out",
+        str(out),
+    ]
     if args.skip_postgres:
         command.append("--skip-postgres")
     started = time.perf_counter()
@@ -68,9 +80,11 @@ def run_side(rev: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def digests_equal(result: dict[str, Any]) -> bool:
-    return all(b.get("replay_cli", {}).get("digests_equal") is True
-               and b.get("replay_in_process", {}).get("digest_equal") is True
-               for b in result["backends"].values())
+    return all(
+        b.get("replay_cli", {}).get("digests_equal") is True
+        and b.get("replay_in_process", {}).get("digest_equal") is True
+        for b in result["backends"].values()
+    )
 
 
 def compare(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -87,18 +101,27 @@ def compare(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             ratios = [y / x for x, y in zip(a, b) if x]
             ca = [_get(r["backends"][backend], cpu_path) for r in base]
             cb = [_get(r["backends"][backend], cpu_path) for r in cand]
-            cpu = statistics.median(cb) / statistics.median(ca) if None not in ca + cb and statistics.median(ca) else None
+            cpu = (
+                statistics.median(cb) / statistics.median(ca)
+                if None not in ca + cb and statistics.median(ca)
+                else None
+            )
             rows[label] = {
-                "baseline": a, "candidate": b,
-                "baseline_median": round(statistics.median(a), 1), "candidate_median": round(statistics.median(b), 1),
-                "ratio_median": round(statistics.median(ratios), 3), "ratio_min": round(min(ratios), 3),
+                "baseline": a,
+                "candidate": b,
+                "baseline_median": round(statistics.median(a), 1),
+                "candidate_median": round(statistics.median(b), 1),
+                "ratio_median": round(statistics.median(ratios), 3),
+                "ratio_min": round(min(ratios), 3),
                 "ratio_max": round(max(ratios), 3),
                 "baseline_spread": round(max(a) / min(a), 3) if min(a) else None,
                 "candidate_spread": round(max(b) / min(b), 3) if min(b) else None,
                 "cpu_seconds_ratio": round(cpu, 3) if cpu else None,  # candidate / baseline: > 1 costs more
             }
-        events = {"baseline": [r["backends"][backend]["events"] for r in base],
-                  "candidate": [r["backends"][backend]["events"] for r in cand]}
+        events = {
+            "baseline": [r["backends"][backend]["events"] for r in base],
+            "candidate": [r["backends"][backend]["events"] for r in cand],
+        }
         out[backend] = {"rates": rows, "events": events}
     return out
 
@@ -118,43 +141,60 @@ def rate_verdict(ratio: float, noise: float, cpu_ratio: float | None) -> str:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [(f"baseline {result['baseline']['rev']} ({result['baseline']['commit'][:12]}) vs candidate "
-              f"{result['candidate']['rev']}: {result['count']:,} messages, {result['rounds']} rounds, interleaved")]
+    lines = [
+        (
+            f"baseline {result['baseline']['rev']} ({result['baseline']['commit'][:12]}) vs candidate "
+            f"{result['candidate']['rev']}: {result['count']:,} messages, {result['rounds']} rounds, interleaved"
+        )
+    ]
     for backend, data in result["comparison"].items():
-        lines.append(f"\n{backend}  (events per run: baseline {data['events']['baseline']}, "
-                     f"candidate {data['events']['candidate']})")
-        lines.append(f"{'rate':<28}{'baseline':>10}{'candidate':>11}{'ratio':>8}{'range':>15}{'noise':>8}{'CPU-s':>8}  verdict")
+        lines.append(
+            f"\n{backend}  (events per run: baseline {data['events']['baseline']}, "
+            f"candidate {data['events']['candidate']})"
+        )
+        lines.append(
+            f"{'rate':<28}{'baseline':>10}{'candidate':>11}{'ratio':>8}{'range':>15}{'noise':>8}{'CPU-s':>8}  verdict"
+        )
         for label, row in data["rates"].items():
             noise = max(row["baseline_spread"] or 1, row["candidate_spread"] or 1)
             verdict = rate_verdict(row["ratio_median"], noise, row["cpu_seconds_ratio"])
             spread = f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}"
-            lines.append(f"{label:<28}{row['baseline_median']:>10,.0f}{row['candidate_median']:>11,.0f}"
-                         f"{row['ratio_median']:>8.3f}{spread:>15}"
-                         f"{noise:>8.3f}{row['cpu_seconds_ratio'] or 0:>8.3f}  {verdict}")
+            lines.append(
+                f"{label:<28}{row['baseline_median']:>10,.0f}{row['candidate_median']:>11,.0f}"
+                f"{row['ratio_median']:>8.3f}{spread:>15}"
+                f"{noise:>8.3f}{row['cpu_seconds_ratio'] or 0:>8.3f}  {verdict}"
+            )
     lines.append(f"\nreplay digest equal to the live digest in every run: {result['digests_equal']}")
     lines.append(f"load average (1 min) before/after each run: {result['load']}")
-    lines.append("ratio = candidate / baseline (median of the rounds' ratios); noise = the larger side's max/min "
-                 "over its rounds; CPU-s = candidate / baseline CPU seconds (above 1 costs more)")
+    lines.append(
+        "ratio = candidate / baseline (median of the rounds' ratios); noise = the larger side's max/min "
+        "over its rounds; CPU-s = candidate / baseline CPU seconds (above 1 costs more)"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--baseline", help="git revision to compare with (e.g. 4f2cc75)")
-    ap.add_argument("--candidate", default="snapshot", help="'snapshot' (the working tree, default) or a revision")
+    ap.add_argument(
+        "--candidate", default="snapshot", help="'snapshot' (the working tree, default) or a revision"
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--count", type=int, default=5000, help="messages in the corpus (bench_import --count)")
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--report", type=Path, metavar="JSON", help="measure nothing: print an earlier run's table")
+    ap.add_argument(
+        "--report", type=Path, metavar="JSON", help="measure nothing: print an earlier run's table"
+    )
     args = ap.parse_args(argv)
     if args.report:
         print(table(json.loads(args.report.read_text())))
         return 0
     if not args.baseline:
         ap.error("--baseline REV is required")
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", args.baseline], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", args.baseline], capture_output=True, text=True, check=True
+    ).stdout.strip()
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "candidate": []}
     loads: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="mailtrail-compare-") as tmp:
@@ -166,11 +206,16 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"round {n + 1} of {args.rounds}: {side} ({rev})")
                 result = run_side(rev, args, Path(tmp) / f"{n}-{side}.json")
                 runs[side].append(result)
-                loads.append({"round": n + 1, "side": side, "load_1m": result["_load_1m"], "wall_s": result["_wall_s"]})
+                loads.append(
+                    {"round": n + 1, "side": side, "load_1m": result["_load_1m"], "wall_s": result["_wall_s"]}
+                )
                 log(f"  done in {result['_wall_s']} s, load {result['_load_1m']}")
     result = {
-        "baseline": {"rev": args.baseline, "commit": commit}, "candidate": {"rev": args.candidate},
-        "count": args.count, "rounds": args.rounds, "load": loads,
+        "baseline": {"rev": args.baseline, "commit": commit},
+        "candidate": {"rev": args.candidate},
+        "count": args.count,
+        "rounds": args.rounds,
+        "load": loads,
         "comparison": compare(runs),
         "digests_equal": all(digests_equal(r) for side in runs.values() for r in side),
         "runs": runs,

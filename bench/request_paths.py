@@ -39,7 +39,7 @@ def _profile(frame: FrameType, event: str, arg: Any) -> None:
     if event == "call" and tracing.is_set():
         name = frame.f_code.co_filename
         if name.startswith(PREFIX) and "/.venv/" not in name and "/tests/" not in name and name != __file__:
-            files.setdefault(name[len(PREFIX):], set()).add(frame.f_code.co_name)
+            files.setdefault(name[len(PREFIX) :], set()).add(frame.f_code.co_name)
 
 
 def traced(label: str, request: Callable[[], Any]) -> None:
@@ -62,11 +62,16 @@ def main() -> None:
             with TestClient(create_app(runtime=runtime)) as client:
                 ws = make_workspace(client, runtime)
                 box = ws.connect_upload(ws.admin, "bob@acme.com")
-                ws.post_message(ws.admin, box, message("carol@globex.com", "bob@acme.com", message_id="<a@x>"))
+                ws.post_message(
+                    ws.admin, box, message("carol@globex.com", "bob@acme.com", message_id="<a@x>")
+                )
                 raw = message("dave@hooli.com", ["bob@acme.com", "erin@initech.com"], message_id="<b@x>")
                 traced("POST /mailboxes/{id}/messages", lambda: ws.post_message(ws.admin, box, raw))
                 traced("GET /people", lambda: client.get("/people", headers=ws.admin.headers))
-                traced("DELETE /mailboxes/{id}", lambda: client.delete(f"/mailboxes/{box}", headers=ws.admin.headers))
+                traced(
+                    "DELETE /mailboxes/{id}",
+                    lambda: client.delete(f"/mailboxes/{box}", headers=ws.admin.headers),
+                )
         finally:
             runtime.close()
     sys.setprofile(None)

@@ -22,9 +22,7 @@ class Company(Aggregate):
         origin: dict[str, Any]
 
     @event(Created)
-    def __init__(
-        self, workspace_id: str, domain: str, name: str, origin: dict[str, Any]
-    ) -> None:
+    def __init__(self, workspace_id: str, domain: str, name: str, origin: dict[str, Any]) -> None:
         self.workspace_id = workspace_id
         self.domain = domain
         self.name = name

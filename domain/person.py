@@ -26,9 +26,7 @@ class Person(Aggregate):
         origin: dict[str, Any]
 
     @event(Created)
-    def __init__(
-        self, workspace_id: str, name: str, addresses: list[str], origin: dict[str, Any]
-    ) -> None:
+    def __init__(self, workspace_id: str, name: str, addresses: list[str], origin: dict[str, Any]) -> None:
         self.workspace_id = workspace_id
         self.name = name
         self.addresses = addresses

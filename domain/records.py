@@ -33,6 +33,7 @@ class FanOutLimits:
     def too_many_participants(self, count: int) -> bool:
         return count > self.max_participants
 
+
 ROLE_LOCAL_PARTS = frozenset(
     """noreply no-reply no_reply donotreply do-not-reply do_not_reply notifications
     notification notify alerts alert support help helpdesk info admin administrator

@@ -25,7 +25,9 @@ def email_id_for(workspace_id: str, identity: str) -> UUID:
 
 def copy_id_for(mailbox_id: str, message: ParsedMessage) -> UUID:
     """The id of `message`'s copy in this mailbox: what the store and the UID ledger both key on."""
-    return SyncedMessage.create_id(mailbox_id, email_identity(message.message_id, message.fingerprint), message.copy_key)
+    return SyncedMessage.create_id(
+        mailbox_id, email_identity(message.message_id, message.fingerprint), message.copy_key
+    )
 
 
 def legacy_copy_id_for(mailbox_id: str, message: ParsedMessage) -> UUID | None:

@@ -30,14 +30,16 @@ def explain(conn: Connection, viewer: Viewer, email_id: str) -> dict[str, Any] |
     for copy in copies:
         row = rows[copy.id]
         level = copy_level(viewer, copy.access)
-        explained.append({
-            "copy_id": copy.id,
-            "mailbox_id": copy.mailbox_id,
-            "owner_id": copy.owner_id,
-            "level": level.value,
-            "hidden_reason": copy.hidden_reason,
-            "rules": _rules(viewer, copy, row, grant_rows, level),
-        })
+        explained.append(
+            {
+                "copy_id": copy.id,
+                "mailbox_id": copy.mailbox_id,
+                "owner_id": copy.owner_id,
+                "level": level.value,
+                "hidden_reason": copy.hidden_reason,
+                "rules": _rules(viewer, copy, row, grant_rows, level),
+            }
+        )
     return {
         "email_id": email_id,
         "viewer": viewer.member_id,
@@ -46,7 +48,9 @@ def explain(conn: Connection, viewer: Viewer, email_id: str) -> dict[str, Any] |
     }
 
 
-def _rules(viewer: Viewer, copy: Any, row: Any, grant_rows: list[Any], level: SharingLevel) -> list[dict[str, Any]]:
+def _rules(
+    viewer: Viewer, copy: Any, row: Any, grant_rows: list[Any], level: SharingLevel
+) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
     if row.removed_at is not None:
         rules.append({"rule": "mailbox_removed", "position": row.removed_at})
@@ -69,14 +73,16 @@ def _rules(viewer: Viewer, copy: Any, row: Any, grant_rows: list[Any], level: Sh
         if not grant_applies(grant, copy):
             continue
         if grant.everyone or viewer.member_id in grant.members:
-            rules.append({
-                "rule": "grant",
-                "grant_id": grant.id,
-                "thread": grant.thread,
-                "position": grant.position,
-                "revoked_at": grant.revoked_at,
-                "level": SharingLevel.FULL.value if grant.revoked_at is None else None,
-            })
+            rules.append(
+                {
+                    "rule": "grant",
+                    "grant_id": grant.id,
+                    "thread": grant.thread,
+                    "position": grant.position,
+                    "revoked_at": grant.revoked_at,
+                    "level": SharingLevel.FULL.value if grant.revoked_at is None else None,
+                }
+            )
     rules.append(sharing)
     return rules
 
@@ -92,7 +98,9 @@ def log_page(
     limit: int,
 ) -> list[dict[str, Any]]:
     """The workspace's events in log order: metadata only (never subjects, bodies or addresses)."""
-    statement = select(audit_log).where(audit_log.c.workspace_id == workspace_id, audit_log.c.position > after)
+    statement = select(audit_log).where(
+        audit_log.c.workspace_id == workspace_id, audit_log.c.position > after
+    )
     if aggregate_id is not None:
         statement = statement.where(audit_log.c.aggregate_id == aggregate_id)
     if event_type is not None:

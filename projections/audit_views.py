@@ -10,7 +10,15 @@ from sqlalchemy import select
 from projections.tables import audit_log
 from projections.writer import ViewWriter
 
-COLUMNS = ("position", "workspace_id", "aggregate_type", "aggregate_id", "version", "event_type", "occurred_at")
+COLUMNS = (
+    "position",
+    "workspace_id",
+    "aggregate_type",
+    "aggregate_id",
+    "version",
+    "event_type",
+    "occurred_at",
+)
 
 
 @functools.cache
@@ -32,10 +40,19 @@ class AuditLogView:
         if workspace_id is None:
             return
         aggregate_type, event_type = _names(type(event))
-        w.insert_row(audit_log, COLUMNS, (
-            position, workspace_id, aggregate_type, aggregate_id, event.originator_version,
-            event_type, event.timestamp.isoformat(),
-        ))
+        w.insert_row(
+            audit_log,
+            COLUMNS,
+            (
+                position,
+                workspace_id,
+                aggregate_type,
+                aggregate_id,
+                event.originator_version,
+                event_type,
+                event.timestamp.isoformat(),
+            ),
+        )
 
     def _workspace(self, event: DomainEvent, aggregate_id: str, w: ViewWriter) -> str | None:
         workspace_id = getattr(event, "workspace_id", None)

@@ -24,16 +24,24 @@ SAMPLE_PER_VIEWER = 2000
 def privacy_report(conn: Connection, workspace_id: str) -> dict[str, Any]:
     internal, exclusions = internal_set_of(conn, workspace_id)
     violations: list[dict[str, Any]] = []
-    visible = list(conn.execute(
-        select(email_copies.c.id, email_copies.c.email_id, mailboxes.c.id.label("mailbox_id"),
-               mailboxes.c.blocklist, mailboxes.c.removed_at)
-        .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
-        .where(email_copies.c.workspace_id == workspace_id, VISIBLE_COPY)
-    ))
+    visible = list(
+        conn.execute(
+            select(
+                email_copies.c.id,
+                email_copies.c.email_id,
+                mailboxes.c.id.label("mailbox_id"),
+                mailboxes.c.blocklist,
+                mailboxes.c.removed_at,
+            )
+            .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
+            .where(email_copies.c.workspace_id == workspace_id, VISIBLE_COPY)
+        )
+    )
     participants: dict[str, list[str]] = defaultdict(list)
     for row in conn.execute(
-        select(email_participants.c.copy_id, email_participants.c.address)
-        .where(email_participants.c.workspace_id == workspace_id)
+        select(email_participants.c.copy_id, email_participants.c.address).where(
+            email_participants.c.workspace_id == workspace_id
+        )
     ):
         participants[row.copy_id].append(row.address)
     for copy in visible:
@@ -46,7 +54,9 @@ def privacy_report(conn: Connection, workspace_id: str) -> dict[str, Any]:
         .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
         .where(email_copies.c.workspace_id == workspace_id, mailboxes.c.removed_at.is_not(None))
     )
-    violations += [{"rule": "copy_of_removed_mailbox", "copy_id": r.id, "email_id": r.email_id} for r in removed]
+    violations += [
+        {"rule": "copy_of_removed_mailbox", "copy_id": r.id, "email_id": r.email_id} for r in removed
+    ]
     checked_views = _check_levels(conn, workspace_id, violations)
     return {
         "checked": {"visible_copies": len(visible), "viewer_emails": checked_views},
@@ -54,7 +64,9 @@ def privacy_report(conn: Connection, workspace_id: str) -> dict[str, Any]:
     }
 
 
-def _copy_violation(addresses: list[str], internal: InternalSet, exclusions: list[str], blocklist: list[str]) -> str | None:
+def _copy_violation(
+    addresses: list[str], internal: InternalSet, exclusions: list[str], blocklist: list[str]
+) -> str | None:
     if not addresses:
         return "visible_copy_without_participants"
     if all(internal.is_internal(a) for a in addresses):

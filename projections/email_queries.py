@@ -35,17 +35,23 @@ def visible_email_ids(
     found: list[EmailKey] = []
     if after is None or after[0] != "":
         dated = select(emails.c.sent_at, emails.c.id).where(
-            emails.c.workspace_id == viewer.workspace_id, emails.c.sent_at.is_not(None), visible)
+            emails.c.workspace_id == viewer.workspace_id, emails.c.sent_at.is_not(None), visible
+        )
         if after is not None:
             dated = dated.where(tuple_(emails.c.sent_at, emails.c.id) < tuple_(after[0], after[1]))
-        found = [(r.sent_at, r.id) for r in conn.execute(
-            dated.order_by(emails.c.sent_at.desc(), emails.c.id.desc()).limit(limit))]
+        found = [
+            (r.sent_at, r.id)
+            for r in conn.execute(dated.order_by(emails.c.sent_at.desc(), emails.c.id.desc()).limit(limit))
+        ]
     if len(found) < limit:
         undated = select(emails.c.id).where(
-            emails.c.workspace_id == viewer.workspace_id, emails.c.sent_at.is_(None), visible)
+            emails.c.workspace_id == viewer.workspace_id, emails.c.sent_at.is_(None), visible
+        )
         if after is not None and after[0] == "":
             undated = undated.where(emails.c.id < after[1])
-        found += [("", r.id) for r in conn.execute(undated.order_by(emails.c.id.desc()).limit(limit - len(found)))]
+        found += [
+            ("", r.id) for r in conn.execute(undated.order_by(emails.c.id.desc()).limit(limit - len(found)))
+        ]
     return found
 
 
@@ -63,43 +69,55 @@ class CopyRow:
 
 def copies_by_email(conn: Connection, email_ids: list[str]) -> dict[str, list[CopyRow]]:
     """Every copy of these emails, with what decides its level for any viewer."""
-    rows = list(conn.execute(
-        select(email_copies, mailboxes.c.owner_id, mailboxes.c.sharing, mailboxes.c.removed_at)
-        .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
-        .where(email_copies.c.email_id.in_(email_ids))
-    ))
-    live_grants = list(conn.execute(
-        select(grants).where(
-            grants.c.mailbox_id.in_({r.mailbox_id for r in rows}), grants.c.revoked_at.is_(None)
+    rows = list(
+        conn.execute(
+            select(email_copies, mailboxes.c.owner_id, mailboxes.c.sharing, mailboxes.c.removed_at)
+            .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
+            .where(email_copies.c.email_id.in_(email_ids))
         )
-    )) if rows else []
+    )
+    live_grants = (
+        list(
+            conn.execute(
+                select(grants).where(
+                    grants.c.mailbox_id.in_({r.mailbox_id for r in rows}), grants.c.revoked_at.is_(None)
+                )
+            )
+        )
+        if rows
+        else []
+    )
     grouped: dict[str, list[CopyRow]] = defaultdict(list)
     for row in rows:
         applying = [g for g in live_grants if grant_applies(g, row)]
         reason = hidden_reason(row)
-        grouped[row.email_id].append(CopyRow(
-            id=row.id,
-            email_id=row.email_id,
-            mailbox_id=row.mailbox_id,
-            direction=row.direction,
-            owner_id=row.owner_id,
-            thread_key=row.thread_key,
-            hidden_reason=reason,
-            access=CopyAccess(
+        grouped[row.email_id].append(
+            CopyRow(
+                id=row.id,
+                email_id=row.email_id,
+                mailbox_id=row.mailbox_id,
+                direction=row.direction,
                 owner_id=row.owner_id,
-                sharing=row.sharing,
-                hidden=reason is not None,
-                granted_members=frozenset(m for g in applying for m in g.members),
-                granted_everyone=any(g.everyone for g in applying),
-            ),
-        ))
+                thread_key=row.thread_key,
+                hidden_reason=reason,
+                access=CopyAccess(
+                    owner_id=row.owner_id,
+                    sharing=row.sharing,
+                    hidden=reason is not None,
+                    granted_members=frozenset(m for g in applying for m in g.members),
+                    granted_everyone=any(g.everyone for g in applying),
+                ),
+            )
+        )
     return grouped
 
 
 def grant_applies(grant: Any, copy: Any) -> bool:
     """A share covers its own copy, or (a thread share) the owner's copies of that thread."""
-    return bool(grant.mailbox_id == copy.mailbox_id and (
-        grant.copy_id == copy.id or (grant.thread and grant.thread_key == copy.thread_key)))
+    return bool(
+        grant.mailbox_id == copy.mailbox_id
+        and (grant.copy_id == copy.id or (grant.thread and grant.thread_key == copy.thread_key))
+    )
 
 
 def hidden_reason(row: Any) -> str | None:
@@ -191,14 +209,17 @@ def entitled_copy(conn: Connection, viewer: Viewer, email_id: str) -> str | None
     copies = copies_by_email(conn, [email_id]).get(email_id, [])
     full = [c for c in copies if copy_level(viewer, access(c)) is SharingLevel.FULL]
     own = [c for c in full if c.owner_id == viewer.member_id]
-    chosen = (own or full)
+    chosen = own or full
     return chosen[0].id if chosen else None
 
 
 def email_in_workspace(conn: Connection, viewer: Viewer, email_id: str) -> bool:
-    return conn.execute(
-        select(emails.c.id).where(emails.c.id == email_id, emails.c.workspace_id == viewer.workspace_id)
-    ).first() is not None
+    return (
+        conn.execute(
+            select(emails.c.id).where(emails.c.id == email_id, emails.c.workspace_id == viewer.workspace_id)
+        ).first()
+        is not None
+    )
 
 
 def own_copy(conn: Connection, viewer: Viewer, email_id: str) -> tuple[bool, str | None]:
@@ -217,15 +238,23 @@ def share_rows(conn: Connection, viewer: Viewer, email_id: str) -> list[dict[str
     if not own_copy(conn, viewer, email_id)[0]:
         return []
     rows = conn.execute(
-        select(grants).where(
+        select(grants)
+        .where(
             grants.c.email_id == email_id,
             grants.c.workspace_id == viewer.workspace_id,
             grants.c.revoked_at.is_(None),
-        ).order_by(grants.c.position)
+        )
+        .order_by(grants.c.position)
     )
     return [
-        {"id": g.id, "copy_id": g.copy_id, "members": g.members, "workspace": g.everyone,
-         "thread": g.thread, "granted_by": g.granted_by}
+        {
+            "id": g.id,
+            "copy_id": g.copy_id,
+            "members": g.members,
+            "workspace": g.everyone,
+            "thread": g.thread,
+            "granted_by": g.granted_by,
+        }
         for g in rows
         if g.granted_by == viewer.member_id or g.everyone or viewer.member_id in g.members or viewer.is_admin
     ]

@@ -21,11 +21,40 @@ from projections.writer import Handler, ViewWriter
 
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
 # Column orders of the rows written for every recorded copy (as tuples: the hot path).
-EMAIL_COLUMNS = ("id", "workspace_id", "message_id", "subject", "sent_at", "from_address", "in_reply_to", "thread_key")
-COPY_COLUMNS = ("id", "email_id", "workspace_id", "mailbox_id", "folder", "direction", "sent_at", "thread_key",
-                "position", "bulk")
-PARTICIPANT_COLUMNS = ("copy_id", "address", "role", "email_id", "workspace_id", "name", "domain", "sent_at",
-                       "owner_id", "direction")
+EMAIL_COLUMNS = (
+    "id",
+    "workspace_id",
+    "message_id",
+    "subject",
+    "sent_at",
+    "from_address",
+    "in_reply_to",
+    "thread_key",
+)
+COPY_COLUMNS = (
+    "id",
+    "email_id",
+    "workspace_id",
+    "mailbox_id",
+    "folder",
+    "direction",
+    "sent_at",
+    "thread_key",
+    "position",
+    "bulk",
+)
+PARTICIPANT_COLUMNS = (
+    "copy_id",
+    "address",
+    "role",
+    "email_id",
+    "workspace_id",
+    "name",
+    "domain",
+    "sent_at",
+    "owner_id",
+    "direction",
+)
 UNPARSED_COLUMNS = ("copy_id", "address", "workspace_id", "domain")
 
 
@@ -38,28 +67,71 @@ def message_recorded(event: SyncedMessage.Recorded, w: ViewWriter, position: int
     thread = thread_key(headers, email_id)
     sent_at = headers["date"]
     sender = headers["from"][0][0] if headers["from"] else None
-    w.insert_row(emails, EMAIL_COLUMNS, (
-        email_id, workspace_id, headers["message_id"], headers["subject"], sent_at, sender,
-        headers["in_reply_to"], thread,
-    ), ignore_conflict=True)
-    w.insert_row(email_copies, COPY_COLUMNS, (
-        copy_id, email_id, workspace_id, event.mailbox_id, event.folder, event.direction, sent_at, thread,
-        position, bool(headers.get("bulk", False)),
-    ))
+    w.insert_row(
+        emails,
+        EMAIL_COLUMNS,
+        (
+            email_id,
+            workspace_id,
+            headers["message_id"],
+            headers["subject"],
+            sent_at,
+            sender,
+            headers["in_reply_to"],
+            thread,
+        ),
+        ignore_conflict=True,
+    )
+    w.insert_row(
+        email_copies,
+        COPY_COLUMNS,
+        (
+            copy_id,
+            email_id,
+            workspace_id,
+            event.mailbox_id,
+            event.folder,
+            event.direction,
+            sent_at,
+            thread,
+            position,
+            bool(headers.get("bulk", False)),
+        ),
+    )
     named: dict[tuple[str, str], str] = {}  # (address, role) -> the first name given
     for role in ROLES:
         for address, name in headers[role]:
             named.setdefault((address, role), name)
     owner, direction, when = owner_of(w, event.mailbox_id), event.direction, sent_at or ""
-    w.insert_rows(email_participants, PARTICIPANT_COLUMNS, [
-        (copy_id, address, role, email_id, workspace_id, name, address.rpartition("@")[2], when, owner, direction)
-        for (address, role), name in named.items()
-    ])
+    w.insert_rows(
+        email_participants,
+        PARTICIPANT_COLUMNS,
+        [
+            (
+                copy_id,
+                address,
+                role,
+                email_id,
+                workspace_id,
+                name,
+                address.rpartition("@")[2],
+                when,
+                owner,
+                direction,
+            )
+            for (address, role), name in named.items()
+        ],
+    )
     unparsed = headers.get("unparsed") or ()  # absent from copies recorded before it was kept
     if unparsed:
-        w.insert_rows(unparsed_participants, UNPARSED_COLUMNS, [
-            (copy_id, address, workspace_id, address.rpartition("@")[2]) for address in dict.fromkeys(unparsed)
-        ])
+        w.insert_rows(
+            unparsed_participants,
+            UNPARSED_COLUMNS,
+            [
+                (copy_id, address, workspace_id, address.rpartition("@")[2])
+                for address in dict.fromkeys(unparsed)
+            ],
+        )
     w.changed_threads(workspace_id).add(thread)
 
 
@@ -68,7 +140,9 @@ def owner_of(w: ViewWriter, mailbox_id: str) -> str:
     owners: dict[str, str] = w.memo.setdefault("owners", {})
     owner = owners.get(mailbox_id)
     if owner is None:
-        owner = owners[mailbox_id] = w.execute(select(mailboxes.c.owner_id).where(mailboxes.c.id == mailbox_id)).scalar_one()
+        owner = owners[mailbox_id] = w.execute(
+            select(mailboxes.c.owner_id).where(mailboxes.c.id == mailbox_id)
+        ).scalar_one()
     return owner
 
 
@@ -111,7 +185,9 @@ def mailbox_retracted(event: Mailbox.Removed, w: ViewWriter, position: int) -> N
     )
     w.execute(delete(emails).where(emails.c.id.in_(orphans)))
     w.execute(delete(email_copies).where(email_copies.c.mailbox_id == mailbox_id))
-    workspace_id = w.execute(select(mailboxes.c.workspace_id).where(mailboxes.c.id == mailbox_id)).scalar_one()
+    workspace_id = w.execute(
+        select(mailboxes.c.workspace_id).where(mailboxes.c.id == mailbox_id)
+    ).scalar_one()
     w.all_threads_changed(workspace_id)
 
 

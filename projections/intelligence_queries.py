@@ -67,32 +67,49 @@ def touches(conn: Connection, viewer: Viewer, person_ids: Iterable[str] | None =
     p = email_participants  # each row carries its copy's owner, direction, time and hiding
     statement = (
         select(
-            p.c.address, p.c.owner_id, p.c.email_id, p.c.sent_at, p.c.direction, email_copies.c.bulk,
+            p.c.address,
+            p.c.owner_id,
+            p.c.email_id,
+            p.c.sent_at,
+            p.c.direction,
+            email_copies.c.bulk,
             recipient_count.label("recipients"),
         )
         .select_from(p.join(email_copies, email_copies.c.id == p.c.copy_id))
-        .where(p.c.workspace_id == viewer.workspace_id, p.c.hidden.is_(False), p.c.sent_at > "", _counterpart(viewer))
+        .where(
+            p.c.workspace_id == viewer.workspace_id,
+            p.c.hidden.is_(False),
+            p.c.sent_at > "",
+            _counterpart(viewer),
+        )
     )
     owners = select(person_addresses.c.address, person_addresses.c.person_id).where(
-        person_addresses.c.workspace_id == viewer.workspace_id)
+        person_addresses.c.workspace_id == viewer.workspace_id
+    )
     if person_ids is not None:  # a few people: their addresses first, then the index on (workspace, address)
         owners = owners.where(person_addresses.c.person_id.in_(list(person_ids)))
     person_of = {r.address: r.person_id for r in conn.execute(owners)}
     if person_ids is not None:
         statement = statement.where(email_participants.c.address.in_(sorted(person_of)))
     else:
-        statement = statement.where(email_participants.c.address.in_(owners.with_only_columns(person_addresses.c.address)))
+        statement = statement.where(
+            email_participants.c.address.in_(owners.with_only_columns(person_addresses.c.address))
+        )
     times: dict[str, datetime] = {}
     found = set()
     for address, owner_id, email_id, sent_at, direction, bulk, recipients in conn.execute(statement):
         at = times.get(sent_at) or times.setdefault(sent_at, utc(datetime.fromisoformat(sent_at)))
-        found.add(Touch(at, owner_id, direction, email_id, person_of[address], is_mass(bool(bulk), recipients or 0)))
+        found.add(
+            Touch(at, owner_id, direction, email_id, person_of[address], is_mass(bool(bulk), recipients or 0))
+        )
     return sorted(found)
 
 
 def default_as_of(conn: Connection, workspace_id: str) -> datetime | None:
     """The newest visible email's time in the workspace (never the wall clock)."""
-    found = visible_email_ids(conn, Viewer(workspace_id, "", "member"), None, 1)  # one index range, newest first
+    found = visible_email_ids(
+        conn, Viewer(workspace_id, "", "member"), None, 1
+    )  # one index range, newest first
     newest = found[0][0] if found else ""
     return utc(datetime.fromisoformat(newest)) if newest else None
 
@@ -105,7 +122,9 @@ def _resolve(conn: Connection, viewer: Viewer, as_of: datetime | None) -> tuple[
 
 
 def _strength(found: list[Touch], as_of: datetime) -> Strength:
-    return assess((Interaction(t.at, "sent" if t.direction == "sent" else "received", t.mass) for t in found), as_of)
+    return assess(
+        (Interaction(t.at, "sent" if t.direction == "sent" else "received", t.mass) for t in found), as_of
+    )
 
 
 def _last(found: list[Touch]) -> Touch:
@@ -149,13 +168,24 @@ def _activity(member_id: str, name: str, found: list[Touch]) -> dict[str, Any]:
 
 
 def _graded_row(activity: dict[str, Any], strength: Strength) -> dict[str, Any]:
-    return {**activity, "score": strength.score, "grade": strength.grade.value, "explanation": strength.explanation}
+    return {
+        **activity,
+        "score": strength.score,
+        "grade": strength.grade.value,
+        "explanation": strength.explanation,
+    }
 
 
 def _strongest_first(row: dict[str, Any]) -> tuple[Any, ...]:
     """The total order of connections: score, then latest interaction, then count, then ids."""
     last = datetime.fromisoformat(row["last_interaction"]["at"]).timestamp()
-    return (-row["score"], -last, -(row["sent"] + row["received"]), row["member_id"], row.get("person_id", ""))
+    return (
+        -row["score"],
+        -last,
+        -(row["sent"] + row["received"]),
+        row["member_id"],
+        row.get("person_id", ""),
+    )
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -164,22 +194,36 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "grade": best["grade"] if best else "none",
         "score": best["score"] if best else 0.0,
-        "strongest_member": None if best is None or best["grade"] == "none" else {
-            "member_id": best["member_id"], "name": best["name"], "score": best["score"], "grade": best["grade"]},
+        "strongest_member": None
+        if best is None or best["grade"] == "none"
+        else {
+            "member_id": best["member_id"],
+            "name": best["name"],
+            "score": best["score"],
+            "grade": best["grade"],
+        },
     }
 
 
 def _names(conn: Connection, viewer: Viewer) -> dict[str, str]:
-    return {r.id: r.name for r in conn.execute(
-        select(members.c.id, members.c.name).where(members.c.workspace_id == viewer.workspace_id))}
+    return {
+        r.id: r.name
+        for r in conn.execute(
+            select(members.c.id, members.c.name).where(members.c.workspace_id == viewer.workspace_id)
+        )
+    }
 
 
 def person_intelligence(
     conn: Connection, viewer: Viewer, person_id: str, as_of: datetime | None = None
 ) -> dict[str, Any] | None:
     """Per member and overall figures for one person, or None when there is no such person."""
-    if conn.execute(select(people.c.id).where(
-            people.c.id == person_id, people.c.workspace_id == viewer.workspace_id)).first() is None:
+    if (
+        conn.execute(
+            select(people.c.id).where(people.c.id == person_id, people.c.workspace_id == viewer.workspace_id)
+        ).first()
+        is None
+    ):
         return None
     if as_of is None:
         scored, when = summary_queries.kept_clock(conn, viewer)
@@ -188,18 +232,29 @@ def person_intelligence(
     when, source = _resolve(conn, viewer, as_of)
     found = touches(conn, viewer, [person_id])
     names = _names(conn, viewer)
-    rows = [_graded_row(_activity(member_id, names.get(member_id, ""), theirs), strength)
-            for (member_id,), theirs, strength in _graded(found, when, "member_id")]
+    rows = [
+        _graded_row(_activity(member_id, names.get(member_id, ""), theirs), strength)
+        for (member_id,), theirs, strength in _graded(found, when, "member_id")
+    ]
     rows.sort(key=_strongest_first)
-    return {"person_id": person_id, **_head(when, source), **_summary(rows), **_overall(found, when), "members": rows}
+    return {
+        "person_id": person_id,
+        **_head(when, source),
+        **_summary(rows),
+        **_overall(found, when),
+        "members": rows,
+    }
 
 
 def company_intelligence(
     conn: Connection, viewer: Viewer, company_id: str, as_of: datetime | None = None
 ) -> dict[str, Any] | None:
     """The company's connections through its people: each member's best, and the best of all."""
-    company = conn.execute(select(companies.c.id, companies.c.domain).where(
-        companies.c.id == company_id, companies.c.workspace_id == viewer.workspace_id)).first()
+    company = conn.execute(
+        select(companies.c.id, companies.c.domain).where(
+            companies.c.id == company_id, companies.c.workspace_id == viewer.workspace_id
+        )
+    ).first()
     if company is None:
         return None
     if as_of is None:
@@ -217,25 +272,44 @@ def company_intelligence(
     rows = []
     for (member_id,), theirs, _ in _graded(found, when, "member_id"):
         best = min(pairs[member_id], key=_strongest_first)
-        rows.append({**_activity(member_id, best["name"], theirs), "score": best["score"], "grade": best["grade"],
-                     "person_id": best["person_id"], "explanation": best["explanation"]})
+        rows.append(
+            {
+                **_activity(member_id, best["name"], theirs),
+                "score": best["score"],
+                "grade": best["grade"],
+                "person_id": best["person_id"],
+                "explanation": best["explanation"],
+            }
+        )
     rows.sort(key=_strongest_first)
     people_rows = []
     for person_id in person_ids:
-        ranked = sorted((r for rs in pairs.values() for r in rs if r["person_id"] == person_id), key=_strongest_first)
+        ranked = sorted(
+            (r for rs in pairs.values() for r in rs if r["person_id"] == person_id), key=_strongest_first
+        )
         people_rows.append({"person_id": person_id, **_summary(ranked)})
     people_rows.sort(key=lambda r: (-r["score"], r["person_id"]))
-    return {"company_id": company_id, "domain": company.domain, **_head(when, source), **_summary(rows),
-            **_overall(found, when), "members": rows, "people": people_rows}
+    return {
+        "company_id": company_id,
+        "domain": company.domain,
+        **_head(when, source),
+        **_summary(rows),
+        **_overall(found, when),
+        "members": rows,
+        "people": people_rows,
+    }
 
 
 def _head(when: datetime | None, source: str) -> dict[str, Any]:
     return {"as_of": when.isoformat() if when else None, "as_of_source": source, "formula": constants()}
 
 
-def _company_people(conn: Connection, viewer: Viewer, domains: Iterable[str] | None = None) -> dict[str, set[str]]:
+def _company_people(
+    conn: Connection, viewer: Viewer, domains: Iterable[str] | None = None
+) -> dict[str, set[str]]:
     statement = select(person_addresses.c.domain, person_addresses.c.person_id).where(
-        person_addresses.c.workspace_id == viewer.workspace_id)
+        person_addresses.c.workspace_id == viewer.workspace_id
+    )
     if domains is not None:
         statement = statement.where(person_addresses.c.domain.in_(list(domains)))
     grouped: dict[str, set[str]] = defaultdict(set)

@@ -90,7 +90,9 @@ def copy_changed(event: Any, w: ViewWriter, position: int) -> None:
     if w.bulk is not None:
         return  # a rebuild computes every record at its end: no reads of the deferred-index tables
     p = email_participants.c
-    for r in w.execute(select(p.workspace_id, p.address, p.domain).where(p.copy_id == str(event.originator_id))):
+    for r in w.execute(
+        select(p.workspace_id, p.address, p.domain).where(p.copy_id == str(event.originator_id))
+    ):
         dirty = _dirty(w, r.workspace_id)
         dirty.addresses.add(r.address)
         dirty.domains.add(r.domain)
@@ -103,10 +105,13 @@ def _workspace_of(w: ViewWriter, table: Table, record_id: str) -> str | None:
 
 def person_changed(event: Any, w: ViewWriter, position: int) -> None:
     person_id = str(event.originator_id)
-    workspace_id = event.workspace_id if isinstance(event, Person.Created) else _workspace_of(w, people, person_id)
+    workspace_id = (
+        event.workspace_id if isinstance(event, Person.Created) else _workspace_of(w, people, person_id)
+    )
     if workspace_id is not None:
-        _dirty(w, workspace_id).persons.update([person_id] + ([event.target_id] if isinstance(event, Person.Merged)
-                                                              else []))
+        _dirty(w, workspace_id).persons.update(
+            [person_id] + ([event.target_id] if isinstance(event, Person.Merged) else [])
+        )
 
 
 def company_created(event: Any, w: ViewWriter, position: int) -> None:
@@ -161,7 +166,9 @@ def unscored(engine: Engine) -> list[str]:
     """The workspaces with emails whose summaries were never computed: a store upgraded to
     0010 from an earlier one (the live path scores a workspace on its first page)."""
     has_email = select(emails.c.id).where(emails.c.workspace_id == workspaces.c.id).exists()
-    scored = select(strength_clock.c.workspace_id).where(strength_clock.c.workspace_id == workspaces.c.id).exists()
+    scored = (
+        select(strength_clock.c.workspace_id).where(strength_clock.c.workspace_id == workspaces.c.id).exists()
+    )
     with engine.connect() as conn:
         return sorted(conn.execute(select(workspaces.c.id).where(has_email, ~scored)).scalars())
 
@@ -171,26 +178,49 @@ def refresh(w: ViewWriter, workspace_id: str, dirty: Dirty) -> None:
     moved = strength_views.clock(w, workspace_id) != as_of
     if dirty.everything:
         person_ids = _ids(w, select(people.c.id).where(people.c.workspace_id == workspace_id))
-        kept = _ids(w, select(record_summaries.c.record_id).where(
-            record_summaries.c.workspace_id == workspace_id, record_summaries.c.kind == "person"))
+        kept = _ids(
+            w,
+            select(record_summaries.c.record_id).where(
+                record_summaries.c.workspace_id == workspace_id, record_summaries.c.kind == "person"
+            ),
+        )
         person_ids |= kept  # merged since: their rows go
         company_ids = _ids(w, select(companies.c.id).where(companies.c.workspace_id == workspace_id))
         lead_ids = _ids(w, select(leads.c.id).where(leads.c.workspace_id == workspace_id))
     else:
-        person_ids = set(dirty.persons) | _ids(w, select(person_addresses.c.person_id).where(
-            person_addresses.c.workspace_id == workspace_id, person_addresses.c.address.in_(sorted(dirty.addresses))))
-        domains = set(dirty.domains) | _ids(w, select(person_addresses.c.domain).where(
-            person_addresses.c.person_id.in_(sorted(person_ids))))
-        company_ids = set(dirty.companies) | _ids(w, select(companies.c.id).where(
-            companies.c.workspace_id == workspace_id, companies.c.domain.in_(sorted(domains))))
-        lead_ids = set(dirty.leads) | _ids(w, select(lead_contacts.c.lead_id).where(
-            lead_contacts.c.person_id.in_(sorted(person_ids))))
-    company_domain = {r.id: r.domain for r in _chunked(w, select(companies.c.id, companies.c.domain),
-                                                       companies.c.id, company_ids)}
+        person_ids = set(dirty.persons) | _ids(
+            w,
+            select(person_addresses.c.person_id).where(
+                person_addresses.c.workspace_id == workspace_id,
+                person_addresses.c.address.in_(sorted(dirty.addresses)),
+            ),
+        )
+        domains = set(dirty.domains) | _ids(
+            w, select(person_addresses.c.domain).where(person_addresses.c.person_id.in_(sorted(person_ids)))
+        )
+        company_ids = set(dirty.companies) | _ids(
+            w,
+            select(companies.c.id).where(
+                companies.c.workspace_id == workspace_id, companies.c.domain.in_(sorted(domains))
+            ),
+        )
+        lead_ids = set(dirty.leads) | _ids(
+            w, select(lead_contacts.c.lead_id).where(lead_contacts.c.person_id.in_(sorted(person_ids)))
+        )
+    company_domain = {
+        r.id: r.domain
+        for r in _chunked(w, select(companies.c.id, companies.c.domain), companies.c.id, company_ids)
+    }
     members_of: dict[str, set[str]] = defaultdict(set)  # company -> its people
     by_domain = {d: c for c, d in company_domain.items()}
-    for r in _chunked(w, select(person_addresses.c.person_id, person_addresses.c.domain).where(
-            person_addresses.c.workspace_id == workspace_id), person_addresses.c.domain, set(by_domain)):
+    for r in _chunked(
+        w,
+        select(person_addresses.c.person_id, person_addresses.c.domain).where(
+            person_addresses.c.workspace_id == workspace_id
+        ),
+        person_addresses.c.domain,
+        set(by_domain),
+    ):
         members_of[by_domain[r.domain]].add(r.person_id)
     everyone = person_ids | {p for ps in members_of.values() for p in ps}
     scores = _refresh_people(w, workspace_id, sorted(everyone), as_of)
@@ -207,24 +237,38 @@ def _ids(w: ViewWriter, statement: Any) -> set[str]:
 def _chunked(w: ViewWriter, statement: Any, column: Any, values: Iterable[str]) -> Iterator[Any]:
     ordered = sorted(values)
     for start in range(0, len(ordered), CHUNK):
-        yield from w.execute(statement.where(column.in_(ordered[start:start + CHUNK])))
+        yield from w.execute(statement.where(column.in_(ordered[start : start + CHUNK])))
 
 
 def _recipients() -> Any:
     r = email_participants.alias("recipients")
-    return (select(func.count(func.distinct(r.c.address)))
-            .where(r.c.copy_id == email_participants.c.copy_id, r.c.role.in_(("to", "cc"))).scalar_subquery())
+    return (
+        select(func.count(func.distinct(r.c.address)))
+        .where(r.c.copy_id == email_participants.c.copy_id, r.c.role.in_(("to", "cc")))
+        .scalar_subquery()
+    )
 
 
 def _person_rows(w: ViewWriter, workspace_id: str, person_ids: list[str]) -> Iterator[Any]:
     p = email_participants
     statement = (
-        select(person_addresses.c.person_id, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role,
-               email_copies.c.bulk, _recipients().label("recipients"))
-        .select_from(person_addresses
-                     .join(p, (p.c.workspace_id == person_addresses.c.workspace_id)
-                           & (p.c.address == person_addresses.c.address))
-                     .join(email_copies, email_copies.c.id == p.c.copy_id))
+        select(
+            person_addresses.c.person_id,
+            p.c.sent_at,
+            p.c.email_id,
+            p.c.owner_id,
+            p.c.direction,
+            p.c.role,
+            email_copies.c.bulk,
+            _recipients().label("recipients"),
+        )
+        .select_from(
+            person_addresses.join(
+                p,
+                (p.c.workspace_id == person_addresses.c.workspace_id)
+                & (p.c.address == person_addresses.c.address),
+            ).join(email_copies, email_copies.c.id == p.c.copy_id)
+        )
         .where(person_addresses.c.workspace_id == workspace_id, p.c.hidden.is_(False))
     )
     return _chunked(w, statement, person_addresses.c.person_id, person_ids)
@@ -233,19 +277,31 @@ def _person_rows(w: ViewWriter, workspace_id: str, person_ids: list[str]) -> Ite
 PersonScores = dict[str, dict[str, float]]  # person -> viewer -> best score
 
 
-def _refresh_people(w: ViewWriter, workspace_id: str, person_ids: list[str], as_of: datetime | None) -> PersonScores:
+def _refresh_people(
+    w: ViewWriter, workspace_id: str, person_ids: list[str], as_of: datetime | None
+) -> PersonScores:
     """Recompute these people's rows; answers every one's best score per viewer (for their companies)."""
     rows: dict[str, list[Row]] = defaultdict(list)
     touches: dict[str, list[tuple[str, Touch]]] = defaultdict(list)
     times: dict[str, datetime] = {}
     for person_id, sent_at, email_id, owner_id, direction, role, bulk, recipients in _person_rows(
-            w, workspace_id, person_ids):  # plain tuples: most of a rebuild's summaries are this loop
+        w, workspace_id, person_ids
+    ):  # plain tuples: most of a rebuild's summaries are this loop
         rows[person_id].append(Row(sent_at, email_id, owner_id, direction, role))
-        found = touch_of(person_id, sent_at, owner_id, direction, role, email_id, bool(bulk), recipients or 0, times)
+        found = touch_of(
+            person_id, sent_at, owner_id, direction, role, email_id, bool(bulk), recipients or 0, times
+        )
         if found is not None:
             touches[person_id].append(found)
-    created = {r.id: r.created_at for r in _chunked(w, select(people.c.id, people.c.created_at).where(
-        people.c.merged_into.is_(None)), people.c.id, person_ids)}
+    created = {
+        r.id: r.created_at
+        for r in _chunked(
+            w,
+            select(people.c.id, people.c.created_at).where(people.c.merged_into.is_(None)),
+            people.c.id,
+            person_ids,
+        )
+    }
     summaries: list[tuple[Any, ...]] = []
     members: list[tuple[Any, ...]] = []
     days: list[tuple[Any, ...]] = []
@@ -259,33 +315,67 @@ def _refresh_people(w: ViewWriter, workspace_id: str, person_ids: list[str], as_
             member = member_of(theirs)
             window, score = score_of(member, as_of)
             pair_scores[(member_id, variant)] = score
-            members.append(moment_row("person", person_id, member_id, variant, workspace_id, member, window, score))
-            days.extend((person_id, member_id, variant, day, workspace_id, moment)
-                        for day, moment in member.latest.items())
+            members.append(
+                moment_row("person", person_id, member_id, variant, workspace_id, member, window, score)
+            )
+            days.extend(
+                (person_id, member_id, variant, day, workspace_id, moment)
+                for day, moment in member.latest.items()
+            )
         w.memo["person_touches"][person_id] = touches[person_id]
         ends = ends_by_viewer(rows[person_id], {m for m, v in pair_scores if v != PUBLIC})
         best = best_by_viewer(pair_scores, ends)
         scores[person_id] = best
-        summaries.extend(summary_row("person", person_id, viewer, workspace_id, created[person_id], e, best[viewer])
-                         for viewer, e in ends.items())
-    _replace(w, record_summaries, SUMMARY_COLUMNS, 3, summaries,
-             (record_summaries.c.kind == "person", record_summaries.c.record_id), person_ids)
-    _replace(w, record_members, MEMBER_COLUMNS, 4, members,
-             (record_members.c.kind == "person", record_members.c.record_id), person_ids)
+        summaries.extend(
+            summary_row("person", person_id, viewer, workspace_id, created[person_id], e, best[viewer])
+            for viewer, e in ends.items()
+        )
+    _replace(
+        w,
+        record_summaries,
+        SUMMARY_COLUMNS,
+        3,
+        summaries,
+        (record_summaries.c.kind == "person", record_summaries.c.record_id),
+        person_ids,
+    )
+    _replace(
+        w,
+        record_members,
+        MEMBER_COLUMNS,
+        4,
+        members,
+        (record_members.c.kind == "person", record_members.c.record_id),
+        person_ids,
+    )
     _replace(w, strength_days, DAY_COLUMNS, 4, days, (None, strength_days.c.person_id), person_ids)
     return scores
 
 
-def _refresh_companies(w: ViewWriter, workspace_id: str, company_domain: dict[str, str],
-                       members_of: dict[str, set[str]], scores: PersonScores, as_of: datetime | None) -> None:
+def _refresh_companies(
+    w: ViewWriter,
+    workspace_id: str,
+    company_domain: dict[str, str],
+    members_of: dict[str, set[str]],
+    scores: PersonScores,
+    as_of: datetime | None,
+) -> None:
     p = email_participants
     rows: dict[str, list[Row]] = defaultdict(list)
     by_domain = {d: c for c, d in company_domain.items()}
-    for r in _chunked(w, select(p.c.domain, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role).where(
-            p.c.workspace_id == workspace_id, p.c.hidden.is_(False)), p.c.domain, set(by_domain)):
+    for r in _chunked(
+        w,
+        select(p.c.domain, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role).where(
+            p.c.workspace_id == workspace_id, p.c.hidden.is_(False)
+        ),
+        p.c.domain,
+        set(by_domain),
+    ):
         rows[by_domain[r[0]]].append(Row._make(r[1:]))
-    created = {r.id: r.created_at for r in _chunked(w, select(companies.c.id, companies.c.created_at),
-                                                    companies.c.id, company_domain)}
+    created = {
+        r.id: r.created_at
+        for r in _chunked(w, select(companies.c.id, companies.c.created_at), companies.c.id, company_domain)
+    }
     person_touches: dict[str, list[tuple[str, Touch]]] = w.memo.get("person_touches", {})
     summaries: list[tuple[Any, ...]] = []
     members: list[tuple[Any, ...]] = []
@@ -293,18 +383,46 @@ def _refresh_companies(w: ViewWriter, workspace_id: str, company_domain: dict[st
         people_ids = sorted(members_of.get(company_id, set()))
         found = variants(t for person_id in people_ids for t in person_touches.get(person_id, []))
         for (member_id, variant), theirs in found.items():
-            members.append(moment_row("company", company_id, member_id, variant, workspace_id,
-                                      member_of(theirs, strength=False), 0, 0.0))
+            members.append(
+                moment_row(
+                    "company",
+                    company_id,
+                    member_id,
+                    variant,
+                    workspace_id,
+                    member_of(theirs, strength=False),
+                    0,
+                    0.0,
+                )
+            )
         own = {v for person_id in people_ids for v in scores.get(person_id, {}) if v != PUBLIC}
         ends = ends_by_viewer(rows[company_id], own)
         for viewer, e in ends.items():
-            best = max((scores[q].get(viewer, scores[q][PUBLIC]) for q in people_ids if q in scores), default=0.0)
-            summaries.append(summary_row("company", company_id, viewer, workspace_id, created[company_id], e, best))
+            best = max(
+                (scores[q].get(viewer, scores[q][PUBLIC]) for q in people_ids if q in scores), default=0.0
+            )
+            summaries.append(
+                summary_row("company", company_id, viewer, workspace_id, created[company_id], e, best)
+            )
     ids = sorted(company_domain)
-    _replace(w, record_summaries, SUMMARY_COLUMNS, 3, summaries,
-             (record_summaries.c.kind == "company", record_summaries.c.record_id), ids)
-    _replace(w, record_members, MEMBER_COLUMNS, 4, members,
-             (record_members.c.kind == "company", record_members.c.record_id), ids)
+    _replace(
+        w,
+        record_summaries,
+        SUMMARY_COLUMNS,
+        3,
+        summaries,
+        (record_summaries.c.kind == "company", record_summaries.c.record_id),
+        ids,
+    )
+    _replace(
+        w,
+        record_members,
+        MEMBER_COLUMNS,
+        4,
+        members,
+        (record_members.c.kind == "company", record_members.c.record_id),
+        ids,
+    )
 
 
 def _refresh_leads(w: ViewWriter, workspace_id: str, lead_ids: list[str]) -> None:
@@ -312,25 +430,49 @@ def _refresh_leads(w: ViewWriter, workspace_id: str, lead_ids: list[str]) -> Non
     statement = (
         select(lead_contacts.c.lead_id, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role)
         .distinct()
-        .select_from(lead_contacts
-                     .join(person_addresses, person_addresses.c.person_id == lead_contacts.c.person_id)
-                     .join(p, (p.c.workspace_id == person_addresses.c.workspace_id)
-                           & (p.c.address == person_addresses.c.address)))
+        .select_from(
+            lead_contacts.join(
+                person_addresses, person_addresses.c.person_id == lead_contacts.c.person_id
+            ).join(
+                p,
+                (p.c.workspace_id == person_addresses.c.workspace_id)
+                & (p.c.address == person_addresses.c.address),
+            )
+        )
         .where(p.c.workspace_id == workspace_id, p.c.hidden.is_(False))
     )
     rows: dict[str, list[Row]] = defaultdict(list)
     for r in _chunked(w, statement, lead_contacts.c.lead_id, lead_ids):
         rows[r.lead_id].append(Row(r.sent_at, r.email_id, r.owner_id, r.direction, r.role))
-    created = {r.id: r.created_at for r in _chunked(w, select(leads.c.id, leads.c.created_at), leads.c.id, lead_ids)}
-    summaries = [summary_row("lead", lead_id, viewer, workspace_id, created[lead_id], e, 0.0)
-                 for lead_id in lead_ids if lead_id in created
-                 for viewer, e in ends_by_viewer(rows[lead_id]).items()]
-    _replace(w, record_summaries, SUMMARY_COLUMNS, 3, summaries,
-             (record_summaries.c.kind == "lead", record_summaries.c.record_id), lead_ids)
+    created = {
+        r.id: r.created_at for r in _chunked(w, select(leads.c.id, leads.c.created_at), leads.c.id, lead_ids)
+    }
+    summaries = [
+        summary_row("lead", lead_id, viewer, workspace_id, created[lead_id], e, 0.0)
+        for lead_id in lead_ids
+        if lead_id in created
+        for viewer, e in ends_by_viewer(rows[lead_id]).items()
+    ]
+    _replace(
+        w,
+        record_summaries,
+        SUMMARY_COLUMNS,
+        3,
+        summaries,
+        (record_summaries.c.kind == "lead", record_summaries.c.record_id),
+        lead_ids,
+    )
 
 
-def _replace(w: ViewWriter, table: Table, columns: tuple[str, ...], key_size: int, rows: list[tuple[Any, ...]],
-             scope: tuple[Any, Any], ids: list[str]) -> None:
+def _replace(
+    w: ViewWriter,
+    table: Table,
+    columns: tuple[str, ...],
+    key_size: int,
+    rows: list[tuple[Any, ...]],
+    scope: tuple[Any, Any],
+    ids: list[str],
+) -> None:
     """Make the rows of `table` for `ids` (scope: (extra condition or None, the id column)) be
     `rows`, writing only what differs. The first `key_size` columns are the primary key."""
     condition, column = scope
@@ -342,5 +484,5 @@ def _replace(w: ViewWriter, table: Table, columns: tuple[str, ...], key_size: in
     gone = [key for key, row in old.items() if new.get(key) != row]
     key_columns = [table.c[c] for c in columns[:key_size]]
     for start in range(0, len(gone), CHUNK):
-        w.execute(delete(table).where(tuple_(*key_columns).in_(gone[start:start + CHUNK])))
+        w.execute(delete(table).where(tuple_(*key_columns).in_(gone[start : start + CHUNK])))
     w.insert_rows(table, columns, [row for key, row in new.items() if old.get(key) != row])

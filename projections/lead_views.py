@@ -50,11 +50,15 @@ def changed_addresses(w: ViewWriter, workspace_id: str) -> set[str]:
 
 
 def _person_workspace(w: ViewWriter, person_id: str) -> str | None:
-    workspace_id: str | None = w.execute(select(people.c.workspace_id).where(people.c.id == person_id)).scalar()
+    workspace_id: str | None = w.execute(
+        select(people.c.workspace_id).where(people.c.id == person_id)
+    ).scalar()
     return workspace_id
 
 
-def person_changed(event: Person.Created | Person.AddressAdded | Person.Merged, w: ViewWriter, position: int) -> None:
+def person_changed(
+    event: Person.Created | Person.AddressAdded | Person.Merged, w: ViewWriter, position: int
+) -> None:
     """A person's addresses (created, added, or moved by a merge) may attach their threads' emails."""
     if isinstance(event, Person.Created):
         changed_addresses(w, event.workspace_id).update(event.addresses)
@@ -68,9 +72,14 @@ def person_changed(event: Person.Created | Person.AddressAdded | Person.Merged, 
         w.all_threads_changed(workspace_id)
 
 
-def contacts_changed(event: Lead.Created | Lead.ContactAdded | Lead.ContactRemoved, w: ViewWriter, position: int) -> None:
-    workspace_id = event.workspace_id if isinstance(event, Lead.Created) else w.execute(
-        select(leads.c.workspace_id).where(leads.c.id == str(event.originator_id))).scalar()
+def contacts_changed(
+    event: Lead.Created | Lead.ContactAdded | Lead.ContactRemoved, w: ViewWriter, position: int
+) -> None:
+    workspace_id = (
+        event.workspace_id
+        if isinstance(event, Lead.Created)
+        else w.execute(select(leads.c.workspace_id).where(leads.c.id == str(event.originator_id))).scalar()
+    )
     if workspace_id is None:
         return
     person_ids = list(event.contacts) if isinstance(event, Lead.Created) else [event.person_id]
@@ -93,20 +102,29 @@ def settle(w: ViewWriter) -> None:
     addresses: dict[str, set[str]] = w.memo.get("lead_addresses", {})
     w.flush()  # the internal addresses are read from the connection itself
     for workspace_id in sorted(set(w.threads) | set(addresses)):
-        if w.execute(select(func.count()).select_from(leads).where(leads.c.workspace_id == workspace_id)).scalar():
+        if w.execute(
+            select(func.count()).select_from(leads).where(leads.c.workspace_id == workspace_id)
+        ).scalar():
             threads = w.threads.get(workspace_id, set())
-            _settle_workspace(w, workspace_id, None if threads is None else set(threads),
-                              addresses.get(workspace_id, set()))
+            _settle_workspace(
+                w, workspace_id, None if threads is None else set(threads), addresses.get(workspace_id, set())
+            )
     w.threads.clear()
     addresses.clear()
 
 
-def _settle_workspace(w: ViewWriter, workspace_id: str, threads: set[str] | None, addresses: set[str]) -> None:
+def _settle_workspace(
+    w: ViewWriter, workspace_id: str, threads: set[str] | None, addresses: set[str]
+) -> None:
     if threads is None:
         w.execute(delete(lead_emails).where(lead_emails.c.workspace_id == workspace_id))
         contact_addresses = (
             select(person_addresses.c.address)
-            .select_from(person_addresses.join(lead_contacts, lead_contacts.c.person_id == person_addresses.c.person_id))
+            .select_from(
+                person_addresses.join(
+                    lead_contacts, lead_contacts.c.person_id == person_addresses.c.person_id
+                )
+            )
             .where(lead_contacts.c.workspace_id == workspace_id)
         )
         threads = _threads_with(w, workspace_id, contact_addresses)
@@ -115,8 +133,9 @@ def _settle_workspace(w: ViewWriter, workspace_id: str, threads: set[str] | None
             threads |= _threads_with(w, workspace_id, sorted(addresses))
         if not threads:
             return
-        in_threads = select(emails.c.id).where(emails.c.workspace_id == workspace_id,
-                                               emails.c.thread_key.in_(sorted(threads)))
+        in_threads = select(emails.c.id).where(
+            emails.c.workspace_id == workspace_id, emails.c.thread_key.in_(sorted(threads))
+        )
         w.execute(delete(lead_emails).where(lead_emails.c.email_id.in_(in_threads)))
     if threads:
         w.insert_rows(lead_emails, LEAD_EMAIL_COLUMNS, _associations(w, workspace_id, sorted(threads)))
@@ -125,7 +144,8 @@ def _settle_workspace(w: ViewWriter, workspace_id: str, threads: set[str] | None
 def _threads_with(w: ViewWriter, workspace_id: str, addresses: Any) -> set[str]:
     p = email_participants
     found = w.execute(
-        select(emails.c.thread_key).distinct()
+        select(emails.c.thread_key)
+        .distinct()
         .select_from(p.join(emails, emails.c.id == p.c.email_id))
         .where(p.c.workspace_id == workspace_id, p.c.address.in_(addresses))
     )
@@ -135,11 +155,20 @@ def _threads_with(w: ViewWriter, workspace_id: str, addresses: Any) -> set[str]:
 def _associations(w: ViewWriter, workspace_id: str, threads: list[str]) -> list[tuple[Any, ...]]:
     p = email_participants
     rows = w.execute(
-        select(emails.c.id, emails.c.thread_key, emails.c.sent_at, email_copies.c.position, p.c.address,
-               p.c.role, p.c.owner_id)
-        .select_from(emails.join(email_copies, email_copies.c.email_id == emails.c.id)
-                     .join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id)
-                     .join(p, p.c.copy_id == email_copies.c.id))
+        select(
+            emails.c.id,
+            emails.c.thread_key,
+            emails.c.sent_at,
+            email_copies.c.position,
+            p.c.address,
+            p.c.role,
+            p.c.owner_id,
+        )
+        .select_from(
+            emails.join(email_copies, email_copies.c.email_id == emails.c.id)
+            .join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id)
+            .join(p, p.c.copy_id == email_copies.c.id)
+        )
         .where(emails.c.workspace_id == workspace_id, emails.c.thread_key.in_(threads), VISIBLE_COPY)
     ).all()
     arrived: dict[str, int] = {}
@@ -157,11 +186,24 @@ def _associations(w: ViewWriter, workspace_id: str, threads: list[str]) -> list[
         if r.role == "from":
             senders[r.id].add(r.address)
     everyone = {r.address for r in rows}
-    owner = {a.address: a.person_id for a in w.execute(select(person_addresses.c.address, person_addresses.c.person_id)
-             .where(person_addresses.c.workspace_id == workspace_id, person_addresses.c.address.in_(sorted(everyone))))}
+    owner = {
+        a.address: a.person_id
+        for a in w.execute(
+            select(person_addresses.c.address, person_addresses.c.person_id).where(
+                person_addresses.c.workspace_id == workspace_id,
+                person_addresses.c.address.in_(sorted(everyone)),
+            )
+        )
+    }
     leads_of: dict[str, set[str]] = defaultdict(set)
-    for c in w.execute(select(lead_contacts.c.person_id, lead_contacts.c.lead_id).where(
-            and_(lead_contacts.c.workspace_id == workspace_id, lead_contacts.c.person_id.in_(sorted(set(owner.values())))))):
+    for c in w.execute(
+        select(lead_contacts.c.person_id, lead_contacts.c.lead_id).where(
+            and_(
+                lead_contacts.c.workspace_id == workspace_id,
+                lead_contacts.c.person_id.in_(sorted(set(owner.values()))),
+            )
+        )
+    ):
         leads_of[c.person_id].add(c.lead_id)
     internal, _ = internal_set_of(w.conn, workspace_id)
 
@@ -188,5 +230,7 @@ def _associations(w: ViewWriter, workspace_id: str, threads: list[str]) -> list[
         for lead_id in leads_of_addresses(addresses):
             if (lead_id, email_id, "") not in found:
                 found[(lead_id, email_id, member_id)] = "contact"
-    return [(lead_id, email_id, member_id, workspace_id, email_of[email_id].sent_at or "", via)
-            for (lead_id, email_id, member_id), via in sorted(found.items())]
+    return [
+        (lead_id, email_id, member_id, workspace_id, email_of[email_id].sent_at or "", via)
+        for (lead_id, email_id, member_id), via in sorted(found.items())
+    ]

@@ -42,11 +42,15 @@ def visible_origins(
     }
     wanted = {a for record_id, o in origins.items() if o.get("copy_id") for a in addresses.get(record_id, [])}
     roles: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for row in conn.execute(
-        select(email_participants.c.copy_id, email_participants.c.address, email_participants.c.role).where(
-            email_participants.c.copy_id.in_(list(owners)), email_participants.c.address.in_(wanted)
+    for row in (
+        conn.execute(
+            select(
+                email_participants.c.copy_id, email_participants.c.address, email_participants.c.role
+            ).where(email_participants.c.copy_id.in_(list(owners)), email_participants.c.address.in_(wanted))
         )
-    ) if owners and wanted else ():
+        if owners and wanted
+        else ()
+    ):
         roles[(row.copy_id, row.address)].add(row.role)
     shown: dict[str, dict[str, Any]] = {}
     for record_id, origin in origins.items():

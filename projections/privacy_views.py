@@ -53,7 +53,9 @@ def _screened(entries: list[str]) -> ColumnElement[bool]:
     return or_(_participant(_matching(entries)), unparsed)
 
 
-def _set_flag(w: ViewWriter, scope: ColumnElement[bool], column: str, hidden: Any, position: int, **extra: Any) -> None:
+def _set_flag(
+    w: ViewWriter, scope: ColumnElement[bool], column: str, hidden: Any, position: int, **extra: Any
+) -> None:
     """Hide the copies in `scope` that match `hidden`; show the ones that no longer do."""
     flag = email_copies.c[column]
     w.execute(update(email_copies).where(scope, flag.is_(None), hidden).values({column: position, **extra}))
@@ -67,10 +69,14 @@ HIDDEN_COPY = or_(*(email_copies.c[c].is_not(None) for c in HIDING_COLUMNS))
 def sync_hidden(w: ViewWriter, scope: ColumnElement[bool], workspace_id: str) -> None:
     """Carry the copies' hiding in `scope` over to their participant rows (the record lists' index)."""
     for hidden, copies in ((True, HIDDEN_COPY), (False, ~HIDDEN_COPY)):
-        w.execute(update(email_participants).where(
-            email_participants.c.hidden.is_(not hidden),
-            email_participants.c.copy_id.in_(select(email_copies.c.id).where(scope, copies)),
-        ).values(hidden=hidden))
+        w.execute(
+            update(email_participants)
+            .where(
+                email_participants.c.hidden.is_(not hidden),
+                email_participants.c.copy_id.in_(select(email_copies.c.id).where(scope, copies)),
+            )
+            .values(hidden=hidden)
+        )
     w.all_threads_changed(workspace_id)
 
 
@@ -123,20 +129,23 @@ def recompute_blocklisted(
 
 def shared(event: SyncedMessage.Shared, w: ViewWriter, position: int) -> None:
     copy = w.execute(select(email_copies).where(email_copies.c.id == str(event.originator_id))).one()
-    w.insert(grants, {
-        "id": event.grant_id,
-        "workspace_id": copy.workspace_id,
-        "copy_id": copy.id,
-        "mailbox_id": copy.mailbox_id,
-        "email_id": copy.email_id,
-        "thread_key": copy.thread_key,
-        "thread": event.thread,
-        "members": sorted(event.members),
-        "everyone": event.everyone,
-        "granted_by": event.by,
-        "position": position,
-        "revoked_at": None,
-    })
+    w.insert(
+        grants,
+        {
+            "id": event.grant_id,
+            "workspace_id": copy.workspace_id,
+            "copy_id": copy.id,
+            "mailbox_id": copy.mailbox_id,
+            "email_id": copy.email_id,
+            "thread_key": copy.thread_key,
+            "thread": event.thread,
+            "members": sorted(event.members),
+            "everyone": event.everyone,
+            "granted_by": event.by,
+            "position": position,
+            "revoked_at": None,
+        },
+    )
 
 
 def share_revoked(event: SyncedMessage.ShareRevoked, w: ViewWriter, position: int) -> None:

@@ -38,8 +38,9 @@ def _before(key: EmailKey) -> ColumnElement[bool]:
     return tuple_(p.c.sent_at, p.c.email_id) < tuple_(key[0], key[1])
 
 
-def _newest_of(conn: Connection, viewer: Viewer, column: Any, value: str, after: EmailKey | None,
-               limit: int) -> list[EmailKey]:
+def _newest_of(
+    conn: Connection, viewer: Viewer, column: Any, value: str, after: EmailKey | None, limit: int
+) -> list[EmailKey]:
     """Up to `limit` distinct emails with this address (or domain), newest first, after `after`."""
     found: list[EmailKey] = []
     while len(found) < limit:
@@ -47,8 +48,10 @@ def _newest_of(conn: Connection, viewer: Viewer, column: Any, value: str, after:
         statement = select(p.c.sent_at, p.c.email_id).where(_seen_by(viewer, column, value))
         if after is not None:
             statement = statement.where(_before(after))
-        rows = [(r.sent_at, r.email_id) for r in conn.execute(
-            statement.order_by(p.c.sent_at.desc(), p.c.email_id.desc()).limit(chunk))]
+        rows = [
+            (r.sent_at, r.email_id)
+            for r in conn.execute(statement.order_by(p.c.sent_at.desc(), p.c.email_id.desc()).limit(chunk))
+        ]
         for key in rows:
             if not found or found[-1] != key:
                 found.append(key)
@@ -58,8 +61,9 @@ def _newest_of(conn: Connection, viewer: Viewer, column: Any, value: str, after:
     return found[:limit]
 
 
-def newest_emails(conn: Connection, viewer: Viewer, by: str, values: Iterable[str], after: EmailKey | None,
-                  limit: int) -> list[EmailKey]:
+def newest_emails(
+    conn: Connection, viewer: Viewer, by: str, values: Iterable[str], after: EmailKey | None, limit: int
+) -> list[EmailKey]:
     """The record's emails (any of `values` of column `by`: address or domain), newest first."""
     column = p.c[by]
     ranges = [_newest_of(conn, viewer, column, value, after, limit) for value in sorted(set(values))]
@@ -75,12 +79,17 @@ def newest_emails(conn: Connection, viewer: Viewer, by: str, values: Iterable[st
 def _ends(by: str) -> tuple[Any, Any]:
     """The newest and oldest visible dated row of one address (or domain), as statements built once."""
     seen = and_(
-        p.c.workspace_id == bindparam("workspace_id"), p.c[by] == bindparam("value"), p.c.hidden.is_(False),
-        or_(p.c.role != "bcc", p.c.owner_id == bindparam("viewer")), p.c.sent_at > "",
+        p.c.workspace_id == bindparam("workspace_id"),
+        p.c[by] == bindparam("value"),
+        p.c.hidden.is_(False),
+        or_(p.c.role != "bcc", p.c.owner_id == bindparam("viewer")),
+        p.c.sent_at > "",
     )
     base = select(p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction).where(seen)
-    return (base.order_by(p.c.sent_at.desc(), p.c.email_id.desc(), p.c.owner_id).limit(1),
-            base.order_by(p.c.sent_at, p.c.email_id, p.c.owner_id).limit(1))
+    return (
+        base.order_by(p.c.sent_at.desc(), p.c.email_id.desc(), p.c.owner_id).limit(1),
+        base.order_by(p.c.sent_at, p.c.email_id, p.c.owner_id).limit(1),
+    )
 
 
 _ENDS = {by: _ends(by) for by in ("address", "domain")}
@@ -88,8 +97,9 @@ _ENDS = {by: _ends(by) for by in ("address", "domain")}
 
 def _end(conn: Connection, viewer: Viewer, by: str, value: str, newest: bool) -> Any:
     statement = _ENDS[by][0 if newest else 1]
-    return conn.execute(statement, {"workspace_id": viewer.workspace_id, "value": value,
-                                    "viewer": viewer.member_id}).first()
+    return conn.execute(
+        statement, {"workspace_id": viewer.workspace_id, "value": value, "viewer": viewer.member_id}
+    ).first()
 
 
 def interactions(conn: Connection, viewer: Viewer, by: str, values: Iterable[str]) -> dict[str, Any]:
@@ -125,4 +135,9 @@ class _Desc:
 def _moment(row: Any) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {"at": row.sent_at, "member_id": row.owner_id, "direction": row.direction, "email_id": row.email_id}
+    return {
+        "at": row.sent_at,
+        "member_id": row.owner_id,
+        "direction": row.direction,
+        "email_id": row.email_id,
+    }

@@ -26,15 +26,25 @@ RecordKey = tuple[Any, ...]  # (created_at, id), or (sort value, created_at, id)
 Page = tuple[list[RecordKey], list[dict[str, Any]]]
 
 
-def _creation_page(conn: Connection, statement: Any, table: Any, after: RecordKey | None, limit: int) -> list[Any]:
+def _creation_page(
+    conn: Connection, statement: Any, table: Any, after: RecordKey | None, limit: int
+) -> list[Any]:
     """Rows in creation order after `after`: one range of the (workspace, created_at, id) index."""
     if after is not None:
         statement = statement.where(tuple_(table.c.created_at, table.c.id) > tuple_(after[0], after[1]))
     return list(conn.execute(statement.order_by(table.c.created_at, table.c.id).limit(limit)))
 
 
-def _sorted_page(conn: Connection, viewer: Viewer, statement: Any, table: Any, kind: str, sort: str,
-                 after: RecordKey | None, limit: int) -> tuple[list[RecordKey], list[Any]]:
+def _sorted_page(
+    conn: Connection,
+    viewer: Viewer,
+    statement: Any,
+    table: Any,
+    kind: str,
+    sort: str,
+    after: RecordKey | None,
+    limit: int,
+) -> tuple[list[RecordKey], list[Any]]:
     """The `limit` rows after `after` in `sort` order: keyset scans of the kept summaries' index."""
     chosen = summary_queries.sorted_ids(conn, viewer, kind, sort, after, limit)
     found = {r.id: r for r in conn.execute(statement.where(table.c.id.in_([i for _, i in chosen])))}
@@ -42,8 +52,17 @@ def _sorted_page(conn: Connection, viewer: Viewer, statement: Any, table: Any, k
     return [k for k, _ in kept], [r for _, r in kept]
 
 
-def _record_page(conn: Connection, viewer: Viewer, statement: Any, table: Any, kind: str, record_id: str | None,
-                 sort: str | None, after: RecordKey | None, limit: int) -> tuple[list[RecordKey], list[Any]]:
+def _record_page(
+    conn: Connection,
+    viewer: Viewer,
+    statement: Any,
+    table: Any,
+    kind: str,
+    record_id: str | None,
+    sort: str | None,
+    after: RecordKey | None,
+    limit: int,
+) -> tuple[list[RecordKey], list[Any]]:
     """The records of `statement` (only `record_id`, when given) after `after`: in creation
     order, or in `sort` order through the kept summaries."""
     if record_id is not None:
@@ -54,16 +73,26 @@ def _record_page(conn: Connection, viewer: Viewer, statement: Any, table: Any, k
     return [(r.created_at, r.id) for r in rows], rows
 
 
-def person_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit: int, person_id: str | None = None,
-                sort: str | None = None) -> Page:
+def person_rows(
+    conn: Connection,
+    viewer: Viewer,
+    after: RecordKey | None,
+    limit: int,
+    person_id: str | None = None,
+    sort: str | None = None,
+) -> Page:
     """People in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`."""
-    statement = select(people).where(people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None))
+    statement = select(people).where(
+        people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None)
+    )
     keys, rows = _record_page(conn, viewer, statement, people, "person", person_id, sort, after, limit)
     ids = [r.id for r in rows]
     addresses: dict[str, list[str]] = defaultdict(list)
     domains: dict[str, set[str]] = defaultdict(set)
     for a in conn.execute(
-        select(person_addresses).where(person_addresses.c.person_id.in_(ids)).order_by(person_addresses.c.address)
+        select(person_addresses)
+        .where(person_addresses.c.person_id.in_(ids))
+        .order_by(person_addresses.c.address)
     ):
         addresses[a.person_id].append(a.address)
         domains[a.person_id].add(a.domain)
@@ -92,8 +121,14 @@ def person_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit
     ]
 
 
-def company_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limit: int, company_id: str | None = None,
-                 sort: str | None = None) -> Page:
+def company_rows(
+    conn: Connection,
+    viewer: Viewer,
+    after: RecordKey | None,
+    limit: int,
+    company_id: str | None = None,
+    sort: str | None = None,
+) -> Page:
     """Companies in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`."""
     statement = select(companies).where(companies.c.workspace_id == viewer.workspace_id)
     keys, found = _record_page(conn, viewer, statement, companies, "company", company_id, sort, after, limit)
@@ -110,28 +145,34 @@ def company_rows(conn: Connection, viewer: Viewer, after: RecordKey | None, limi
     ]
 
 
-def person_emails(conn: Connection, viewer: Viewer, person_id: str, after: EmailKey | None,
-                  limit: int) -> tuple[list[EmailKey], list[dict[str, Any]]]:
-    addresses = conn.execute(select(person_addresses.c.address).where(person_addresses.c.person_id == person_id))
+def person_emails(
+    conn: Connection, viewer: Viewer, person_id: str, after: EmailKey | None, limit: int
+) -> tuple[list[EmailKey], list[dict[str, Any]]]:
+    addresses = conn.execute(
+        select(person_addresses.c.address).where(person_addresses.c.person_id == person_id)
+    )
     keys = newest_emails(conn, viewer, "address", [a for (a,) in addresses], after, limit)
     return keys, _summaries(conn, viewer, keys, limit)
 
 
-def company_emails(conn: Connection, viewer: Viewer, domain: str, after: EmailKey | None,
-                   limit: int) -> tuple[list[EmailKey], list[dict[str, Any]]]:
+def company_emails(
+    conn: Connection, viewer: Viewer, domain: str, after: EmailKey | None, limit: int
+) -> tuple[list[EmailKey], list[dict[str, Any]]]:
     keys = newest_emails(conn, viewer, "domain", [domain], after, limit)
     return keys, _summaries(conn, viewer, keys, limit)
 
 
 def _summaries(conn: Connection, viewer: Viewer, keys: list[EmailKey], limit: int) -> list[dict[str, Any]]:
     """The emails of a page of `limit` keys, the last of which only says there is more."""
-    shown = keys[:limit - 1] if len(keys) == limit else keys
+    shown = keys[: limit - 1] if len(keys) == limit else keys
     return email_summaries(conn, viewer, [email_id for _, email_id in shown])
 
 
 def member_rows(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]:
     rows = conn.execute(
-        select(members).where(members.c.workspace_id == viewer.workspace_id).order_by(members.c.created_at, members.c.id)
+        select(members)
+        .where(members.c.workspace_id == viewer.workspace_id)
+        .order_by(members.c.created_at, members.c.id)
     )
     return [{"id": r.id, "name": r.name, "role": r.role, "emails": r.emails} for r in rows]
 

@@ -41,7 +41,9 @@ def newest(w: ViewWriter, workspace_id: str) -> datetime | None:
 
 def clock(w: ViewWriter, workspace_id: str) -> datetime | None | bool:
     """The as_of the kept scores are at; False when never scored."""
-    found = w.execute(select(strength_clock.c.as_of).where(strength_clock.c.workspace_id == workspace_id)).first()
+    found = w.execute(
+        select(strength_clock.c.as_of).where(strength_clock.c.workspace_id == workspace_id)
+    ).first()
     if found is None:
         return False
     return utc(datetime.fromisoformat(found.as_of)) if found.as_of else None
@@ -50,43 +52,108 @@ def clock(w: ViewWriter, workspace_id: str) -> datetime | None | bool:
 def rescore(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None:
     """Every connection's, person's and company's kept score as of `as_of`; then the clock."""
     m = record_members.c
-    pairs = list(w.execute(select(
-        m.record_id, m.member_id, m.variant, m.s_sent, m.s_received, m.s_mass, m.n_sent, m.n_received, m.n_mass,
-        m.n_direct_sent, m.n_direct_received, m.window_days, m.score,
-    ).where(m.workspace_id == workspace_id, m.kind == "person")))
+    pairs = list(
+        w.execute(
+            select(
+                m.record_id,
+                m.member_id,
+                m.variant,
+                m.s_sent,
+                m.s_received,
+                m.s_mass,
+                m.n_sent,
+                m.n_received,
+                m.n_mass,
+                m.n_direct_sent,
+                m.n_direct_received,
+                m.window_days,
+                m.score,
+            ).where(m.workspace_id == workspace_id, m.kind == "person")
+        )
+    )
     windows: dict[tuple[str, str, str], int] = {}
     if as_of is not None:
         d = strength_days.c
-        windows = {(r.person_id, r.member_id, r.variant): r.days for r in w.execute(
-            select(d.person_id, d.member_id, d.variant, func.count().label("days"))
-            .where(d.workspace_id == workspace_id, d.last_direct >= window_start(as_of), d.last_direct <= stamp(as_of))
-            .group_by(d.person_id, d.member_id, d.variant))}
+        windows = {
+            (r.person_id, r.member_id, r.variant): r.days
+            for r in w.execute(
+                select(d.person_id, d.member_id, d.variant, func.count().label("days"))
+                .where(
+                    d.workspace_id == workspace_id,
+                    d.last_direct >= window_start(as_of),
+                    d.last_direct <= stamp(as_of),
+                )
+                .group_by(d.person_id, d.member_id, d.variant)
+            )
+        }
     changed = []
     by_person: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
     for r in pairs:
         days = windows.get((r.record_id, r.member_id, r.variant), 0)
-        score = 0.0 if as_of is None else judge(Totals(
-            r.s_sent, r.s_received, r.s_mass, r.n_sent, r.n_received, r.n_mass, r.n_direct_sent,
-            r.n_direct_received), days, as_of).score
+        score = (
+            0.0
+            if as_of is None
+            else judge(
+                Totals(
+                    r.s_sent,
+                    r.s_received,
+                    r.s_mass,
+                    r.n_sent,
+                    r.n_received,
+                    r.n_mass,
+                    r.n_direct_sent,
+                    r.n_direct_received,
+                ),
+                days,
+                as_of,
+            ).score
+        )
         by_person[r.record_id][(r.member_id, r.variant)] = score
         if (days, score) != (r.window_days, r.score):
-            changed.append({"k": "person", "r": r.record_id, "m": r.member_id, "v": r.variant, "d": days, "s": score})
+            changed.append(
+                {"k": "person", "r": r.record_id, "m": r.member_id, "v": r.variant, "d": days, "s": score}
+            )
     if changed:
-        w.execute(update(record_members).where(
-            m.kind == bindparam("k"), m.record_id == bindparam("r"), m.member_id == bindparam("m"),
-            m.variant == bindparam("v")).values(window_days=bindparam("d"), score=bindparam("s")), changed)
+        w.execute(
+            update(record_members)
+            .where(
+                m.kind == bindparam("k"),
+                m.record_id == bindparam("r"),
+                m.member_id == bindparam("m"),
+                m.variant == bindparam("v"),
+            )
+            .values(window_days=bindparam("d"), score=bindparam("s")),
+            changed,
+        )
     best: dict[str, dict[str, float]] = {}
     for person_id, scores in by_person.items():
         public = max((s for (_, v), s in scores.items() if v == PUBLIC), default=0.0)
-        best[person_id] = {PUBLIC: public, **{mid: max(public, s) for (mid, v), s in scores.items() if v == OWN}}
+        best[person_id] = {
+            PUBLIC: public,
+            **{mid: max(public, s) for (mid, v), s in scores.items() if v == OWN},
+        }
     s = record_summaries.c
-    rows = list(w.execute(select(s.kind, s.record_id, s.viewer, s.score).where(
-        s.workspace_id == workspace_id, s.kind.in_(["person", "company"]))))
+    rows = list(
+        w.execute(
+            select(s.kind, s.record_id, s.viewer, s.score).where(
+                s.workspace_id == workspace_id, s.kind.in_(["person", "company"])
+            )
+        )
+    )
     people_of: dict[str, set[str]] = defaultdict(set)
-    for r in w.execute(select(companies.c.id, person_addresses.c.person_id).select_from(companies.join(
-            person_addresses, and_(person_addresses.c.workspace_id == companies.c.workspace_id,
-                                   person_addresses.c.domain == companies.c.domain)))
-            .where(companies.c.workspace_id == workspace_id)):
+    for r in w.execute(
+        select(companies.c.id, person_addresses.c.person_id)
+        .select_from(
+            companies.join(
+                person_addresses,
+                and_(
+                    person_addresses.c.workspace_id == companies.c.workspace_id,
+                    person_addresses.c.domain == companies.c.domain,
+                ),
+            )
+        )
+        .where(companies.c.workspace_id == workspace_id)
+    ):
         people_of[r.id].add(r.person_id)
 
     def of(person_id: str, viewer: str) -> float:
@@ -102,9 +169,16 @@ def rescore(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None:
         if score != r.score:
             updates.append({"k": r.kind, "r": r.record_id, "v": r.viewer, "s": score})
     if updates:
-        w.execute(update(record_summaries).where(
-            s.kind == bindparam("k"), s.record_id == bindparam("r"), s.viewer == bindparam("v"),
-        ).values(score=bindparam("s")), updates)
+        w.execute(
+            update(record_summaries)
+            .where(
+                s.kind == bindparam("k"),
+                s.record_id == bindparam("r"),
+                s.viewer == bindparam("v"),
+            )
+            .values(score=bindparam("s")),
+            updates,
+        )
     _set_clock(w, workspace_id, as_of)
 
 
@@ -113,12 +187,16 @@ def _set_clock(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None
     if clock(w, workspace_id) is False:  # (not rowcount: a pipelined writer does not know it)
         w.insert(strength_clock, {"workspace_id": workspace_id, "as_of": text})
     else:
-        w.execute(update(strength_clock).where(strength_clock.c.workspace_id == workspace_id).values(as_of=text))
+        w.execute(
+            update(strength_clock).where(strength_clock.c.workspace_id == workspace_id).values(as_of=text)
+        )
 
 
 def kept_as_of(conn: Any, workspace_id: str) -> tuple[bool, datetime | None]:
     """(whether the workspace has been scored, the as_of its kept figures are at)."""
-    found = conn.execute(select(strength_clock.c.as_of).where(strength_clock.c.workspace_id == workspace_id)).first()
+    found = conn.execute(
+        select(strength_clock.c.as_of).where(strength_clock.c.workspace_id == workspace_id)
+    ).first()
     if found is None:
         return False, None
     return True, (utc(datetime.fromisoformat(found.as_of)) if found.as_of else None)

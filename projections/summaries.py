@@ -54,10 +54,14 @@ def ends(rows: Sequence[Row]) -> Ends:
         return Ends(len({r.email_id for r in rows}), NONE, NONE)
     first = min(dated, key=lambda r: (r.sent_at, r.email_id, r.owner_id, r.direction))
     newest = max((r.sent_at, r.email_id) for r in dated)
-    last = min((r for r in dated if (r.sent_at, r.email_id) == newest), key=lambda r: (r.owner_id, r.direction))
-    return Ends(len({r.email_id for r in rows}),
-                (first.sent_at, first.owner_id, first.direction, first.email_id),
-                (last.sent_at, last.owner_id, last.direction, last.email_id))
+    last = min(
+        (r for r in dated if (r.sent_at, r.email_id) == newest), key=lambda r: (r.owner_id, r.direction)
+    )
+    return Ends(
+        len({r.email_id for r in rows}),
+        (first.sent_at, first.owner_id, first.direction, first.email_id),
+        (last.sent_at, last.owner_id, last.direction, last.email_id),
+    )
 
 
 def ends_by_viewer(rows: Sequence[Row], viewers: Iterable[str] = ()) -> dict[str, Ends]:
@@ -105,8 +109,17 @@ def window_start(as_of: datetime) -> str:
     return stamp(utc(as_of) - timedelta(days=REGULARITY_WINDOW_DAYS))
 
 
-def touch_of(person_id: str, sent_at: str, owner_id: str, direction: str, role: str, email_id: str,
-             bulk: bool, recipients: int, times: dict[str, datetime]) -> tuple[str, Touch] | None:
+def touch_of(
+    person_id: str,
+    sent_at: str,
+    owner_id: str,
+    direction: str,
+    role: str,
+    email_id: str,
+    bulk: bool,
+    recipients: int,
+    times: dict[str, datetime],
+) -> tuple[str, Touch] | None:
     """(variant, touch) of a counterpart row, or None: '' for everyone, OWN for a Bcc of the
     owner's sent copy."""
     if not sent_at:
@@ -145,13 +158,16 @@ def member_of(touches: set[Touch], strength: bool = True) -> Member:
     totals: Totals = NO_TOTALS
     latest: dict[date, datetime] = {}
     if strength:
-        totals, latest = figures((Interaction(t.at, "sent" if t.direction == "sent" else "received", t.mass)
-                                  for t in touches), FAR)
+        totals, latest = figures(
+            (Interaction(t.at, "sent" if t.direction == "sent" else "received", t.mass) for t in touches), FAR
+        )
     return Member(
         len({t.email_id for t in touches if t.direction == "sent"}),
         len({t.email_id for t in touches if t.direction != "sent"}),
-        (first.at.isoformat(), first.direction), (last.at.isoformat(), last.direction),
-        totals, {day.isoformat(): stamp(moment) for day, moment in latest.items()},
+        (first.at.isoformat(), first.direction),
+        (last.at.isoformat(), last.direction),
+        totals,
+        {day.isoformat(): stamp(moment) for day, moment in latest.items()},
     )
 
 
@@ -173,23 +189,86 @@ def best_by_viewer(scores: dict[tuple[str, str], float], viewers: Iterable[str])
     return found
 
 
-def moment_row(kind: str, record_id: str, member_id: str, variant: str, workspace_id: str, m: Member,
-               days: int, score: float) -> tuple[Any, ...]:
+def moment_row(
+    kind: str,
+    record_id: str,
+    member_id: str,
+    variant: str,
+    workspace_id: str,
+    m: Member,
+    days: int,
+    score: float,
+) -> tuple[Any, ...]:
     t = m.totals
-    return (kind, record_id, member_id, variant, workspace_id, m.sent, m.received, m.first[0], m.first[1],
-            m.last[0], m.last[1], t.sent, t.received, t.mass, t.n_sent, t.n_received, t.n_mass, t.n_direct_sent,
-            t.n_direct_received, days, score)
+    return (
+        kind,
+        record_id,
+        member_id,
+        variant,
+        workspace_id,
+        m.sent,
+        m.received,
+        m.first[0],
+        m.first[1],
+        m.last[0],
+        m.last[1],
+        t.sent,
+        t.received,
+        t.mass,
+        t.n_sent,
+        t.n_received,
+        t.n_mass,
+        t.n_direct_sent,
+        t.n_direct_received,
+        days,
+        score,
+    )
 
 
-MEMBER_COLUMNS = ("kind", "record_id", "member_id", "variant", "workspace_id", "sent", "received", "first_at",
-                  "first_direction", "last_at", "last_direction", "s_sent", "s_received", "s_mass", "n_sent",
-                  "n_received", "n_mass", "n_direct_sent", "n_direct_received", "window_days", "score")
-SUMMARY_COLUMNS = ("kind", "record_id", "viewer", "workspace_id", "created_at", "email_count", "first_at",
-                   "first_member", "first_direction", "first_email", "last_at", "last_member", "last_direction",
-                   "last_email", "score")
+MEMBER_COLUMNS = (
+    "kind",
+    "record_id",
+    "member_id",
+    "variant",
+    "workspace_id",
+    "sent",
+    "received",
+    "first_at",
+    "first_direction",
+    "last_at",
+    "last_direction",
+    "s_sent",
+    "s_received",
+    "s_mass",
+    "n_sent",
+    "n_received",
+    "n_mass",
+    "n_direct_sent",
+    "n_direct_received",
+    "window_days",
+    "score",
+)
+SUMMARY_COLUMNS = (
+    "kind",
+    "record_id",
+    "viewer",
+    "workspace_id",
+    "created_at",
+    "email_count",
+    "first_at",
+    "first_member",
+    "first_direction",
+    "first_email",
+    "last_at",
+    "last_member",
+    "last_direction",
+    "last_email",
+    "score",
+)
 DAY_COLUMNS = ("person_id", "member_id", "variant", "day", "workspace_id", "last_direct")
 
 
-def summary_row(kind: str, record_id: str, viewer: str, workspace_id: str, created_at: str, e: Ends,
-                score: float) -> tuple[Any, ...]:
+def summary_row(
+    kind: str, record_id: str, viewer: str, workspace_id: str, created_at: str, e: Ends, score: float
+) -> tuple[Any, ...]:
     return (kind, record_id, viewer, workspace_id, created_at, e.email_count, *e.first, *e.last, score)

@@ -33,31 +33,48 @@ def rank(sort: str, key: SortKey) -> tuple[Any, ...]:
     return (tuple(-ord(c) for c in value) + (1,), created_at, ident)  # later times first, none last
 
 
-def _scan(conn: Connection, viewer: Viewer, kind: str, sort: str, after: SortKey | None, limit: int,
-          own: bool) -> list[tuple[SortKey, str]]:
+def _scan(
+    conn: Connection, viewer: Viewer, kind: str, sort: str, after: SortKey | None, limit: int, own: bool
+) -> list[tuple[SortKey, str]]:
     s = record_summaries.c
     value = s.score if sort == "strength" else s.last_at
     statement = select(value.label("value"), s.created_at, s.record_id).where(
-        s.workspace_id == viewer.workspace_id, s.kind == kind)
+        s.workspace_id == viewer.workspace_id, s.kind == kind
+    )
     if own:
         statement = statement.where(s.viewer == viewer.member_id)
     else:
         theirs = record_summaries.alias("theirs")
-        statement = statement.where(s.viewer == PUBLIC, ~exists().where(
-            theirs.c.kind == kind, theirs.c.record_id == s.record_id, theirs.c.viewer == viewer.member_id))
+        statement = statement.where(
+            s.viewer == PUBLIC,
+            ~exists().where(
+                theirs.c.kind == kind, theirs.c.record_id == s.record_id, theirs.c.viewer == viewer.member_id
+            ),
+        )
     if after is not None:
         start = float(after[0]) if sort == "strength" else after[0]
-        statement = statement.where(or_(value < start, and_(value == start, or_(
-            s.created_at > after[1], and_(s.created_at == after[1], s.record_id > after[2])))))
+        statement = statement.where(
+            or_(
+                value < start,
+                and_(
+                    value == start,
+                    or_(s.created_at > after[1], and_(s.created_at == after[1], s.record_id > after[2])),
+                ),
+            )
+        )
     statement = statement.order_by(value.desc(), s.created_at, s.record_id).limit(limit)
     return [((r.value, r.created_at, r.record_id), r.record_id) for r in conn.execute(statement)]
 
 
-def sorted_ids(conn: Connection, viewer: Viewer, kind: str, sort: str, after: SortKey | None,
-               limit: int) -> list[tuple[SortKey, str]]:
+def sorted_ids(
+    conn: Connection, viewer: Viewer, kind: str, sort: str, after: SortKey | None, limit: int
+) -> list[tuple[SortKey, str]]:
     """The `limit` records after `after` in `sort` order for this viewer, with their keys."""
-    scans = [_scan(conn, viewer, kind, sort, after, limit, own) for own in (False, True) if
-             own is False or viewer.member_id]
+    scans = [
+        _scan(conn, viewer, kind, sort, after, limit, own)
+        for own in (False, True)
+        if own is False or viewer.member_id
+    ]
     merged = heapq.merge(*scans, key=lambda item: rank(sort, item[0]))
     return [item for _, item in zip(range(limit), merged)]
 
@@ -68,8 +85,11 @@ def read(conn: Connection, viewer: Viewer, kind: str, record_ids: list[str]) -> 
     if not record_ids:
         return found
     s = record_summaries.c
-    for r in conn.execute(select(record_summaries).where(
-            s.kind == kind, s.record_id.in_(record_ids), s.viewer.in_([PUBLIC, viewer.member_id]))):
+    for r in conn.execute(
+        select(record_summaries).where(
+            s.kind == kind, s.record_id.in_(record_ids), s.viewer.in_([PUBLIC, viewer.member_id])
+        )
+    ):
         if r.viewer != PUBLIC or r.record_id not in found:
             found[r.record_id] = r
     return found
@@ -85,22 +105,32 @@ def fields(row: Any) -> dict[str, Any]:
         return {"last_interaction": None, "interactions": {"first": None, "last": None}, "email_count": 0}
     return {
         "last_interaction": row.last_at or None,
-        "interactions": {"first": _moment(row.first_at, row.first_member, row.first_direction, row.first_email),
-                         "last": _moment(row.last_at, row.last_member, row.last_direction, row.last_email)},
+        "interactions": {
+            "first": _moment(row.first_at, row.first_member, row.first_direction, row.first_email),
+            "last": _moment(row.last_at, row.last_member, row.last_direction, row.last_email),
+        },
         "email_count": row.email_count,
     }
 
 
 # Intelligence at the default as_of, from the kept figures.
 
-def _member_rows(conn: Connection, viewer: Viewer, kind: str, record_ids: list[str]) -> dict[str, dict[str, Any]]:
+
+def _member_rows(
+    conn: Connection, viewer: Viewer, kind: str, record_ids: list[str]
+) -> dict[str, dict[str, Any]]:
     """Per record, per member: the row this viewer reads (the member's own variant only for themself)."""
     m = record_members.c
     found: dict[str, dict[str, Any]] = defaultdict(dict)
     if not record_ids:
         return found
-    for r in conn.execute(select(record_members).where(m.kind == kind, m.record_id.in_(record_ids), or_(
-            m.variant == PUBLIC, and_(m.variant == OWN, m.member_id == viewer.member_id)))):
+    for r in conn.execute(
+        select(record_members).where(
+            m.kind == kind,
+            m.record_id.in_(record_ids),
+            or_(m.variant == PUBLIC, and_(m.variant == OWN, m.member_id == viewer.member_id)),
+        )
+    ):
         if r.variant == OWN or r.member_id not in found[r.record_id]:
             found[r.record_id][r.member_id] = r
     return found
@@ -108,22 +138,47 @@ def _member_rows(conn: Connection, viewer: Viewer, kind: str, record_ids: list[s
 
 def _activity(r: Any, name: str) -> dict[str, Any]:
     return {
-        "member_id": r.member_id, "name": name, "sent": r.sent, "received": r.received,
+        "member_id": r.member_id,
+        "name": name,
+        "sent": r.sent,
+        "received": r.received,
         "first_interaction": {"at": r.first_at, "member_id": r.member_id, "direction": r.first_direction},
         "last_interaction": {"at": r.last_at, "member_id": r.member_id, "direction": r.last_direction},
     }
 
 
 def _graded(r: Any, name: str, as_of: datetime) -> dict[str, Any]:
-    strength = judge(Totals(r.s_sent, r.s_received, r.s_mass, r.n_sent, r.n_received, r.n_mass, r.n_direct_sent,
-                            r.n_direct_received), r.window_days, as_of)
-    return {**_activity(r, name), "score": strength.score, "grade": strength.grade.value,
-            "explanation": strength.explanation}
+    strength = judge(
+        Totals(
+            r.s_sent,
+            r.s_received,
+            r.s_mass,
+            r.n_sent,
+            r.n_received,
+            r.n_mass,
+            r.n_direct_sent,
+            r.n_direct_received,
+        ),
+        r.window_days,
+        as_of,
+    )
+    return {
+        **_activity(r, name),
+        "score": strength.score,
+        "grade": strength.grade.value,
+        "explanation": strength.explanation,
+    }
 
 
 def _strongest_first(row: dict[str, Any]) -> tuple[Any, ...]:
     last = datetime.fromisoformat(row["last_interaction"]["at"]).timestamp()
-    return (-row["score"], -last, -(row["sent"] + row["received"]), row["member_id"], row.get("person_id", ""))
+    return (
+        -row["score"],
+        -last,
+        -(row["sent"] + row["received"]),
+        row["member_id"],
+        row.get("person_id", ""),
+    )
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -131,8 +186,14 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "grade": best["grade"] if best else "none",
         "score": best["score"] if best else 0.0,
-        "strongest_member": None if best is None or best["grade"] == "none" else {
-            "member_id": best["member_id"], "name": best["name"], "score": best["score"], "grade": best["grade"]},
+        "strongest_member": None
+        if best is None or best["grade"] == "none"
+        else {
+            "member_id": best["member_id"],
+            "name": best["name"],
+            "score": best["score"],
+            "grade": best["grade"],
+        },
     }
 
 
@@ -140,42 +201,75 @@ def _overall(rows: list[Any]) -> dict[str, Any]:
     if not rows:
         return {"first_interaction": None, "last_interaction": None, "next_interaction": None}
     first = min(rows, key=lambda r: (datetime.fromisoformat(r.first_at), r.member_id, r.first_direction))
-    last = min(rows, key=lambda r: (-datetime.fromisoformat(r.last_at).timestamp(), r.member_id, r.last_direction))
+    last = min(
+        rows, key=lambda r: (-datetime.fromisoformat(r.last_at).timestamp(), r.member_id, r.last_direction)
+    )
     return {
-        "first_interaction": {"at": first.first_at, "member_id": first.member_id, "direction": first.first_direction},
-        "last_interaction": {"at": last.last_at, "member_id": last.member_id, "direction": last.last_direction},
+        "first_interaction": {
+            "at": first.first_at,
+            "member_id": first.member_id,
+            "direction": first.first_direction,
+        },
+        "last_interaction": {
+            "at": last.last_at,
+            "member_id": last.member_id,
+            "direction": last.last_direction,
+        },
         "next_interaction": None,  # as of the newest email nothing is later
     }
 
 
 def _head(when: datetime | None) -> dict[str, Any]:
-    return {"as_of": when.isoformat() if when else None,
-            "as_of_source": "newest_email" if when is not None else "no_email", "formula": constants()}
+    return {
+        "as_of": when.isoformat() if when else None,
+        "as_of_source": "newest_email" if when is not None else "no_email",
+        "formula": constants(),
+    }
 
 
 def _names(conn: Connection, viewer: Viewer) -> dict[str, str]:
-    return {r.id: r.name for r in conn.execute(
-        select(members.c.id, members.c.name).where(members.c.workspace_id == viewer.workspace_id))}
+    return {
+        r.id: r.name
+        for r in conn.execute(
+            select(members.c.id, members.c.name).where(members.c.workspace_id == viewer.workspace_id)
+        )
+    }
 
 
 def kept_clock(conn: Connection, viewer: Viewer) -> tuple[bool, datetime | None]:
     return kept_as_of(conn, viewer.workspace_id)
 
 
-def person_intelligence(conn: Connection, viewer: Viewer, person_id: str, when: datetime | None) -> dict[str, Any]:
+def person_intelligence(
+    conn: Connection, viewer: Viewer, person_id: str, when: datetime | None
+) -> dict[str, Any]:
     """A person's intelligence as of the kept clock `when` (intelligence_queries' shape)."""
     names = _names(conn, viewer)
-    found = list(_member_rows(conn, viewer, "person", [person_id]).get(person_id, {}).values()) if when else []
-    rows = sorted((_graded(r, names.get(r.member_id, ""), when) for r in found), key=_strongest_first) \
-        if when else []
+    found = (
+        list(_member_rows(conn, viewer, "person", [person_id]).get(person_id, {}).values()) if when else []
+    )
+    rows = (
+        sorted((_graded(r, names.get(r.member_id, ""), when) for r in found), key=_strongest_first)
+        if when
+        else []
+    )
     return {"person_id": person_id, **_head(when), **_summary(rows), **_overall(found), "members": rows}
 
 
-def company_intelligence(conn: Connection, viewer: Viewer, company_id: str, domain: str,
-                         when: datetime | None) -> dict[str, Any]:
+def company_intelligence(
+    conn: Connection, viewer: Viewer, company_id: str, domain: str, when: datetime | None
+) -> dict[str, Any]:
     names = _names(conn, viewer)
-    person_ids = sorted(set(conn.execute(select(person_addresses.c.person_id).where(
-        person_addresses.c.workspace_id == viewer.workspace_id, person_addresses.c.domain == domain)).scalars()))
+    person_ids = sorted(
+        set(
+            conn.execute(
+                select(person_addresses.c.person_id).where(
+                    person_addresses.c.workspace_id == viewer.workspace_id,
+                    person_addresses.c.domain == domain,
+                )
+            ).scalars()
+        )
+    )
     pairs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
     company_rows: list[Any] = []
@@ -189,16 +283,34 @@ def company_intelligence(conn: Connection, viewer: Viewer, company_id: str, doma
     rows = []
     for r in company_rows:
         best = min(pairs[r.member_id], key=_strongest_first)
-        rows.append({**_activity(r, best["name"]), "score": best["score"], "grade": best["grade"],
-                     "person_id": best["person_id"], "explanation": best["explanation"]})
+        rows.append(
+            {
+                **_activity(r, best["name"]),
+                "score": best["score"],
+                "grade": best["grade"],
+                "person_id": best["person_id"],
+                "explanation": best["explanation"],
+            }
+        )
     rows.sort(key=_strongest_first)
-    people_rows = [{"person_id": p, **_summary(sorted(by_person.get(p, []), key=_strongest_first))}
-                   for p in person_ids]
+    people_rows = [
+        {"person_id": p, **_summary(sorted(by_person.get(p, []), key=_strongest_first))} for p in person_ids
+    ]
     people_rows.sort(key=lambda r: (-r["score"], r["person_id"]))
-    return {"company_id": company_id, "domain": domain, **_head(when), **_summary(rows),
-            **_overall(company_rows), "members": rows, "people": people_rows}
+    return {
+        "company_id": company_id,
+        "domain": domain,
+        **_head(when),
+        **_summary(rows),
+        **_overall(company_rows),
+        "members": rows,
+        "people": people_rows,
+    }
 
 
 def company_domain(conn: Connection, viewer: Viewer, company_id: str) -> str | None:
-    return conn.execute(select(companies.c.domain).where(
-        companies.c.id == company_id, companies.c.workspace_id == viewer.workspace_id)).scalar()
+    return conn.execute(
+        select(companies.c.domain).where(
+            companies.c.id == company_id, companies.c.workspace_id == viewer.workspace_id
+        )
+    ).scalar()

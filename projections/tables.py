@@ -280,12 +280,24 @@ record_summaries = Table(
     Column("last_email", ID, nullable=False),
     Column("score", Float, nullable=False),  # best connection strength as of strength_clock
 )
-Index("ix_record_summaries_last", record_summaries.c.workspace_id, record_summaries.c.kind,
-      record_summaries.c.viewer, record_summaries.c.last_at.desc(), record_summaries.c.created_at,
-      record_summaries.c.record_id)
-Index("ix_record_summaries_score", record_summaries.c.workspace_id, record_summaries.c.kind,
-      record_summaries.c.viewer, record_summaries.c.score.desc(), record_summaries.c.created_at,
-      record_summaries.c.record_id)
+Index(
+    "ix_record_summaries_last",
+    record_summaries.c.workspace_id,
+    record_summaries.c.kind,
+    record_summaries.c.viewer,
+    record_summaries.c.last_at.desc(),
+    record_summaries.c.created_at,
+    record_summaries.c.record_id,
+)
+Index(
+    "ix_record_summaries_score",
+    record_summaries.c.workspace_id,
+    record_summaries.c.kind,
+    record_summaries.c.viewer,
+    record_summaries.c.score.desc(),
+    record_summaries.c.created_at,
+    record_summaries.c.record_id,
+)
 
 # Per member and record (person or company): the member's interactions with it (the
 # counterpart rule of projections/intelligence_queries.py); variant '' without Bcc, 'own'

@@ -126,8 +126,10 @@ class ViewsRunner:
             return
         missing = interaction_views.unscored(self.engine)
         if missing:
-            log.warning("computing the kept summaries of %d workspace(s) once (a store upgraded to 0010)…",
-                        len(missing))
+            log.warning(
+                "computing the kept summaries of %d workspace(s) once (a store upgraded to 0010)…",
+                len(missing),
+            )
             started = time.monotonic()
             interaction_views.refresh_all(self.engine, missing)
             log.warning("kept summaries computed in %.1f s", time.monotonic() - started)
@@ -135,14 +137,10 @@ class ViewsRunner:
 
     def position(self) -> int:
         with self.engine.connect() as conn:
-            value = conn.execute(
-                select(tracking.c.position).where(tracking.c.name == VIEWS_NAME)
-            ).scalar()
+            value = conn.execute(select(tracking.c.position).where(tracking.c.name == VIEWS_NAME)).scalar()
         return int(value or 0)
 
-    def catch_up(
-        self, until: int | None = None, progress: Progress | None = None
-    ) -> int:
+    def catch_up(self, until: int | None = None, progress: Progress | None = None) -> int:
         """Apply every event up to `until` (default: the end); returns the new position.
 
         With `read_ahead`, the page after a full one is read in the background while
@@ -151,7 +149,8 @@ class ViewsRunner:
             self._fill_summaries()
             reader = (
                 stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="views-read"))
-                if self.read_ahead else None
+                if self.read_ahead
+                else None
             )
             position = self.position()
             ahead: Future[Any] | None = None
@@ -186,9 +185,11 @@ class ViewsRunner:
         to_event = self._to_event
         with collector_paused(), self.engine.begin() as conn:
             # Asked before the page's rows are written: a pipelined writer answers at once.
-            untracked = previous == 0 and conn.execute(
-                select(tracking.c.position).where(tracking.c.name == VIEWS_NAME)
-            ).first() is None
+            untracked = (
+                previous == 0
+                and conn.execute(select(tracking.c.position).where(tracking.c.name == VIEWS_NAME)).first()
+                is None
+            )
             writer = ViewWriter(conn, self.bulk)
             for notification in notifications:
                 event = to_event(notification)
@@ -217,6 +218,7 @@ class ViewsRunner:
 
 
 log = logging.getLogger(__name__)
+
 
 class ViewsBehindError(Exception):
     """The views did not reach the position a request waits for in time."""
@@ -292,9 +294,17 @@ class Wakeups:
 class ViewApplier:
     """Catch the views up if this process may apply, else wait for the applier to."""
 
-    def __init__(self, runner: ViewsRunner, lock: ApplierLock, wakeups: Wakeups,
-                 log_position: Callable[[], int], *, hold: bool, wait_seconds: float,
-                 lock_retry_seconds: float) -> None:
+    def __init__(
+        self,
+        runner: ViewsRunner,
+        lock: ApplierLock,
+        wakeups: Wakeups,
+        log_position: Callable[[], int],
+        *,
+        hold: bool,
+        wait_seconds: float,
+        lock_retry_seconds: float,
+    ) -> None:
         self.runner = runner
         self.lock = lock
         self.wakeups = wakeups
@@ -405,8 +415,10 @@ class ViewApplier:
             try:
                 if not (self.lock.held and self.lock.still_held()) and not self._try_to_lead():
                     if not announced:
-                        log.info("process %d serves reads; another process applies events to the views",
-                                 os.getpid())
+                        log.info(
+                            "process %d serves reads; another process applies events to the views",
+                            os.getpid(),
+                        )
                         announced = True
                     stop.wait(self.lock_retry_seconds)
                     continue
@@ -414,7 +426,9 @@ class ViewApplier:
                 if self.log_position() > applied:
                     position = self._apply(None)
                     applied = applied if position is None else position
-                self.wakeups.wait_for_events(since, poll_seconds, functools.partial(self._log_passed, applied))
+                self.wakeups.wait_for_events(
+                    since, poll_seconds, functools.partial(self._log_passed, applied)
+                )
             except Exception:  # logged and retried on the next tick
                 log.exception("projection catch-up failed")
                 stop.wait(poll_seconds)

@@ -18,20 +18,23 @@ def _stamp(event: DomainEvent) -> str:
 
 
 def workspace_created(event: Workspace.Created, w: ViewWriter, position: int) -> None:
-    w.insert(workspaces, {
-        "id": str(event.originator_id),
-        "name": event.name,
-        "signup_domain": event.signup_domain,
-        "plan": event.plan,
-        "record_creation": event.record_policy,
-        "internal_domains": [event.signup_domain],
-        "exclusions": [],
-        "member_addresses": [],
-        "mailbox_addresses": {},
-        "legal_hold": False,
-        "created_at": _stamp(event),
-        "auto_internal_domains": event.auto_internal_domains,
-    })
+    w.insert(
+        workspaces,
+        {
+            "id": str(event.originator_id),
+            "name": event.name,
+            "signup_domain": event.signup_domain,
+            "plan": event.plan,
+            "record_creation": event.record_policy,
+            "internal_domains": [event.signup_domain],
+            "exclusions": [],
+            "member_addresses": [],
+            "mailbox_addresses": {},
+            "legal_hold": False,
+            "created_at": _stamp(event),
+            "auto_internal_domains": event.auto_internal_domains,
+        },
+    )
 
 
 def _update_workspace(w: ViewWriter, event: DomainEvent, **values: Any) -> None:
@@ -40,7 +43,9 @@ def _update_workspace(w: ViewWriter, event: DomainEvent, **values: Any) -> None:
 
 def mailbox_registered(event: Workspace.MailboxRegistered, w: ViewWriter, position: int) -> None:
     row = _workspace_row(w, str(event.originator_id))
-    _update_workspace(w, event, mailbox_addresses={**row.mailbox_addresses, event.mailbox_id: event.addresses})
+    _update_workspace(
+        w, event, mailbox_addresses={**row.mailbox_addresses, event.mailbox_id: event.addresses}
+    )
 
 
 def mailbox_unregistered(event: Workspace.MailboxUnregistered, w: ViewWriter, position: int) -> None:
@@ -80,14 +85,17 @@ def _workspace_row(w: ViewWriter, workspace_id: str) -> Any:
 def member_added(event: Workspace.MemberAdded, w: ViewWriter, position: int) -> None:
     row = _workspace_row(w, str(event.originator_id))
     _update_workspace(w, event, member_addresses=sorted({*row.member_addresses, *event.emails}))
-    w.insert(members, {
-        "id": event.member_id,
-        "workspace_id": str(event.originator_id),
-        "name": event.name,
-        "role": event.role,
-        "emails": event.emails,
-        "created_at": _stamp(event),
-    })
+    w.insert(
+        members,
+        {
+            "id": event.member_id,
+            "workspace_id": str(event.originator_id),
+            "name": event.name,
+            "role": event.role,
+            "emails": event.emails,
+            "created_at": _stamp(event),
+        },
+    )
 
 
 def member_email_added(event: Workspace.MemberEmailAdded, w: ViewWriter, position: int) -> None:
@@ -98,28 +106,31 @@ def member_email_added(event: Workspace.MemberEmailAdded, w: ViewWriter, positio
 
 
 def mailbox_created(event: Mailbox.Created, w: ViewWriter, position: int) -> None:
-    w.insert(mailboxes, {
-        "id": str(event.originator_id),
-        "workspace_id": event.workspace_id,
-        "owner_id": event.owner_id,
-        "provider": event.provider,
-        "address": event.address,
-        "aliases": event.aliases,
-        "sharing": event.sharing,
-        "status": event.status,
-        "status_reason": "",
-        "blocklist": [],
-        "blocklist_at": {},
-        "cursors": {},
-        "synced": 0,
-        "skipped": {},
-        "rejected": 0,
-        "sharing_at": position,
-        "removed_at": None,
-        "erased_at": None,
-        "last_sync_at": None,
-        "created_at": _stamp(event),
-    })
+    w.insert(
+        mailboxes,
+        {
+            "id": str(event.originator_id),
+            "workspace_id": event.workspace_id,
+            "owner_id": event.owner_id,
+            "provider": event.provider,
+            "address": event.address,
+            "aliases": event.aliases,
+            "sharing": event.sharing,
+            "status": event.status,
+            "status_reason": "",
+            "blocklist": [],
+            "blocklist_at": {},
+            "cursors": {},
+            "synced": 0,
+            "skipped": {},
+            "rejected": 0,
+            "sharing_at": position,
+            "removed_at": None,
+            "erased_at": None,
+            "last_sync_at": None,
+            "created_at": _stamp(event),
+        },
+    )
 
 
 def _mailbox_row(w: ViewWriter, mailbox_id: str) -> Any:
@@ -152,7 +163,8 @@ def batch_recorded(event: Mailbox.BatchRecorded, w: ViewWriter, position: int) -
     if event.cursor is not None:
         cursors[event.folder] = event.cursor
     _update_mailbox(
-        w, event,
+        w,
+        event,
         synced=row.synced + event.synced,
         skipped=merge_skip_counts(row.skipped, event.skipped),
         rejected=row.rejected + len(event.rejected),

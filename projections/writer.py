@@ -51,13 +51,23 @@ class ViewWriter:
         self.insert_row(table, tuple(row), tuple(row.values()), ignore_conflict=ignore_conflict)
 
     def insert_row(
-        self, table: Table, columns: tuple[str, ...], values: tuple[Any, ...], *, ignore_conflict: bool = False
+        self,
+        table: Table,
+        columns: tuple[str, ...],
+        values: tuple[Any, ...],
+        *,
+        ignore_conflict: bool = False,
     ) -> None:
         """One row as a tuple in `columns` order: the cheaper form, for the rows of every message."""
         self._buffer(table, columns, ignore_conflict).append(values)
 
     def insert_rows(
-        self, table: Table, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]], *, ignore_conflict: bool = False
+        self,
+        table: Table,
+        columns: tuple[str, ...],
+        rows: Iterable[tuple[Any, ...]],
+        *,
+        ignore_conflict: bool = False,
     ) -> None:
         self._buffer(table, columns, ignore_conflict).extend(rows)
 
@@ -98,7 +108,9 @@ class ViewWriter:
             else:
                 self.conn.exec_driver_sql(_insert_sql(table.name, columns, ignore_conflict), values)
 
-    def _copy(self, table: Table, columns: tuple[str, ...], values: list[tuple[Any, ...]], ignore_conflict: bool) -> None:
+    def _copy(
+        self, table: Table, columns: tuple[str, ...], values: list[tuple[Any, ...]], ignore_conflict: bool
+    ) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
         target = f"stage_{table.name}" if ignore_conflict else table.name
         with self.conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
@@ -132,7 +144,9 @@ def _postgres_type(column_type: Any) -> str:
     return "text"
 
 
-def _serialize_json(table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _serialize_json(
+    table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
     json_at = {i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)}
     if not json_at:
         return rows

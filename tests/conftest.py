@@ -60,7 +60,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'mailtrail.db'}"
         return
     url = fresh_database(
-        request.getfixturevalue("postgres_server_url"), "mailtrail", template=request.getfixturevalue("postgres_template")
+        request.getfixturevalue("postgres_server_url"),
+        "mailtrail",
+        template=request.getfixturevalue("postgres_template"),
     )
     try:
         yield url

@@ -51,7 +51,9 @@ class LoaderConnection:
         self._database = str(path)
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-S", str(CHILD), self._database],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self._spool_number, self._spool_fd, self._spool_size = -1, -1, SPOOL_BYTES
         self._closed = False
@@ -121,8 +123,9 @@ class LoaderConnection:
             if self._spool_fd >= 0:
                 os.close(self._spool_fd)
             self._spool_number += 1
-            self._spool_fd = os.open(spool_path(self._database, self._spool_number),
-                                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self._spool_fd = os.open(
+                spool_path(self._database, self._spool_number), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600
+            )
             self._spool_size = 0
         _write_all(self._spool_fd, body)
         where = (self._spool_number, self._spool_size, len(body), codec)
@@ -133,14 +136,15 @@ class LoaderConnection:
         _, stderr = self._process.communicate()
         detail = stderr.decode(errors="replace").strip()
         return sqlite3.OperationalError(
-            f"the loading process exited with status {self._process.returncode}" + (f": {detail}" if detail else "")
+            f"the loading process exited with status {self._process.returncode}"
+            + (f": {detail}" if detail else "")
         )
 
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 class LoaderCursor:
@@ -187,7 +191,12 @@ class LoaderCursor:
         self._rows = []
 
     def _set(self, description: Any, rows: list[Any], rowcount: int, lastrowid: int | None) -> None:
-        self.description, self._rows, self.rowcount, self.lastrowid = description, list(rows), rowcount, lastrowid
+        self.description, self._rows, self.rowcount, self.lastrowid = (
+            description,
+            list(rows),
+            rowcount,
+            lastrowid,
+        )
 
 
 def _error(name: str, message: str) -> sqlite3.Error:
@@ -202,7 +211,8 @@ def loading_engine(path: Path | str) -> Engine:
     """A scratch SQLite store's writer whose SQL runs in a loading process, pipelined with
     the caller; one connection. Dispose of it to stop the process."""
     private_sqlite_file(Path(path))
-    engine = create_engine("sqlite://", creator=lambda: LoaderConnection(path), poolclass=QueuePool,
-                           pool_size=1, max_overflow=0)
+    engine = create_engine(
+        "sqlite://", creator=lambda: LoaderConnection(path), poolclass=QueuePool, pool_size=1, max_overflow=0
+    )
     configure_sqlite(engine, scratch=True)
     return writer_engine(engine)

@@ -53,7 +53,11 @@ def encode(message: Any) -> tuple[bytes, bytes]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
-        return type(value)(_plain(v) for v in value) if type(value) in (tuple, list) else tuple(map(_plain, value))
+        return (
+            type(value)(_plain(v) for v in value)
+            if type(value) in (tuple, list)
+            else tuple(map(_plain, value))
+        )
     if isinstance(value, str) and type(value) is not str:
         return value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
     if isinstance(value, int) and type(value) not in (int, bool):

@@ -6,6 +6,7 @@ Views built before this revision hold false for older copies until they are rebu
 Revision ID: 0004
 Revises: 0003
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

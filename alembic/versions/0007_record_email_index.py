@@ -8,6 +8,7 @@ lead_emails rows appear with the next rebuild from the log (`mailtrail replay`),
 Revision ID: 0007
 Revises: 0006
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -39,10 +40,14 @@ def upgrade() -> None:
     )
     op.drop_index("ix_participants_workspace_address", table_name="email_participants")
     op.drop_index("ix_participants_workspace_domain", table_name="email_participants")
-    op.create_index("ix_participants_address_time", "email_participants",
-                    ["workspace_id", "address", "sent_at", "email_id"])
-    op.create_index("ix_participants_domain_time", "email_participants",
-                    ["workspace_id", "domain", "sent_at", "email_id"])
+    op.create_index(
+        "ix_participants_address_time",
+        "email_participants",
+        ["workspace_id", "address", "sent_at", "email_id"],
+    )
+    op.create_index(
+        "ix_participants_domain_time", "email_participants", ["workspace_id", "domain", "sent_at", "email_id"]
+    )
     op.drop_index("ix_emails_workspace_sent", table_name="emails")
     op.create_index("ix_emails_workspace_sent", "emails", ["workspace_id", "sent_at", "id"])
     op.create_index("ix_emails_workspace_thread", "emails", ["workspace_id", "thread_key"])

@@ -3,6 +3,7 @@
 Revision ID: 0009
 Revises: 0008
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -23,7 +24,9 @@ def upgrade() -> None:
         sa.Column("domain", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("copy_id", "address"),
     )
-    op.create_index("ix_unparsed_participants_workspace_domain", "unparsed_participants", ["workspace_id", "domain"])
+    op.create_index(
+        "ix_unparsed_participants_workspace_domain", "unparsed_participants", ["workspace_id", "domain"]
+    )
 
 
 def downgrade() -> None:

@@ -3,6 +3,7 @@
 Revision ID: 0010
 Revises: 0009
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -25,14 +26,25 @@ def upgrade() -> None:
         sa.Column("workspace_id", ID, nullable=False),
         sa.Column("created_at", sa.String(length=40), nullable=False),
         sa.Column("email_count", sa.Integer(), nullable=False),
-        *(sa.Column(f"{end}_{what}", size, nullable=False) for end in ("first", "last") for what, size in (
-            ("at", sa.String(length=40)), ("member", ID), ("direction", sa.String(length=8)), ("email", ID))),
+        *(
+            sa.Column(f"{end}_{what}", size, nullable=False)
+            for end in ("first", "last")
+            for what, size in (
+                ("at", sa.String(length=40)),
+                ("member", ID),
+                ("direction", sa.String(length=8)),
+                ("email", ID),
+            )
+        ),
         sa.Column("score", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("kind", "record_id", "viewer"),
     )
     for name, key in (("last", "last_at"), ("score", "score")):
-        op.create_index(f"ix_record_summaries_{name}", "record_summaries",
-                        ["workspace_id", "kind", "viewer", sa.text(f"{key} DESC"), "created_at", "record_id"])
+        op.create_index(
+            f"ix_record_summaries_{name}",
+            "record_summaries",
+            ["workspace_id", "kind", "viewer", sa.text(f"{key} DESC"), "created_at", "record_id"],
+        )
     op.create_table(
         "record_members",
         sa.Column("kind", sa.String(length=8), nullable=False),
@@ -47,8 +59,17 @@ def upgrade() -> None:
         sa.Column("last_at", sa.String(length=40), nullable=False),
         sa.Column("last_direction", sa.String(length=8), nullable=False),
         *(sa.Column(name, sa.Float(), nullable=False) for name in ("s_sent", "s_received", "s_mass")),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in (
-            "n_sent", "n_received", "n_mass", "n_direct_sent", "n_direct_received", "window_days")),
+        *(
+            sa.Column(name, sa.Integer(), nullable=False)
+            for name in (
+                "n_sent",
+                "n_received",
+                "n_mass",
+                "n_direct_sent",
+                "n_direct_received",
+                "window_days",
+            )
+        ),
         sa.Column("score", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("kind", "record_id", "member_id", "variant"),
     )

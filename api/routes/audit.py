@@ -55,7 +55,9 @@ def audit_events(
     caller: AuditorDep,
     runtime: RuntimeDep,
     aggregate_id: Annotated[str | None, Query(max_length=64)] = None,
-    event_type: Annotated[str | None, Query(max_length=96, description="e.g. Mailbox.Removed or Mailbox")] = None,
+    event_type: Annotated[
+        str | None, Query(max_length=96, description="e.g. Mailbox.Removed or Mailbox")
+    ] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     cursor: CursorParam = None,
@@ -64,8 +66,16 @@ def audit_events(
     """The log of the caller's workspace, filtered and paged; metadata only."""
     after = decode_cursor(cursor, "audit_events", "position", ("int",))
     with runtime.engine.connect() as conn:
-        items = log_page(conn, caller.workspace_id, aggregate_id, event_type, _utc(since), _utc(until),
-                         after[0] if after else 0, limit + 1)
+        items = log_page(
+            conn,
+            caller.workspace_id,
+            aggregate_id,
+            event_type,
+            _utc(since),
+            _utc(until),
+            after[0] if after else 0,
+            limit + 1,
+        )
     return page(items, [(item["position"],) for item in items], limit, "audit_events", "position")
 
 

@@ -13,15 +13,21 @@ from projections.intelligence_queries import company_intelligence, person_intell
 
 router = APIRouter(tags=["intelligence"])
 
-AsOfParam = Annotated[datetime | None, Query(
-    description="Evaluate as of this ISO 8601 time (naive = UTC); mail after it does not count. "
-                "Default: the time of the newest visible email in the workspace, never the wall clock, "
-                "so the same data always gives the same grades.",
-)]
-SortParam = Annotated[Literal["last_interaction", "strength"] | None, Query(
-    description="`last_interaction` (newest first) or `strength` (strongest connection first, as of the "
-                "newest email); default: creation order. Ties keep creation order.",
-)]
+AsOfParam = Annotated[
+    datetime | None,
+    Query(
+        description="Evaluate as of this ISO 8601 time (naive = UTC); mail after it does not count. "
+        "Default: the time of the newest visible email in the workspace, never the wall clock, "
+        "so the same data always gives the same grades.",
+    ),
+]
+SortParam = Annotated[
+    Literal["last_interaction", "strength"] | None,
+    Query(
+        description="`last_interaction` (newest first) or `strength` (strongest connection first, as of the "
+        "newest email); default: creation order. Ties keep creation order.",
+    ),
+]
 
 
 @router.get("/people/{person_id}/intelligence")

@@ -21,13 +21,24 @@ def _lead(runtime: Any, viewer: Viewer, lead_id: str) -> dict[str, Any]:
 
 
 @router.get("/leads")
-def list_leads(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50) -> dict[str, Any]:
-    return keyset_page(runtime.engine, cursor, limit, "leads", "created", record_shape(None),
-                       lambda conn, after, size: lead_rows(conn, viewer, after, size))
+def list_leads(
+    viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
+) -> dict[str, Any]:
+    return keyset_page(
+        runtime.engine,
+        cursor,
+        limit,
+        "leads",
+        "created",
+        record_shape(None),
+        lambda conn, after, size: lead_rows(conn, viewer, after, size),
+    )
 
 
 @router.post("/leads", status_code=201)
-def create_lead(body: NewLead, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def create_lead(
+    body: NewLead, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     lead = services.records.create_lead(viewer.workspace_id, body.name, body.contacts)
     views.applied(lead.position)
     return _lead(runtime, viewer, lead.id)
@@ -39,7 +50,14 @@ def get_lead(lead_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[str, 
 
 
 @router.post("/leads/{lead_id}/contacts")
-def add_contact(lead_id: str, body: NewContact, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def add_contact(
+    lead_id: str,
+    body: NewContact,
+    viewer: MemberDep,
+    services: ServicesDep,
+    views: ViewsDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
     _lead(runtime, viewer, lead_id)
     views.applied(services.records.add_lead_contact(viewer.workspace_id, lead_id, body.person_id))
     return _lead(runtime, viewer, lead_id)
@@ -50,12 +68,25 @@ def list_lead_emails(
     lead_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
     _lead(runtime, viewer, lead_id)
-    return email_page(runtime.engine, viewer, cursor, limit, f"leads/{lead_id}/emails",
-                      lambda conn, after, size: lead_email_keys(conn, viewer, lead_id, after, size))
+    return email_page(
+        runtime.engine,
+        viewer,
+        cursor,
+        limit,
+        f"leads/{lead_id}/emails",
+        lambda conn, after, size: lead_email_keys(conn, viewer, lead_id, after, size),
+    )
 
 
 @router.post("/people/{person_id}/merge")
-def merge_person(person_id: str, body: MergeRequest, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def merge_person(
+    person_id: str,
+    body: MergeRequest,
+    viewer: MemberDep,
+    services: ServicesDep,
+    views: ViewsDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
     """Merge another person into this one: addresses, emails and interactions follow."""
     views.applied(services.records.merge_people(viewer.workspace_id, person_id, body.person_id))
     return {"id": person_id, "merged": body.person_id}

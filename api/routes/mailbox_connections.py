@@ -23,12 +23,16 @@ def change_connection(
 ) -> dict[str, Any]:  # fmt: skip
     """New credentials or server details; checked by logging in, then syncing resumes from the cursors."""
     change = body.model_dump(exclude_none=True)
-    views.applied(services.mailboxes.change_connection(viewer.workspace_id, mailbox_id, viewer.member_id, change))
+    views.applied(
+        services.mailboxes.change_connection(viewer.workspace_id, mailbox_id, viewer.member_id, change)
+    )
     return mailbox_row(runtime, viewer, mailbox_id)
 
 
 @router.post("/mailboxes/{mailbox_id}/sync", status_code=202)
-def sync_now(mailbox_id: str, viewer: MemberDep, services: ServicesDep, runtime: RuntimeDep) -> dict[str, Any]:
+def sync_now(
+    mailbox_id: str, viewer: MemberDep, services: ServicesDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     """Start a sync pass in the background; GET /mailboxes/{id} shows its progress."""
     started = services.mailboxes.sync_now(viewer.workspace_id, mailbox_id, viewer.member_id)
     return {**mailbox_row(runtime, viewer, mailbox_id), "sync": "started" if started else "already running"}

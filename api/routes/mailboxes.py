@@ -90,7 +90,12 @@ def remove_mailbox(mailbox_id: str, viewer: MemberDep, services: ServicesDep, ru
 @router.post(
     "/mailboxes/{mailbox_id}/messages",
     status_code=201,
-    openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def post_message(
     mailbox_id: str,

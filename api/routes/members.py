@@ -33,7 +33,11 @@ def list_members(viewer: ViewerDep, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.post("/members/{member_id}/emails")
 def add_member_email(
-    member_id: str, body: NewAddress, viewer: AdminDep, services: ServicesDep, views: ViewsDep,
+    member_id: str,
+    body: NewAddress,
+    viewer: AdminDep,
+    services: ServicesDep,
+    views: ViewsDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """One more address of a member (409 when another member or their mailbox has it)."""

@@ -27,14 +27,28 @@ def _company(runtime: Any, viewer: Viewer, company_id: str) -> dict[str, Any]:
 
 
 @router.get("/people")
-def list_people(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50,
-                sort: SortParam = None) -> dict[str, Any]:
-    return keyset_page(runtime.engine, cursor, limit, "people", sort or "created", record_shape(sort),
-                       lambda conn, after, size: person_rows(conn, viewer, after, size, sort=sort))
+def list_people(
+    viewer: ViewerDep,
+    runtime: RuntimeDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = 50,
+    sort: SortParam = None,
+) -> dict[str, Any]:
+    return keyset_page(
+        runtime.engine,
+        cursor,
+        limit,
+        "people",
+        sort or "created",
+        record_shape(sort),
+        lambda conn, after, size: person_rows(conn, viewer, after, size, sort=sort),
+    )
 
 
 @router.post("/people", status_code=201)
-def create_person(body: NewPerson, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def create_person(
+    body: NewPerson, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     person = services.records.create_person(viewer.workspace_id, body.name, body.emails)
     views.applied(person.position)
     return _person(runtime, viewer, person.id)
@@ -46,7 +60,14 @@ def get_person(person_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict[s
 
 
 @router.post("/people/{person_id}/addresses")
-def add_address(person_id: str, body: NewAddress, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def add_address(
+    person_id: str,
+    body: NewAddress,
+    viewer: MemberDep,
+    services: ServicesDep,
+    views: ViewsDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
     views.applied(services.records.add_person_address(viewer.workspace_id, person_id, body.address))
     return _person(runtime, viewer, person_id)
 
@@ -56,19 +77,40 @@ def list_person_emails(
     person_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
     _person(runtime, viewer, person_id)
-    return keyset_page(runtime.engine, cursor, limit, f"people/{person_id}/emails", "newest", EMAIL_SHAPE,
-                       lambda conn, after, size: person_emails(conn, viewer, person_id, after, size))
+    return keyset_page(
+        runtime.engine,
+        cursor,
+        limit,
+        f"people/{person_id}/emails",
+        "newest",
+        EMAIL_SHAPE,
+        lambda conn, after, size: person_emails(conn, viewer, person_id, after, size),
+    )
 
 
 @router.get("/companies")
-def list_companies(viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50,
-                   sort: SortParam = None) -> dict[str, Any]:
-    return keyset_page(runtime.engine, cursor, limit, "companies", sort or "created", record_shape(sort),
-                       lambda conn, after, size: company_rows(conn, viewer, after, size, sort=sort))
+def list_companies(
+    viewer: ViewerDep,
+    runtime: RuntimeDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = 50,
+    sort: SortParam = None,
+) -> dict[str, Any]:
+    return keyset_page(
+        runtime.engine,
+        cursor,
+        limit,
+        "companies",
+        sort or "created",
+        record_shape(sort),
+        lambda conn, after, size: company_rows(conn, viewer, after, size, sort=sort),
+    )
 
 
 @router.post("/companies", status_code=201)
-def create_company(body: NewCompany, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep) -> dict[str, Any]:
+def create_company(
+    body: NewCompany, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     company = services.records.create_company(viewer.workspace_id, body.domain, body.name)
     views.applied(company.position)
     return _company(runtime, viewer, company.id)
@@ -81,8 +123,19 @@ def get_company(company_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> dict
 
 @router.get("/companies/{company_id}/emails")
 def list_company_emails(
-    company_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
+    company_id: str,
+    viewer: ViewerDep,
+    runtime: RuntimeDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = 50,
 ) -> dict[str, Any]:
     company = _company(runtime, viewer, company_id)
-    return keyset_page(runtime.engine, cursor, limit, f"companies/{company_id}/emails", "newest", EMAIL_SHAPE,
-                       lambda conn, after, size: company_emails(conn, viewer, company["domain"], after, size))
+    return keyset_page(
+        runtime.engine,
+        cursor,
+        limit,
+        f"companies/{company_id}/emails",
+        "newest",
+        EMAIL_SHAPE,
+        lambda conn, after, size: company_emails(conn, viewer, company["domain"], after, size),
+    )

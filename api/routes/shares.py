@@ -16,7 +16,12 @@ router = APIRouter(tags=["emails"])
 
 @router.post("/emails/{email_id}/shares", status_code=201)
 def share_email(
-    email_id: str, body: NewShare, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+    email_id: str,
+    body: NewShare,
+    viewer: MemberDep,
+    services: ServicesDep,
+    views: ViewsDep,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
         found, copy_id = own_copy(conn, viewer, email_id)  # the caller's copy of the email, if any
@@ -41,10 +46,17 @@ def list_shares(email_id: str, viewer: MemberDep, runtime: RuntimeDep) -> dict[s
 
 @router.delete("/emails/{email_id}/shares/{share_id}", status_code=204)
 def revoke_share(
-    email_id: str, share_id: str, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
+    email_id: str,
+    share_id: str,
+    viewer: MemberDep,
+    services: ServicesDep,
+    views: ViewsDep,
+    runtime: RuntimeDep,
 ) -> None:
     with runtime.engine.connect() as conn:
         share = next((s for s in share_rows(conn, viewer, email_id) if s["id"] == share_id), None)
     if share is None:
         raise NotFoundError(f"share {share_id} not found")
-    views.applied(services.sharing.revoke_share(viewer.workspace_id, share["copy_id"], share_id, viewer.member_id))
+    views.applied(
+        services.sharing.revoke_share(viewer.workspace_id, share["copy_id"], share_id, viewer.member_id)
+    )

@@ -39,7 +39,9 @@ def to_item(raw: bytes, ref: str, parse: Parser) -> Item:
     return parse(raw)
 
 
-def batches(messages: Iterable[RawMessage], parse: Parser, size: int = BATCH_SIZE) -> Iterator[tuple[str, list[Item]]]:
+def batches(
+    messages: Iterable[RawMessage], parse: Parser, size: int = BATCH_SIZE
+) -> Iterator[tuple[str, list[Item]]]:
     """Messages parsed here, grouped by folder `size` at a time."""
     return group((folder, to_item(raw, ref, parse)) for folder, ref, raw in messages)
 
@@ -75,14 +77,19 @@ class Ingest:
         if not raw.strip():
             raise RuleViolationError("the message is empty")
         require_owner(self.app.load(Mailbox, mailbox_id, workspace_id).owner_id, actor_id)
-        result = BatchRecorder(self.app, mailbox_id).record("upload", [to_item(raw, "upload", self.parse)], None)
+        result = BatchRecorder(self.app, mailbox_id).record(
+            "upload", [to_item(raw, "upload", self.parse)], None
+        )
         if result.copies:
             copy_id, email_id = result.copies[0]
             return Upload(result.position, copy_id, email_id)
         return Upload(result.position, skipped=next(iter(result.skipped), "unknown"))
 
     def import_messages(
-        self, mailbox_id: str, parsed: Iterable[tuple[str, list[Item]]], on_batch: Callable[[int], None] | None = None
+        self,
+        mailbox_id: str,
+        parsed: Iterable[tuple[str, list[Item]]],
+        on_batch: Callable[[int], None] | None = None,
     ) -> ImportTotals:
         """Batches already parsed (grouped by folder), recorded in order; idempotent."""
         self.require_mailbox(mailbox_id)

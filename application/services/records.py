@@ -25,9 +25,13 @@ class Records:
         for each in addresses:
             check_can_be_person(workspace, each)
         person = Person(workspace_id=workspace_id, name=name, addresses=addresses, origin=MANUAL)
-        claims = [AddressClaim(workspace_id=workspace_id, address=a, person_id=str(person.id)) for a in addresses]
+        claims = [
+            AddressClaim(workspace_id=workspace_id, address=a, person_id=str(person.id)) for a in addresses
+        ]
         companies = new_companies(self.app, workspace_id, addresses, MANUAL)
-        position = self.app.save_all(person, *claims, *companies, conflict="an address already belongs to a person")
+        position = self.app.save_all(
+            person, *claims, *companies, conflict="an address already belongs to a person"
+        )
         return Created(str(person.id), position)
 
     def add_person_address(self, workspace_id: str, person_id: str, email: str) -> int:
@@ -48,7 +52,9 @@ class Records:
         if target.merged_into is not None:
             raise RuleViolationError("the target person was merged into another")
         other.merge_into(target_id)
-        claims = [self.app.load(AddressClaim, AddressClaim.create_id(workspace_id, a)) for a in other.addresses]
+        claims = [
+            self.app.load(AddressClaim, AddressClaim.create_id(workspace_id, a)) for a in other.addresses
+        ]
         for each, claim in zip(other.addresses, claims, strict=True):
             target.add_address(each)
             claim.transfer(target_id)
@@ -71,7 +77,9 @@ class Records:
     def create_company(self, workspace_id: str, domain: str, name: str | None = None) -> Created:
         host = domain_name(domain)
         company = Company(
-            workspace_id=workspace_id, domain=host, name=name or self.app.catalog.company_name(host), origin=MANUAL
+            workspace_id=workspace_id,
+            domain=host,
+            name=name or self.app.catalog.company_name(host),
+            origin=MANUAL,
         )
         return Created(str(company.id), self.app.save_all(company, conflict=f"a company for {host} exists"))
-

@@ -17,7 +17,13 @@ class Sharing:
         self.app = app
 
     def share(
-        self, workspace_id: str, copy_id: str | None, actor_id: str, members: list[str], everyone: bool, thread: bool
+        self,
+        workspace_id: str,
+        copy_id: str | None,
+        actor_id: str,
+        members: list[str],
+        everyone: bool,
+        thread: bool,
     ) -> Created:
         """Share the actor's own copy; `copy_id` None: the actor's mailboxes hold no copy of it."""
         if copy_id is None:

@@ -13,8 +13,12 @@ SECRET = "Quarterly numbers SECRET-42"
 
 def setup_mail(acme: Workspace) -> tuple[str, str]:
     mailbox = acme.connect_upload(acme.admin, "bob@acme.com")
-    first = acme.post_message(acme.admin, mailbox, message("bob@acme.com", "ann@corp.com", SECRET, message_id="<a1@x>"))
-    acme.post_message(acme.admin, mailbox, message("lee@spam.com", "bob@acme.com", "Offer", message_id="<a2@x>"))
+    first = acme.post_message(
+        acme.admin, mailbox, message("bob@acme.com", "ann@corp.com", SECRET, message_id="<a1@x>")
+    )
+    acme.post_message(
+        acme.admin, mailbox, message("lee@spam.com", "bob@acme.com", "Offer", message_id="<a2@x>")
+    )
     return mailbox, first.json()["email_id"]
 
 
@@ -32,16 +36,22 @@ def test_the_log_pages_through_events_with_metadata_only(acme: Workspace) -> Non
             break
     positions = [e["position"] for e in seen]
     assert positions == sorted(set(positions)) and len(positions) >= 6
-    assert {"Workspace.Created", "Mailbox.Created", "SyncedMessage.Recorded"} <= {e["event_type"] for e in seen}
+    assert {"Workspace.Created", "Mailbox.Created", "SyncedMessage.Recorded"} <= {
+        e["event_type"] for e in seen
+    }
     text = acme.client.get("/audit/events", params={"limit": 200}, headers=auditor.headers).text
     assert "SECRET-42" not in text and "ann@corp.com" not in text
 
 
 def test_the_log_filters_by_event_type_and_aggregate(acme: Workspace) -> None:
     mailbox, _ = setup_mail(acme)
-    by_type = acme.client.get("/audit/events", params={"event_type": "SyncedMessage.Recorded"}, headers=acme.admin.headers)
+    by_type = acme.client.get(
+        "/audit/events", params={"event_type": "SyncedMessage.Recorded"}, headers=acme.admin.headers
+    )
     assert [e["event_type"] for e in by_type.json()["items"]] == ["SyncedMessage.Recorded"] * 2
-    by_mailbox = acme.client.get("/audit/events", params={"aggregate_id": mailbox}, headers=acme.admin.headers)
+    by_mailbox = acme.client.get(
+        "/audit/events", params={"aggregate_id": mailbox}, headers=acme.admin.headers
+    )
     assert {e["aggregate_id"] for e in by_mailbox.json()["items"]} == {mailbox}
 
 
@@ -63,14 +73,21 @@ def test_replay_shows_the_views_as_they_were_before_a_blocklist_change_and_a_rem
     acme.client.patch("/settings", json={"legal_hold": True}, headers=acme.admin.headers)
     mailbox, _ = setup_mail(acme)
     before_block = acme.runtime.catch_up()
-    acme.client.post(f"/mailboxes/{mailbox}/blocklist", json={"entry": "spam.com"}, headers=acme.admin.headers)
+    acme.client.post(
+        f"/mailboxes/{mailbox}/blocklist", json={"entry": "spam.com"}, headers=acme.admin.headers
+    )
     after_block = acme.runtime.catch_up()
     acme.client.delete(f"/mailboxes/{mailbox}", headers=acme.admin.headers)
     after_removal = acme.runtime.catch_up()
 
     # what was visible before the block, but the copy the blocklist hides now is redacted (14.5)
-    before = acme.client.post("/audit/replay", json={"until": before_block}, headers=acme.admin.headers).json()
-    assert {e.get("subject"): e.get("redacted") for e in before["emails"]} == {SECRET: None, None: "blocklisted"}
+    before = acme.client.post(
+        "/audit/replay", json={"until": before_block}, headers=acme.admin.headers
+    ).json()
+    assert {e.get("subject"): e.get("redacted") for e in before["emails"]} == {
+        SECRET: None,
+        None: "blocklisted",
+    }
     assert subjects_as_of(acme, after_block) == {SECRET}
     assert subjects_as_of(acme, after_removal) == set()
     assert acme.client.get("/emails", headers=acme.admin.headers).json()["items"] == []
@@ -88,7 +105,9 @@ def test_after_erasure_even_a_replay_of_the_past_holds_no_content_of_the_mailbox
 
 def test_replay_until_a_time_before_any_mail_shows_no_email(acme: Workspace) -> None:
     setup_mail(acme)
-    response = acme.client.post("/audit/replay", json={"until": "2000-01-01T00:00:00+00:00"}, headers=acme.admin.headers)
+    response = acme.client.post(
+        "/audit/replay", json={"until": "2000-01-01T00:00:00+00:00"}, headers=acme.admin.headers
+    )
     assert response.status_code == 200
     assert response.json()["emails"] == [] and response.json()["position"] == 0
     bad = acme.client.post("/audit/replay", json={"until": "yesterday"}, headers=acme.admin.headers)
@@ -97,7 +116,9 @@ def test_replay_until_a_time_before_any_mail_shows_no_email(acme: Workspace) -> 
 
 def test_the_report_is_clean_when_the_rules_hold(acme: Workspace) -> None:
     mailbox, _ = setup_mail(acme)
-    acme.client.post(f"/mailboxes/{mailbox}/blocklist", json={"entry": "spam.com"}, headers=acme.admin.headers)
+    acme.client.post(
+        f"/mailboxes/{mailbox}/blocklist", json={"entry": "spam.com"}, headers=acme.admin.headers
+    )
     report = acme.client.get("/compliance/report", headers=acme.admin.headers).json()
     assert report["violations"] == []
     assert report["checked"]["visible_copies"] == 1
@@ -106,7 +127,9 @@ def test_the_report_is_clean_when_the_rules_hold(acme: Workspace) -> None:
 
 def test_the_report_finds_a_violation_planted_in_a_view_table(acme: Workspace) -> None:
     mailbox, _ = setup_mail(acme)
-    acme.client.post(f"/mailboxes/{mailbox}/blocklist", json={"entry": "spam.com"}, headers=acme.admin.headers)
+    acme.client.post(
+        f"/mailboxes/{mailbox}/blocklist", json={"entry": "spam.com"}, headers=acme.admin.headers
+    )
     with acme.runtime.engine.begin() as conn:  # unhide the blocked copy behind the projection's back
         conn.execute(update(email_copies).values(blocklisted_at=None, blocklisted_entry=None))
 

@@ -27,8 +27,9 @@ def raw_message(sender: str, to: str, subject: str, message_id: str, reply_to: s
     if reply_to:
         msg["In-Reply-To"] = msg["References"] = reply_to
     msg.set_content(f"Hello, {BODY_CANARY} is the secret.\n")
-    msg.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf",
-                       filename=f"{ATTACHMENT_CANARY}.pdf")
+    msg.add_attachment(
+        b"%PDF-1.4\n", maintype="application", subtype="pdf", filename=f"{ATTACHMENT_CANARY}.pdf"
+    )
     return bytes(msg)
 
 
@@ -49,8 +50,9 @@ class Shared:
         self._share(self.emails[0], {"workspace": True, "thread": True})
         self._share(self.emails[2], {"members": [self.auditor.id]})
         person = ws.client.get("/people", headers=ws.admin.headers).json()["items"][0]
-        lead = ws.client.post("/leads", json={"name": "Initech deal", "contacts": [person["id"]]},
-                              headers=ws.admin.headers)
+        lead = ws.client.post(
+            "/leads", json={"name": "Initech deal", "contacts": [person["id"]]}, headers=ws.admin.headers
+        )
         assert lead.status_code == 201, lead.text
 
     def _post(self, raw: bytes) -> str:

@@ -79,9 +79,13 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     url = f"sqlite:///{tmp / 'mailtrail.db'}"
     runtime = Runtime.open(Settings(database_url=url, master_key=TEST_MASTER_KEY))
     try:
-        workspace_id, member_id, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+        workspace_id, member_id, _ = runtime.services.workspaces.create_workspace(
+            "Acme", "acme.com", "Bob", "bob@acme.com"
+        )
         token = issue_token(runtime.engine, workspace_id, member_id)
-        mailbox_id = runtime.services.mailboxes.register(workspace_id, member_id, "upload", "bob@acme.com", []).id
+        mailbox_id = runtime.services.mailboxes.register(
+            workspace_id, member_id, "upload", "bob@acme.com", []
+        ).id
     finally:
         runtime.close()
     with live_server(url, TEST_MASTER_KEY, tmp) as server:

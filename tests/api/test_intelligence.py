@@ -41,15 +41,22 @@ class Story:
         self.post(self.bob, self.bob_box, "Bob <bob@acme.com>", "carol@globex.com", 8)
         self.post(self.bob, self.bob_box, "Carol <carol@globex.com>", "bob@acme.com", 9)
         self.post(self.bob, self.bob_box, "Bob <bob@acme.com>", "Erin <erin@initech.com>", 10)
-        self.dan, self.carol, self.erin = (self.person(a) for a in ("dan@globex.com", "carol@globex.com",
-                                                                     "erin@initech.com"))
+        self.dan, self.carol, self.erin = (
+            self.person(a) for a in ("dan@globex.com", "carol@globex.com", "erin@initech.com")
+        )
         self.globex, self.initech = (self.company(d) for d in ("globex.com", "initech.com"))
 
-    def post(self, member: Member, mailbox: str, sender: str, to: str | list[str], when: float,
-             **options: Any) -> None:
+    def post(
+        self, member: Member, mailbox: str, sender: str, to: str | list[str], when: float, **options: Any
+    ) -> None:
         self.count += 1
-        raw = message(sender, to, message_id=f"<story{self.count}@example.com>",
-                      date=format_datetime(day(when)), **options)
+        raw = message(
+            sender,
+            to,
+            message_id=f"<story{self.count}@example.com>",
+            date=format_datetime(day(when)),
+            **options,
+        )
         response = self.ws.post_message(member, mailbox, raw)
         assert response.status_code == 201, response.text
 
@@ -65,9 +72,12 @@ class Story:
     def company(self, domain: str) -> str:
         return next(c["id"] for c in self.listing("/companies", limit="200") if c["domain"] == domain)
 
-    def intelligence(self, kind: str, record_id: str, viewer: Member | None = None, **params: str) -> dict[str, Any]:
-        response = self.ws.client.get(f"/{kind}/{record_id}/intelligence", params=params,
-                                      headers=(viewer or self.bob).headers)
+    def intelligence(
+        self, kind: str, record_id: str, viewer: Member | None = None, **params: str
+    ) -> dict[str, Any]:
+        response = self.ws.client.get(
+            f"/{kind}/{record_id}/intelligence", params=params, headers=(viewer or self.bob).headers
+        )
         assert response.status_code == 200, response.text
         found: dict[str, Any] = response.json()
         return found
@@ -95,13 +105,21 @@ def test_the_member_who_exchanges_mail_is_the_strongest_connection(story: Story)
     assert (rows["bob"]["sent"], rows["bob"]["received"]) == (2, 2)
     assert (rows["karen"]["sent"], rows["karen"]["received"]) == (0, 1)
     assert rows["bob"]["grade"] in ("weak", "moderate") and rows["karen"]["grade"] == "very_weak"
-    assert carol["strongest_member"] == {"member_id": story.bob.id, "name": "Bob",
-                                         "score": rows["bob"]["score"], "grade": rows["bob"]["grade"]}
+    assert carol["strongest_member"] == {
+        "member_id": story.bob.id,
+        "name": "Bob",
+        "score": rows["bob"]["score"],
+        "grade": rows["bob"]["grade"],
+    }
     assert (carol["grade"], carol["score"]) == (rows["bob"]["grade"], rows["bob"]["score"])
     assert carol["first_interaction"] == moment(1, story.bob, "sent")
     assert carol["last_interaction"] == moment(9, story.bob, "received")
     assert carol["next_interaction"] is None
-    assert rows["karen"]["first_interaction"] == rows["karen"]["last_interaction"] == moment(4, story.karen, "received")
+    assert (
+        rows["karen"]["first_interaction"]
+        == rows["karen"]["last_interaction"]
+        == moment(4, story.karen, "received")
+    )
 
 
 def test_the_grade_comes_with_the_figures_behind_it(story: Story) -> None:
@@ -139,7 +157,10 @@ def test_as_of_a_past_time_counts_only_earlier_mail_and_names_the_next_interacti
 
 
 def test_time_alone_never_raises_a_grade(story: Story) -> None:
-    scores = [story.intelligence("people", story.carol, as_of=day(n).isoformat())["score"] for n in (10, 40, 200, 900)]
+    scores = [
+        story.intelligence("people", story.carol, as_of=day(n).isoformat())["score"]
+        for n in (10, 40, 200, 900)
+    ]
 
     assert scores == sorted(scores, reverse=True)
     assert scores[0] > scores[-1]
@@ -172,7 +193,11 @@ def test_removing_a_mailbox_takes_away_its_share_and_nothing_else(story: Story) 
     story.ws.client.delete(f"/mailboxes/{story.bob_box}", headers=story.bob.headers)
     gone = story.intelligence("people", story.carol, as_of=day(10).isoformat())
     assert (gone["grade"], gone["members"], gone["strongest_member"], gone["last_interaction"]) == (
-        "none", [], None, None)
+        "none",
+        [],
+        None,
+        None,
+    )
     assert story.intelligence("people", story.carol)["as_of_source"] == "no_email"
     assert story.intelligence("companies", story.globex)["grade"] == "none"
 
@@ -180,15 +205,20 @@ def test_removing_a_mailbox_takes_away_its_share_and_nothing_else(story: Story) 
 def test_a_blocklisted_copy_counts_nothing_until_it_is_unblocked(story: Story) -> None:
     before = story.intelligence("people", story.carol)
 
-    blocked = story.ws.client.post(f"/mailboxes/{story.bob_box}/blocklist", json={"entry": "carol@globex.com"},
-                                   headers=story.bob.headers)
+    blocked = story.ws.client.post(
+        f"/mailboxes/{story.bob_box}/blocklist", json={"entry": "carol@globex.com"}, headers=story.bob.headers
+    )
     assert blocked.status_code == 200, blocked.text
     during = story.intelligence("people", story.carol, as_of=before["as_of"])
     assert list(story.rows(during)) == ["karen"]
     assert during["strongest_member"]["member_id"] == story.karen.id
 
-    story.ws.client.request("DELETE", f"/mailboxes/{story.bob_box}/blocklist", json={"entry": "carol@globex.com"},
-                            headers=story.bob.headers)
+    story.ws.client.request(
+        "DELETE",
+        f"/mailboxes/{story.bob_box}/blocklist",
+        json={"entry": "carol@globex.com"},
+        headers=story.bob.headers,
+    )
     assert story.intelligence("people", story.carol) == before
 
 
@@ -204,8 +234,14 @@ def test_excluded_and_internal_only_mail_counts_nothing(story: Story) -> None:
 
 
 def test_mass_mail_is_counted_as_mass(story: Story) -> None:
-    story.post(story.bob, story.bob_box, "Carol <carol@globex.com>", "bob@acme.com", 11,
-               headers={"List-Unsubscribe": "<mailto:u@globex.com>", "Precedence": "bulk"})
+    story.post(
+        story.bob,
+        story.bob_box,
+        "Carol <carol@globex.com>",
+        "bob@acme.com",
+        11,
+        headers={"List-Unsubscribe": "<mailto:u@globex.com>", "Precedence": "bulk"},
+    )
     crowd = [f"guest{n}@example.org" for n in range(12)]
     story.post(story.bob, story.bob_box, "Bob <bob@acme.com>", ["carol@globex.com", *crowd], 11)
 
@@ -215,8 +251,14 @@ def test_mass_mail_is_counted_as_mass(story: Story) -> None:
 
 
 def test_a_bcc_counts_only_for_the_member_who_sent_it(story: Story) -> None:
-    story.post(story.bob, story.bob_box, "Bob <bob@acme.com>", "erin@initech.com", 11,
-               headers={"Bcc": "dan@globex.com"})
+    story.post(
+        story.bob,
+        story.bob_box,
+        "Bob <bob@acme.com>",
+        "erin@initech.com",
+        11,
+        headers={"Bcc": "dan@globex.com"},
+    )
 
     assert story.rows(story.intelligence("people", story.dan))["bob"]["sent"] == 2
     assert story.rows(story.intelligence("people", story.dan, viewer=story.karen))["bob"]["sent"] == 1
@@ -229,7 +271,9 @@ def test_lists_sort_by_strength_or_last_interaction(story: Story) -> None:
     assert ids("/people") == [story.dan, story.carol, story.erin]
     assert ids("/people", sort="strength") == [story.carol, story.erin, story.dan]
     assert ids("/people", sort="last_interaction") == [story.erin, story.carol, story.dan]
-    first = story.ws.client.get("/people", params={"sort": "strength", "limit": 1}, headers=story.bob.headers).json()
+    first = story.ws.client.get(
+        "/people", params={"sort": "strength", "limit": 1}, headers=story.bob.headers
+    ).json()
     assert ids("/people", sort="strength", limit="1", cursor=first["next"]) == [story.erin]
     assert ids("/companies") == [story.globex, story.initech]
     assert ids("/companies", sort="strength") == [story.globex, story.initech]
@@ -242,7 +286,9 @@ def test_unknown_records_and_bad_times_are_refused(story: Story) -> None:
     headers = story.bob.headers
     assert story.ws.client.get("/people/nobody/intelligence", headers=headers).status_code == 404
     assert story.ws.client.get("/companies/nothing/intelligence", headers=headers).status_code == 404
-    bad = story.ws.client.get(f"/people/{story.carol}/intelligence", params={"as_of": "yesterday"}, headers=headers)
+    bad = story.ws.client.get(
+        f"/people/{story.carol}/intelligence", params={"as_of": "yesterday"}, headers=headers
+    )
     assert bad.status_code == 422
 
 
@@ -259,7 +305,10 @@ def test_a_replay_from_zero_gives_the_same_grades_and_a_replay_to_a_point_the_gr
     assert now[0] != then
 
     with fresh_views(runtime) as (engine, _), engine.connect() as conn:
-        replayed = (person_intelligence(conn, viewer, story.carol), company_intelligence(conn, viewer, story.globex))
+        replayed = (
+            person_intelligence(conn, viewer, story.carol),
+            company_intelligence(conn, viewer, story.globex),
+        )
     with fresh_views(runtime, middle) as (engine, _), engine.connect() as conn:
         at_middle = person_intelligence(conn, viewer, story.carol)
 

@@ -186,13 +186,18 @@ def test_every_later_endpoint_answers_not_found_for_the_first_workspaces_ids(
     acme: Workspace, acme_data: AcmeData, globex: Workspace
 ) -> None:
     d = acme_data
-    lead = acme.client.post("/leads", json={"name": "Northwind", "contacts": [d.person_id]}, headers=acme.admin.headers)
+    lead = acme.client.post(
+        "/leads", json={"name": "Northwind", "contacts": [d.person_id]}, headers=acme.admin.headers
+    )
     lead_id = lead.json()["id"]
-    share = acme.client.post(f"/emails/{d.email_id}/shares", json={"workspace": True}, headers=acme.admin.headers)
+    share = acme.client.post(
+        f"/emails/{d.email_id}/shares", json={"workspace": True}, headers=acme.admin.headers
+    )
     share_id = share.json()["id"]
     gina_box = globex.connect_upload(globex.admin, "gina@globex.com")
-    own_person = globex.client.post("/people", json={"name": "Zoe", "emails": ["zoe@initech.com"]},
-                                    headers=globex.admin.headers).json()["id"]
+    own_person = globex.client.post(
+        "/people", json={"name": "Zoe", "emails": ["zoe@initech.com"]}, headers=globex.admin.headers
+    ).json()["id"]
     h = globex.admin.headers
     calls = [
         ("get", f"/leads/{lead_id}", None),
@@ -213,10 +218,13 @@ def test_every_later_endpoint_answers_not_found_for_the_first_workspaces_ids(
     for method, path, body in calls:
         assert_not_found_without_data(globex.client.request(method, path, json=body, headers=h))
     raw = message("gina@globex.com", "x@initech.com", "hi", message_id="<iso@globex.com>")
-    posted = globex.client.post(f"/mailboxes/{d.mailbox_id}/messages", content=raw,
-                                headers={**h, "Content-Type": "message/rfc822"})
+    posted = globex.client.post(
+        f"/mailboxes/{d.mailbox_id}/messages", content=raw, headers={**h, "Content-Type": "message/rfc822"}
+    )
     assert_not_found_without_data(posted)
     log = globex.client.get("/audit/events", params={"aggregate_id": d.mailbox_id}, headers=h).json()
     assert log["items"] == []
     assert gina_box  # Globex's own mailbox exists; the first workspace's stays untouched:
-    assert acme.client.get(f"/mailboxes/{d.mailbox_id}", headers=acme.admin.headers).json()["status"] == "active"
+    assert (
+        acme.client.get(f"/mailboxes/{d.mailbox_id}", headers=acme.admin.headers).json()["status"] == "active"
+    )

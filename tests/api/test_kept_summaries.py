@@ -18,9 +18,17 @@ from projections.tables import record_members, record_summaries, strength_clock,
 from tests.conftest import TEST_MASTER_KEY, Workspace, message
 
 
-def post(ws: Workspace, mailbox: str, n: int, sender: str, to: str | list[str], day: int, **kwargs: Any) -> str:
-    raw = message(sender, to, f"Mail {n}", message_id=f"<kept{n}@example.com>",
-                  date=f"{day:02d} Jun 2025 10:00:00 +0000", **kwargs)
+def post(
+    ws: Workspace, mailbox: str, n: int, sender: str, to: str | list[str], day: int, **kwargs: Any
+) -> str:
+    raw = message(
+        sender,
+        to,
+        f"Mail {n}",
+        message_id=f"<kept{n}@example.com>",
+        date=f"{day:02d} Jun 2025 10:00:00 +0000",
+        **kwargs,
+    )
     response = ws.post_message(ws.admin, mailbox, raw)
     assert response.status_code == 201, response.text
     return str(response.json()["email_id"])
@@ -31,12 +39,17 @@ def mailbox(acme: Workspace) -> str:
     return acme.connect_upload(acme.admin, "bob@acme.com")
 
 
-def walk(ws: Workspace, path: str, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
+def walk(
+    ws: Workspace, path: str, headers: dict[str, str] | None = None, **params: Any
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = ws.client.get(path, params={**params, "limit": 3, **({"cursor": cursor} if cursor else {})},
-                             headers=headers or ws.admin.headers).json()
+        page = ws.client.get(
+            path,
+            params={**params, "limit": 3, **({"cursor": cursor} if cursor else {})},
+            headers=headers or ws.admin.headers,
+        ).json()
         found += page["items"]
         cursor = page["next"]
         if cursor is None:
@@ -57,10 +70,17 @@ def test_sorted_pages_hold_every_person_once_in_order(acme: Workspace, mailbox: 
     everyone = walk(acme, "/people")
     assert len(people) == len({p["id"] for p in people}) == len(everyone) == 8
     if sort == "last_interaction":
-        keys = [(-datetime.fromisoformat(p["last_interaction"]).timestamp(), p["created_at"], p["id"]) for p in people]
+        keys = [
+            (-datetime.fromisoformat(p["last_interaction"]).timestamp(), p["created_at"], p["id"])
+            for p in people
+        ]
     else:
-        scores = {p["id"]: acme.client.get(f"/people/{p['id']}/intelligence", headers=acme.admin.headers).json()["score"]
-                  for p in people}
+        scores = {
+            p["id"]: acme.client.get(f"/people/{p['id']}/intelligence", headers=acme.admin.headers).json()[
+                "score"
+            ]
+            for p in people
+        }
         keys = [(-scores[p["id"]], p["created_at"], p["id"]) for p in people]
     assert keys == sorted(keys)
     companies = walk(acme, "/companies", sort=sort)
@@ -75,9 +95,11 @@ def test_a_sorted_list_repeats_and_skips_nothing_while_mail_arrives(acme: Worksp
     cursor = None
     n = 100
     while True:
-        page = acme.client.get("/people", params={"sort": "last_interaction", "limit": 2,
-                                                  **({"cursor": cursor} if cursor else {})},
-                               headers=acme.admin.headers).json()
+        page = acme.client.get(
+            "/people",
+            params={"sort": "last_interaction", "limit": 2, **({"cursor": cursor} if cursor else {})},
+            headers=acme.admin.headers,
+        ).json()
         seen += [p["id"] for p in page["items"]]
         cursor = page["next"]
         if cursor is None:
@@ -128,15 +150,18 @@ def test_an_as_of_in_the_past_is_answered_from_the_mail_then(acme: Workspace, ma
     assert {**newest, "as_of_source": "newest_email"} == now  # kept figures = computed from the mail
     company = walk(acme, "/companies")[0]
     cpath = f"/companies/{company['id']}/intelligence"
-    assert acme.client.get(cpath, params={"as_of": now["as_of"]}, headers=acme.admin.headers).json() == \
-        {**acme.client.get(cpath, headers=acme.admin.headers).json(), "as_of_source": "request"}
+    assert acme.client.get(cpath, params={"as_of": now["as_of"]}, headers=acme.admin.headers).json() == {
+        **acme.client.get(cpath, headers=acme.admin.headers).json(),
+        "as_of_source": "request",
+    }
 
 
 def test_summaries_follow_hiding_and_replay_to_the_same_rows(acme: Workspace, mailbox: str) -> None:
     post(acme, mailbox, 1, "bob@acme.com", "sue@client.com", day=1)
     post(acme, mailbox, 2, "bob@acme.com", ["sue@client.com", "ann@vendor.com"], day=5)
-    response = acme.client.post(f"/mailboxes/{mailbox}/blocklist", json={"entry": "vendor.com"},
-                                headers=acme.admin.headers)
+    response = acme.client.post(
+        f"/mailboxes/{mailbox}/blocklist", json={"entry": "vendor.com"}, headers=acme.admin.headers
+    )
     assert response.status_code == 200, response.text
     person = {p["emails"][0]: p for p in walk(acme, "/people")}
     assert person["sue@client.com"]["email_count"] == 1
@@ -151,13 +176,18 @@ def answers(client: TestClient, ws: Workspace) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for kind in ("people", "companies", "leads"):
         for sort in ("", "last_interaction", "strength") if kind != "leads" else ("",):
-            page = client.get(f"/{kind}", params={"limit": 200, **({"sort": sort} if sort else {})},
-                              headers=ws.admin.headers)
+            page = client.get(
+                f"/{kind}",
+                params={"limit": 200, **({"sort": sort} if sort else {})},
+                headers=ws.admin.headers,
+            )
             assert page.status_code == 200, page.text
             found[f"{kind} {sort}"] = page.json()["items"]
     for kind in ("people", "companies"):
         for record in found[f"{kind} "]:
-            found[record["id"]] = client.get(f"/{kind}/{record['id']}/intelligence", headers=ws.admin.headers).json()
+            found[record["id"]] = client.get(
+                f"/{kind}/{record['id']}/intelligence", headers=ws.admin.headers
+            ).json()
     return found
 
 
@@ -166,9 +196,19 @@ def test_a_store_upgraded_without_summaries_computes_them_once_on_opening(
 ) -> None:
     post(acme, mailbox, 1, "bob@acme.com", "sue@client.com", day=1)
     post(acme, mailbox, 2, "sue@client.com", "bob@acme.com", day=3)
-    post(acme, mailbox, 3, "bob@acme.com", ["sue@client.com", "ann@client.com"], day=5, headers={"Bcc": "zed@other.com"})
+    post(
+        acme,
+        mailbox,
+        3,
+        "bob@acme.com",
+        ["sue@client.com", "ann@client.com"],
+        day=5,
+        headers={"Bcc": "zed@other.com"},
+    )
     sue = next(p["id"] for p in walk(acme, "/people") if p["emails"] == ["sue@client.com"])
-    response = acme.client.post("/leads", json={"name": "Client", "contacts": [sue]}, headers=acme.admin.headers)
+    response = acme.client.post(
+        "/leads", json={"name": "Client", "contacts": [sue]}, headers=acme.admin.headers
+    )
     assert response.status_code == 201, response.text
     before = answers(acme.client, acme)
     assert before["people "] and all(p["email_count"] for p in before["people "])

@@ -413,9 +413,9 @@ MALFORMED = {
     "broken-multipart": (
         b"From: partner@initech.com\r\nTo: bob@acme.com\r\nSubject: Parts\r\n"
         b"Message-ID: <parts@initech.com>\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n"
+        b'Content-Type: multipart/mixed; boundary="XYZ"\r\n\r\n'
         b"--XYZ\r\nContent-Type: text/plain\r\n\r\nfirst part, never closed\r\n"
-        b"--XYZ\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\n"
+        b'--XYZ\r\nContent-Type: application/pdf; name="a.pdf"\r\n'
         b"Content-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@\r\n"
     ),
     "multipart-without-boundary": (

@@ -184,21 +184,28 @@ def test_an_auditor_reads_but_cannot_change_mail_data_or_settings(acme: Workspac
     assert len(emails.json()["items"]) == 1
     assert [p["emails"] for p in people.json()["items"]] == [["sue@gmail.com"]]
 
-    assert_problem(acme.client.post(
-        "/mailboxes", json={"provider": "upload", "address": "audrey@acme.com"}, headers=audrey.headers
-    ), 403)
-    assert_problem(acme.client.post(
-        "/people", json={"name": "Zed", "emails": ["zed@zed.io"]}, headers=audrey.headers
-    ), 403)
-    assert_problem(acme.client.patch(
-        f"/mailboxes/{mailbox}", json={"sharing": "full"}, headers=audrey.headers
-    ), 403)
-    assert_problem(acme.client.post(
-        "/members", json={"name": "Eve", "emails": ["eve@acme.com"]}, headers=audrey.headers
-    ), 403)
-    assert_problem(acme.client.patch(
-        "/settings", json={"record_creation": "all"}, headers=audrey.headers
-    ), 403)
+    assert_problem(
+        acme.client.post(
+            "/mailboxes", json={"provider": "upload", "address": "audrey@acme.com"}, headers=audrey.headers
+        ),
+        403,
+    )
+    assert_problem(
+        acme.client.post("/people", json={"name": "Zed", "emails": ["zed@zed.io"]}, headers=audrey.headers),
+        403,
+    )
+    assert_problem(
+        acme.client.patch(f"/mailboxes/{mailbox}", json={"sharing": "full"}, headers=audrey.headers), 403
+    )
+    assert_problem(
+        acme.client.post(
+            "/members", json={"name": "Eve", "emails": ["eve@acme.com"]}, headers=audrey.headers
+        ),
+        403,
+    )
+    assert_problem(
+        acme.client.patch("/settings", json={"record_creation": "all"}, headers=audrey.headers), 403
+    )
 
     assert acme.client.get("/mailboxes", headers=audrey.headers).json()["items"][0]["sharing"] == "metadata"
     assert acme.client.get("/people", headers=audrey.headers).json()["items"] == people.json()["items"]
@@ -251,7 +258,8 @@ def test_a_settings_patch_leaves_unmentioned_settings_alone(acme: Workspace) -> 
 
 def test_an_admin_removes_an_internal_domain_and_clears_exclusions(acme: Workspace) -> None:
     acme.client.patch(
-        "/settings", json={"internal_domains": ["acme.com", "acme.io"], "exclusions": ["x.com"]},
+        "/settings",
+        json={"internal_domains": ["acme.com", "acme.io"], "exclusions": ["x.com"]},
         headers=acme.admin.headers,
     )
 
@@ -311,8 +319,15 @@ def test_an_excluded_domain_keeps_its_messages_out(acme: Workspace) -> None:
         {"legal_hold": "maybe"},
     ],
     ids=[
-        "unknown-policy", "unknown-field", "spaced-domain", "address-as-domain", "dotless-domain",
-        "domains-not-a-list", "bad-exclusion", "unknown-plan", "hold-not-bool",
+        "unknown-policy",
+        "unknown-field",
+        "spaced-domain",
+        "address-as-domain",
+        "dotless-domain",
+        "domains-not-a-list",
+        "bad-exclusion",
+        "unknown-plan",
+        "hold-not-bool",
     ],
 )
 def test_invalid_settings_are_refused_and_change_nothing(acme: Workspace, change: dict[str, Any]) -> None:

@@ -82,12 +82,14 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
     ws.add_email(ws.admin, "bob.sales@acme.com")
     spare = ws.connect_upload(ws.admin, "bob.sales@acme.com")
     emails = []
-    for n, (sender, to) in enumerate([
-        ("bob@acme.com", "sue@gmail.com"),
-        ("pat@initech.com", "bob@acme.com"),
-        ("bob@acme.com", "lee@globex.io"),
-        ("joe@globex.io", "bob@acme.com"),
-    ]):
+    for n, (sender, to) in enumerate(
+        [
+            ("bob@acme.com", "sue@gmail.com"),
+            ("pat@initech.com", "bob@acme.com"),
+            ("bob@acme.com", "lee@globex.io"),
+            ("joe@globex.io", "bob@acme.com"),
+        ]
+    ):
         raw = message(sender, to, f"Demo {n}", message_id=f"<demo{n}@acme.com>")
         response = ws.post_message(ws.admin, mailbox, raw)
         assert response.json()["status"] == "stored", response.text
@@ -99,22 +101,27 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
     assert people and companies, (people, companies)
     new_lead = {"name": "Initech deal", "contacts": [people[0]["id"]]}
     lead = client.post("/leads", json=new_lead, headers=headers)
-    return Demo(headers, {
-        "email_id": emails,
-        "mailbox_id": [mailbox],
-        "spare_mailbox_id": [spare],
-        "person_id": [p["id"] for p in people],
-        "company_id": [c["id"] for c in companies],
-        "share_id": [grant.json()["id"]],
-        "viewer": [ws.admin.id, alice.id, auditor.id],
-        "lead_id": [lead.json()["id"]] if lead.status_code == 201 else [],
-    })
+    return Demo(
+        headers,
+        {
+            "email_id": emails,
+            "mailbox_id": [mailbox],
+            "spare_mailbox_id": [spare],
+            "person_id": [p["id"] for p in people],
+            "company_id": [c["id"] for c in companies],
+            "share_id": [grant.json()["id"]],
+            "viewer": [ws.admin.id, alice.id, auditor.id],
+            "lead_id": [lead.json()["id"]] if lead.status_code == 201 else [],
+        },
+    )
 
 
 def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
     """Positive and negative cases; and positive ones whose ids exist."""
-    strategies = [("positive", operation.as_strategy(GenerationMode.POSITIVE)),
-                  ("negative", operation.as_strategy(GenerationMode.NEGATIVE))]
+    strategies = [
+        ("positive", operation.as_strategy(GenerationMode.POSITIVE)),
+        ("negative", operation.as_strategy(GenerationMode.NEGATIVE)),
+    ]
     real = {}
     for parameter in operation.path_parameters:
         pool = demo.ids.get(parameter.name, [])
@@ -128,11 +135,16 @@ def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
         query["viewer"] = st.sampled_from(demo.ids["viewer"])
     if real or query:
         fixed = st.tuples(st.fixed_dictionaries(real), st.fixed_dictionaries(query))
-        strategies.append(("existing ids", fixed.flatmap(
-            lambda ids: operation.as_strategy(
-                GenerationMode.POSITIVE, path_parameters=ids[0] or None, query=ids[1] or None
+        strategies.append(
+            (
+                "existing ids",
+                fixed.flatmap(
+                    lambda ids: operation.as_strategy(
+                        GenerationMode.POSITIVE, path_parameters=ids[0] or None, query=ids[1] or None
+                    )
+                ),
             )
-        )))
+        )
     return strategies
 
 
@@ -158,8 +170,13 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
 
 
 def send(result: Fuzzed, label: str, kind: str, strategy: Any) -> None:
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy)
     def run(case: Any) -> None:
         result.exchanges.append(Exchange(label, kind, case, case.call(headers=result.demo.headers)))

@@ -10,9 +10,17 @@ from tests.support.dsl import Workspace, assert_problem
 from tests.support.messages import message
 
 
-def post(ws: Workspace, mailbox: str, n: int, sender: str, to: str | list[str], day: int, **kwargs: Any) -> str:
-    raw = message(sender, to, f"Mail {n}", message_id=f"<paging{n}@example.com>",
-                  date=f"{day:02d} Jun 2025 10:00:00 +0000", **kwargs)
+def post(
+    ws: Workspace, mailbox: str, n: int, sender: str, to: str | list[str], day: int, **kwargs: Any
+) -> str:
+    raw = message(
+        sender,
+        to,
+        f"Mail {n}",
+        message_id=f"<paging{n}@example.com>",
+        date=f"{day:02d} Jun 2025 10:00:00 +0000",
+        **kwargs,
+    )
     response = ws.post_message(ws.admin, mailbox, raw)
     assert response.status_code == 201, response.text
     assert response.json()["status"] == "stored", response.text
@@ -53,8 +61,20 @@ def test_pages_repeat_and_skip_nothing_while_mail_is_imported(acme: Workspace, m
     assert people_before <= set(people_seen)
 
 
-@pytest.mark.parametrize("cursor", ["9223372036854775808", "²", "١", "1", "not-a-cursor", "=" * 10, "a" * 601,
-                                    "eyJ4IjoxfQ", "AAAAAAAAAAAAAAAA"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "9223372036854775808",
+        "²",
+        "١",
+        "1",
+        "not-a-cursor",
+        "=" * 10,
+        "a" * 601,
+        "eyJ4IjoxfQ",
+        "AAAAAAAAAAAAAAAA",
+    ],
+)
 def test_a_malformed_cursor_is_a_422(acme: Workspace, mailbox: str, cursor: str) -> None:
     post(acme, mailbox, 1, "bob@acme.com", "sue@client.com", day=2)
     for path in ("/people", "/companies", "/emails", "/leads", "/audit/events"):
@@ -71,8 +91,16 @@ def test_a_cursor_of_another_list_or_sort_or_altered_is_a_422(acme: Workspace, m
     assert_problem(get(acme, "/companies", limit=1, cursor=people), 422)
     assert_problem(get(acme, "/people", limit=1, cursor=emails), 422)
     assert_problem(get(acme, "/people", limit=1, sort="strength", cursor=people), 422)
-    assert_problem(get(acme, "/people", limit=1, sort="last_interaction",
-                       cursor=get(acme, "/people", limit=1, sort="strength").json()["next"]), 422)
+    assert_problem(
+        get(
+            acme,
+            "/people",
+            limit=1,
+            sort="last_interaction",
+            cursor=get(acme, "/people", limit=1, sort="strength").json()["next"],
+        ),
+        422,
+    )
     person = get(acme, "/people").json()["items"][0]["id"]
     other = get(acme, "/people").json()["items"][1]["id"]
     post(acme, mailbox, 10, "bob@acme.com", get(acme, "/people").json()["items"][0]["emails"][0], day=9)
@@ -92,14 +120,19 @@ def test_openapi_says_what_a_cursor_is(acme: Workspace) -> None:
     assert "opaque" in parameters[0]["description"]
 
 
-def test_a_bcc_of_a_contact_attaches_to_the_lead_only_for_the_member_who_sent_it(acme: Workspace,
-                                                                                mailbox: str) -> None:
+def test_a_bcc_of_a_contact_attaches_to_the_lead_only_for_the_member_who_sent_it(
+    acme: Workspace, mailbox: str
+) -> None:
     alice = acme.add_member("Alice", "alice@acme.com")
-    lawyer = acme.client.post("/people", json={"name": "Lawyer", "emails": ["lawyer@counsel.com"]},
-                              headers=acme.admin.headers).json()["id"]
-    lead = acme.client.post("/leads", json={"name": "Counsel", "contacts": [lawyer]},
-                            headers=acme.admin.headers).json()["id"]
-    hidden = post(acme, mailbox, 1, "bob@acme.com", "sue@initech.com", day=3, headers={"Bcc": "lawyer@counsel.com"})
+    lawyer = acme.client.post(
+        "/people", json={"name": "Lawyer", "emails": ["lawyer@counsel.com"]}, headers=acme.admin.headers
+    ).json()["id"]
+    lead = acme.client.post(
+        "/leads", json={"name": "Counsel", "contacts": [lawyer]}, headers=acme.admin.headers
+    ).json()["id"]
+    hidden = post(
+        acme, mailbox, 1, "bob@acme.com", "sue@initech.com", day=3, headers={"Bcc": "lawyer@counsel.com"}
+    )
     shown = post(acme, mailbox, 2, "bob@acme.com", "lawyer@counsel.com", day=4)
 
     def lead_emails(viewer: Any) -> list[str]:

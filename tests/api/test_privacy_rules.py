@@ -18,7 +18,6 @@ from tests.support.messages import message
 # helpers -----------------------------------------------------------------------------
 
 
-
 def listed_ids(ws: Workspace, member: Member) -> set[str]:
     response = ws.client.get("/emails", headers=member.headers)
     assert response.status_code == 200, response.text
@@ -85,7 +84,9 @@ def settings(ws: Workspace, **changes: Any) -> dict[str, Any]:
 
 
 def block(ws: Workspace, member: Member, mailbox_id: str, entry: str) -> None:
-    response = ws.client.post(f"/mailboxes/{mailbox_id}/blocklist", json={"entry": entry}, headers=member.headers)
+    response = ws.client.post(
+        f"/mailboxes/{mailbox_id}/blocklist", json={"entry": entry}, headers=member.headers
+    )
     assert response.status_code == 200, response.text
 
 
@@ -110,7 +111,9 @@ def share(ws: Workspace, member: Member, email_id: str, **body: Any) -> dict[str
 
 
 def explain(ws: Workspace, caller: Member, email_id: str, viewer: Member) -> dict[str, Any]:
-    response = ws.client.get(f"/audit/emails/{email_id}/explain", params={"viewer": viewer.id}, headers=caller.headers)
+    response = ws.client.get(
+        f"/audit/emails/{email_id}/explain", params={"viewer": viewer.id}, headers=caller.headers
+    )
     assert response.status_code == 200, response.text
     shown: dict[str, Any] = response.json()
     return shown
@@ -152,7 +155,10 @@ def audrey(acme: Workspace) -> Member:
 
 def test_internal_mail_is_not_stored_only_counted_without_any_content(acme: Workspace, bob_box: str) -> None:
     raw = message(
-        "bob@acme.com", "sue@acme.com", "Salary review for Sue", message_id="<internal-1@acme.com>",
+        "bob@acme.com",
+        "sue@acme.com",
+        "Salary review for Sue",
+        message_id="<internal-1@acme.com>",
         body="The confidential figures are 123456.",
     )
 
@@ -179,9 +185,9 @@ def test_internal_mail_skipped_by_a_member_with_a_free_mail_address_is_counted_p
     karen = acme.add_member("Karen", "karen@gmail.com")
     karen_box = acme.connect_upload(karen, "karen@gmail.com")
 
-    assert skipped(acme, acme.admin, bob_box, message("bob@acme.com", "karen@gmail.com", message_id="<k1@a>")) == (
-        "internal_only"
-    )
+    assert skipped(
+        acme, acme.admin, bob_box, message("bob@acme.com", "karen@gmail.com", message_id="<k1@a>")
+    ) == ("internal_only")
     stored = store(acme, karen, karen_box, message("karen@gmail.com", "sue@gmail.com", message_id="<k2@a>"))
 
     assert mailbox_of(acme, acme.admin, bob_box)["skipped"] == {"internal_only": 1}
@@ -192,13 +198,22 @@ def test_internal_mail_skipped_by_a_member_with_a_free_mail_address_is_counted_p
 def test_adding_an_internal_domain_hides_emails_that_become_all_internal_and_removing_it_shows_them(
     acme: Workspace, bob_box: str, alice: Member
 ) -> None:
-    only_initech = store(acme, acme.admin, bob_box, message("bob@acme.com", "pat@initech.com", "Pricing",
-                                                             message_id="<p1@acme.com>"))
-    mixed = store(acme, acme.admin, bob_box, message("bob@acme.com", ["pat@initech.com", "sue@gmail.com"],
-                                                     "Intro", message_id="<p2@acme.com>"))
+    only_initech = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("bob@acme.com", "pat@initech.com", "Pricing", message_id="<p1@acme.com>"),
+    )
+    mixed = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("bob@acme.com", ["pat@initech.com", "sue@gmail.com"], "Intro", message_id="<p2@acme.com>"),
+    )
 
     assert settings(acme, internal_domains=["acme.com", "initech.com"])["internal_domains"] == [
-        "acme.com", "initech.com"
+        "acme.com",
+        "initech.com",
     ]
 
     assert hidden_from(acme, acme.admin, only_initech)
@@ -219,9 +234,9 @@ def test_an_internal_domain_makes_new_mail_with_it_skipped_and_removing_it_lets_
     acme: Workspace, bob_box: str
 ) -> None:
     settings(acme, internal_domains=["acme.com", "initech.com"])
-    assert skipped(acme, acme.admin, bob_box, message("bob@acme.com", "pat@initech.com", message_id="<n1@a>")) == (
-        "internal_only"
-    )
+    assert skipped(
+        acme, acme.admin, bob_box, message("bob@acme.com", "pat@initech.com", message_id="<n1@a>")
+    ) == ("internal_only")
 
     settings(acme, internal_domains=["acme.com"])
 
@@ -231,10 +246,18 @@ def test_an_internal_domain_makes_new_mail_with_it_skipped_and_removing_it_lets_
 def test_adding_a_member_whose_address_was_the_only_external_participant_hides_the_email(
     acme: Workspace, bob_box: str
 ) -> None:
-    to_dan = store(acme, acme.admin, bob_box, message("bob@acme.com", "dan@freelance.io", "Contract",
-                                                      message_id="<d1@acme.com>"))
-    to_dan_and_sue = store(acme, acme.admin, bob_box, message("bob@acme.com", ["dan@freelance.io", "sue@gmail.com"],
-                                                              "Kickoff", message_id="<d2@acme.com>"))
+    to_dan = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("bob@acme.com", "dan@freelance.io", "Contract", message_id="<d1@acme.com>"),
+    )
+    to_dan_and_sue = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("bob@acme.com", ["dan@freelance.io", "sue@gmail.com"], "Kickoff", message_id="<d2@acme.com>"),
+    )
     assert listed_ids(acme, acme.admin) == {to_dan, to_dan_and_sue}
 
     dan = acme.add_member("Dan", "dan@freelance.io")
@@ -245,16 +268,22 @@ def test_adding_a_member_whose_address_was_the_only_external_participant_hides_t
     assert email_of(acme, dan, to_dan_and_sue) is not None
 
 
-def test_a_members_own_mailbox_alias_counts_as_internal_even_on_a_foreign_domain(acme: Workspace, bob_box: str) -> None:
-    to_alias = store(acme, acme.admin, bob_box, message("bob@acme.com", "alice.a@outlook.com",
-                                                        message_id="<al@acme.com>"))
+def test_a_members_own_mailbox_alias_counts_as_internal_even_on_a_foreign_domain(
+    acme: Workspace, bob_box: str
+) -> None:
+    to_alias = store(
+        acme, acme.admin, bob_box, message("bob@acme.com", "alice.a@outlook.com", message_id="<al@acme.com>")
+    )
     alice = acme.add_member("Alice", "alice@acme.com")
     acme.add_email(alice, "alice.a@outlook.com")
 
     acme.connect_upload(alice, "alice@acme.com", aliases=["alice.a@outlook.com"])
 
     assert hidden_from(acme, acme.admin, to_alias)
-    assert "outlook.com" not in acme.client.get("/settings", headers=acme.admin.headers).json()["internal_domains"]
+    assert (
+        "outlook.com"
+        not in acme.client.get("/settings", headers=acme.admin.headers).json()["internal_domains"]
+    )
 
 
 # workspace exclusions ------------------------------------------------------------------------
@@ -264,14 +293,23 @@ def test_workspace_exclusions_hide_existing_emails_for_everyone_including_the_ow
     acme: Workspace, bob_box: str, alice: Member, alice_box: str, audrey: Member
 ) -> None:
     set_sharing(acme, acme.admin, bob_box, "full")
-    from_sue = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Sue's",
-                                                        message_id="<e1@gmail.com>"))
-    raw_initech = message("ceo@sub.initech.com", ["bob@acme.com", "alice@acme.com"], "Board",
-                          message_id="<e2@initech.com>")
+    from_sue = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("sue@gmail.com", "bob@acme.com", "Sue's", message_id="<e1@gmail.com>"),
+    )
+    raw_initech = message(
+        "ceo@sub.initech.com", ["bob@acme.com", "alice@acme.com"], "Board", message_id="<e2@initech.com>"
+    )
     from_initech = store(acme, acme.admin, bob_box, raw_initech)
     assert store(acme, alice, alice_box, raw_initech) == from_initech  # two copies of one email
-    from_globex = store(acme, acme.admin, bob_box, message("joe@globex.io", "bob@acme.com", "Globex",
-                                                           message_id="<e3@globex.io>"))
+    from_globex = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("joe@globex.io", "bob@acme.com", "Globex", message_id="<e3@globex.io>"),
+    )
     for viewer in (acme.admin, alice, audrey):
         assert listed_ids(acme, viewer) == {from_sue, from_initech, from_globex}
 
@@ -293,11 +331,18 @@ def test_workspace_exclusions_hide_existing_emails_for_everyone_including_the_ow
 def test_new_messages_matching_an_exclusion_are_skipped_as_excluded(acme: Workspace, bob_box: str) -> None:
     settings(acme, exclusions=["sue@gmail.com", "initech.com"])
 
-    assert skipped(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", message_id="<x1@a>")) == (
-        "excluded"
+    assert skipped(
+        acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", message_id="<x1@a>")
+    ) == ("excluded")
+    assert (
+        skipped(
+            acme,
+            acme.admin,
+            bob_box,
+            message("bob@acme.com", ["pat@mail.initech.com", "joe@globex.io"], message_id="<x2@a>"),
+        )
+        == "excluded"
     )
-    assert skipped(acme, acme.admin, bob_box, message("bob@acme.com", ["pat@mail.initech.com", "joe@globex.io"],
-                                                      message_id="<x2@a>")) == "excluded"
     kept = store(acme, acme.admin, bob_box, message("bob@acme.com", "joe@globex.io", message_id="<x3@a>"))
 
     shown = mailbox_of(acme, acme.admin, bob_box)
@@ -307,17 +352,22 @@ def test_new_messages_matching_an_exclusion_are_skipped_as_excluded(acme: Worksp
     assert not people_addresses(acme) & {"sue@gmail.com", "pat@mail.initech.com"}
 
 
-@pytest.mark.parametrize("address", ["sue@gmail.com", "SUE@gmail.com", "pat@initech.com", "ceo@sub.initech.com"])
+@pytest.mark.parametrize(
+    "address", ["sue@gmail.com", "SUE@gmail.com", "pat@initech.com", "ceo@sub.initech.com"]
+)
 def test_an_excluded_address_never_becomes_a_person_even_by_hand(acme: Workspace, address: str) -> None:
     settings(acme, exclusions=["sue@gmail.com", "initech.com"])
 
     created = acme.client.post("/people", json={"name": "X", "emails": [address]}, headers=acme.admin.headers)
     assert_problem(created, 422)
 
-    person = acme.client.post("/people", json={"name": "Joe", "emails": ["joe@globex.io"]}, headers=acme.admin.headers)
+    person = acme.client.post(
+        "/people", json={"name": "Joe", "emails": ["joe@globex.io"]}, headers=acme.admin.headers
+    )
     assert person.status_code == 201, person.text
-    added = acme.client.post(f"/people/{person.json()['id']}/addresses", json={"address": address},
-                             headers=acme.admin.headers)
+    added = acme.client.post(
+        f"/people/{person.json()['id']}/addresses", json={"address": address}, headers=acme.admin.headers
+    )
     assert_problem(added, 422)
     assert people_addresses(acme) == {"joe@globex.io"}
 
@@ -328,14 +378,30 @@ def test_an_excluded_address_never_becomes_a_person_even_by_hand(acme: Workspace
 def test_a_blocklist_entry_hides_that_mailboxs_matching_copies_at_once_and_removing_it_shows_them(
     acme: Workspace, bob_box: str
 ) -> None:
-    from_sub = store(acme, acme.admin, bob_box, message("ceo@sub.initech.com", "bob@acme.com", "Offer",
-                                                        message_id="<b1@initech.com>"))
-    cc_initech = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Fwd",
-                                                          cc=["pat@initech.com"], message_id="<b2@gmail.com>"))
-    lookalike = store(acme, acme.admin, bob_box, message("ann@notinitech.com", "bob@acme.com", "Lookalike",
-                                                         message_id="<b3@notinitech.com>"))
-    unrelated = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Unrelated",
-                                                         message_id="<b4@gmail.com>"))
+    from_sub = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("ceo@sub.initech.com", "bob@acme.com", "Offer", message_id="<b1@initech.com>"),
+    )
+    cc_initech = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("sue@gmail.com", "bob@acme.com", "Fwd", cc=["pat@initech.com"], message_id="<b2@gmail.com>"),
+    )
+    lookalike = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("ann@notinitech.com", "bob@acme.com", "Lookalike", message_id="<b3@notinitech.com>"),
+    )
+    unrelated = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("sue@gmail.com", "bob@acme.com", "Unrelated", message_id="<b4@gmail.com>"),
+    )
 
     block(acme, acme.admin, bob_box, "initech.com")
 
@@ -351,8 +417,12 @@ def test_a_blocklist_entry_hides_that_mailboxs_matching_copies_at_once_and_remov
 
 
 def test_an_address_entry_hides_only_that_address(acme: Workspace, bob_box: str) -> None:
-    from_pat = store(acme, acme.admin, bob_box, message("pat@initech.com", "bob@acme.com", message_id="<a1@i>"))
-    from_lee = store(acme, acme.admin, bob_box, message("lee@initech.com", "bob@acme.com", message_id="<a2@i>"))
+    from_pat = store(
+        acme, acme.admin, bob_box, message("pat@initech.com", "bob@acme.com", message_id="<a1@i>")
+    )
+    from_lee = store(
+        acme, acme.admin, bob_box, message("lee@initech.com", "bob@acme.com", message_id="<a2@i>")
+    )
 
     block(acme, acme.admin, bob_box, "Pat@Initech.com")
 
@@ -390,8 +460,13 @@ def test_a_blocklisted_message_is_skipped_at_ingest_and_only_a_resync_brings_it_
 def test_another_members_own_copy_of_the_same_message_stays_visible_to_them(
     acme: Workspace, bob_box: str, alice: Member, alice_box: str
 ) -> None:
-    raw = message("pat@initech.com", ["bob@acme.com", "alice@acme.com"], "Both of us",
-                  message_id="<both@initech.com>", body="Secret terms.")
+    raw = message(
+        "pat@initech.com",
+        ["bob@acme.com", "alice@acme.com"],
+        "Both of us",
+        message_id="<both@initech.com>",
+        body="Secret terms.",
+    )
     email = store(acme, acme.admin, bob_box, raw)
     assert store(acme, alice, alice_box, raw) == email
 
@@ -416,10 +491,17 @@ def test_a_reply_in_a_thread_whose_earlier_message_was_blocklisted_creates_no_pe
     acme: Workspace, bob_box: str
 ) -> None:
     block(acme, acme.admin, bob_box, "pat@initech.com")
-    first = message("pat@initech.com", "bob@acme.com", "Deal", cc=["lee@globex.io"], message_id="<root@initech.com>")
+    first = message(
+        "pat@initech.com", "bob@acme.com", "Deal", cc=["lee@globex.io"], message_id="<root@initech.com>"
+    )
     assert skipped(acme, acme.admin, bob_box, first) == "blocklisted"
-    reply = message("bob@acme.com", "lee@globex.io", "Re: Deal", message_id="<reply@acme.com>",
-                    headers={"In-Reply-To": "<root@initech.com>", "References": "<root@initech.com>"})
+    reply = message(
+        "bob@acme.com",
+        "lee@globex.io",
+        "Re: Deal",
+        message_id="<reply@acme.com>",
+        headers={"In-Reply-To": "<root@initech.com>", "References": "<root@initech.com>"},
+    )
     other = message("bob@acme.com", "ann@globex.io", "Hello Ann", message_id="<other@acme.com>")
 
     reply_id = store(acme, acme.admin, bob_box, reply)
@@ -438,8 +520,12 @@ def test_a_reply_in_a_thread_whose_earlier_message_was_blocklisted_creates_no_pe
 def test_sharing_level_changes_are_retroactive(
     acme: Workspace, bob_box: str, alice: Member, audrey: Member
 ) -> None:
-    email = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Renewal",
-                                                     message_id="<s1@gmail.com>", body="Price is 42."))
+    email = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("sue@gmail.com", "bob@acme.com", "Renewal", message_id="<s1@gmail.com>", body="Price is 42."),
+    )
 
     for viewer in (alice, audrey):
         shown = email_of(acme, viewer, email)
@@ -472,8 +558,12 @@ def test_sharing_level_changes_are_retroactive(
 def test_a_share_with_one_member_gives_them_the_body_but_not_a_third_member(
     acme: Workspace, bob_box: str, alice: Member, carol: Member, audrey: Member
 ) -> None:
-    email = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Terms",
-                                                     message_id="<sh1@gmail.com>", body="Net 30."))
+    email = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("sue@gmail.com", "bob@acme.com", "Terms", message_id="<sh1@gmail.com>", body="Net 30."),
+    )
 
     grant = share(acme, acme.admin, email, members=[alice.id])
 
@@ -489,10 +579,24 @@ def test_a_share_with_one_member_gives_them_the_body_but_not_a_third_member(
 def test_a_workspace_share_reaches_every_member_but_not_the_auditor(
     acme: Workspace, bob_box: str, alice: Member, carol: Member, audrey: Member
 ) -> None:
-    email = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "All hands",
-                                                     message_id="<sh2@gmail.com>", body="Everyone may read."))
-    unshared = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Private",
-                                                        message_id="<sh3@gmail.com>"))
+    email = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message(
+            "sue@gmail.com",
+            "bob@acme.com",
+            "All hands",
+            message_id="<sh2@gmail.com>",
+            body="Everyone may read.",
+        ),
+    )
+    unshared = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("sue@gmail.com", "bob@acme.com", "Private", message_id="<sh3@gmail.com>"),
+    )
 
     share(acme, acme.admin, email, workspace=True)
 
@@ -519,20 +623,45 @@ def test_a_named_share_does_not_reach_an_auditor_even_when_named(
 def test_a_thread_share_covers_a_later_reply_in_the_same_thread(
     acme: Workspace, bob_box: str, alice: Member, carol: Member
 ) -> None:
-    first = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Project",
-                                                     message_id="<root@gmail.com>"))
+    first = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("sue@gmail.com", "bob@acme.com", "Project", message_id="<root@gmail.com>"),
+    )
     share(acme, acme.admin, first, members=[alice.id], thread=True)
 
-    reply = store(acme, acme.admin, bob_box, message(
-        "bob@acme.com", "sue@gmail.com", "Re: Project", message_id="<reply1@acme.com>", body="Reply body.",
-        headers={"In-Reply-To": "<root@gmail.com>", "References": "<root@gmail.com>"},
-    ))
-    second_reply = store(acme, acme.admin, bob_box, message(
-        "sue@gmail.com", "bob@acme.com", "Re: Re: Project", message_id="<reply2@gmail.com>",
-        headers={"In-Reply-To": "<reply1@acme.com>", "References": "<root@gmail.com> <reply1@acme.com>"},
-    ))
-    elsewhere = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Other topic",
-                                                         message_id="<other@gmail.com>"))
+    reply = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message(
+            "bob@acme.com",
+            "sue@gmail.com",
+            "Re: Project",
+            message_id="<reply1@acme.com>",
+            body="Reply body.",
+            headers={"In-Reply-To": "<root@gmail.com>", "References": "<root@gmail.com>"},
+        ),
+    )
+    second_reply = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message(
+            "sue@gmail.com",
+            "bob@acme.com",
+            "Re: Re: Project",
+            message_id="<reply2@gmail.com>",
+            headers={"In-Reply-To": "<reply1@acme.com>", "References": "<root@gmail.com> <reply1@acme.com>"},
+        ),
+    )
+    elsewhere = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("sue@gmail.com", "bob@acme.com", "Other topic", message_id="<other@gmail.com>"),
+    )
 
     assert body_of(acme, alice, first) is not None
     assert body_of(acme, alice, reply)["text"].strip() == "Reply body."  # type: ignore[index]
@@ -544,12 +673,22 @@ def test_a_thread_share_covers_a_later_reply_in_the_same_thread(
 def test_a_single_message_share_does_not_cover_the_rest_of_its_thread(
     acme: Workspace, bob_box: str, alice: Member
 ) -> None:
-    first = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Q", message_id="<q@g>"))
+    first = store(
+        acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", "Q", message_id="<q@g>")
+    )
     share(acme, acme.admin, first, members=[alice.id])
-    reply = store(acme, acme.admin, bob_box, message(
-        "bob@acme.com", "sue@gmail.com", "Re: Q", message_id="<q2@acme.com>",
-        headers={"In-Reply-To": "<q@g>", "References": "<q@g>"},
-    ))
+    reply = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message(
+            "bob@acme.com",
+            "sue@gmail.com",
+            "Re: Q",
+            message_id="<q2@acme.com>",
+            headers={"In-Reply-To": "<q@g>", "References": "<q@g>"},
+        ),
+    )
 
     assert body_of(acme, alice, first) is not None
     assert body_of(acme, alice, reply) is None
@@ -568,7 +707,9 @@ def test_revoking_a_share_removes_access(acme: Workspace, bob_box: str, alice: M
     assert body_of(acme, alice, email) is None
     assert email_of(acme, alice, email)["level"] == "metadata"  # type: ignore[index]
     assert acme.client.get(f"/emails/{email}/shares", headers=acme.admin.headers).json()["items"] == []
-    assert_problem(acme.client.delete(f"/emails/{email}/shares/{grant['id']}", headers=acme.admin.headers), 404)
+    assert_problem(
+        acme.client.delete(f"/emails/{email}/shares/{grant['id']}", headers=acme.admin.headers), 404
+    )
 
 
 def test_the_recipient_of_a_share_cannot_revoke_it(acme: Workspace, bob_box: str, alice: Member) -> None:
@@ -589,7 +730,9 @@ def test_a_member_without_a_copy_gets_403_when_sharing(
 
     for body in ({"members": [carol.id]}, {"workspace": True}):
         assert_problem(acme.client.post(f"/emails/{email}/shares", json=body, headers=alice.headers), 403)
-    assert_problem(acme.client.post(f"/emails/{email}/shares", json={"workspace": True}, headers=audrey.headers), 403)
+    assert_problem(
+        acme.client.post(f"/emails/{email}/shares", json={"workspace": True}, headers=audrey.headers), 403
+    )
 
     set_sharing(acme, acme.admin, bob_box, "metadata")
     assert body_of(acme, carol, email) is None
@@ -600,9 +743,12 @@ def test_a_member_cannot_share_an_email_they_cannot_see(acme: Workspace, bob_box
     email = store(acme, acme.admin, bob_box, message("pat@initech.com", "bob@acme.com", message_id="<inv@i>"))
     block(acme, acme.admin, bob_box, "initech.com")
 
-    assert_problem(acme.client.post(f"/emails/{email}/shares", json={"workspace": True}, headers=acme.admin.headers),
-                   404)
-    assert_problem(acme.client.post(f"/emails/{email}/shares", json={"workspace": True}, headers=alice.headers), 404)
+    assert_problem(
+        acme.client.post(f"/emails/{email}/shares", json={"workspace": True}, headers=acme.admin.headers), 404
+    )
+    assert_problem(
+        acme.client.post(f"/emails/{email}/shares", json={"workspace": True}, headers=alice.headers), 404
+    )
 
 
 def test_a_share_does_not_outlive_the_hiding_of_its_copy(
@@ -628,8 +774,13 @@ def test_explain_shows_each_copys_level_and_the_rule_with_its_position_and_never
 ) -> None:
     subject = "Quarterly numbers 7Q2X"
     body_text = "Body secret ZZ91"
-    raw = message("pat@initech.com", ["bob@acme.com", "alice@acme.com"], subject,
-                  message_id="<explain@initech.com>", body=body_text)
+    raw = message(
+        "pat@initech.com",
+        ["bob@acme.com", "alice@acme.com"],
+        subject,
+        message_id="<explain@initech.com>",
+        body=body_text,
+    )
     email = store(acme, acme.admin, bob_box, raw)
     store(acme, alice, alice_box, raw)
     set_sharing(acme, alice, alice_box, "subject")
@@ -688,9 +839,15 @@ def test_explain_shows_each_copys_level_and_the_rule_with_its_position_and_never
         assert body_text not in text and "ZZ91" not in text
 
 
-def test_explain_names_the_owner_rule_and_the_internal_rule(acme: Workspace, bob_box: str, audrey: Member) -> None:
-    email = store(acme, acme.admin, bob_box, message("bob@acme.com", "pat@initech.com", "Hush",
-                                                     message_id="<own@acme.com>"))
+def test_explain_names_the_owner_rule_and_the_internal_rule(
+    acme: Workspace, bob_box: str, audrey: Member
+) -> None:
+    email = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("bob@acme.com", "pat@initech.com", "Hush", message_id="<own@acme.com>"),
+    )
     owner = explain(acme, audrey, email, acme.admin)
     assert owner["level"] == "full"
     assert [r["rule"] for r in owner["copies"][0]["rules"]] == ["owner"]
@@ -707,10 +864,16 @@ def test_explain_names_the_owner_rule_and_the_internal_rule(acme: Workspace, bob
 def test_explain_is_for_auditors_and_admins_only(acme: Workspace, bob_box: str, alice: Member) -> None:
     email = store(acme, acme.admin, bob_box, message("sue@gmail.com", "bob@acme.com", message_id="<ex3@g>"))
 
-    assert_problem(acme.client.get(f"/audit/emails/{email}/explain", params={"viewer": alice.id},
-                                   headers=alice.headers), 403)
-    assert_problem(acme.client.get(f"/audit/emails/{email}/explain", params={"viewer": "nobody"},
-                                   headers=acme.admin.headers), 404)
+    assert_problem(
+        acme.client.get(f"/audit/emails/{email}/explain", params={"viewer": alice.id}, headers=alice.headers),
+        403,
+    )
+    assert_problem(
+        acme.client.get(
+            f"/audit/emails/{email}/explain", params={"viewer": "nobody"}, headers=acme.admin.headers
+        ),
+        404,
+    )
 
 
 # details that leak easily -----------------------------------------------------------------------
@@ -720,8 +883,13 @@ def test_a_bcc_is_shown_only_to_the_sender_whose_copy_has_it(
     acme: Workspace, bob_box: str, alice: Member, audrey: Member
 ) -> None:
     set_sharing(acme, acme.admin, bob_box, "full")
-    raw = message("bob@acme.com", "sue@gmail.com", "Proposal", message_id="<bcc@acme.com>",
-                  headers={"Bcc": "boss@partner.io"})
+    raw = message(
+        "bob@acme.com",
+        "sue@gmail.com",
+        "Proposal",
+        message_id="<bcc@acme.com>",
+        headers={"Bcc": "boss@partner.io"},
+    )
     email = store(acme, acme.admin, bob_box, raw)
 
     bobs = email_of(acme, acme.admin, email)
@@ -737,10 +905,15 @@ def test_a_bcc_is_shown_only_to_the_sender_whose_copy_has_it(
 def test_exclusions_and_blocklists_match_international_domains_however_they_are_written(
     acme: Workspace, bob_box: str, alice: Member, alice_box: str
 ) -> None:
-    from_unicode = store(acme, acme.admin, bob_box, message("info@bücher.de", "bob@acme.com", "Books",
-                                                            message_id="<idn1@x>"))
-    from_punycode = store(acme, alice, alice_box, message("sales@xn--bcher-kva.de", "alice@acme.com", "More books",
-                                                          message_id="<idn2@x>"))
+    from_unicode = store(
+        acme, acme.admin, bob_box, message("info@bücher.de", "bob@acme.com", "Books", message_id="<idn1@x>")
+    )
+    from_punycode = store(
+        acme,
+        alice,
+        alice_box,
+        message("sales@xn--bcher-kva.de", "alice@acme.com", "More books", message_id="<idn2@x>"),
+    )
 
     block(acme, acme.admin, bob_box, "xn--bcher-kva.de")
     assert hidden_from(acme, acme.admin, from_unicode)
@@ -751,15 +924,23 @@ def test_exclusions_and_blocklists_match_international_domains_however_they_are_
     for viewer in (acme.admin, alice):
         assert hidden_from(acme, viewer, from_unicode)
         assert hidden_from(acme, viewer, from_punycode)
-    assert skipped(acme, acme.admin, bob_box, message("news@shop.bücher.de", "bob@acme.com",
-                                                      message_id="<idn3@x>")) == "excluded"
+    assert (
+        skipped(
+            acme, acme.admin, bob_box, message("news@shop.bücher.de", "bob@acme.com", message_id="<idn3@x>")
+        )
+        == "excluded"
+    )
 
 
 def test_explain_names_the_workspace_exclusion_that_hides_a_copy_from_its_owner(
     acme: Workspace, bob_box: str, audrey: Member
 ) -> None:
-    email = store(acme, acme.admin, bob_box, message("pat@initech.com", "bob@acme.com", "Secret merger",
-                                                     message_id="<exx@i>"))
+    email = store(
+        acme,
+        acme.admin,
+        bob_box,
+        message("pat@initech.com", "bob@acme.com", "Secret merger", message_id="<exx@i>"),
+    )
     settings(acme, exclusions=["initech.com"])
 
     shown = explain(acme, audrey, email, acme.admin)
@@ -775,8 +956,9 @@ def test_explain_names_the_workspace_exclusion_that_hides_a_copy_from_its_owner(
 def test_another_workspace_never_sees_an_email_even_with_the_same_message(
     acme: Workspace, bob_box: str, alice: Member
 ) -> None:
-    globex = make_workspace(acme.client, acme.runtime, name="Globex", domain="globex.io",
-                            admin=("Gina", "gina@globex.io"))
+    globex = make_workspace(
+        acme.client, acme.runtime, name="Globex", domain="globex.io", admin=("Gina", "gina@globex.io")
+    )
     gina_box = globex.connect_upload(globex.admin, "gina@globex.io")
     raw = message("sue@gmail.com", ["bob@acme.com", "gina@globex.io"], "Two companies", message_id="<x-ws@g>")
     email = store(acme, acme.admin, bob_box, raw)
@@ -788,11 +970,23 @@ def test_another_workspace_never_sees_an_email_even_with_the_same_message(
     assert body_of(globex, globex.admin, email) is None
     assert listed_ids(globex, globex.admin) == {theirs}
     assert_problem(globex.client.get(f"/emails/{email}/shares", headers=globex.admin.headers), 404)
-    assert_problem(globex.client.get(f"/audit/emails/{email}/explain", params={"viewer": globex.admin.id},
-                                     headers=globex.admin.headers), 404)
-    assert_problem(acme.client.get(f"/audit/emails/{email}/explain", params={"viewer": globex.admin.id},
-                                   headers=acme.admin.headers), 404)
+    assert_problem(
+        globex.client.get(
+            f"/audit/emails/{email}/explain", params={"viewer": globex.admin.id}, headers=globex.admin.headers
+        ),
+        404,
+    )
+    assert_problem(
+        acme.client.get(
+            f"/audit/emails/{email}/explain", params={"viewer": globex.admin.id}, headers=acme.admin.headers
+        ),
+        404,
+    )
     # and a share cannot name someone from elsewhere
-    assert_problem(acme.client.post(f"/emails/{email}/shares", json={"members": [globex.admin.id]},
-                                    headers=acme.admin.headers), 422)
+    assert_problem(
+        acme.client.post(
+            f"/emails/{email}/shares", json={"members": [globex.admin.id]}, headers=acme.admin.headers
+        ),
+        422,
+    )
     assert listed_ids(acme, alice) == {email}

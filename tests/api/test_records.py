@@ -104,9 +104,11 @@ def test_two_people_on_one_domain_share_one_company(acme: Workspace, bob: Sender
     people = people_by_address(acme)
 
     assert len(companies) == 1
-    assert people["alice@northwind.com"]["company_ids"] == people["ben@northwind.com"]["company_ids"] == [
-        companies[0]["id"]
-    ]
+    assert (
+        people["alice@northwind.com"]["company_ids"]
+        == people["ben@northwind.com"]["company_ids"]
+        == [companies[0]["id"]]
+    )
 
 
 def test_a_received_message_makes_no_person(acme: Workspace, bob: Sender) -> None:
@@ -234,7 +236,8 @@ def test_a_person_made_by_hand_blocks_a_second_by_hand(acme: Workspace) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["sue@acme.com", "BOB@acme.com", "karen@gmail.com"],
+    "address",
+    ["sue@acme.com", "BOB@acme.com", "karen@gmail.com"],
     ids=["internal-domain", "member", "members-free-mail"],
 )
 def test_an_internal_address_cannot_become_a_person(acme: Workspace, address: str) -> None:

@@ -35,9 +35,12 @@ def post(ws: Workspace, member: Member, mailbox: str, raw: bytes) -> str:
 
 def last_position(ws: Workspace) -> int:
     with ws.runtime.engine.connect() as conn:
-        return int(conn.execute(
-            select(func.max(audit_log.c.position)).where(audit_log.c.workspace_id == ws.id)
-        ).scalar() or 0)
+        return int(
+            conn.execute(
+                select(func.max(audit_log.c.position)).where(audit_log.c.workspace_id == ws.id)
+            ).scalar()
+            or 0
+        )
 
 
 # 14.5: as-of views under today's exclusions, blocklists and erasure ------------------------------
@@ -45,15 +48,23 @@ def last_position(ws: Workspace) -> int:
 
 def test_an_as_of_view_redacts_what_a_current_exclusion_hides(acme: Workspace) -> None:
     box = acme.connect_upload(acme.admin, "bob@acme.com")
-    excluded = post(acme, acme.admin, box, message("Vic <vic@vendor.example>", "bob@acme.com",
-                                                   "EXCL-CANARY deal", message_id="<v1@vendor.example>"))
-    kept = post(acme, acme.admin, box, message("sue@initech.com", "bob@acme.com", "Lunch",
-                                               message_id="<k1@i>"))
+    excluded = post(
+        acme,
+        acme.admin,
+        box,
+        message(
+            "Vic <vic@vendor.example>", "bob@acme.com", "EXCL-CANARY deal", message_id="<v1@vendor.example>"
+        ),
+    )
+    kept = post(
+        acme, acme.admin, box, message("sue@initech.com", "bob@acme.com", "Lunch", message_id="<k1@i>")
+    )
     before = acme.runtime.catch_up()
     assert emails_by_id(replay(acme, acme.admin, before))[excluded]["subject"] == "EXCL-CANARY deal"
 
-    changed = acme.client.patch("/settings", json={"exclusions": ["vendor.example"]},
-                                headers=acme.admin.headers)
+    changed = acme.client.patch(
+        "/settings", json={"exclusions": ["vendor.example"]}, headers=acme.admin.headers
+    )
     assert changed.status_code == 200, changed.text
 
     result = replay(acme, acme.admin, before)
@@ -74,16 +85,22 @@ def test_an_as_of_view_redacts_a_copy_its_mailbox_now_blocklists_and_keeps_what_
     bob_box = acme.connect_upload(acme.admin, "bob@acme.com")
     alice_box = acme.connect_upload(alice, "alice@acme.com")
     acme.client.patch(f"/mailboxes/{alice_box}", json={"sharing": "subject"}, headers=alice.headers)
-    only_bob = post(acme, acme.admin, bob_box, message("lee@spam.com", "bob@acme.com", "BLOCK-CANARY offer",
-                                                       message_id="<s1@spam.com>"))
-    both = message("lee@spam.com", ["bob@acme.com", "alice@acme.com"], "Team offer",
-                   message_id="<s2@spam.com>")
+    only_bob = post(
+        acme,
+        acme.admin,
+        bob_box,
+        message("lee@spam.com", "bob@acme.com", "BLOCK-CANARY offer", message_id="<s1@spam.com>"),
+    )
+    both = message(
+        "lee@spam.com", ["bob@acme.com", "alice@acme.com"], "Team offer", message_id="<s2@spam.com>"
+    )
     shared = post(acme, acme.admin, bob_box, both)
     assert post(acme, alice, alice_box, both) == shared
     before = acme.runtime.catch_up()
 
-    blocked = acme.client.post(f"/mailboxes/{bob_box}/blocklist", json={"entry": "spam.com"},
-                               headers=acme.admin.headers)
+    blocked = acme.client.post(
+        f"/mailboxes/{bob_box}/blocklist", json={"entry": "spam.com"}, headers=acme.admin.headers
+    )
     assert blocked.status_code in (200, 201), blocked.text
 
     result = replay(acme, acme.admin, before)
@@ -95,8 +112,9 @@ def test_an_as_of_view_redacts_a_copy_its_mailbox_now_blocklists_and_keeps_what_
     assert shown[shared]["subject"] == "Team offer" and "has_body" not in shown[shared]
     assert shown[shared]["redacted"] == "blocklisted"
 
-    acme.client.request("DELETE", f"/mailboxes/{bob_box}/blocklist", json={"entry": "spam.com"},
-                        headers=acme.admin.headers)
+    acme.client.request(
+        "DELETE", f"/mailboxes/{bob_box}/blocklist", json={"entry": "spam.com"}, headers=acme.admin.headers
+    )
     assert emails_by_id(replay(acme, acme.admin, before))[only_bob]["subject"] == "BLOCK-CANARY offer"
 
 
@@ -104,8 +122,12 @@ def test_an_erased_mailbox_stays_erased_in_an_as_of_view(acme: Workspace) -> Non
     alice = acme.add_member("Alice", "alice@acme.com")
     alice_box = acme.connect_upload(alice, "alice@acme.com")
     acme.client.patch(f"/mailboxes/{alice_box}", json={"sharing": "full"}, headers=alice.headers)
-    hers = post(acme, alice, alice_box, message("pat@initech.com", "alice@acme.com", "ERASE-CANARY",
-                                                message_id="<e1@initech.com>"))
+    hers = post(
+        acme,
+        alice,
+        alice_box,
+        message("pat@initech.com", "alice@acme.com", "ERASE-CANARY", message_id="<e1@initech.com>"),
+    )
     before = acme.runtime.catch_up()
     assert emails_by_id(replay(acme, acme.admin, before))[hers]["subject"] == "ERASE-CANARY"
 
@@ -127,8 +149,14 @@ def two_workspaces(acme: Workspace) -> tuple[Workspace, dict[str, str]]:
     gbox = globex.connect_upload(globex.admin, "gus@globex.com")
     ids = {"workspace": globex.id, "mailbox": gbox, "admin": globex.admin.id}
     for n in range(3):
-        ids[f"email{n}"] = post(globex, globex.admin, gbox, message(
-            f"c{n}@hooli.com", "gus@globex.com", f"GLOBEX-CANARY {n}", message_id=f"<g{n}@hooli.com>"))
+        ids[f"email{n}"] = post(
+            globex,
+            globex.admin,
+            gbox,
+            message(
+                f"c{n}@hooli.com", "gus@globex.com", f"GLOBEX-CANARY {n}", message_id=f"<g{n}@hooli.com>"
+            ),
+        )
     return globex, ids
 
 

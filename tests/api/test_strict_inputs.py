@@ -32,7 +32,9 @@ def test_sharing_flags_take_only_true_or_false(acme: Workspace) -> None:
 
     for field in ("workspace", "thread"):
         for value in NOT_BOOLEANS:
-            refused = acme.client.post(shares, json={"workspace": True, field: value}, headers=acme.admin.headers)
+            refused = acme.client.post(
+                shares, json={"workspace": True, field: value}, headers=acme.admin.headers
+            )
             assert field in str(assert_problem(refused, 422)["errors"]), (field, value)
 
     assert acme.client.get(shares, headers=acme.admin.headers).json()["items"] == []

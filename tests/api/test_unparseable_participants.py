@@ -86,7 +86,9 @@ def test_an_exclusion_set_later_hides_a_copy_whose_only_match_does_not_parse(
     stored = acme.post_message(acme.admin, bob_mailbox, with_cc(cc))
     assert stored.json()["status"] == "stored", stored.text
 
-    excluded = acme.client.patch("/settings", json={"exclusions": ["blocked.example"]}, headers=acme.admin.headers)
+    excluded = acme.client.patch(
+        "/settings", json={"exclusions": ["blocked.example"]}, headers=acme.admin.headers
+    )
     assert excluded.status_code == 200, excluded.text
     assert emails_of(acme, acme.admin) == []
 

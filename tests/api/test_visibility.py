@@ -229,7 +229,8 @@ def test_a_colleague_cannot_learn_a_bcc_recipient_from_their_record(acme: Worksp
     raw = message("bob@acme.com", "sue@initech.com", "Offer", headers={"Bcc": "lawyer@counsel.com"})
     acme.post_message(acme.admin, mailbox, raw)
     lawyer = next(
-        p for p in acme.client.get("/people", headers=alice.headers).json()["items"]
+        p
+        for p in acme.client.get("/people", headers=alice.headers).json()["items"]
         if p["emails"] == ["lawyer@counsel.com"]
     )
 

@@ -28,8 +28,16 @@ def _indexes(engine: Engine) -> dict[str, list[str]]:
 
 
 def _sync_many(runtime: Runtime, mailbox_id: str, count: int, sender: str) -> None:
-    raws = [message(f"Client {n} <c{n}@{sender}>", "bob@acme.com", f"Quote {n}", message_id=f"<q{n}@{sender}>",
-                    cc=[f"d{n}@{sender}"]) for n in range(count)]
+    raws = [
+        message(
+            f"Client {n} <c{n}@{sender}>",
+            "bob@acme.com",
+            f"Quote {n}",
+            message_id=f"<q{n}@{sender}>",
+            cc=[f"d{n}@{sender}"],
+        )
+        for n in range(count)
+    ]
     result = BatchRecorder(runtime.app, mailbox_id).record("INBOX", [parse_message(r) for r in raws], None)
     assert result.synced == count
 
@@ -44,7 +52,9 @@ def test_a_removal_mid_history_replays_equal_and_leaves_every_index_in_place(run
     _sync_many(runtime, bob_box, SMALL // 4, "globex.com")
     _sync_many(runtime, carol_box, 40, "initech.com")
     services.erasure.remove_mailbox(ws, carol_box, carol)
-    services.workspaces.add_member(ws, "Dan", ["dan@acme.com"], "member")  # recomputes the internal rule over every copy
+    services.workspaces.add_member(
+        ws, "Dan", ["dan@acme.com"], "member"
+    )  # recomputes the internal rule over every copy
     _sync_many(runtime, bob_box, 30, "hooli.com")
 
     result = replay_digests(runtime)
@@ -54,7 +64,9 @@ def test_a_removal_mid_history_replays_equal_and_leaves_every_index_in_place(run
         assert position == result["live_position"]
         assert _indexes(engine) == _indexes(runtime.engine)
         with engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(email_copies)).scalar_one() == SMALL // 4 + 30
+            assert (
+                conn.execute(select(func.count()).select_from(email_copies)).scalar_one() == SMALL // 4 + 30
+            )
 
 
 def test_deferred_indexes_come_back_before_a_statement_reads_a_grown_bulk_table(runtime: Runtime) -> None:
@@ -79,13 +91,33 @@ def test_the_writer_skips_conflicting_rows_and_flushes_what_a_statement_reads(ru
     with fresh_views(runtime) as (engine, _), engine.begin() as conn:
         writer = ViewWriter(conn)
         row = ("e1", "w1", "<m@x>", "Hi", None, "a@x.com", None, "e1")
-        columns = ("id", "workspace_id", "message_id", "subject", "sent_at", "from_address", "in_reply_to",
-                   "thread_key")
+        columns = (
+            "id",
+            "workspace_id",
+            "message_id",
+            "subject",
+            "sent_at",
+            "from_address",
+            "in_reply_to",
+            "thread_key",
+        )
         writer.insert_rows(emails, columns, [row, row], ignore_conflict=True)
-        writer.insert(workspaces, {"id": "w1", "name": "Acme", "signup_domain": "acme.com", "plan": "team",
-                                   "record_creation": "selective", "internal_domains": ["acme.com"],
-                                   "exclusions": [], "member_addresses": [], "mailbox_addresses": {},
-                                   "legal_hold": False, "created_at": "2025-06-02T10:00:00+00:00"})
+        writer.insert(
+            workspaces,
+            {
+                "id": "w1",
+                "name": "Acme",
+                "signup_domain": "acme.com",
+                "plan": "team",
+                "record_creation": "selective",
+                "internal_domains": ["acme.com"],
+                "exclusions": [],
+                "member_addresses": [],
+                "mailbox_addresses": {},
+                "legal_hold": False,
+                "created_at": "2025-06-02T10:00:00+00:00",
+            },
+        )
 
         assert writer.execute(select(workspaces.c.internal_domains)).scalar_one() == ["acme.com"]
         assert conn.execute(select(func.count()).select_from(emails)).scalar_one() == 0  # still buffered
@@ -107,7 +139,9 @@ def test_a_replay_reads_the_log_as_the_library_does(runtime: Runtime) -> None:
     pages, at = log_pages(recorder), positions_reader(recorder)
 
     def fields(notifications: Any) -> list[tuple[Any, ...]]:
-        return [(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state)) for n in notifications]
+        return [
+            (n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state)) for n in notifications
+        ]
 
     for after, limit, until in ((0, 100, None), (3, 4, None), (1, 100, last - 2)):
         ours = pages(after, until, limit)
@@ -116,7 +150,10 @@ def test_a_replay_reads_the_log_as_the_library_does(runtime: Runtime) -> None:
         assert all(isinstance(n.state, bytes) for n in ours)
         # ids as text on SQLite: the views' mapper (the library's) still makes the events' UUIDs of them
         for notification in ours:
-            event, seen = app.mapper.to_domain_event(notification), app.view_mapper().to_domain_event(notification)
+            event, seen = (
+                app.mapper.to_domain_event(notification),
+                app.view_mapper().to_domain_event(notification),
+            )
             assert isinstance(event.originator_id, UUID) and seen.originator_id == event.originator_id
             assert seen.originator_version == event.originator_version and type(seen) is type(event)
     wanted = [2, 5, last]
@@ -128,8 +165,10 @@ def test_the_postgres_recorder_inserts_a_batch_whole_or_not_at_all(runtime: Runt
         pytest.skip("the PostgreSQL recorder's insert")
     recorder = runtime.app.recorder
     before = recorder.max_notification_id() or 0
-    batch = [StoredEvent(originator_id=uuid4(), originator_version=1, topic="x:Y", state=bytes(3000))
-             for _ in range(300)]
+    batch = [
+        StoredEvent(originator_id=uuid4(), originator_version=1, topic="x:Y", state=bytes(3000))
+        for _ in range(300)
+    ]
 
     ids = recorder.insert_events(batch)
 

@@ -32,8 +32,10 @@ from tests.support.postgres import drop_database, fresh_database
 MAILTRAIL = shutil.which("mailtrail", path=str(Path(sys.executable).parent))
 CLI_TIMEOUT_S = 120
 
-pytestmark = pytest.mark.skipif(MAILTRAIL is None, reason="the mailtrail console script is not installed "
-                                "in this environment (pip install -e .)")
+pytestmark = pytest.mark.skipif(
+    MAILTRAIL is None,
+    reason="the mailtrail console script is not installed in this environment (pip install -e .)",
+)
 
 
 class Cli:
@@ -54,8 +56,15 @@ class Cli:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         assert MAILTRAIL is not None
-        return subprocess.run([MAILTRAIL, *args], cwd=self.cwd, env=self.env, capture_output=True, text=True,
-                              timeout=CLI_TIMEOUT_S, check=False)
+        return subprocess.run(
+            [MAILTRAIL, *args],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            check=False,
+        )
 
     def ok(self, *args: str) -> Any:
         proc = self.run(*args)
@@ -65,8 +74,18 @@ class Cli:
         return json.loads(proc.stdout)
 
     def create_workspace(self) -> dict[str, str]:
-        return self.ok("workspace", "create", "--name", "Acme", "--domain", "acme.com",
-                       "--admin-name", "Bob", "--admin-email", "bob@acme.com")
+        return self.ok(
+            "workspace",
+            "create",
+            "--name",
+            "Acme",
+            "--domain",
+            "acme.com",
+            "--admin-name",
+            "Bob",
+            "--admin-email",
+            "bob@acme.com",
+        )
 
     def connect_upload(self, workspace_id: str, owner_id: str, address: str) -> str:
         """A mailbox made in-process against the same store; the runtime is closed again."""
@@ -156,10 +175,13 @@ def test_importing_the_same_mbox_again_leaves_the_mailbox_counters_as_they_were(
 ) -> None:
     created = cli.create_workspace()
     bob_box = cli.connect_upload(created["workspace_id"], created["member_id"], "bob@acme.com")
-    deals = [message(f"c{n}@example.org", "bob@acme.com", f"Deal {n}", message_id=f"<d{n}@example.org>")
-             for n in range(5)]
-    internal = [message("sue@acme.com", "bob@acme.com", f"Lunch {n}", message_id=f"<l{n}@acme.com>")
-                for n in range(2)]
+    deals = [
+        message(f"c{n}@example.org", "bob@acme.com", f"Deal {n}", message_id=f"<d{n}@example.org>")
+        for n in range(5)
+    ]
+    internal = [
+        message("sue@acme.com", "bob@acme.com", f"Lunch {n}", message_id=f"<l{n}@acme.com>") for n in range(2)
+    ]
     mbox = tmp_path / "takeout.mbox"
     separator = b"From MAILER-DAEMON Thu Jan  1 00:00:00 2025\n"
     mbox.write_bytes(b"".join(separator + raw.replace(b"\r\n", b"\n") + b"\n"
@@ -177,8 +199,18 @@ def test_importing_the_same_mbox_again_leaves_the_mailbox_counters_as_they_were(
 
 def test_replay_of_one_workspace_digests_its_rows_only(cli: Cli) -> None:
     acme = cli.create_workspace()
-    globex = cli.ok("workspace", "create", "--name", "Globex", "--domain", "globex.com",
-                    "--admin-name", "Gus", "--admin-email", "gus@globex.com")
+    globex = cli.ok(
+        "workspace",
+        "create",
+        "--name",
+        "Globex",
+        "--domain",
+        "globex.com",
+        "--admin-name",
+        "Gus",
+        "--admin-email",
+        "gus@globex.com",
+    )
     cli.add_member(globex["workspace_id"], "Gail", "gail@globex.com")  # Globex's events come last
 
     everything = cli.ok("replay")

@@ -189,8 +189,12 @@ def ingested(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     try:
         runtime = Runtime.open(Settings(database_url=url))
         try:
-            workspace_id, member_id, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
-            mailbox_id = runtime.services.mailboxes.register(workspace_id, member_id, "upload", "bob@acme.com", []).id
+            workspace_id, member_id, _ = runtime.services.workspaces.create_workspace(
+                "Acme", "acme.com", "Bob", "bob@acme.com"
+            )
+            mailbox_id = runtime.services.mailboxes.register(
+                workspace_id, member_id, "upload", "bob@acme.com", []
+            ).id
             started = time.perf_counter()
             outcomes = ingest(runtime, mailbox_id)
             runtime.catch_up()
@@ -205,8 +209,10 @@ def ingested(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     finally:
         if cleanup is not None:
             drop_database(cleanup)
-        print(f"\n[corpus {backend}] timings (s): "
-              + ", ".join(f"{k}={v:.2f}" for k, v in TIMINGS.get(backend, {}).items()))
+        print(
+            f"\n[corpus {backend}] timings (s): "
+            + ", ".join(f"{k}={v:.2f}" for k, v in TIMINGS.get(backend, {}).items())
+        )
 
 
 def _count(conn: Any, table: Any, *where: Any) -> int:
@@ -251,9 +257,11 @@ def test_every_corpus_message_is_stored_skipped_or_rejected_with_a_reason(ingest
         in_mailbox = email_copies.c.mailbox_id == ingested.mailbox_id
         assert _count(conn, email_copies, in_mailbox) == summary["stored"]
         copy_ids = {c for o in outcomes.values() for c, _ in o.copies}
-        stored_ids = set(conn.execute(
-            select(email_copies.c.id).where(email_copies.c.mailbox_id == ingested.mailbox_id)
-        ).scalars())
+        stored_ids = set(
+            conn.execute(
+                select(email_copies.c.id).where(email_copies.c.mailbox_id == ingested.mailbox_id)
+            ).scalars()
+        )
     assert stored_ids == copy_ids
 
     assert ingested.seconds < INGEST_BUDGET_S, f"ingest took {ingested.seconds:.1f}s"
@@ -266,8 +274,11 @@ def test_rejected_messages_reach_the_mailbox_view_and_keep_their_reason(ingested
     karen = services.workspaces.add_member(ingested.workspace_id, "Karen", ["karen@acme.com"], "member").id
     box = services.mailboxes.register(ingested.workspace_id, karen, "upload", "karen@acme.com", []).id
     body = (CORPUS / "ruby-mail/rfc2822/example01.eml").read_bytes()
-    items = [to_item(b"", "blank-1", parse_message), to_item(b" \r\n\r\n", "blank-2", parse_message),
-             to_item(body, "example01", parse_message)]
+    items = [
+        to_item(b"", "blank-1", parse_message),
+        to_item(b" \r\n\r\n", "blank-2", parse_message),
+        to_item(body, "example01", parse_message),
+    ]
     result = BatchRecorder(app, box).record(FOLDER, items, None)
     assert result.synced == 1
     assert result.rejected == [{"ref": "blank-1", "reason": "empty"}, {"ref": "blank-2", "reason": "empty"}]
@@ -319,7 +330,7 @@ def test_reingesting_the_same_bytes_stores_nothing_and_changes_no_view(ingested:
 
     assert after_counts == before_counts
     assert after_digest == before_digest
-    new_events = after_row["audit_events"][len(before_row["audit_events"]):]
+    new_events = after_row["audit_events"][len(before_row["audit_events"]) :]
     assert new_events == ["Mailbox.BatchRecorded"] * len(again)  # one per batch, nothing else
     stored_first = sum(o.stored for o in ingested.outcomes.values())
     assert after_row["synced"] == before_row["synced"]
@@ -356,9 +367,13 @@ def test_messages_sharing_a_message_id_but_not_their_headers_are_different_email
         ids = _email_ids_by_file(ingested, files)
         assert ids, message_id
         with ingested.runtime.engine.connect() as conn:
-            in_view = set(conn.execute(select(emails.c.id).where(
-                emails.c.workspace_id == ingested.workspace_id, emails.c.message_id == message_id
-            )).scalars())
+            in_view = set(
+                conn.execute(
+                    select(emails.c.id).where(
+                        emails.c.workspace_id == ingested.workspace_id, emails.c.message_id == message_id
+                    )
+                ).scalars()
+            )
         assert in_view == set(ids.values()), message_id
         parsed = {name: parse_message((CORPUS / name).read_bytes()) for name in ids}
         for a, b in itertools.combinations(ids, 2):
@@ -379,6 +394,7 @@ def test_messages_sharing_a_message_id_but_not_their_headers_are_different_email
 def _content(item: Any) -> tuple[Any, ...]:
     def norm(text: str) -> str:
         return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").strip().split("\n"))
+
     attachments = tuple((a.filename, a.content_type) for a in item.attachments)
     return norm(item.body_text), norm(item.body_html), attachments
 

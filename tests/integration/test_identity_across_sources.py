@@ -61,8 +61,12 @@ def test_a_long_message_synced_over_imap_and_imported_from_an_mbox_is_one_email_
     account = ImapAccount(dovecot, runtime)
     fill_maildir(dovecot, account.user, [("INBOX", long_message())])
     assert account.sync().fetched == 1
-    karen = runtime.services.workspaces.add_member(account.workspace_id, "Karen", ["karen@acme.com"], "member").id
-    karens_box = runtime.services.mailboxes.register(account.workspace_id, karen, "upload", "karen@acme.com", [], {}).id
+    karen = runtime.services.workspaces.add_member(
+        account.workspace_id, "Karen", ["karen@acme.com"], "member"
+    ).id
+    karens_box = runtime.services.mailboxes.register(
+        account.workspace_id, karen, "upload", "karen@acme.com", [], {}
+    ).id
     export = mailbox.mbox(tmp_path / "karen.mbox")
     export.add(long_message())
     export.close()
@@ -82,7 +86,9 @@ def test_a_long_message_synced_over_imap_and_imported_from_an_mbox_is_one_email_
 def test_a_copy_recorded_by_identity_version_1_is_found_again_on_a_re_sync(runtime: Runtime) -> None:
     """Copies recorded before CRLF was normalised before the cut keep their ids: a re-sync of the
     same CRLF bytes is a duplicate, not a second copy in the same mailbox."""
-    workspace_id, bob, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    workspace_id, bob, _ = runtime.services.workspaces.create_workspace(
+        "Acme", "acme.com", "Bob", "bob@acme.com"
+    )
     box = runtime.services.mailboxes.register(workspace_id, bob, "upload", "bob@acme.com", [], {}).id
     crlf = long_message().replace(b"\n", b"\r\n")
     parsed = parse_message(crlf)

@@ -102,7 +102,9 @@ def runtime(tmp_path: Any) -> Iterator[Runtime]:
 
 
 def _service(runtime: Runtime, server: ScriptedServer, connection: dict[str, Any]) -> tuple[ImapSync, str]:
-    workspace_id, member_id, _ = runtime.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    workspace_id, member_id, _ = runtime.services.workspaces.create_workspace(
+        "Acme", "acme.com", "Bob", "bob@acme.com"
+    )
     base = {"host": "127.0.0.1", "port": 993, "security": "tls", "username": "bob@acme.com", "folders": None}
     mailbox_id = runtime.services.mailboxes.register(workspace_id, member_id, "imap", "bob@acme.com", [],
                                              {**base, **connection}).id  # fmt: skip
@@ -202,8 +204,12 @@ def test_a_chosen_folder_missing_from_one_listing_stops_the_pass_and_retracts_no
 def test_a_default_sent_folder_the_server_deleted_takes_its_messages_along(
     runtime: Runtime, answer: str
 ) -> None:
-    mail = {"INBOX": {1: external(1)[1]}, "Sent Items": {5: external(2, folder="Sent")[1], 1: external(1)[1]},
-            "Trash": {}, "Archive": {}}  # fmt: skip (scripted X-GM-MSGID = 1000 + UID: UID 1 is one copy)
+    mail = {
+        "INBOX": {1: external(1)[1]},
+        "Sent Items": {5: external(2, folder="Sent")[1], 1: external(1)[1]},
+        "Trash": {},
+        "Archive": {},
+    }  # fmt: skip (scripted X-GM-MSGID = 1000 + UID: UID 1 is one copy)
     server = ScriptedServer((b"IMAP4REV1",), PLAIN_FOLDERS, mail)
     service, mailbox_id = _service(runtime, server, {"auth": "password"})
     service.sync(mailbox_id)

@@ -29,7 +29,9 @@ def stored_bytes(ws: Workspace) -> bytes:
 
 
 def canary_message(n: int, to: str = "client@corp.com", sender: str = "bob@acme.com") -> bytes:
-    return message(sender, to, f"{CANARY} subject {n}", message_id=f"<canary{n}@acme.com>", body=f"{CANARY} body {n}")
+    return message(
+        sender, to, f"{CANARY} subject {n}", message_id=f"<canary{n}@acme.com>", body=f"{CANARY} body {n}"
+    )
 
 
 def test_removing_a_mailbox_retracts_its_emails_but_keeps_the_records(acme: Workspace) -> None:
@@ -51,7 +53,9 @@ def test_an_email_held_by_another_mailbox_stays_visible_through_that_copy(acme: 
     carol = acme.add_member("Carol", "carol@acme.com")
     bob_box = acme.connect_upload(acme.admin, "bob@acme.com")
     carol_box = acme.connect_upload(carol, "carol@acme.com")
-    raw = message("client@corp.com", ["bob@acme.com", "carol@acme.com"], "Shared", message_id="<both@corp.com>")
+    raw = message(
+        "client@corp.com", ["bob@acme.com", "carol@acme.com"], "Shared", message_id="<both@corp.com>"
+    )
     email_id = acme.post_message(acme.admin, bob_box, raw).json()["email_id"]
     acme.post_message(carol, carol_box, raw)
     assert acme.client.get(f"/emails/{email_id}", headers=acme.admin.headers).json()["copies"] == 2
@@ -123,7 +127,9 @@ def test_disconnect_and_reconnect_keep_the_mailbox_and_its_history(acme: Workspa
     mailbox = acme.connect_upload(acme.admin, "bob@acme.com")
     acme.post_message(acme.admin, mailbox, canary_message(1))
 
-    off = acme.client.patch(f"/mailboxes/{mailbox}", json={"status": "disconnected"}, headers=acme.admin.headers)
+    off = acme.client.patch(
+        f"/mailboxes/{mailbox}", json={"status": "disconnected"}, headers=acme.admin.headers
+    )
     assert off.json()["status"] == "disconnected" and off.json()["synced"] == 1
     assert len(acme.client.get("/emails", headers=acme.admin.headers).json()["items"]) == 1
     refused = acme.client.post(

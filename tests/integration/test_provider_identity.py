@@ -18,7 +18,9 @@ from tests.support.messages import message
 def test_gmail_ids_key_the_copy_and_name_the_thread(acme: Workspace) -> None:
     mailbox = acme.connect_upload(acme.admin, "bob@acme.com")
     first = parse_message(message("bob@acme.com", "ann@corp.com", "Plan", message_id="<p1@acme.com>"))
-    second = parse_message(message("ann@corp.com", "bob@acme.com", "Other subject", message_id="<p2@corp.com>"))
+    second = parse_message(
+        message("ann@corp.com", "bob@acme.com", "Other subject", message_id="<p2@corp.com>")
+    )
     fetched = [Fetched(1, first, 1111, 99), Fetched(2, second, 2222, 99)]
     items = [with_provider_ids(f) for f in fetched]
 
@@ -40,6 +42,8 @@ def test_a_message_seen_again_with_the_same_gmail_id_is_a_duplicate(acme: Worksp
     syncer = BatchRecorder(acme.runtime.app, mailbox)
     syncer.record("[Gmail]/All Mail", [with_provider_ids(Fetched(1, parsed, 1111, 99))], None)
 
-    again = syncer.record("[Gmail]/All Mail", [replace(parsed, provider_id="1111", provider_thread="99")], None)
+    again = syncer.record(
+        "[Gmail]/All Mail", [replace(parsed, provider_id="1111", provider_thread="99")], None
+    )
 
     assert again.synced == 0 and again.skipped["duplicate"] == 1

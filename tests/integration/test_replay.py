@@ -42,20 +42,41 @@ def build_history(runtime: Runtime) -> History:
     bob_box = services.mailboxes.register(ws, bob, "upload", "bob@acme.com", ["robert@acme.com"]).id
     karen_box = services.mailboxes.register(ws, karen, "upload", "karen@gmail.com", []).id
 
-    shared = message("Carol <carol@globex.com>", ["bob@acme.com", "karen@gmail.com"], "Pricing",
-                     message_id="<pricing@globex.com>", date="Tue, 03 Jun 2025 09:00:00 +0000")
-    first = _sync(runtime, bob_box, "INBOX",
-                  shared,
-                  message("bob@acme.com", "sue@acme.com", "Internal only", message_id="<int@acme.com>"),
-                  message("News <noreply@globex.com>", "bob@acme.com", "Newsletter",
-                          message_id="<n1@globex.com>",
-                          headers={"List-Unsubscribe": "<mailto:u@globex.com>", "Precedence": "bulk"}))
+    shared = message(
+        "Carol <carol@globex.com>",
+        ["bob@acme.com", "karen@gmail.com"],
+        "Pricing",
+        message_id="<pricing@globex.com>",
+        date="Tue, 03 Jun 2025 09:00:00 +0000",
+    )
+    first = _sync(
+        runtime,
+        bob_box,
+        "INBOX",
+        shared,
+        message("bob@acme.com", "sue@acme.com", "Internal only", message_id="<int@acme.com>"),
+        message(
+            "News <noreply@globex.com>",
+            "bob@acme.com",
+            "Newsletter",
+            message_id="<n1@globex.com>",
+            headers={"List-Unsubscribe": "<mailto:u@globex.com>", "Precedence": "bulk"},
+        ),
+    )
     assert first.synced == 2 and first.skipped == {"internal_only": 1}
-    sent = _sync(runtime, bob_box, "Sent",
-                 message("Bob <bob@acme.com>", "Sue <sue@gmail.com>", "Hello Sue",
-                         message_id="<s1@acme.com>"),
-                 message("robert@acme.com", "Dan <dan@initech.com>", "Proposal", message_id="<s2@acme.com>",
-                         cc=["erin@initech.com"]))
+    sent = _sync(
+        runtime,
+        bob_box,
+        "Sent",
+        message("Bob <bob@acme.com>", "Sue <sue@gmail.com>", "Hello Sue", message_id="<s1@acme.com>"),
+        message(
+            "robert@acme.com",
+            "Dan <dan@initech.com>",
+            "Proposal",
+            message_id="<s2@acme.com>",
+            cc=["erin@initech.com"],
+        ),
+    )
     assert sent.synced == 2
     mid_position = runtime.catch_up()
     mid_digest = view_digest(runtime.engine)
@@ -70,12 +91,21 @@ def build_history(runtime: Runtime) -> History:
     person_id = services.records.create_person(ws, "Frank Manual", ["frank@hooli.com"]).id
     services.records.add_person_address(ws, person_id, "frank@gmail.com")
     services.records.create_company(ws, "piedpiper.com", "Pied Piper")
-    services.workspaces.update_settings(ws, {"record_creation": "all", "exclusions": ["spam.example"],
-                             "internal_domains": ["acme.com", "acme.io"]})
-    after = _sync(runtime, bob_box, "INBOX",
-                  message("Gina <gina@umbrella.com>", "bob@acme.com", "Intro",
-                          message_id="<g1@umbrella.com>"),
-                  message("x@spam.example", "bob@acme.com", "Buy", message_id="<x1@spam.example>"))
+    services.workspaces.update_settings(
+        ws,
+        {
+            "record_creation": "all",
+            "exclusions": ["spam.example"],
+            "internal_domains": ["acme.com", "acme.io"],
+        },
+    )
+    after = _sync(
+        runtime,
+        bob_box,
+        "INBOX",
+        message("Gina <gina@umbrella.com>", "bob@acme.com", "Intro", message_id="<g1@umbrella.com>"),
+        message("x@spam.example", "bob@acme.com", "Buy", message_id="<x1@spam.example>"),
+    )
     assert after.synced == 1 and after.skipped == {"excluded": 1}
     return History(ws, bob_box, karen_box, person_id, mid_position, mid_digest)
 
@@ -90,8 +120,10 @@ def test_a_replay_from_zero_gives_the_live_views(runtime: Runtime) -> None:
     assert result["equal"] is True
     # the views are not trivially equal: every kind of row is there
     with runtime.engine.connect() as conn:
-        count = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                 for t in (mailboxes, emails, email_copies, people)}
+        count = {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (mailboxes, emails, email_copies, people)
+        }
         blocklist = conn.execute(
             select(mailboxes.c.blocklist).where(mailboxes.c.id == history.bob_box)
         ).scalar_one()
@@ -125,15 +157,21 @@ def test_a_view_row_changed_behind_the_projections_back_makes_the_digests_differ
     assert tampered["live_digest"] != clean["live_digest"]
 
 
-
 def test_a_runner_that_another_process_overtook_goes_on_from_where_that_one_got(
     runtime: Runtime, database_url: str
 ) -> None:
     # `make run` serves, its runner polling, while `mailtrail demo` catches up in its own process
     history = build_history(runtime)
     runtime.catch_up()
-    _sync(runtime, history.bob_box, "INBOX", *(message(f"c{n}@client.com", "bob@acme.com", f"Late {n}",
-                                                        message_id=f"<late{n}@client.com>") for n in range(5)))
+    _sync(
+        runtime,
+        history.bob_box,
+        "INBOX",
+        *(
+            message(f"c{n}@client.com", "bob@acme.com", f"Late {n}", message_id=f"<late{n}@client.com>")
+            for n in range(5)
+        ),
+    )
     last = runtime.app.recorder.max_notification_id()
     other = Runtime.open(Settings(database_url=database_url, master_key=TEST_MASTER_KEY))
     try:

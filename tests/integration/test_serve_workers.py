@@ -47,7 +47,11 @@ class Server:
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [MAILTRAIL, "serve", "--workers", str(workers), "--port", str(self.port)],
-            cwd=cli.cwd, env=cli.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=cli.cwd,
+            env=cli.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.workers = workers
 
@@ -79,23 +83,39 @@ def test_two_workers_each_read_their_own_writes_and_one_applies_the_views(store_
     try:
         server.wait_ready()
         # every call below is its own client, so its own connection: they spread over the workers
-        box = httpx.post(f"{server.base}/mailboxes", json={"provider": "upload", "address": "bob@acme.com"},
-                         headers=headers, timeout=30)
+        box = httpx.post(
+            f"{server.base}/mailboxes",
+            json={"provider": "upload", "address": "bob@acme.com"},
+            headers=headers,
+            timeout=30,
+        )
         assert box.status_code == 201, box.text
         for n in range(30):
-            made = httpx.post(f"{server.base}/people", json={"name": f"Carol {n}", "emails": [f"carol{n}@client.com"]},
-                              headers=headers, timeout=30)
+            made = httpx.post(
+                f"{server.base}/people",
+                json={"name": f"Carol {n}", "emails": [f"carol{n}@client.com"]},
+                headers=headers,
+                timeout=30,
+            )
             assert made.status_code == 201, made.text
             read = httpx.get(f"{server.base}/people/{made.json()['id']}", headers=headers, timeout=30)
             assert read.status_code == 200, read.text
             assert read.json()["name"] == f"Carol {n}"
         for n in range(15):
-            raw = message(f"Dan {n} <dan{n}@globex.com>", "bob@acme.com", f"Worker {n}", message_id=f"<w{n}@globex.com>")
-            stored = httpx.post(f"{server.base}/mailboxes/{box.json()['id']}/messages", content=raw,
-                                headers={**headers, "Content-Type": "message/rfc822"}, timeout=30)
+            raw = message(
+                f"Dan {n} <dan{n}@globex.com>", "bob@acme.com", f"Worker {n}", message_id=f"<w{n}@globex.com>"
+            )
+            stored = httpx.post(
+                f"{server.base}/mailboxes/{box.json()['id']}/messages",
+                content=raw,
+                headers={**headers, "Content-Type": "message/rfc822"},
+                timeout=30,
+            )
             assert stored.status_code == 201, stored.text
             assert stored.json()["status"] == "stored", stored.text
-            email = httpx.get(f"{server.base}/emails/{stored.json()['email_id']}", headers=headers, timeout=30)
+            email = httpx.get(
+                f"{server.base}/emails/{stored.json()['email_id']}", headers=headers, timeout=30
+            )
             assert email.status_code == 200, email.text
             assert email.json()["subject"] == f"Worker {n}"
     finally:
@@ -115,8 +135,14 @@ def test_with_project_follow_running_no_api_worker_applies(tmp_path: Path) -> No
     assert MAILTRAIL is not None
     projector_log = tmp_path / "project.log"
     with projector_log.open("w") as out:
-        projector = subprocess.Popen([MAILTRAIL, "project", "--follow"], cwd=tmp_path, env=cli.env, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        projector = subprocess.Popen(
+            [MAILTRAIL, "project", "--follow"],
+            cwd=tmp_path,
+            env=cli.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not re.search(r"process \d+ applies events", projector_log.read_text()):
@@ -126,8 +152,12 @@ def test_with_project_follow_running_no_api_worker_applies(tmp_path: Path) -> No
         try:
             server.wait_ready()
             for n in range(5):
-                made = httpx.post(f"{server.base}/people", json={"name": f"Erin {n}", "emails": [f"erin{n}@client.com"]},
-                                  headers=headers, timeout=30)
+                made = httpx.post(
+                    f"{server.base}/people",
+                    json={"name": f"Erin {n}", "emails": [f"erin{n}@client.com"]},
+                    headers=headers,
+                    timeout=30,
+                )
                 assert made.status_code == 201, made.text
                 read = httpx.get(f"{server.base}/people/{made.json()['id']}", headers=headers, timeout=30)
                 assert read.status_code == 200 and read.json()["name"] == f"Erin {n}", read.text

@@ -90,7 +90,9 @@ def test_a_failure_nobody_waited_for_is_raised_on_close(tmp_path: Path) -> None:
 
 
 def test_large_batches_travel_by_spool_files_which_are_gone_after(
-    store: tuple[Engine, Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    store: tuple[Engine, Engine],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plain, loading = store
     monkeypatch.setattr(sqlite_loader, "SPOOL_BYTES", 200_000)  # several spool files for the batches below

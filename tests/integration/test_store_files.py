@@ -41,14 +41,18 @@ def _write_something(url: str) -> None:
         runtime.close()
 
 
-def test_a_new_sqlite_store_its_wal_and_its_master_key_are_created_0600(tmp_path: Path, usual_umask: None) -> None:
+def test_a_new_sqlite_store_its_wal_and_its_master_key_are_created_0600(
+    tmp_path: Path, usual_umask: None
+) -> None:
     var = tmp_path / "var"
     _write_something(f"sqlite:///{var / 'mailtrail.db'}")
     assert mode(var) == 0o700
     assert mode(var / "mailtrail.db") == 0o600
 
 
-def test_a_store_created_readable_by_others_is_made_private_when_opened(tmp_path: Path, usual_umask: None) -> None:
+def test_a_store_created_readable_by_others_is_made_private_when_opened(
+    tmp_path: Path, usual_umask: None
+) -> None:
     var = tmp_path / "var"
     var.mkdir()
     for name in ("mailtrail.db", "mailtrail.db-wal"):

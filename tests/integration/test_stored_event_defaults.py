@@ -37,16 +37,28 @@ def _store_as_before(runtime: Runtime, *aggregates: Aggregate) -> None:
             state: dict[str, Any] = mapper.transcoder.decode(record.state)
             for name in ADDED_LATER.get(type(event), ()):
                 state.pop(name, None)
-            stored.append(StoredEvent(record.originator_id, record.originator_version, record.topic,
-                                      mapper.transcoder.encode(state)))
+            stored.append(
+                StoredEvent(
+                    record.originator_id,
+                    record.originator_version,
+                    record.topic,
+                    mapper.transcoder.encode(state),
+                )
+            )
     runtime.app.recorder.insert_events(stored)
 
 
 def _acme_stored_as_before(runtime: Runtime) -> tuple[Workspace, Mailbox]:
     workspace = Workspace(name="Acme", signup_domain="acme.com", plan="pro")
     workspace.add_member("m1", "Bob", ["bob@acme.com"], "admin")
-    mailbox = Mailbox(workspace_id=str(workspace.id), owner_id="m1", provider="upload", address="bob@acme.com",
-                      aliases=[], connection={})
+    mailbox = Mailbox(
+        workspace_id=str(workspace.id),
+        owner_id="m1",
+        provider="upload",
+        address="bob@acme.com",
+        aliases=[],
+        connection={},
+    )
     workspace.register_mailbox(str(mailbox.id), "m1", "upload", ["bob@acme.com"], [], free_mail=False)
     mailbox.record_batch("INBOX", {"uid": 1}, 0, {"internal_only": ["k1"]}, [])
     _store_as_before(runtime, workspace, mailbox)

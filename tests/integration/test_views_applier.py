@@ -35,7 +35,9 @@ def test_of_two_servers_on_one_store_only_the_first_to_lock_applies(servers: tup
     applier.start_background_projection()
     follower.start_background_projection()
 
-    workspace_id, _, _ = follower.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    workspace_id, _, _ = follower.services.workspaces.create_workspace(
+        "Acme", "acme.com", "Bob", "bob@acme.com"
+    )
     person_id = follower.services.records.create_person(workspace_id, "Carol", ["carol@client.com"]).id
     position = follower.catch_up()  # waits until the applier's views show the write
 
@@ -62,13 +64,18 @@ def test_a_command_answers_503_when_the_views_do_not_reach_its_write_in_time(
     servers: tuple[Runtime, Runtime],
 ) -> None:
     stalled, follower = servers
-    workspace_id, member_id, _ = stalled.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    workspace_id, member_id, _ = stalled.services.workspaces.create_workspace(
+        "Acme", "acme.com", "Bob", "bob@acme.com"
+    )
     stalled.catch_up()  # it holds the lock from now on, and (no background runner) applies nothing more
     token = issue_token(follower.engine, workspace_id, member_id)
     follower.views.wait_seconds = 0.3
     with TestClient(create_app(runtime=follower)) as client:
-        response = client.post("/people", json={"name": "Carol", "emails": ["carol@client.com"]},
-                               headers={"Authorization": f"Bearer {token}"})
+        response = client.post(
+            "/people",
+            json={"name": "Carol", "emails": ["carol@client.com"]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
     body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "1"
     assert "retry" in body["detail"]

@@ -51,8 +51,12 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 
 POSTERS = ("bob", "alice", "karen")
-ADDRESSES = {"bob": "bob@acme.com", "alice": "alice@acme.com", "karen": "karen@gmail.com",
-             "audrey": "audrey@acme.com"}
+ADDRESSES = {
+    "bob": "bob@acme.com",
+    "alice": "alice@acme.com",
+    "karen": "karen@gmail.com",
+    "audrey": "audrey@acme.com",
+}
 VIEWERS = ("bob", "alice", "karen", "audrey")
 EXTERNAL = ("sue@gmail.com", "pat@initech.com", "joe@globex.io", "ceo@sub.initech.com", "lee@initech.com")
 COMPANY = "initech.com"
@@ -120,8 +124,15 @@ def raw(index: int, holder: str) -> bytes:
         headers = {"In-Reply-To": f"<r{m.parent}@pool.test>", "References": " ".join(chain)}
     if ADDRESSES[holder] == m.sender and m.bcc:
         headers["Bcc"] = ", ".join(m.bcc)
-    return message(m.sender, list(m.to), f"S{index}", cc=list(m.cc) or None, message_id=f"<r{index}@pool.test>",
-                   date=format_datetime(m.at), headers=headers)
+    return message(
+        m.sender,
+        list(m.to),
+        f"S{index}",
+        cc=list(m.cc) or None,
+        message_id=f"<r{index}@pool.test>",
+        date=format_datetime(m.at),
+        headers=headers,
+    )
 
 
 # operations ----------------------------------------------------------------------------------
@@ -192,7 +203,11 @@ people_ops = st.one_of(
     st.builds(AddContact, st.integers(0, 9), st.integers(0, 9)),
 )
 operations = st.one_of(
-    posts, posts, posts, people_ops, people_ops,
+    posts,
+    posts,
+    posts,
+    people_ops,
+    people_ops,
     st.builds(Block, posters, st.sampled_from(("sue@gmail.com", "initech.com", "globex.io"))),
     st.builds(Exclude, st.sampled_from(("pat@initech.com", "globex.io"))),
     st.builds(Internal, st.sampled_from(("initech.com", "globex.io"))),
@@ -234,8 +249,10 @@ class Reference:
         if holder in self.removed:
             return False
         found = [a for a, _ in POOL[index].participants(holder)]
-        return not (any(matches(a, e) for a in found for e in self.exclusions | self.blocklists[holder])
-                    or all(self.internal(a) for a in found))
+        return not (
+            any(matches(a, e) for a in found for e in self.exclusions | self.blocklists[holder])
+            or all(self.internal(a) for a in found)
+        )
 
     def copies(self) -> list[tuple[str, int]]:
         return [(h, i) for h, i in self.stored if self.visible(h, i)]
@@ -245,15 +262,24 @@ class Reference:
 
     def record_copies(self, viewer: str, match: Any) -> list[tuple[str, int]]:
         """Visible copies with a matching participant; a Bcc one only on the viewer's own copy."""
-        return [(h, i) for h, i in self.copies()
-                if any(match(a) and (role != "bcc" or h == viewer) for a, role in POOL[i].participants(h))]
+        return [
+            (h, i)
+            for h, i in self.copies()
+            if any(match(a) and (role != "bcc" or h == viewer) for a, role in POOL[i].participants(h))
+        ]
 
     def email_list(self, viewer: str, match: Any) -> list[str]:
         found = {i for _, i in self.record_copies(viewer, match)}
-        return [self.email_ids[i] for i in sorted(found, key=lambda i: (POOL[i].at, self.email_ids[i]), reverse=True)]
+        return [
+            self.email_ids[i]
+            for i in sorted(found, key=lambda i: (POOL[i].at, self.email_ids[i]), reverse=True)
+        ]
 
     def interactions(self, viewer: str, match: Any) -> dict[str, Any]:
-        found = [(POOL[i].at, self.email_ids[i], self.members[h], h, i) for h, i in self.record_copies(viewer, match)]
+        found = [
+            (POOL[i].at, self.email_ids[i], self.members[h], h, i)
+            for h, i in self.record_copies(viewer, match)
+        ]
         if not found:
             return {"first": None, "last": None}
         newest = max(t[:2] for t in found)
@@ -292,8 +318,15 @@ class Reference:
             sent = sum(1 for _, d in found if d == "sent")
             first = min((POOL[i].at, d) for i, d in found)
             last = min(found, key=lambda t: (-POOL[t[0]].at.timestamp(), t[1]))
-            result[self.members[holder]] = (sent, len(found) - sent, strength.score, strength.grade.value, first,
-                                            (POOL[last[0]].at, last[1]), strength.explanation)
+            result[self.members[holder]] = (
+                sent,
+                len(found) - sent,
+                strength.score,
+                strength.grade.value,
+                first,
+                (POOL[last[0]].at, last[1]),
+                strength.explanation,
+            )
         return result
 
     def strongest(self, viewer: str, addresses: set[str]) -> tuple[float, str | None]:
@@ -302,7 +335,9 @@ class Reference:
         found = self.connections(viewer, addresses)
         if not found:
             return 0.0, None
-        best = min(found, key=lambda m: (-found[m][2], -found[m][5][0].timestamp(), -(found[m][0] + found[m][1]), m))
+        best = min(
+            found, key=lambda m: (-found[m][2], -found[m][5][0].timestamp(), -(found[m][0] + found[m][1]), m)
+        )
         return found[best][2], (None if found[best][3] == "none" else best)
 
     def lead_emails(self, viewer: str, lead_id: str) -> set[str]:
@@ -311,8 +346,11 @@ class Reference:
         visible = {i for _, i in self.copies()}
         public = {i: POOL[i].public for i in visible}
         attached = {i for i in visible if public[i] & addresses}
-        attached |= {i for h, i in self.copies() if h == viewer
-                     and any(r == "bcc" and a in addresses for a, r in POOL[i].participants(h))}
+        attached |= {
+            i
+            for h, i in self.copies()
+            if h == viewer and any(r == "bcc" and a in addresses for a, r in POOL[i].participants(h))
+        }
 
         def leads_of(found: set[str]) -> set[str]:
             owners = {self.owner_of(a) for a in found} - {None}
@@ -324,8 +362,13 @@ class Reference:
         for i in visible:
             if i in attached or self.owner_of(POOL[i].sender) is not None:
                 continue
-            earlier = {a for j in visible if root(j) == root(i) and (POOL[j].at, arrival[j]) < (POOL[i].at, arrival[i])
-                       for a in public[j] if not self.internal(a)}
+            earlier = {
+                a
+                for j in visible
+                if root(j) == root(i) and (POOL[j].at, arrival[j]) < (POOL[i].at, arrival[i])
+                for a in public[j]
+                if not self.internal(a)
+            }
             if leads_of(earlier) == {lead_id}:
                 attached.add(i)
         return {self.email_ids[i] for i in attached}
@@ -358,7 +401,9 @@ def new_world(client: TestClient, runtime: Runtime) -> World:
     ws = make_workspace(client, runtime, name=f"Records {next(_workspaces)}")
     people = {"bob": ws.admin}
     for name in ("alice", "karen", "audrey"):
-        people[name] = ws.add_member(name.title(), ADDRESSES[name], role="auditor" if name == "audrey" else "member")
+        people[name] = ws.add_member(
+            name.title(), ADDRESSES[name], role="auditor" if name == "audrey" else "member"
+        )
     mailboxes = {name: ws.connect_upload(people[name], ADDRESSES[name]) for name in POSTERS}
     world = World(client, people, mailboxes, Reference({n: m.id for n, m in people.items()}))
     world.settings(record_creation="none")
@@ -378,8 +423,11 @@ def apply(world: World, op: Any) -> None:
     if isinstance(op, Post):
         if op.member in ref.removed:
             return
-        response = client.post(f"/mailboxes/{world.mailboxes[op.member]}/messages", content=raw(op.index, op.member),
-                               headers={**world.headers(op.member), "Content-Type": "message/rfc822"})
+        response = client.post(
+            f"/mailboxes/{world.mailboxes[op.member]}/messages",
+            content=raw(op.index, op.member),
+            headers={**world.headers(op.member), "Content-Type": "message/rfc822"},
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         if body["status"] == "stored":
@@ -388,8 +436,12 @@ def apply(world: World, op: Any) -> None:
             assert ref.email_ids.setdefault(op.index, body["email_id"]) == body["email_id"]
     elif isinstance(op, Block):
         present = op.entry in ref.blocklists[op.member]
-        response = client.request("DELETE" if present else "POST", f"/mailboxes/{world.mailboxes[op.member]}/blocklist",
-                                  json={"entry": op.entry}, headers=world.headers(op.member))
+        response = client.request(
+            "DELETE" if present else "POST",
+            f"/mailboxes/{world.mailboxes[op.member]}/blocklist",
+            json={"entry": op.entry},
+            headers=world.headers(op.member),
+        )
         if op.member in ref.removed:
             return
         assert response.status_code == 200, response.text
@@ -402,11 +454,15 @@ def apply(world: World, op: Any) -> None:
         world.settings(internal_domains=sorted(ref.internal_domains))
     elif isinstance(op, Remove):
         if op.member not in ref.removed:
-            response = client.delete(f"/mailboxes/{world.mailboxes[op.member]}", headers=world.headers(op.member))
+            response = client.delete(
+                f"/mailboxes/{world.mailboxes[op.member]}", headers=world.headers(op.member)
+            )
             assert response.status_code in (200, 204), response.text
             ref.removed.add(op.member)
     elif isinstance(op, NewPerson):
-        response = client.post("/people", json={"name": "P", "emails": list(op.addresses)}, headers=world.headers())
+        response = client.post(
+            "/people", json={"name": "P", "emails": list(op.addresses)}, headers=world.headers()
+        )
         if response.status_code == 201:
             person = response.json()
             ref.people[person["id"]] = list(person["emails"])
@@ -417,7 +473,9 @@ def apply(world: World, op: Any) -> None:
         person_id = pick(world.person_order, op.pick)
         if person_id is None:
             return
-        response = client.post(f"/people/{person_id}/addresses", json={"address": op.address}, headers=world.headers())
+        response = client.post(
+            f"/people/{person_id}/addresses", json={"address": op.address}, headers=world.headers()
+        )
         if response.status_code == 200:
             ref.people[person_id] = list(response.json()["emails"])
         else:
@@ -444,7 +502,9 @@ def apply(world: World, op: Any) -> None:
         lead_id, person_id = pick(world.lead_order, op.lead), pick(world.person_order, op.pick)
         if lead_id is None or person_id is None:
             return
-        response = client.post(f"/leads/{lead_id}/contacts", json={"person_id": person_id}, headers=world.headers())
+        response = client.post(
+            f"/leads/{lead_id}/contacts", json={"person_id": person_id}, headers=world.headers()
+        )
         assert response.status_code in (200, 409), response.text
         ref.leads[lead_id].add(person_id)
     else:  # pragma: no cover
@@ -456,8 +516,11 @@ def walk(world: World, viewer: str, path: str, **params: Any) -> list[dict[str, 
     found: list[dict[str, Any]] = []
     cursor = None
     for _ in range(100):
-        response = world.client.get(path, params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})},
-                                    headers=world.headers(viewer))
+        response = world.client.get(
+            path,
+            params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})},
+            headers=world.headers(viewer),
+        )
         assert response.status_code == 200, response.text
         found += response.json()["items"]
         cursor = response.json()["next"]
@@ -488,22 +551,33 @@ def check(world: World) -> None:
             assert sorted(person["emails"]) == sorted(ref.people[person["id"]]), where
             addresses = set(person["emails"])
             expected = ref.interactions(viewer, addresses.__contains__)
-            assert {k: moment(v) for k, v in person["interactions"].items()} == \
-                {k: expected_moment(v) for k, v in expected.items()}, where
+            assert {k: moment(v) for k, v in person["interactions"].items()} == {
+                k: expected_moment(v) for k, v in expected.items()
+            }, where
             last[person["id"]] = expected["last"]["at"] if expected["last"] else None
             emails = [e["id"] for e in walk(world, viewer, f"/people/{person['id']}/emails")]
             assert emails == ref.email_list(viewer, addresses.__contains__), where
             assert person["email_count"] == len(emails), where
-            served = world.client.get(f"/people/{person['id']}/intelligence", headers=world.headers(viewer)).json()
-            rows = {r["member_id"]: (r["sent"], r["received"], r["score"], r["grade"]) for r in served["members"]}
+            served = world.client.get(
+                f"/people/{person['id']}/intelligence", headers=world.headers(viewer)
+            ).json()
+            rows = {
+                r["member_id"]: (r["sent"], r["received"], r["score"], r["grade"]) for r in served["members"]
+            }
             assert rows == ref.strength(viewer, person["id"]), where
-            check_intelligence(world, viewer, served, ref.connections(viewer, addresses), f"/people/{person['id']}")
+            check_intelligence(
+                world, viewer, served, ref.connections(viewer, addresses), f"/people/{person['id']}"
+            )
             score, strongest = ref.strongest(viewer, addresses)
-            assert (served["score"], (served["strongest_member"] or {}).get("member_id")) == (score, strongest), where
+            assert (served["score"], (served["strongest_member"] or {}).get("member_id")) == (
+                score,
+                strongest,
+            ), where
             best[person["id"]] = max((r[2] for r in rows.values()), default=0.0)
         order = world.person_order
-        by_last = sorted(order, key=lambda p: (last[p] is None, -(last[p].timestamp() if last[p] else 0),
-                                               order.index(p)))
+        by_last = sorted(
+            order, key=lambda p: (last[p] is None, -(last[p].timestamp() if last[p] else 0), order.index(p))
+        )
         assert [p["id"] for p in walk(world, viewer, "/people", sort="last_interaction")] == by_last, viewer
         by_strength = sorted(order, key=lambda p: (-best[p], order.index(p)))
         assert [p["id"] for p in walk(world, viewer, "/people", sort="strength")] == by_strength, viewer
@@ -511,21 +585,25 @@ def check(world: World) -> None:
         for lead in walk(world, viewer, "/leads"):
             lead_id = lead["id"]
             addresses = {a for p in ref.leads[lead_id] for a in ref.people.get(p, [])}
-            assert {k: moment(v) for k, v in lead["interactions"].items()} == \
-                {k: expected_moment(v) for k, v in ref.interactions(viewer, addresses.__contains__).items()}, lead_id
+            assert {k: moment(v) for k, v in lead["interactions"].items()} == {
+                k: expected_moment(v) for k, v in ref.interactions(viewer, addresses.__contains__).items()
+            }, lead_id
             assert lead["email_count"] == len(ref.email_list(viewer, addresses.__contains__)), lead_id
         emails = [e["id"] for e in walk(world, viewer, "/emails")]
         visible = {i for _, i in ref.copies()}
-        assert emails == [ref.email_ids[i] for i in sorted(visible, key=lambda i: (POOL[i].at, ref.email_ids[i]),
-                                                            reverse=True)], viewer
+        assert emails == [
+            ref.email_ids[i]
+            for i in sorted(visible, key=lambda i: (POOL[i].at, ref.email_ids[i]), reverse=True)
+        ], viewer
     for viewer in VIEWERS:  # after every summary: a lead's emails (projections/lead_views.py)
         for lead_id in world.lead_order:
             emails = {e["id"] for e in walk(world, viewer, f"/leads/{lead_id}/emails")}
             assert emails == ref.lead_emails(viewer, lead_id), (viewer, lead_id, ref.leads[lead_id])
 
 
-def check_intelligence(world: World, viewer: str, served: dict[str, Any], expected: dict[str, tuple[Any, ...]],
-                       path: str) -> None:
+def check_intelligence(
+    world: World, viewer: str, served: dict[str, Any], expected: dict[str, tuple[Any, ...]], path: str
+) -> None:
     """Per member: counts, first and last interaction and the whole explanation equal the
     reference; and the kept figures equal the same request computed from the history
     (an explicit as_of) field by field."""
@@ -534,14 +612,21 @@ def check_intelligence(world: World, viewer: str, served: dict[str, Any], expect
     for member_id, (sent, received, score, grade, first, last, explanation) in expected.items():
         r = rows[member_id]
         assert (r["sent"], r["received"]) == (sent, received), (viewer, path, member_id)
-        assert (datetime.fromisoformat(r["first_interaction"]["at"]), r["first_interaction"]["direction"]) == first
-        assert (datetime.fromisoformat(r["last_interaction"]["at"]), r["last_interaction"]["direction"]) == last
+        assert (
+            datetime.fromisoformat(r["first_interaction"]["at"]),
+            r["first_interaction"]["direction"],
+        ) == first
+        assert (
+            datetime.fromisoformat(r["last_interaction"]["at"]),
+            r["last_interaction"]["direction"],
+        ) == last
         if "person_id" not in r:  # a company's row explains its best person, not these touches
             assert r["explanation"] == explanation, (viewer, path, member_id)
     as_of = world.ref.as_of()
     if as_of is not None:
-        computed = world.client.get(f"{path}/intelligence", params={"as_of": as_of.isoformat()},
-                                    headers=world.headers(viewer)).json()
+        computed = world.client.get(
+            f"{path}/intelligence", params={"as_of": as_of.isoformat()}, headers=world.headers(viewer)
+        ).json()
         assert {**computed, "as_of_source": "newest_email"} == served, (viewer, path)
 
 
@@ -559,25 +644,39 @@ def check_companies(world: World, viewer: str, best: dict[str, float]) -> None:
         assert emails == ref.email_list(viewer, in_company), (viewer, domain)
         assert company["email_count"] == len(emails), (viewer, domain)
         expected = ref.interactions(viewer, in_company)
-        assert {k: moment(v) for k, v in company["interactions"].items()} == \
-            {k: expected_moment(v) for k, v in expected.items()}, (viewer, domain)
+        assert {k: moment(v) for k, v in company["interactions"].items()} == {
+            k: expected_moment(v) for k, v in expected.items()
+        }, (viewer, domain)
         last[company["id"]] = expected["last"]["at"] if expected["last"] else None
         people = [p for p, addresses in ref.people.items() if any(in_company(a) for a in addresses)]
         addresses = {a for p in people for a in ref.people[p]}
-        served = world.client.get(f"/companies/{company['id']}/intelligence", headers=world.headers(viewer)).json()
-        check_intelligence(world, viewer, served, ref.connections(viewer, addresses), f"/companies/{company['id']}")
+        served = world.client.get(
+            f"/companies/{company['id']}/intelligence", headers=world.headers(viewer)
+        ).json()
+        check_intelligence(
+            world, viewer, served, ref.connections(viewer, addresses), f"/companies/{company['id']}"
+        )
         strongest[company["id"]] = max((best[p] for p in people), default=0.0)
         assert served["score"] == strongest[company["id"]], (viewer, domain)
         assert {r["person_id"]: r["score"] for r in served["people"]} == {p: best[p] for p in people}
-    by_last = sorted(order, key=lambda c: (last[c] is None, -(last[c].timestamp() if last[c] else 0), order.index(c)))
+    by_last = sorted(
+        order, key=lambda c: (last[c] is None, -(last[c].timestamp() if last[c] else 0), order.index(c))
+    )
     assert [c["id"] for c in walk(world, viewer, "/companies", sort="last_interaction")] == by_last, viewer
     by_strength = sorted(order, key=lambda c: (-strongest[c], order.index(c)))
     assert [c["id"] for c in walk(world, viewer, "/companies", sort="strength")] == by_strength, viewer
 
 
-@settings(max_examples=15, deadline=None, report_multiple_bugs=False,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=15,
+    deadline=None,
+    report_multiple_bugs=False,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(history=histories)
 def test_record_summaries_lists_and_grades_equal_the_reference_for_every_viewer(
     client: TestClient, runtime: Runtime, history: list[Any]

@@ -28,7 +28,9 @@ def interactions(
 ) -> st.SearchStrategy[Interaction]:
     return st.builds(
         lambda s, d, m: Interaction(at(s), d, m),  # type: ignore[arg-type]
-        st.integers(0, SPAN), directions or st.sampled_from(["sent", "received"]), mass or st.booleans(),
+        st.integers(0, SPAN),
+        directions or st.sampled_from(["sent", "received"]),
+        mass or st.booleans(),
     )
 
 
@@ -85,7 +87,9 @@ def test_mass_mail_counts_less_than_direct_mail(history: list[Interaction], dire
 
 @settings(max_examples=300)
 @given(histories, st.integers(SPAN - 90 * 86400, SPAN), st.sampled_from(["sent", "received"]))
-def test_recent_mass_mail_adds_visibly_less_than_direct_mail(history: list[Interaction], when: int, d: str) -> None:
+def test_recent_mass_mail_adds_visibly_less_than_direct_mail(
+    history: list[Interaction], when: int, d: str
+) -> None:
     with_direct = assess([*history, Interaction(at(when), d)], AS_OF)  # type: ignore[arg-type]
     with_mass = assess([*history, Interaction(at(when), d, True)], AS_OF)  # type: ignore[arg-type]
 
@@ -101,15 +105,21 @@ def test_a_history_sent_as_mass_mail_scores_no_more_than_sent_directly(history: 
 
 
 @settings(max_examples=300)
-@given(st.sampled_from(["sent", "received"]).flatmap(
-    lambda d: st.lists(interactions(directions=st.just(d)), max_size=60)))
+@given(
+    st.sampled_from(["sent", "received"]).flatmap(
+        lambda d: st.lists(interactions(directions=st.just(d)), max_size=60)
+    )
+)
 def test_one_way_mail_is_capped_at_very_weak(history: list[Interaction]) -> None:
     assert assess(history, AS_OF).grade.rank <= Grade.VERY_WEAK.rank
 
 
 @settings(max_examples=200)
-@given(histories, st.lists(interactions(directions=st.just("received"), mass=st.just(True)), max_size=30),
-       st.sampled_from(["sent", "received"]))
+@given(
+    histories,
+    st.lists(interactions(directions=st.just("received"), mass=st.just(True)), max_size=30),
+    st.sampled_from(["sent", "received"]),
+)
 def test_mass_mail_never_makes_one_way_mail_two_way(
     history: list[Interaction], mass: list[Interaction], direction: str
 ) -> None:

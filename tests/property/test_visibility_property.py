@@ -55,8 +55,14 @@ ADDRESSES = {
     "audrey": "audrey@acme.com",
     "dan": "dan@initech.com",
 }
-ROLES = {"bob": "admin", "alice": "member", "karen": "member", "carol": "member", "audrey": "auditor",
-         "dan": "member"}
+ROLES = {
+    "bob": "admin",
+    "alice": "member",
+    "karen": "member",
+    "carol": "member",
+    "audrey": "auditor",
+    "dan": "member",
+}
 NAMED = ("bob", "alice", "karen", "carol", "audrey", "dan")  # whom a share may name
 
 
@@ -110,12 +116,24 @@ def raw_message(index: int) -> bytes:
             chain.insert(0, message_id(at))
             at = POOL[at].parent
         headers = {"In-Reply-To": message_id(m.parent), "References": " ".join(chain)}
-    return message(m.sender, list(m.to), f"Subject-{index}", cc=list(m.cc) or None,
-                   message_id=message_id(index), body=f"Body-{index}", headers=headers)
+    return message(
+        m.sender,
+        list(m.to),
+        f"Subject-{index}",
+        cc=list(m.cc) or None,
+        message_id=message_id(index),
+        body=f"Body-{index}",
+        headers=headers,
+    )
 
 
 BLOCK_ENTRIES = (
-    "sue@gmail.com", "initech.com", "pat@initech.com", "gmail.com", "globex.io", "karen@gmail.com",
+    "sue@gmail.com",
+    "initech.com",
+    "pat@initech.com",
+    "gmail.com",
+    "globex.io",
+    "karen@gmail.com",
 )
 INTERNAL_DOMAINS = ("acme.com", "initech.com", "globex.io", "gmail.com")
 EXCLUSIONS = ("sue@gmail.com", "initech.com", "sub.initech.com", "joe@globex.io")
@@ -228,8 +246,14 @@ operations = st.one_of(
     st.builds(Sharing, posters, st.sampled_from(LEVELS)),
     shares,
     shares,
-    st.builds(Share, posters, st.integers(0, 10), st.lists(st.sampled_from(NAMED), max_size=2).map(tuple),
-              st.booleans(), st.booleans()),  # may name nobody: 422 unless workspace-wide
+    st.builds(
+        Share,
+        posters,
+        st.integers(0, 10),
+        st.lists(st.sampled_from(NAMED), max_size=2).map(tuple),
+        st.booleans(),
+        st.booleans(),
+    ),  # may name nobody: 422 unless workspace-wide
     st.builds(Revoke, st.sampled_from(POSTERS + ("carol",)), st.integers(0, 10), st.booleans()),
     st.builds(Internal, st.sampled_from(INTERNAL_DOMAINS)),
     st.builds(Exclusion, st.sampled_from(EXCLUSIONS)),
@@ -297,8 +321,10 @@ class Model:
         if viewer == owner:
             return "full"
         applying = [
-            g for g in self.grants
-            if g.live and g.owner == owner
+            g
+            for g in self.grants
+            if g.live
+            and g.owner == owner
             and (g.index == index or (g.thread and thread_root(g.index) == thread_root(index)))
         ]
         if any(g.everyone for g in applying):
@@ -367,14 +393,21 @@ def apply(world: World, op: Any) -> None:
             assert world.email_ids.setdefault(op.index, body["email_id"]) == body["email_id"]  # copies merge
             model.stored.add((op.member, op.index))
     elif isinstance(op, Block) and op.entry in model.blocklists[op.member]:
-        response = client.request("DELETE", f"/mailboxes/{world.mailboxes[op.member]}/blocklist",
-                                  json={"entry": op.entry}, headers=world.people[op.member].headers)
+        response = client.request(
+            "DELETE",
+            f"/mailboxes/{world.mailboxes[op.member]}/blocklist",
+            json={"entry": op.entry},
+            headers=world.people[op.member].headers,
+        )
         assert response.status_code == 200, response.text
         model.blocklists[op.member].discard(op.entry)
         assert set(response.json()["blocklist"]) == model.blocklists[op.member]
     elif isinstance(op, Block):
-        response = client.post(f"/mailboxes/{world.mailboxes[op.member]}/blocklist", json={"entry": op.entry},
-                               headers=world.people[op.member].headers)
+        response = client.post(
+            f"/mailboxes/{world.mailboxes[op.member]}/blocklist",
+            json={"entry": op.entry},
+            headers=world.people[op.member].headers,
+        )
         if matches(ADDRESSES[op.member], op.entry):
             assert response.status_code == 422, response.text  # a mailbox's own address cannot be blocked
         else:
@@ -395,8 +428,11 @@ def apply(world: World, op: Any) -> None:
         if present:
             apply(world, Block(*present[op.pick % len(present)]))
     elif isinstance(op, Sharing):
-        response = client.patch(f"/mailboxes/{world.mailboxes[op.member]}", json={"sharing": op.level},
-                                headers=world.people[op.member].headers)
+        response = client.patch(
+            f"/mailboxes/{world.mailboxes[op.member]}",
+            json={"sharing": op.level},
+            headers=world.people[op.member].headers,
+        )
         assert response.status_code == 200, response.text
         model.sharing[op.member] = op.level
     elif isinstance(op, Share):
@@ -499,7 +535,8 @@ def note_coverage(model: Model) -> None:
     merged = any(sum(1 for _, i in model.stored if i == j) > 1 for j in range(len(POOL)))
     thread_reach = any(
         g.thread and (g.owner, i) in model.stored and i != g.index and thread_root(i) == thread_root(g.index)
-        for g in live for i in range(len(POOL))
+        for g in live
+        for i in range(len(POOL))
     )
     event(f"copies stored: {min(len(model.stored), 8)}{'+' if len(model.stored) >= 8 else ''}")
     event(f"hidden copies now: {bool(hidden)}")
@@ -547,7 +584,9 @@ def check(world: World) -> None:
     max_examples=25,
     deadline=None,
     suppress_health_check=[
-        HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
     ],
 )
 @given(history=histories)

@@ -35,8 +35,9 @@ from tests.support.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
-_INSTALL_HINT = ("dovecot is not installed: install Debian's `dovecot-imapd` package "
-                 "(`apt-get install -y dovecot-imapd`).")
+_INSTALL_HINT = (
+    "dovecot is not installed: install Debian's `dovecot-imapd` package (`apt-get install -y dovecot-imapd`)."
+)
 
 
 def find_dovecot() -> str | None:
@@ -48,8 +49,9 @@ def find_dovecot() -> str | None:
 
 
 def dovecot_version(binary: str) -> tuple[int, ...]:
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True,
-                         timeout=10, check=False).stdout
+    out = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+    ).stdout
     match = re.match(r"(\d+)\.(\d+)", out.strip())
     if not match:
         raise RuntimeError(f"cannot parse `{binary} --version` output {out!r}")
@@ -68,8 +70,12 @@ class DovecotServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, users: Mapping[str, str] | Iterable[tuple[str, str]] = (),
-                 start_timeout: float = 20.0, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        start_timeout: float = 20.0,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.users: dict[str, str] = dict(users)
         self.start_timeout = start_timeout
         self.tls = tls
@@ -94,8 +100,9 @@ class DovecotServer:
         for user, password in self.users.items():
             if any(c in f"{user}{password}" for c in ":\n") or not user:
                 raise ValueError(f"user/password for {user!r} may not contain ':' or newlines")
-            lines.append(f"{user}:{{PLAIN}}{password}:{pw.pw_uid}:{pw.pw_gid}::"
-                         f"{self.tmpdir / 'mail' / user}::\n")
+            lines.append(
+                f"{user}:{{PLAIN}}{password}:{pw.pw_uid}:{pw.pw_gid}::{self.tmpdir / 'mail' / user}::\n"
+            )
         tmp = self.tmpdir / "users.tmp"
         tmp.write_text("".join(lines))
         tmp.chmod(0o644)
@@ -187,8 +194,7 @@ userdb {{
             raise RuntimeError(_INSTALL_HINT)
         version = dovecot_version(self.binary)
         t0 = time.monotonic()
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="mailtrail-dovecot-",
-                                           dir=traversable_tmp_dir()))
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="mailtrail-dovecot-", dir=traversable_tmp_dir()))
         self.tmpdir.chmod(0o755)  # login/mail processes run as other users
         self.config_path, self.log_path = self.tmpdir / "dovecot.conf", self.tmpdir / "dovecot.log"
         mail_root = self.tmpdir / "mail"
@@ -205,23 +211,33 @@ userdb {{
                     break
                 tail = f"{log_tail(self.log_path)}\n{log_tail(self.tmpdir / 'stderr.log')}"
                 if "in use" not in tail or attempt == 2:
-                    raise RuntimeError(f"dovecot did not greet on {self.host}:{self.port} within "
-                                       f"{self.start_timeout:.0f}s; log tail:\n{tail}")
+                    raise RuntimeError(
+                        f"dovecot did not greet on {self.host}:{self.port} within "
+                        f"{self.start_timeout:.0f}s; log tail:\n{tail}"
+                    )
                 log.warning("dovecot port %s was taken, retrying", self.port)
         except BaseException:
             self.stop()
             raise
         atexit.register(self.stop)
-        log.info("dovecot %s started on port %s in %.2fs", ".".join(map(str, version)),
-                 self.port, time.monotonic() - t0)
+        log.info(
+            "dovecot %s started on port %s in %.2fs",
+            ".".join(map(str, version)),
+            self.port,
+            time.monotonic() - t0,
+        )
 
     def _spawn_and_wait(self) -> bool:
         assert self.tmpdir is not None and self.binary is not None
         self._kill()
         with open(self.tmpdir / "stderr.log", "ab") as err:
-            self._proc = subprocess.Popen([self.binary, "-F", "-c", str(self.config_path)],
-                                          stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                          start_new_session=True)
+            self._proc = subprocess.Popen(
+                [self.binary, "-F", "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -274,8 +290,9 @@ userdb {{
         client.login(user, self.users[user])
         return client
 
-    def append(self, user: str, folder: str, raw: bytes, flags: Sequence[str | bytes] = (),
-               msg_time: object = None) -> int:
+    def append(
+        self, user: str, folder: str, raw: bytes, flags: Sequence[str | bytes] = (), msg_time: object = None
+    ) -> int:
         """APPEND ``raw`` to ``folder`` (created if missing); returns the new UID."""
         with self.connect(user) as client:
             if not client.folder_exists(folder):
@@ -289,8 +306,7 @@ userdb {{
     def status(self, user: str, folder: str) -> dict[str, int]:
         """STATUS of ``folder``: MESSAGES, UIDNEXT, UIDVALIDITY, HIGHESTMODSEQ."""
         with self.connect(user) as client:
-            st = client.folder_status(folder, ["MESSAGES", "UIDNEXT", "UIDVALIDITY",
-                                               "HIGHESTMODSEQ"])
+            st = client.folder_status(folder, ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ"])
         return {k.decode(): int(v) for k, v in st.items()}
 
     def expunge(self, user: str, folder: str, uids: Iterable[int]) -> None:
@@ -318,16 +334,30 @@ userdb {{
             for uid in sorted(fetched):
                 data = fetched[uid]
                 flags = tuple(f for f in data[b"FLAGS"] if f != b"\\Recent")
-                client.append(folder, data[b"BODY[]"], flags=flags,
-                              msg_time=data[b"INTERNALDATE"])
+                client.append(folder, data[b"BODY[]"], flags=flags, msg_time=data[b"INTERNALDATE"])
             return int(client.folder_status(folder, ["UIDVALIDITY"])[b"UIDVALIDITY"])
 
     def set_uidvalidity(self, user: str, folder: str, value: int) -> None:
         """Force ``folder``'s UIDVALIDITY (works for INBOX too) via ``doveadm mailbox update``."""
         assert self.binary is not None, "server not started"
         doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
-        proc = subprocess.run([doveadm, "-c", str(self.config_path), "mailbox", "update",
-                               "-u", user, "--uid-validity", str(value), folder],
-                              capture_output=True, text=True, timeout=30, check=False)
+        proc = subprocess.run(
+            [
+                doveadm,
+                "-c",
+                str(self.config_path),
+                "mailbox",
+                "update",
+                "-u",
+                user,
+                "--uid-validity",
+                str(value),
+                folder,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"doveadm mailbox update failed: {proc.stderr or proc.stdout}")

@@ -72,8 +72,13 @@ class Workspace:
         )
 
 
-def make_workspace(client: TestClient, runtime: Runtime, name: str = "Acme", domain: str = "acme.com",
-                   admin: tuple[str, str] = ("Bob", "bob@acme.com")) -> Workspace:
+def make_workspace(
+    client: TestClient,
+    runtime: Runtime,
+    name: str = "Acme",
+    domain: str = "acme.com",
+    admin: tuple[str, str] = ("Bob", "bob@acme.com"),
+) -> Workspace:
     workspace_id, member_id, position = runtime.services.workspaces.create_workspace(name, domain, *admin)
     token = issue_token(runtime.engine, workspace_id, member_id)
     runtime.wait_for(position)

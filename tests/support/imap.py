@@ -159,7 +159,9 @@ class ImapAccount:
         self.server, self.runtime = server, runtime
         self.user, self.password = login or new_user(server)
         domain = address.rpartition("@")[2]
-        self.workspace_id, self.member_id, _ = runtime.services.workspaces.create_workspace("Acme", domain, "Bob", address)
+        self.workspace_id, self.member_id, _ = runtime.services.workspaces.create_workspace(
+            "Acme", domain, "Bob", address
+        )
         self.connection = {"host": "127.0.0.1", "port": port or server.port, "security": "none",
                            "username": self.user, "folders": None, "auth": "password"}  # fmt: skip
         self.mailbox_id = runtime.services.mailboxes.register(

@@ -78,8 +78,9 @@ def log_tail(path: Path, lines: int = 40) -> str:
 class PostgresServer:
     """A private PostgreSQL cluster: ``start()``, use ``url``, ``stop()``."""
 
-    def __init__(self, dbname: str = "mailtrail_test", user: str = "postgres",
-                 start_timeout: float = 30.0) -> None:
+    def __init__(
+        self, dbname: str = "mailtrail_test", user: str = "postgres", start_timeout: float = 30.0
+    ) -> None:
         self.dbname = dbname
         self.user = user
         self.start_timeout = start_timeout
@@ -112,13 +113,17 @@ class PostgresServer:
         kwargs: dict[str, Any] = {}
         if os.geteuid() == 0:  # initdb/postgres refuse to run as root
             kwargs = {"user": "postgres", "group": "postgres", "extra_groups": []}
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C",
-               "HOME": str(self.tmpdir)}
-        proc = subprocess.run(cmd, cwd=self.tmpdir, env=env, capture_output=True, text=True,
-                              timeout=120, check=False, **kwargs)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C",
+            "LANG": "C",
+            "HOME": str(self.tmpdir),
+        }
+        proc = subprocess.run(
+            cmd, cwd=self.tmpdir, env=env, capture_output=True, text=True, timeout=120, check=False, **kwargs
+        )
         if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
-                               f"{proc.stdout}\n{proc.stderr}")
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
     def start(self) -> None:
@@ -132,8 +137,20 @@ class PostgresServer:
             pw = pwd.getpwnam("postgres")
             os.chown(self.tmpdir, pw.pw_uid, pw.pw_gid)
         try:
-            self._run("initdb", "-D", str(self.datadir), "-U", self.user, "-A", "trust",
-                      "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                self.user,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            )
             with open(self.datadir / "postgresql.conf", "a") as conf:
                 conf.write(
                     "\n# mailtrail test settings\n"
@@ -145,14 +162,24 @@ class PostgresServer:
                 )
             for attempt in range(3):
                 self._attempt, self.port = attempt, free_port()
-                self._run("pg_ctl", "start", "-W", "-D", str(self.datadir),
-                          "-l", str(self.logfile), "-o", f"-p {self.port}")
+                self._run(
+                    "pg_ctl",
+                    "start",
+                    "-W",
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.logfile),
+                    "-o",
+                    f"-p {self.port}",
+                )
                 if self._wait_ready():
                     break
                 if "could not bind" not in log_tail(self.logfile) or attempt == 2:
                     raise RuntimeError(
                         f"PostgreSQL did not accept connections on port {self.port} within "
-                        f"{self.start_timeout:.0f}s; server log tail:\n{log_tail(self.logfile)}")
+                        f"{self.start_timeout:.0f}s; server log tail:\n{log_tail(self.logfile)}"
+                    )
                 log.warning("port %s was taken, retrying with another", self.port)
             with self._unix_connect(autocommit=True) as conn:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.dbname)))
@@ -160,8 +187,9 @@ class PostgresServer:
             self.stop()
             raise
         atexit.register(self.stop)
-        log.info("PostgreSQL %s started on port %s in %.2fs", bindir.parent.name, self.port,
-                 time.monotonic() - t0)
+        log.info(
+            "PostgreSQL %s started on port %s in %.2fs", bindir.parent.name, self.port, time.monotonic() - t0
+        )
 
     def _unix_connect(self, autocommit: bool = False) -> psycopg.Connection[Any]:
         """Connect via our private unix socket: it can only reach *this* server.
@@ -169,8 +197,14 @@ class PostgresServer:
         (Polling over TCP could reach another server that holds the port, while ours
         failed to bind; once our socket answers, ours also owns 127.0.0.1:port, since
         postgres exits when it cannot bind its only listen address.)"""
-        return psycopg.connect(host=str(self.tmpdir), port=self.port, user=self.user,
-                               dbname="postgres", connect_timeout=1, autocommit=autocommit)
+        return psycopg.connect(
+            host=str(self.tmpdir),
+            port=self.port,
+            user=self.user,
+            dbname="postgres",
+            connect_timeout=1,
+            autocommit=autocommit,
+        )
 
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.start_timeout
@@ -180,8 +214,7 @@ class PostgresServer:
                     return True
             except psycopg.OperationalError:
                 tail = log_tail(self.logfile)
-                if not (self.datadir / "postmaster.pid").exists() and \
-                        ("FATAL" in tail or "PANIC" in tail):
+                if not (self.datadir / "postmaster.pid").exists() and ("FATAL" in tail or "PANIC" in tail):
                     return False  # the postmaster died
                 time.sleep(0.1)
         return False
@@ -190,8 +223,7 @@ class PostgresServer:
         if self.tmpdir is None:
             return
         if self.bindir is not None and (self.datadir / "postmaster.pid").exists():
-            self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "immediate", "-w",
-                      check=False)
+            self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "immediate", "-w", check=False)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
         atexit.unregister(self.stop)
         self.tmpdir = None
@@ -258,8 +290,9 @@ def drop_database(url: str) -> None:
     last_exc: Exception | None = None
     for maintenance_db in ("postgres", "template1"):
         try:
-            with psycopg.connect(_with_dbname(url, maintenance_db), autocommit=True,
-                                 connect_timeout=5) as conn:
+            with psycopg.connect(
+                _with_dbname(url, maintenance_db), autocommit=True, connect_timeout=5
+            ) as conn:
                 conn.execute(stmt)
                 return
         except psycopg.OperationalError as exc:

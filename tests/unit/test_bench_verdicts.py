@@ -9,22 +9,38 @@ from bench.compare_import import compare, rate_verdict
 
 
 def _wrk(rate: float, p50: float, p99: float) -> dict[str, Any]:
-    return {"requests_per_s": rate, "p50_ms": p50, "p99_ms": p99, "requests": int(rate * 5), "non_2xx": 0, "timeouts": 0}
+    return {
+        "requests_per_s": rate,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "requests": int(rate * 5),
+        "non_2xx": 0,
+        "timeouts": 0,
+    }
 
 
 def _run(bare: float, rows: dict[str, tuple[float, float]]) -> dict[str, Any]:
     return {
-        "load_average": [1.0, 1.0], "bare": {8: _wrk(bare, 10, 20)},
-        "endpoints": {name: {"path": f"/{name}", "one_request_s": 0.01, "load": {8: _wrk(rate, p50, 30)}}
-                      for name, (rate, p50) in rows.items()},
+        "load_average": [1.0, 1.0],
+        "bare": {8: _wrk(bare, 10, 20)},
+        "endpoints": {
+            name: {"path": f"/{name}", "one_request_s": 0.01, "load": {8: _wrk(rate, p50, 30)}}
+            for name, (rate, p50) in rows.items()
+        },
     }
 
 
 def test_rows_are_judged_by_their_class_and_by_growth_from_the_smallest_to_the_largest_store() -> None:
-    result: dict[str, Any] = {"backends": {"sqlite": {
-        20_000: _run(100, {"people": (80, 10), "person": (40, 10), "people_by_strength": (20, 10)}),
-        1_000_000: _run(100, {"people": (60, 14), "person": (35, 20), "people_by_strength": (20, 12)}),
-    }}}
+    result: dict[str, Any] = {
+        "backends": {
+            "sqlite": {
+                20_000: _run(100, {"people": (80, 10), "person": (40, 10), "people_by_strength": (20, 10)}),
+                1_000_000: _run(
+                    100, {"people": (60, 14), "person": (35, 20), "people_by_strength": (20, 12)}
+                ),
+            }
+        }
+    }
 
     summarise(result)
 
@@ -38,8 +54,11 @@ def test_rows_are_judged_by_their_class_and_by_growth_from_the_smallest_to_the_l
 
 
 def test_a_run_short_of_a_million_messages_is_provisional() -> None:
-    result: dict[str, Any] = {"backends": {"sqlite": {20_000: _run(100, {"people": (80, 10)}),
-                                                      200_000: _run(100, {"people": (80, 10)})}}}
+    result: dict[str, Any] = {
+        "backends": {
+            "sqlite": {20_000: _run(100, {"people": (80, 10)}), 200_000: _run(100, {"people": (80, 10)})}
+        }
+    }
     summarise(result)
     assert result["targets"]["sqlite"]["final"] is False
     assert "provisional" in table(result)
@@ -47,10 +66,19 @@ def test_a_run_short_of_a_million_messages_is_provisional() -> None:
 
 def test_the_import_comparison_gives_ratios_and_says_when_the_noise_cannot_tell() -> None:
     def side(rates: list[float]) -> list[dict[str, Any]]:
-        return [{"backends": {"sqlite": {"events": 10, "import": {"msg_per_s": r, "cpu_seconds": 10.0},
-                                         "replay_cli": {"events_per_s": r, "cpu_seconds": 1.0},
-                                         "replay_in_process": {"events_per_s": r, "cpu_seconds": 1.0}}}}
-                for r in rates]
+        return [
+            {
+                "backends": {
+                    "sqlite": {
+                        "events": 10,
+                        "import": {"msg_per_s": r, "cpu_seconds": 10.0},
+                        "replay_cli": {"events_per_s": r, "cpu_seconds": 1.0},
+                        "replay_in_process": {"events_per_s": r, "cpu_seconds": 1.0},
+                    }
+                }
+            }
+            for r in rates
+        ]
 
     rows = compare({"baseline": side([100, 100, 100]), "candidate": side([80, 85, 82])})["sqlite"]["rates"]
 

@@ -73,7 +73,13 @@ def offenders(layer: str) -> list[str]:
         rel = path.relative_to(ROOT).as_posix()
         allowed = ALLOWED[layer] | ({"adapters"} if rel in COMPOSITION else set())
         for name in sorted(imports_of(path)):
-            if ours(name) and not _allowed(name, allowed) or layer in ("domain", "application", "projections") and third_party(name) and not _allowed(name, allowed):
+            if (
+                ours(name)
+                and not _allowed(name, allowed)
+                or layer in ("domain", "application", "projections")
+                and third_party(name)
+                and not _allowed(name, allowed)
+            ):
                 found.append(f"{rel} imports {name}")
             elif layer == "domain" and name.split(".")[0] in IO_MODULES:
                 found.append(f"{rel} imports {name} (I/O)")

@@ -27,10 +27,23 @@ from domain.workspace import Workspace
 
 def parsed(sender: str, to: list[str], cc: list[str] = (), bulk: bool = False) -> ParsedMessage:  # type: ignore[assignment]
     return ParsedMessage(
-        message_id="m@x", subject="s", date=datetime(2025, 1, 1, tzinfo=UTC),
-        from_=(Address(sender),), sender=(), reply_to=(), to=tuple(Address(a) for a in to),
-        cc=tuple(Address(a) for a in cc), bcc=(), in_reply_to=None, references=(), bulk=bulk,
-        body_text="", body_html="", attachments=(), size=10, fingerprint="f",
+        message_id="m@x",
+        subject="s",
+        date=datetime(2025, 1, 1, tzinfo=UTC),
+        from_=(Address(sender),),
+        sender=(),
+        reply_to=(),
+        to=tuple(Address(a) for a in to),
+        cc=tuple(Address(a) for a in cc),
+        bcc=(),
+        in_reply_to=None,
+        references=(),
+        bulk=bulk,
+        body_text="",
+        body_html="",
+        attachments=(),
+        size=10,
+        fingerprint="f",
     )
 
 
@@ -41,8 +54,6 @@ ACME = InternalSet(frozenset({"acme.com"}), frozenset({"bob@acme.com", "karen@gm
     ("to", "stored"),
     [("sue@acme.com", False), ("sue@gmail.com", True), ("karen@gmail.com", False)],
 )
-
-
 def test_the_acme_example_of_the_design_brief(to: str, stored: bool) -> None:
     message = parsed("bob@acme.com", [to])
     reason = skip_reason(participants(message), ACME)
@@ -91,8 +102,14 @@ def test_bulk_mail_and_role_addresses_create_no_people() -> None:
 
 
 def test_a_mailbox_cannot_block_its_own_addresses() -> None:
-    mailbox = Mailbox(workspace_id="w", owner_id="m", provider="upload", address="bob@acme.com",
-                      aliases=["robert@acme.com"], connection={})
+    mailbox = Mailbox(
+        workspace_id="w",
+        owner_id="m",
+        provider="upload",
+        address="bob@acme.com",
+        aliases=["robert@acme.com"],
+        connection={},
+    )
     with pytest.raises(RuleViolationError):
         mailbox.block("acme.com")
     with pytest.raises(RuleViolationError):
@@ -104,7 +121,9 @@ def test_a_mailbox_cannot_block_its_own_addresses() -> None:
 def test_member_and_mailbox_addresses_are_internal_whatever_their_domain() -> None:
     workspace = Workspace(name="Acme", signup_domain="acme.com", plan="free")
     workspace.add_member("k", "Karen", ["karen@gmail.com"], "member")
-    workspace.register_mailbox("mb", "k", "imap", ["karen.alias@outlook.com"], ["karen.alias@outlook.com"], True)
+    workspace.register_mailbox(
+        "mb", "k", "imap", ["karen.alias@outlook.com"], ["karen.alias@outlook.com"], True
+    )
     internal = workspace.internal_set()
     assert internal.is_internal("karen@gmail.com")
     assert internal.is_internal("karen.alias@outlook.com")
@@ -144,7 +163,9 @@ def test_a_domain_made_internal_by_a_mailbox_goes_with_the_last_such_mailbox_unl
     assert workspace.internal_domains == ["acme.com"]
 
     workspace.register_mailbox("m3", "a", "upload", ["ann@labs.example"], [], False)
-    workspace.set_internal_domains(["acme.com", "labs.example", "other.example"])  # labs.example kept, not set
+    workspace.set_internal_domains(
+        ["acme.com", "labs.example", "other.example"]
+    )  # labs.example kept, not set
     workspace.unregister_mailbox("m3", held=False)
     assert workspace.internal_domains == ["acme.com", "other.example"]
 
@@ -168,7 +189,15 @@ def test_domains_are_idna_2008_with_uts46_mapping_and_valid_labels() -> None:
     assert normalize_domain("Straße.Example") == "xn--strae-oqa.example"  # not strasse.example (IDNA 2003)
     assert normalize_domain("BÜCHER.example") == "xn--bcher-kva.example"
     assert normalize_domain("_dmarc.Example.com.") == "_dmarc.example.com"
-    refused_domains = ("*.x.com", "x..com", "-x.com", "x.com/", "exa mple.com", "a" * 64 + ".com", "x" * 250 + ".com")
+    refused_domains = (
+        "*.x.com",
+        "x..com",
+        "-x.com",
+        "x.com/",
+        "exa mple.com",
+        "a" * 64 + ".com",
+        "x" * 250 + ".com",
+    )
     for refused in refused_domains:
         assert normalize_domain(refused) is None, refused
 

@@ -164,5 +164,12 @@ def test_the_composition_root_imports_the_bulk_load_only_when_a_replay_runs() ->
     tree = ast.parse((root / "api" / "bootstrap.py").read_text())
     top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
     names = {alias.name for node in top if isinstance(node, ast.Import) for alias in node.names}
-    names |= {f"{node.module}.{alias.name}" for node in top if isinstance(node, ast.ImportFrom) for alias in node.names}
-    assert not any(name.startswith("adapters.bulk") for name in names), "api/bootstrap.py loads adapters/bulk/ at import"
+    names |= {
+        f"{node.module}.{alias.name}"
+        for node in top
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not any(name.startswith("adapters.bulk") for name in names), (
+        "api/bootstrap.py loads adapters/bulk/ at import"
+    )

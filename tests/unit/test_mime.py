@@ -419,7 +419,7 @@ def test_text_parts_that_are_not_displayable_inline_are_attachments() -> None:
 def test_rfc2231_filename_wins_over_its_plain_fallback() -> None:
     part = (
         "Content-Type: application/pdf\r\n"
-        "Content-Disposition: attachment; filename=\"resume.pdf\";\r\n"
+        'Content-Disposition: attachment; filename="resume.pdf";\r\n'
         " filename*0*=utf-8''r%C3%A9sum%C3%A9; filename*1=\".pdf\"\r\n\r\n%PDF"
     )
     attachments = parse_message(multipart("mixed", "b", part)).attachments

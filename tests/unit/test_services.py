@@ -44,7 +44,9 @@ def world() -> World:
     keystore, connector, sealer = MemoryKeyStore(), Connector(), RecordingSealer()
     w = World(Services.build(app, keystore, connector, parse_message, sealer), keystore, connector, sealer)
     w.services.mailboxes.start_sync = lambda mailbox_id: w.started.append(mailbox_id) or True
-    w.workspace_id, w.admin, _ = w.services.workspaces.create_workspace("Acme", "acme.com", "Bob", "bob@acme.com")
+    w.workspace_id, w.admin, _ = w.services.workspaces.create_workspace(
+        "Acme", "acme.com", "Bob", "bob@acme.com"
+    )
     w.member = w.services.workspaces.add_member(w.workspace_id, "Carol", ["carol@acme.com"], "member").id
     return w
 
@@ -59,7 +61,9 @@ def test_every_command_returns_the_position_of_its_last_event(world: World) -> N
 
 
 def test_an_upload_goes_to_its_owners_mailbox_only_and_a_second_one_is_a_duplicate(world: World) -> None:
-    box = world.services.mailboxes.register(world.workspace_id, world.member, "upload", "carol@acme.com", []).id
+    box = world.services.mailboxes.register(
+        world.workspace_id, world.member, "upload", "carol@acme.com", []
+    ).id
     raw = message("dan@client.com", "carol@acme.com", "Deal")
     with pytest.raises(ForbiddenError):
         world.services.ingest.upload(world.workspace_id, box, world.admin, raw)  # an admin is not the owner
@@ -77,25 +81,37 @@ def test_a_server_mailbox_is_saved_only_after_a_login_and_keeps_its_password_in_
     refused = {**IMAP, "password": "wrong"}
     before = world.app.position()
     with pytest.raises(RuleViolationError, match="login to imap.acme.com:993 failed"):
-        world.services.mailboxes.connect(world.workspace_id, world.member, "imap", "carol@acme.com", [], refused)
+        world.services.mailboxes.connect(
+            world.workspace_id, world.member, "imap", "carol@acme.com", [], refused
+        )
     assert world.app.position() == before and world.keystore.owners() == []
-    box = world.services.mailboxes.connect(world.workspace_id, world.member, "imap", "carol@acme.com", [], IMAP)
+    box = world.services.mailboxes.connect(
+        world.workspace_id, world.member, "imap", "carol@acme.com", [], IMAP
+    )
     assert world.keystore.get(box.id) == {"password": "right"}
     assert world.started == [box.id]
     assert world.app.load(Mailbox, box.id).connection["host"] == "imap.acme.com"
 
 
 def test_a_new_server_needs_the_password_again(world: World) -> None:
-    box = world.services.mailboxes.connect(world.workspace_id, world.member, "imap", "carol@acme.com", [], IMAP).id
+    box = world.services.mailboxes.connect(
+        world.workspace_id, world.member, "imap", "carol@acme.com", [], IMAP
+    ).id
     with pytest.raises(RuleViolationError, match="needs the password again"):
-        world.services.mailboxes.change_connection(world.workspace_id, box, world.member, {"host": "evil.example"})
-    position = world.services.mailboxes.change_connection(world.workspace_id, box, world.member, {"folders": ["INBOX"]})
+        world.services.mailboxes.change_connection(
+            world.workspace_id, box, world.member, {"host": "evil.example"}
+        )
+    position = world.services.mailboxes.change_connection(
+        world.workspace_id, box, world.member, {"folders": ["INBOX"]}
+    )
     assert position == world.app.position()
     assert world.connector.logins[-1] == ("imap.acme.com", "bob")  # the stored password, same server
 
 
 def test_removal_is_for_the_owner_or_an_admin_and_destroys_keys_and_credentials(world: World) -> None:
-    box = world.services.mailboxes.connect(world.workspace_id, world.member, "imap", "carol@acme.com", [], IMAP).id
+    box = world.services.mailboxes.connect(
+        world.workspace_id, world.member, "imap", "carol@acme.com", [], IMAP
+    ).id
     other = world.services.workspaces.add_member(world.workspace_id, "Dan", ["dan@acme.com"], "member").id
     with pytest.raises(ForbiddenError):
         world.services.erasure.remove_mailbox(world.workspace_id, box, other)
@@ -106,7 +122,9 @@ def test_removal_is_for_the_owner_or_an_admin_and_destroys_keys_and_credentials(
 
 
 def test_under_legal_hold_a_removal_keeps_the_keys_until_the_hold_is_lifted(world: World) -> None:
-    box = world.services.mailboxes.register(world.workspace_id, world.member, "upload", "carol@acme.com", []).id
+    box = world.services.mailboxes.register(
+        world.workspace_id, world.member, "upload", "carol@acme.com", []
+    ).id
     world.services.workspaces.update_settings(world.workspace_id, {"legal_hold": True})
     world.services.erasure.remove_mailbox(world.workspace_id, box, world.member)
     assert world.sealer.destroyed == []
@@ -127,7 +145,9 @@ def test_people_are_never_internal_and_an_address_belongs_to_one_person(world: W
 
 
 def test_only_the_owner_of_a_copy_shares_it_and_members_must_exist(world: World) -> None:
-    box = world.services.mailboxes.register(world.workspace_id, world.member, "upload", "carol@acme.com", []).id
+    box = world.services.mailboxes.register(
+        world.workspace_id, world.member, "upload", "carol@acme.com", []
+    ).id
     raw = message("dan@client.com", "carol@acme.com", "Deal")
     copy_id = world.services.ingest.upload(world.workspace_id, box, world.member, raw).copy_id
     with pytest.raises(ForbiddenError):
@@ -136,8 +156,13 @@ def test_only_the_owner_of_a_copy_shares_it_and_members_must_exist(world: World)
         world.services.sharing.share(world.workspace_id, None, world.member, [], True, False)
     with pytest.raises(RuleViolationError):
         world.services.sharing.share(world.workspace_id, copy_id, world.member, ["nobody"], False, False)
-    grant = world.services.sharing.share(world.workspace_id, copy_id, world.member, [world.admin], False, False)
-    assert world.services.sharing.revoke_share(world.workspace_id, copy_id, grant.id, world.admin) > grant.position
+    grant = world.services.sharing.share(
+        world.workspace_id, copy_id, world.member, [world.admin], False, False
+    )
+    assert (
+        world.services.sharing.revoke_share(world.workspace_id, copy_id, grant.id, world.admin)
+        > grant.position
+    )
 
 
 def test_a_member_email_for_no_such_member_is_not_found(world: World) -> None:

@@ -27,7 +27,10 @@ def exchanges(count: int, every_days: float, *, ago_days: float = 0, mass: bool 
     found = []
     for k in range(count):
         answered = NOW - timedelta(days=ago_days + k * every_days)
-        found += [Interaction(answered - timedelta(hours=2), "sent", mass), Interaction(answered, "received", mass)]
+        found += [
+            Interaction(answered - timedelta(hours=2), "sent", mass),
+            Interaction(answered, "received", mass),
+        ]
     return found
 
 
@@ -42,15 +45,26 @@ def test_no_mail_is_no_connection() -> None:
     assert strength.explanation["sent"] == strength.explanation["received"] == 0
 
 
-@pytest.mark.parametrize(("history", "expected"), [
-    (exchanges(1, 1), Grade.WEAK),
-    (exchanges(3, 10), Grade.MODERATE),
-    (exchanges(13, 7), Grade.STRONG),
-    (exchanges(52, 7), Grade.STRONG),
-    (exchanges(180, 1), Grade.VERY_STRONG),
-], ids=["one exchange today", "three in a month", "weekly for a quarter", "weekly for a year",
-        "daily for half a year"])
-def test_more_frequent_and_regular_exchange_grades_higher(history: list[Interaction], expected: Grade) -> None:
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        (exchanges(1, 1), Grade.WEAK),
+        (exchanges(3, 10), Grade.MODERATE),
+        (exchanges(13, 7), Grade.STRONG),
+        (exchanges(52, 7), Grade.STRONG),
+        (exchanges(180, 1), Grade.VERY_STRONG),
+    ],
+    ids=[
+        "one exchange today",
+        "three in a month",
+        "weekly for a quarter",
+        "weekly for a year",
+        "daily for half a year",
+    ],
+)
+def test_more_frequent_and_regular_exchange_grades_higher(
+    history: list[Interaction], expected: Grade
+) -> None:
     assert grade(history) is expected
 
 
