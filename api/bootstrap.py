@@ -96,6 +96,7 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         lambda: app.recorder.max_notification_id() or 0, hold=hold_views_lock,
         wait_seconds=settings.views_wait_seconds, lock_retry_seconds=settings.projection_poll_seconds,
     )  # fmt: skip
+    views.fill_summaries()  # a store upgraded to 0010 gets its kept summaries once
     keystore = SqlKeyStore(engine, master_key)
     runtime = Runtime(
         settings, store, app, engine, runner, sealer, views,

@@ -43,12 +43,14 @@ from projections.tables import (
     companies,
     email_copies,
     email_participants,
+    emails,
     lead_contacts,
     leads,
     people,
     person_addresses,
     record_members,
     record_summaries,
+    strength_clock,
     strength_days,
     workspaces,
 )
@@ -75,8 +77,8 @@ def _dirty(w: ViewWriter, workspace_id: str) -> Dirty:
 
 def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
     headers = event.headers
-    if "erased" in headers:
-        return
+    if "erased" in headers or w.bulk is not None:
+        return  # (a rebuild computes every record once at its end)
     dirty = _dirty(w, event.workspace_id)
     for role in ROLES:
         for address, _ in headers[role]:
@@ -149,13 +151,26 @@ def settle(w: ViewWriter) -> None:
         refresh(w, workspace_id, noted[workspace_id])
 
 
-def refresh_all(engine: Engine) -> None:
-    """Every workspace's summaries from the views (the end of a rebuild), scored once."""
+def refresh_all(engine: Engine, workspace_ids: Iterable[str] | None = None) -> None:
+    """Every workspace's summaries (or these workspaces') from the views, scored once: the
+    end of a rebuild, or a store upgraded from before the summaries (`unscored`)."""
     with engine.begin() as conn:
         w = ViewWriter(conn)
-        for workspace_id in sorted(conn.execute(select(workspaces.c.id)).scalars()):
+        found = conn.execute(select(workspaces.c.id)).scalars() if workspace_ids is None else workspace_ids
+        for workspace_id in sorted(found):
             refresh(w, workspace_id, Dirty(everything=True))
         w.flush()
+
+
+def unscored(engine: Engine) -> list[str]:
+    """The workspaces with emails whose summaries were never computed: a store upgraded to
+    0010 from an earlier one (the live path scores a workspace on its first page)."""
+    has_email = select(emails.c.id).where(emails.c.workspace_id == workspaces.c.id).exists()
+    scored = (
+        select(strength_clock.c.workspace_id).where(strength_clock.c.workspace_id == workspaces.c.id).exists()
+    )
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(workspaces.c.id).where(has_email, ~scored)).scalars())
 
 
 def refresh(w: ViewWriter, workspace_id: str, dirty: Dirty) -> None:
@@ -269,21 +284,15 @@ def _refresh_people(
     rows: dict[str, list[Row]] = defaultdict(list)
     touches: dict[str, list[tuple[str, Touch]]] = defaultdict(list)
     times: dict[str, datetime] = {}
-    for r in _person_rows(w, workspace_id, person_ids):
-        rows[r.person_id].append(Row(r.sent_at, r.email_id, r.owner_id, r.direction, r.role))
+    for person_id, sent_at, email_id, owner_id, direction, role, bulk, recipients in _person_rows(
+        w, workspace_id, person_ids
+    ):  # plain tuples: most of a rebuild's summaries are this loop
+        rows[person_id].append(Row(sent_at, email_id, owner_id, direction, role))
         found = touch_of(
-            r.person_id,
-            r.sent_at,
-            r.owner_id,
-            r.direction,
-            r.role,
-            r.email_id,
-            bool(r.bulk),
-            r.recipients or 0,
-            times,
+            person_id, sent_at, owner_id, direction, role, email_id, bool(bulk), recipients or 0, times
         )
         if found is not None:
-            touches[r.person_id].append(found)
+            touches[person_id].append(found)
     created = {
         r.id: r.created_at
         for r in _chunked(
@@ -362,7 +371,7 @@ def _refresh_companies(
         p.c.domain,
         set(by_domain),
     ):
-        rows[by_domain[r.domain]].append(Row(r.sent_at, r.email_id, r.owner_id, r.direction, r.role))
+        rows[by_domain[r[0]]].append(Row._make(r[1:]))
     created = {
         r.id: r.created_at
         for r in _chunked(w, select(companies.c.id, companies.c.created_at), companies.c.id, company_domain)
@@ -375,7 +384,16 @@ def _refresh_companies(
         found = variants(t for person_id in people_ids for t in person_touches.get(person_id, []))
         for (member_id, variant), theirs in found.items():
             members.append(
-                moment_row("company", company_id, member_id, variant, workspace_id, member_of(theirs), 0, 0.0)
+                moment_row(
+                    "company",
+                    company_id,
+                    member_id,
+                    variant,
+                    workspace_id,
+                    member_of(theirs, strength=False),
+                    0,
+                    0.0,
+                )
             )
         own = {v for person_id in people_ids for v in scores.get(person_id, {}) if v != PUBLIC}
         ends = ends_by_viewer(rows[company_id], own)

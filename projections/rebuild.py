@@ -51,9 +51,13 @@ def rebuild(
     progress: Callable[[int], None] | None = None,
     source: Source | None = None,
     bulk: Load | None = None,
+    summaries: Engine | None = None,
 ) -> int:
     """Apply every event up to `until` (or those `source` reads: one workspace's) to an empty,
-    migrated, throwaway store; returns the position of the last event applied."""
+    migrated, throwaway store; returns the position of the last event applied. The kept
+    summaries are computed at the end through `summaries` (default `engine`): a plain
+    connection to the same store reads faster than a pipelined loader that answers
+    each SELECT over a pipe."""
     if bulk is not None:
         with engine.begin() as conn:
             bulk.start(conn)
@@ -66,5 +70,5 @@ def rebuild(
         bulk.build(engine)
     if runner.position() != position:  # read back: also waits for a pipelined writer to finish
         raise RuntimeError(f"the rebuilt store is not at position {position}")
-    interaction_views.refresh_all(engine)  # the kept summaries, computed and scored once
+    interaction_views.refresh_all(summaries or engine)  # the kept summaries, computed and scored once
     return position

@@ -51,6 +51,8 @@ from projections.audit_views import AuditLogView
 from projections.tables import tracking
 from projections.writer import BulkLoad, Handler, ViewWriter
 
+log = logging.getLogger(__name__)
+
 VIEWS_NAME = "views"
 PAGE_SIZE = 2000
 REBUILD_PAGE = 5_000  # larger pages for a fresh store: no reader waits on it
@@ -111,6 +113,27 @@ class ViewsRunner:
         self.engine = engine
         self.page_size = page_size
         self._lock = threading.Lock()
+        self._summaries_checked = bulk is not None or source is not None  # a rebuild computes its own
+
+    def fill_summaries(self) -> None:
+        """Once per runner, before it applies anything: compute the kept summaries of every
+        workspace that has emails but none (a store upgraded to 0010 from an earlier one)."""
+        with self._lock:
+            self._fill_summaries()
+
+    def _fill_summaries(self) -> None:
+        if self._summaries_checked:
+            return
+        missing = interaction_views.unscored(self.engine)
+        if missing:
+            log.warning(
+                "computing the kept summaries of %d workspace(s) once (a store upgraded to 0010)…",
+                len(missing),
+            )
+            started = time.monotonic()
+            interaction_views.refresh_all(self.engine, missing)
+            log.warning("kept summaries computed in %.1f s", time.monotonic() - started)
+        self._summaries_checked = True
 
     def position(self) -> int:
         with self.engine.connect() as conn:
@@ -123,6 +146,7 @@ class ViewsRunner:
         With `read_ahead`, the page after a full one is read in the background while
         this one is applied: a database server then reads while we write."""
         with self._lock, ExitStack() as stack:
+            self._fill_summaries()
             reader = (
                 stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="views-read"))
                 if self.read_ahead
@@ -341,6 +365,20 @@ class ViewApplier:
         if applied is not None and applied >= position:
             return applied
         return self.wait_for(position, timeout=timeout)
+
+    def fill_summaries(self) -> None:
+        """Compute the kept summaries a store upgraded to 0010 lacks, when this process may
+        apply (else the applier does, before its next page)."""
+        with self._mutex:
+            if self.lock.held:
+                self.runner.fill_summaries()
+                return
+            if not self.lock.try_acquire():
+                return
+            try:  # let go even when holding: the process announces itself when it takes the lock to apply
+                self.runner.fill_summaries()
+            finally:
+                self.lock.release()
 
     def try_apply(self) -> int | None:
         """Catch up now if this process may apply (taking the lock when it is free)."""

@@ -49,7 +49,9 @@ def rebuild_store(
         return rebuild(app, writer_engine(engine), until, progress, reader, DeferredIndexes())
     loading = loading_engine(engine.url.database or "")
     try:
-        return rebuild(app, loading, until, progress, reader, DeferredIndexes())
+        return rebuild(
+            app, loading, until, progress, reader, DeferredIndexes(), summaries=writer_engine(engine)
+        )
     finally:
         loading.dispose()
 

@@ -3,13 +3,19 @@ counts only for its owner, an as_of in the past is still answered, and a replay 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from adapters.settings import Settings
+from api.main import create_app
 from api.replay import replay_digests
-from tests.conftest import Workspace, message
+from api.runtime import Runtime
+from projections.tables import record_members, record_summaries, strength_clock, strength_days
+from tests.conftest import TEST_MASTER_KEY, Workspace, message
 
 
 def post(
@@ -163,3 +169,58 @@ def test_summaries_follow_hiding_and_replay_to_the_same_rows(acme: Workspace, ma
     assert person["ann@vendor.com"]["email_count"] == 0
     assert person["ann@vendor.com"]["interactions"] == {"first": None, "last": None}
     assert replay_digests(acme.runtime)["equal"]
+
+
+def answers(client: TestClient, ws: Workspace) -> dict[str, Any]:
+    """What a member sees of every record: the lists in each sort and each record's intelligence."""
+    found: dict[str, Any] = {}
+    for kind in ("people", "companies", "leads"):
+        for sort in ("", "last_interaction", "strength") if kind != "leads" else ("",):
+            page = client.get(
+                f"/{kind}",
+                params={"limit": 200, **({"sort": sort} if sort else {})},
+                headers=ws.admin.headers,
+            )
+            assert page.status_code == 200, page.text
+            found[f"{kind} {sort}"] = page.json()["items"]
+    for kind in ("people", "companies"):
+        for record in found[f"{kind} "]:
+            found[record["id"]] = client.get(
+                f"/{kind}/{record['id']}/intelligence", headers=ws.admin.headers
+            ).json()
+    return found
+
+
+def test_a_store_upgraded_without_summaries_computes_them_once_on_opening(
+    acme: Workspace, mailbox: str, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    post(acme, mailbox, 1, "bob@acme.com", "sue@client.com", day=1)
+    post(acme, mailbox, 2, "sue@client.com", "bob@acme.com", day=3)
+    post(
+        acme,
+        mailbox,
+        3,
+        "bob@acme.com",
+        ["sue@client.com", "ann@client.com"],
+        day=5,
+        headers={"Bcc": "zed@other.com"},
+    )
+    sue = next(p["id"] for p in walk(acme, "/people") if p["emails"] == ["sue@client.com"])
+    response = acme.client.post(
+        "/leads", json={"name": "Client", "contacts": [sue]}, headers=acme.admin.headers
+    )
+    assert response.status_code == 201, response.text
+    before = answers(acme.client, acme)
+    assert before["people "] and all(p["email_count"] for p in before["people "])
+    with acme.runtime.engine.begin() as conn:  # as a store migrated to 0010 from 0009 has them
+        for table in (record_summaries, record_members, strength_days, strength_clock):
+            conn.execute(table.delete())
+    with caplog.at_level(logging.WARNING, logger="projections.views_runner"):
+        reopened = Runtime.open(Settings(database_url=database_url, master_key=TEST_MASTER_KEY))
+    try:
+        assert "computing the kept summaries of 1 workspace" in caplog.text
+        with TestClient(create_app(runtime=reopened)) as client:
+            assert answers(client, acme) == before
+        assert replay_digests(reopened)["equal"]
+    finally:
+        reopened.close()

@@ -68,6 +68,42 @@ def test_a_reply_from_a_new_address_joins_the_lead_of_the_thread(acme: Workspace
     assert lead_subjects(acme, deal) == ["Pricing", "Re: Pricing"]
 
 
+def test_a_reply_dated_the_same_second_as_the_message_it_answers_joins_its_lead(acme: Workspace) -> None:
+    """Earlier in a thread is an older Date or, at the same Date, recorded first: the reply
+    comes from another member's mailbox, in the same second as the message it answers."""
+    box = acme.connect_upload(acme.admin, "bob@acme.com")
+    alice = acme.add_member("Alice", "alice@acme.com")
+    alice_box = acme.connect_upload(alice, "alice@acme.com")
+    same_second = "Mon, 02 Jun 2025 10:00:00 +0000"
+    first = acme.post_message(
+        acme.admin,
+        box,
+        message("bob@acme.com", "hank@globex.com", "Pricing", message_id="<s1@acme.com>", date=same_second),
+    ).json()
+    reply = message(
+        "newcomer@globex.com",
+        "alice@acme.com",
+        "Re: Pricing",
+        message_id="<s2@globex.com>",
+        date=same_second,
+        headers={"In-Reply-To": "<s1@acme.com>", "References": "<s1@acme.com>"},
+    )
+    second = acme.post_message(alice, alice_box, reply).json()
+    deal = lead(acme, "Globex deal", [person_id(acme, "hank@globex.com")])  # made by Bob's message
+
+    def lead_emails() -> set[str]:
+        items = acme.client.get(f"/leads/{deal}/emails", headers=acme.admin.headers).json()["items"]
+        return {e["id"] for e in items}
+
+    assert lead_emails() == {first["email_id"], second["email_id"]}
+    response = acme.client.patch(
+        "/settings", json={"exclusions": ["pat@initech.com"]}, headers=acme.admin.headers
+    )
+    assert response.status_code == 200, response.text
+    assert lead_emails() == {first["email_id"], second["email_id"]}  # recomputed for the whole workspace
+    assert replay_digests(acme.runtime)["equal"]
+
+
 def test_a_reply_in_a_thread_of_two_leads_joins_neither(acme: Workspace) -> None:
     box = acme.connect_upload(acme.admin, "bob@acme.com")
     first = lead(acme, "Globex", [new_person(acme, "hank@globex.com")])

@@ -17,7 +17,8 @@ history:
   author of a received one), as of the newest visible email;
 - a lead's emails: a contact among the non-Bcc participants, or in Bcc of the viewer's own
   copy, or the reply rule (a reply from an address on no record, in a thread whose earlier
-  external participants belong to exactly one lead).
+  external participants belong to exactly one lead; "earlier" is an older Date, or the
+  same Date and recorded first).
 
 Lists are walked two items a page, so keyset cursors are exercised on every list.
 SQLite only; a fresh workspace per example on one runtime."""
@@ -355,13 +356,16 @@ class Reference:
             owners = {self.owner_of(a) for a in found} - {None}
             return {lead for lead, cs in self.leads.items() if cs & owners}
 
+        arrival: dict[int, int] = {}  # an email's first visible copy, in recording order
+        for n, (_, i) in enumerate(self.copies()):
+            arrival.setdefault(i, n)
         for i in visible:
             if i in attached or self.owner_of(POOL[i].sender) is not None:
                 continue
             earlier = {
                 a
                 for j in visible
-                if root(j) == root(i) and POOL[j].at < POOL[i].at
+                if root(j) == root(i) and (POOL[j].at, arrival[j]) < (POOL[i].at, arrival[i])
                 for a in public[j]
                 if not self.internal(a)
             }
@@ -504,7 +508,7 @@ def apply(world: World, op: Any) -> None:
         assert response.status_code in (200, 409), response.text
         ref.leads[lead_id].add(person_id)
     else:  # pragma: no cover
-        raise AssertionError(op)
+        raise TypeError(f"unknown operation {op!r}")
 
 
 def walk(world: World, viewer: str, path: str, **params: Any) -> list[dict[str, Any]]:
