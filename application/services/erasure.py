@@ -8,10 +8,13 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 
 from application.app import MailTrail
+from application.errors import ConflictError
 from application.ports import KeyStore, Sealer
 from domain.authority import require_owner_or_admin
 from domain.mailbox import Mailbox
 from domain.workspace import Workspace
+
+REMOVAL_ATTEMPTS = 3
 
 
 class Erasure:
@@ -21,7 +24,21 @@ class Erasure:
         self.keystore = keystore
 
     def remove_mailbox(self, workspace_id: str, mailbox_id: str, actor_id: str) -> int:
-        """Its owner or an admin; the mailbox's stored credentials go with it."""
+        """Its owner or an admin; the mailbox's stored credentials go with it. A sync batch saved
+        meanwhile (its first pass runs in the background) is no reason to refuse: the removal is
+        made again on the newer versions, a few times, before it answers 409."""
+        for attempt in range(REMOVAL_ATTEMPTS):
+            try:
+                position = self._remove(workspace_id, mailbox_id, actor_id)
+            except ConflictError:
+                if attempt == REMOVAL_ATTEMPTS - 1:
+                    raise
+                continue
+            self.keystore.delete(mailbox_id)
+            return position
+        raise AssertionError("unreachable")
+
+    def _remove(self, workspace_id: str, mailbox_id: str, actor_id: str) -> int:
         mailbox = self.app.load(Mailbox, mailbox_id, workspace_id)
         workspace = self.app.load(Workspace, workspace_id)
         require_owner_or_admin(
@@ -32,9 +49,7 @@ class Erasure:
         workspace.unregister_mailbox(mailbox_id, held=held)
         if not held:
             mailbox.erase()
-        position = self.save_erasing([] if held else [mailbox], workspace, mailbox)
-        self.keystore.delete(mailbox_id)
-        return position
+        return self.save_erasing([] if held else [mailbox], workspace, mailbox)
 
     def save_erasing(self, erased: list[Mailbox], *aggregates: Aggregate) -> int:
         """Save, then destroy the data keys of `erased` (replayable if interrupted: the

@@ -29,8 +29,8 @@ def interactions(
     return st.builds(
         lambda s, d, m: Interaction(at(s), d, m),  # type: ignore[arg-type]
         st.integers(0, SPAN),
-        directions or st.sampled_from(["sent", "received"]),
-        mass or st.booleans(),
+        directions if directions is not None else st.sampled_from(["sent", "received"]),
+        mass if mass is not None else st.booleans(),
     )
 
 

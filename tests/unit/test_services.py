@@ -168,3 +168,25 @@ def test_only_the_owner_of_a_copy_shares_it_and_members_must_exist(world: World)
 def test_a_member_email_for_no_such_member_is_not_found(world: World) -> None:
     with pytest.raises(NotFoundError):
         world.services.workspaces.add_member_email(world.workspace_id, "nobody", "x@acme.com")
+
+
+def test_a_batch_saved_while_a_removal_is_under_way_does_not_refuse_the_removal(world: World) -> None:
+    box = world.services.mailboxes.register(
+        world.workspace_id, world.member, "upload", "carol@acme.com", []
+    ).id
+    load, landed = world.app.load, []
+
+    def load_then_sync_lands(cls: type, aggregate_id: object, workspace_id: str | None = None) -> object:
+        found = load(cls, aggregate_id, workspace_id)  # the removal holds this version of the mailbox...
+        if cls is Mailbox and not landed:  # ...when its first background pass saves a batch
+            landed.append(message("ann@globex.com", "carol@acme.com"))
+            world.services.ingest.upload(world.workspace_id, box, world.member, landed[0])
+        return found
+
+    world.app.load = load_then_sync_lands  # type: ignore[method-assign]
+    position = world.services.erasure.remove_mailbox(world.workspace_id, box, world.member)
+    world.app.load = load  # type: ignore[method-assign]
+
+    assert landed and position == world.app.position()
+    assert world.app.load(Mailbox, box).status == "removed"
+    assert world.sealer.destroyed == [box]
