@@ -202,5 +202,6 @@ def test_an_imap_login_as_the_address_at_a_verifying_provider_makes_its_domain_i
     assert second.status_code == 201, second.text
     assert settings_of(ws)["internal_domains"] == ["acme.com", "labs.example"]
 
-    ws.client.delete(f"/mailboxes/{second.json()['id']}", headers=dana.headers)
+    removed = ws.client.delete(f"/mailboxes/{second.json()['id']}", headers=dana.headers)
+    assert removed.status_code == 204, removed.text
     assert settings_of(ws)["internal_domains"] == ["acme.com"]
