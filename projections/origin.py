@@ -21,6 +21,16 @@ from projections.tables import email_copies, email_participants, mailboxes
 COPY_KEYS = ("copy_id", "mailbox_id")
 
 
+class _CopyOf:
+    """A copy row with its mailbox's `removed_at`, as `hidden_reason` reads them."""
+
+    def __init__(self, row: Any, removed_at: str | None) -> None:
+        self._row, self.removed_at = row, removed_at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+
 def visible_origins(
     conn: Connection,
     viewer: Viewer,
@@ -31,14 +41,24 @@ def visible_origins(
     copy_ids = {str(o["copy_id"]) for o in origins.values() if o.get("copy_id")}
     if not copy_ids:
         return dict(origins)
-    owners = {
-        row.id: row.owner_id
-        for row in conn.execute(
-            select(email_copies, mailboxes.c.owner_id, mailboxes.c.removed_at)
-            .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
-            .where(email_copies.c.id.in_(copy_ids), email_copies.c.workspace_id == viewer.workspace_id)
+    # Two lookups by primary key: joined, SQLite walks a mailbox's (or the workspace's) copies.
+    copies = [
+        r
+        for r in conn.execute(select(email_copies).where(email_copies.c.id.in_(copy_ids)))
+        if r.workspace_id == viewer.workspace_id
+    ]
+    boxes = {
+        r.id: r
+        for r in conn.execute(
+            select(mailboxes.c.id, mailboxes.c.owner_id, mailboxes.c.removed_at).where(
+                mailboxes.c.id.in_({r.mailbox_id for r in copies})
+            )
         )
-        if hidden_reason(row) is None
+    }
+    owners = {
+        row.id: boxes[row.mailbox_id].owner_id
+        for row in copies
+        if row.mailbox_id in boxes and hidden_reason(_CopyOf(row, boxes[row.mailbox_id].removed_at)) is None
     }
     wanted = {a for record_id, o in origins.items() if o.get("copy_id") for a in addresses.get(record_id, [])}
     roles: dict[tuple[str, str], set[str]] = defaultdict(set)
