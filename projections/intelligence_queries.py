@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
-from domain.strength import Interaction, Strength, assess, constants, is_mass, utc
+from domain.strength import Interaction, Strength, assess, is_mass, utc
 from domain.visibility import Viewer
 from projections import summary_queries
 from projections.email_queries import visible_email_ids
@@ -167,44 +167,6 @@ def _activity(member_id: str, name: str, found: list[Touch]) -> dict[str, Any]:
     }
 
 
-def _graded_row(activity: dict[str, Any], strength: Strength) -> dict[str, Any]:
-    return {
-        **activity,
-        "score": strength.score,
-        "grade": strength.grade.value,
-        "explanation": strength.explanation,
-    }
-
-
-def _strongest_first(row: dict[str, Any]) -> tuple[Any, ...]:
-    """The total order of connections: score, then latest interaction, then count, then ids."""
-    last = datetime.fromisoformat(row["last_interaction"]["at"]).timestamp()
-    return (
-        -row["score"],
-        -last,
-        -(row["sent"] + row["received"]),
-        row["member_id"],
-        row.get("person_id", ""),
-    )
-
-
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Grade, score and strongest member of the first (strongest) row."""
-    best = rows[0] if rows else None
-    return {
-        "grade": best["grade"] if best else "none",
-        "score": best["score"] if best else 0.0,
-        "strongest_member": None
-        if best is None or best["grade"] == "none"
-        else {
-            "member_id": best["member_id"],
-            "name": best["name"],
-            "score": best["score"],
-            "grade": best["grade"],
-        },
-    }
-
-
 def _names(conn: Connection, viewer: Viewer) -> dict[str, str]:
     return {
         r.id: r.name
@@ -233,14 +195,14 @@ def person_intelligence(
     found = touches(conn, viewer, [person_id])
     names = _names(conn, viewer)
     rows = [
-        _graded_row(_activity(member_id, names.get(member_id, ""), theirs), strength)
+        summary_queries.graded_row(_activity(member_id, names.get(member_id, ""), theirs), strength)
         for (member_id,), theirs, strength in _graded(found, when, "member_id")
     ]
-    rows.sort(key=_strongest_first)
+    rows.sort(key=summary_queries.strongest_first)
     return {
         "person_id": person_id,
-        **_head(when, source),
-        **_summary(rows),
+        **summary_queries.head(when, source),
+        **summary_queries.strength_summary(rows),
         **_overall(found, when),
         "members": rows,
     }
@@ -268,10 +230,10 @@ def company_intelligence(
     pairs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (member_id, person_id), theirs, strength in _graded(found, when, "member_id", "person_id"):
         activity = _activity(member_id, names.get(member_id, ""), theirs)
-        pairs[member_id].append({**_graded_row(activity, strength), "person_id": person_id})
+        pairs[member_id].append({**summary_queries.graded_row(activity, strength), "person_id": person_id})
     rows = []
     for (member_id,), theirs, _ in _graded(found, when, "member_id"):
-        best = min(pairs[member_id], key=_strongest_first)
+        best = min(pairs[member_id], key=summary_queries.strongest_first)
         rows.append(
             {
                 **_activity(member_id, best["name"], theirs),
@@ -281,27 +243,24 @@ def company_intelligence(
                 "explanation": best["explanation"],
             }
         )
-    rows.sort(key=_strongest_first)
+    rows.sort(key=summary_queries.strongest_first)
     people_rows = []
     for person_id in person_ids:
         ranked = sorted(
-            (r for rs in pairs.values() for r in rs if r["person_id"] == person_id), key=_strongest_first
+            (r for rs in pairs.values() for r in rs if r["person_id"] == person_id),
+            key=summary_queries.strongest_first,
         )
-        people_rows.append({"person_id": person_id, **_summary(ranked)})
+        people_rows.append({"person_id": person_id, **summary_queries.strength_summary(ranked)})
     people_rows.sort(key=lambda r: (-r["score"], r["person_id"]))
     return {
         "company_id": company_id,
         "domain": company.domain,
-        **_head(when, source),
-        **_summary(rows),
+        **summary_queries.head(when, source),
+        **summary_queries.strength_summary(rows),
         **_overall(found, when),
         "members": rows,
         "people": people_rows,
     }
-
-
-def _head(when: datetime | None, source: str) -> dict[str, Any]:
-    return {"as_of": when.isoformat() if when else None, "as_of_source": source, "formula": constants()}
 
 
 def _company_people(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, or_, select
 
-from domain.strength import Totals, constants, judge
+from domain.strength import Strength, Totals, constants, judge
 from domain.visibility import Viewer
 from projections.strength_views import kept_as_of
 from projections.summaries import OWN, PUBLIC
@@ -162,15 +162,21 @@ def _graded(r: Any, name: str, as_of: datetime) -> dict[str, Any]:
         r.window_days,
         as_of,
     )
+    return graded_row(_activity(r, name), strength)
+
+
+def graded_row(activity: dict[str, Any], strength: Strength) -> dict[str, Any]:
+    """A member's activity with its score, grade and explanation."""
     return {
-        **_activity(r, name),
+        **activity,
         "score": strength.score,
         "grade": strength.grade.value,
         "explanation": strength.explanation,
     }
 
 
-def _strongest_first(row: dict[str, Any]) -> tuple[Any, ...]:
+def strongest_first(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The total order of connections: score, then latest interaction, then count, then ids."""
     last = datetime.fromisoformat(row["last_interaction"]["at"]).timestamp()
     return (
         -row["score"],
@@ -181,7 +187,8 @@ def _strongest_first(row: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def strength_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Grade, score and strongest member of the first (strongest) row."""
     best = rows[0] if rows else None
     return {
         "grade": best["grade"] if best else "none",
@@ -219,10 +226,10 @@ def _overall(rows: list[Any]) -> dict[str, Any]:
     }
 
 
-def _head(when: datetime | None) -> dict[str, Any]:
+def head(when: datetime | None, source: str | None = None) -> dict[str, Any]:
     return {
         "as_of": when.isoformat() if when else None,
-        "as_of_source": "newest_email" if when is not None else "no_email",
+        "as_of_source": source or ("newest_email" if when is not None else "no_email"),
         "formula": constants(),
     }
 
@@ -249,11 +256,17 @@ def person_intelligence(
         list(_member_rows(conn, viewer, "person", [person_id]).get(person_id, {}).values()) if when else []
     )
     rows = (
-        sorted((_graded(r, names.get(r.member_id, ""), when) for r in found), key=_strongest_first)
+        sorted((_graded(r, names.get(r.member_id, ""), when) for r in found), key=strongest_first)
         if when
         else []
     )
-    return {"person_id": person_id, **_head(when), **_summary(rows), **_overall(found), "members": rows}
+    return {
+        "person_id": person_id,
+        **head(when),
+        **strength_summary(rows),
+        **_overall(found),
+        "members": rows,
+    }
 
 
 def company_intelligence(
@@ -282,7 +295,7 @@ def company_intelligence(
         company_rows = list(_member_rows(conn, viewer, "company", [company_id]).get(company_id, {}).values())
     rows = []
     for r in company_rows:
-        best = min(pairs[r.member_id], key=_strongest_first)
+        best = min(pairs[r.member_id], key=strongest_first)
         rows.append(
             {
                 **_activity(r, best["name"]),
@@ -292,16 +305,17 @@ def company_intelligence(
                 "explanation": best["explanation"],
             }
         )
-    rows.sort(key=_strongest_first)
+    rows.sort(key=strongest_first)
     people_rows = [
-        {"person_id": p, **_summary(sorted(by_person.get(p, []), key=_strongest_first))} for p in person_ids
+        {"person_id": p, **strength_summary(sorted(by_person.get(p, []), key=strongest_first))}
+        for p in person_ids
     ]
     people_rows.sort(key=lambda r: (-r["score"], r["person_id"]))
     return {
         "company_id": company_id,
         "domain": domain,
-        **_head(when),
-        **_summary(rows),
+        **head(when),
+        **strength_summary(rows),
         **_overall(company_rows),
         "members": rows,
         "people": people_rows,
