@@ -7,8 +7,11 @@ secure_delete on, so the wrapped key does not survive in freed pages."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +33,17 @@ data_keys = Table(
 
 def new_master_key() -> str:
     return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
+
+
+def fate_hasher(master_key: str) -> Callable[[str], str]:
+    """The keyed hash a skipped message's fate is filed under (domain/fates.py): a key derived
+    from the master key, so the log alone cannot confirm a guessed Message-ID."""
+    key = hmac.new(base64.b64decode(master_key), b"mailtrail message fates", hashlib.sha256).digest()
+
+    def fate_hash(text: str) -> str:
+        return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+    return fate_hash
 
 
 def load_or_create_master_key(path: Path) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from adapters.catalog import DomainCatalog
-from adapters.datakeys import DataKeyStore, load_or_create_master_key
+from adapters.datakeys import DataKeyStore, fate_hasher, load_or_create_master_key
 from adapters.imap import ImapConnector, ImapServer
 from adapters.keystore import SqlKeyStore
 from adapters.migrations import upgrade
@@ -89,7 +89,9 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     sealer = DataKeyStore(engine, master_key)
     fan_out = FanOutLimits(settings.max_participants, settings.max_records_per_batch)
     catalog = DomainCatalog(settings.verifying_mail_hosts)
-    app = MailTrail(catalog, sealer, env=store.event_store_env(), fan_out=fan_out)
+    app = MailTrail(
+        catalog, sealer, env=store.event_store_env(), fan_out=fan_out, fate_hash=fate_hasher(master_key)
+    )
     runner = ViewsRunner(app, writer_engine(engine))
     views = ViewApplier(
         runner, store.applier_lock(), store.wakeups(getattr(app.recorder, "channel_name", None)),

@@ -14,12 +14,13 @@ from application.app import MailTrail
 from application.companies import new_companies
 from application.errors import ConflictError
 from application.ports import Item, Rejected
-from domain.filtering import BLOCKLISTED, skip_reason
+from domain.fates import NO_RECORDS, REJECTED, lookup_text
+from domain.filtering import BLOCKLISTED, screen
 from domain.mailbox import Mailbox
 from domain.message import Address, ParsedMessage
 from domain.participants import direction, participants, unparsed_participants
 from domain.person import AddressClaim, Person
-from domain.records import BATCH_RECORD_LIMIT, TOO_MANY_PARTICIPANTS, people_to_create
+from domain.records import BATCH_RECORD_LIMIT, TOO_MANY_PARTICIPANTS, is_role_address, people_to_create
 from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity, legacy_copy_id_for
 from domain.threads import thread_hashes
 from domain.values import RecordPolicy
@@ -96,18 +97,25 @@ class BatchRecorder:
         blocked_threads = set(mailbox.blocked_threads)
         stored: list[tuple[ParsedMessage, UUID, str, int]] = []
         skipped_keys: dict[str, set[str]] = {}
+        fates: list[tuple[str, str, str]] = []
+
+        def fate(text: str | None, reason: str, entry: str = "") -> None:
+            if text is not None:
+                fates.append((self.app.fate_hash(text), reason, entry))
+
         for item in items:
             if isinstance(item, Rejected):
                 result.rejected.append({"ref": item.ref, "reason": item.reason})
+                fate(lookup_text(item.message_id), REJECTED, item.reason)
                 continue
             copy_id = copy_id_for(self.mailbox_id, item)
             result.met[copy_id] += 1
             nth = self.seen[copy_id] + result.met[copy_id]  # the how-manieth time this run meets it
             everyone = participants(item)
-            reason = skip_reason(
-                everyone, internal, exclusions, mailbox.blocklist, unparsed_participants(item)
-            )
-            if reason is not None:
+            skip = screen(everyone, internal, exclusions, mailbox.blocklist, unparsed_participants(item))
+            if skip is not None:
+                reason, entry = skip
+                fate(_lookup_text(item), reason, entry)
                 result.skipped[reason] += 1
                 skipped_keys.setdefault(reason, set()).add(skip_key(copy_id))
                 if reason == BLOCKLISTED:
@@ -143,8 +151,11 @@ class BatchRecorder:
                 continue  # no records from a thread that involves a blocklisted participant
             if limits.too_many_participants(count):
                 result.skipped[TOO_MANY_PARTICIPANTS] += 1
+                fate(_lookup_text(item), TOO_MANY_PARTICIPANTS)
                 skipped_keys.setdefault(TOO_MANY_PARTICIPANTS, set()).add(skip_key(copy_id))
                 continue
+            if policy is not RecordPolicy.NONE and (sender := _role_or_bulk(item)):
+                fate(_lookup_text(item), NO_RECORDS, sender)
             cut = False
             for address, rule in people_to_create(item, way, policy, internal, exclusions):
                 if budget <= 0:
@@ -155,6 +166,7 @@ class BatchRecorder:
                     budget -= 1
             if cut:
                 result.skipped[BATCH_RECORD_LIMIT] += 1
+                fate(_lookup_text(item), BATCH_RECORD_LIMIT)
                 skipped_keys.setdefault(BATCH_RECORD_LIMIT, set()).add(skip_key(copy_id))
         result.synced = len(copies)
         mailbox.record_batch(
@@ -165,6 +177,7 @@ class BatchRecorder:
             result.rejected,
             sorted(blocked_threads),
             stored=[skip_key(copy_id) for copy_id in copies],
+            fates=fates,
         )
         return result, [*copies.values(), *records.values()]
 
@@ -237,3 +250,17 @@ def content_of(message: ParsedMessage) -> dict[str, Any]:
         "body_html": message.body_html,
         "attachments": [[a.filename, a.content_type, a.size] for a in message.attachments],
     }
+
+
+def _lookup_text(message: ParsedMessage) -> str | None:
+    sender = message.from_[0].email if message.from_ else None
+    return lookup_text(message.message_id, sender, message.date)
+
+
+def _role_or_bulk(message: ParsedMessage) -> str:
+    """ "bulk" or "role" when the message's kind keeps its sender from becoming a person."""
+    if message.bulk:
+        return "bulk"
+    if message.from_ and is_role_address(message.from_[0].email):
+        return "role"
+    return ""

@@ -28,6 +28,7 @@ class Rejected:
 
     ref: str
     reason: str
+    message_id: str | None = None  # when its header could be read: what diagnostics finds it by
 
 
 Item = ParsedMessage | Rejected

@@ -15,14 +15,19 @@ BLOCKLISTED = "blocklisted"
 
 def matches_any(address: str, entries: Iterable[str]) -> bool:
     """True when an entry is the address itself, or a domain covering it."""
+    return matching_entry(address, entries) is not None
+
+
+def matching_entry(address: str, entries: Iterable[str]) -> str | None:
+    """The first entry that is the address itself, or a domain covering it."""
     domain = domain_of(address)
     for entry in entries:
         if "@" in entry:
             if entry == address:
-                return True
+                return entry
         elif domain_matches(domain, entry):
-            return True
-    return False
+            return entry
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,20 +48,35 @@ def skip_reason(
     blocklist: Collection[str] = (),
     unparsed: Collection[str] = (),
 ) -> str | None:
-    """Why a message with these participants must not be stored, or None to store it.
+    """Why a message with these participants must not be stored, or None to store it."""
+    skip = screen(addresses, internal, exclusions, blocklist, unparsed)
+    return None if skip is None else skip[0]
+
+
+def screen(
+    addresses: Collection[str],
+    internal: InternalSet,
+    exclusions: Collection[str] = (),
+    blocklist: Collection[str] = (),
+    unparsed: Collection[str] = (),
+) -> tuple[str, str] | None:
+    """(reason, the entry that matched or "") when a message with these participants must not
+    be stored, or None to store it.
 
     `unparsed` are the participants whose address did not normalise (values.lenient_address):
     they are no one's record and do not make a message external, but an exclusion or a
     blocklist entry that matches one of them skips the message all the same."""
     screened = [*addresses, *unparsed]
-    if exclusions and any(matches_any(a, exclusions) for a in screened):
-        return EXCLUDED
-    if blocklist and any(matches_any(a, blocklist) for a in screened):
-        return BLOCKLISTED
+    for reason, entries in ((EXCLUDED, exclusions), (BLOCKLISTED, blocklist)):
+        if entries:
+            for address in screened:
+                entry = matching_entry(address, entries)
+                if entry is not None:
+                    return reason, entry
     if not addresses:
-        return NO_PARTICIPANTS
+        return NO_PARTICIPANTS, ""
     if all(internal.is_internal(a) for a in addresses):
-        return INTERNAL_ONLY
+        return INTERNAL_ONLY, ""
     return None
 
 

@@ -125,9 +125,11 @@ class Mailbox(Aggregate):
         rejected: list[dict[str, str]],
         blocked_threads: list[str] | None = None,
         stored: Iterable[str] = (),
+        fates: Iterable[tuple[str, str, str]] = (),
     ) -> None:
-        """One batch of a sync: counts, reasons, the folder's new cursor, and the
-        (hashed) thread ids of messages skipped by the blocklist.
+        """One batch of a sync: counts, reasons, the folder's new cursor, the (hashed) thread
+        ids of messages skipped by the blocklist, and the content-free fates of the messages
+        it skipped or rejected (domain/fates.py).
 
         `skipped` holds, per reason, one key per message (not per run): a message skipped
         again by a re-import or a re-sync is not counted twice. `stored` are the keys of the
@@ -148,6 +150,7 @@ class Mailbox(Aggregate):
             blocked_threads=sorted(set(blocked_threads or ()) - self.blocked_threads),
             skipped_keys=new,
             cleared_keys=cleared,
+            fates=[list(fate) for fate in fates] or None,
         )
 
     class BatchRecorded(Aggregate.Event):
@@ -161,6 +164,8 @@ class Mailbox(Aggregate):
         blocked_threads: list[str]
         skipped_keys: dict[str, list[str]] | None = None
         cleared_keys: dict[str, list[str]] | None = None
+        # [keyed hash, reason, matched entry] per message skipped or rejected (domain/fates.py)
+        fates: list[list[str]] | None = None
 
     @event(BatchRecorded)
     def _batch_recorded(
@@ -173,6 +178,7 @@ class Mailbox(Aggregate):
         blocked_threads: list[str],
         skipped_keys: dict[str, list[str]] | None = BatchRecorded.skipped_keys,
         cleared_keys: dict[str, list[str]] | None = BatchRecorded.cleared_keys,
+        fates: list[list[str]] | None = BatchRecorded.fates,
     ) -> None:
         self.blocked_threads = self.blocked_threads | set(blocked_threads)
         if cursor is not None:

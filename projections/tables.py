@@ -104,6 +104,7 @@ emails = Table(
     Column("thread_key", Text, nullable=False),
     Index("ix_emails_workspace_sent", "workspace_id", "sent_at", "id"),  # /emails keyset pages
     Index("ix_emails_workspace_thread", "workspace_id", "thread_key"),
+    Index("ix_emails_workspace_message_id", "workspace_id", "message_id"),  # diagnostics' lookup
 )
 
 email_copies = Table(
@@ -352,6 +353,20 @@ strength_clock = Table(
     Column("as_of", String(40), nullable=False),
 )
 
+# A message a mailbox skipped or rejected, content-free (domain/fates.py): the keyed hash of its
+# Message-ID (or sender and minute), the reason and the rule's entry, first met at `position`.
+message_fates = Table(
+    "message_fates",
+    metadata,
+    Column("mailbox_id", ID, primary_key=True),
+    Column("fate_hash", String(32), primary_key=True),
+    Column("reason", String(32), primary_key=True),
+    Column("entry", String(320), nullable=False),
+    Column("workspace_id", ID, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("occurred_at", String(40), nullable=False),
+)
+
 VIEW_TABLES = (
     audit_log,
     workspaces,
@@ -372,4 +387,5 @@ VIEW_TABLES = (
     record_members,
     strength_days,
     strength_clock,
+    message_fates,
 )

@@ -4,6 +4,7 @@ Every origin (uploads, mbox/Maildir imports, IMAP passes) records through BatchR
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,8 +36,18 @@ def to_item(raw: bytes, ref: str, parse: Parser) -> Item:
     if not raw.strip():
         return Rejected(ref, "empty")
     if len(raw) > MAX_MESSAGE_BYTES:
-        return Rejected(ref, "too_large")
+        return Rejected(ref, "too_large", header_message_id(raw))
     return parse(raw)
+
+
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.IGNORECASE | re.MULTILINE)
+
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID of a message not parsed (too large): looked for in its header only."""
+    head = re.split(rb"\r?\n\r?\n", raw[:262144], maxsplit=1)[0]
+    found = _MESSAGE_ID.search(head)
+    return found.group(1).decode("ascii", "replace") if found else None
 
 
 def batches(

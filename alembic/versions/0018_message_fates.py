@@ -1,0 +1,37 @@
+"""content-free fates of skipped and rejected messages; emails found by Message-ID
+
+Revision ID: 0018
+Revises: 0010
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0018"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+ID = sa.String(length=36)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "message_fates",
+        sa.Column("mailbox_id", ID, nullable=False),
+        sa.Column("fate_hash", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("entry", sa.String(length=320), nullable=False),
+        sa.Column("workspace_id", ID, nullable=False),
+        sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.Column("occurred_at", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("mailbox_id", "fate_hash", "reason"),
+    )
+    op.create_index("ix_emails_workspace_message_id", "emails", ["workspace_id", "message_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_emails_workspace_message_id", table_name="emails")
+    op.drop_table("message_fates")

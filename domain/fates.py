@@ -1,0 +1,39 @@
+"""What happened to one message in one mailbox, for "why isn't this email here?".
+
+A skipped or rejected message leaves nothing in the views but a content-free fate: a keyed
+hash of what identifies it (its Message-ID, or for a message without one its sender and date),
+the reason and, where a rule decided, the entry that matched (a blocklist or exclusion entry:
+the mailbox's or workspace's own settings, never a participant). The key lives outside the
+log (the composition root derives it from the master key), so the log alone cannot confirm a
+guessed Message-ID."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+REJECTED = "rejected"
+NO_RECORDS = "no_records"  # stored, but it made no person: a role or bulk sender
+
+
+def lookup_text(
+    message_id: str | None, from_address: str | None = None, sent_at: datetime | None = None
+) -> str | None:
+    """What the keyed hash of a message's fate is taken over: the Message-ID without its angle
+    brackets, else its sender and the minute it was sent; None when neither is known."""
+    bare = bare_message_id(message_id)
+    if bare:
+        return f"id:{bare}"
+    if from_address and sent_at is not None:
+        return f"from:{from_address.lower()}|at:{minute_of(sent_at)}"
+    return None
+
+
+def minute_of(at: datetime) -> str:
+    """The UTC minute of a time (one without an offset is taken as UTC)."""
+    utc = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M")
+
+
+def bare_message_id(message_id: str | None) -> str:
+    """A Message-ID as the views keep it: no angle brackets, no surrounding space."""
+    return (message_id or "").strip().strip("<>").strip()
