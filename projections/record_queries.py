@@ -202,12 +202,25 @@ def mailbox_rows(conn: Connection, viewer: Viewer, mailbox_id: str | None = None
             "skipped": r.skipped,
             "rejected": r.rejected,
             "last_sync_at": r.last_sync_at,
+            "last_synced_at": r.last_sync_at,
+            "last_error": r.last_error,
+            "last_error_at": r.last_error_at,
+            "progress": sync_progress(r.cursors),
         }
         if r.owner_id == viewer.member_id or viewer.is_admin:
             item["blocklist"] = r.blocklist
             item["cursors"] = r.cursors
         result.append(item)
     return result
+
+
+def sync_progress(cursors: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per folder with messages still to fetch (a full sync under way): done of total."""
+    return [
+        {"folder": folder, "done": c["fetched"], "total": c["fetched"] + c["pending"]}
+        for folder, c in sorted(cursors.items())
+        if isinstance(c, dict) and c.get("pending")
+    ]
 
 
 def visible_copy_count(conn: Connection, mailbox_id: str) -> int:

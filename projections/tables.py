@@ -88,6 +88,8 @@ mailboxes = Table(
     Column("removed_at", BigInteger),
     Column("erased_at", BigInteger),
     Column("last_sync_at", String(40)),
+    Column("last_error", Text),  # the reason of the last `error` status, kept after it clears
+    Column("last_error_at", String(40)),
     Column("created_at", String(40), nullable=False),
 )
 

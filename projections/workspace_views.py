@@ -7,7 +7,7 @@ from typing import Any
 from eventsourcing.domain import DomainEvent
 from sqlalchemy import select, update
 
-from domain.mailbox import REMOVED, Mailbox, merge_skip_counts
+from domain.mailbox import ERROR, REMOVED, Mailbox, merge_skip_counts
 from domain.workspace import Workspace
 from projections.tables import mailboxes, members, workspaces
 from projections.writer import Handler, ViewWriter
@@ -179,7 +179,8 @@ def folder_forgotten(event: Mailbox.FolderForgotten, w: ViewWriter, position: in
 
 
 def status_changed(event: Mailbox.StatusChanged, w: ViewWriter, position: int) -> None:
-    _update_mailbox(w, event, status=event.status, status_reason=event.reason)
+    error = {"last_error": event.reason, "last_error_at": _stamp(event)} if event.status == ERROR else {}
+    _update_mailbox(w, event, status=event.status, status_reason=event.reason, **error)
 
 
 def mailbox_removed(event: Mailbox.Removed, w: ViewWriter, position: int) -> None:

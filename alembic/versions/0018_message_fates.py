@@ -1,4 +1,4 @@
-"""content-free fates of skipped and rejected messages; emails found by Message-ID
+"""content-free fates of skipped and rejected messages; emails found by Message-ID; a mailbox's last error
 
 Revision ID: 0018
 Revises: 0010
@@ -30,8 +30,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("mailbox_id", "fate_hash", "reason"),
     )
     op.create_index("ix_emails_workspace_message_id", "emails", ["workspace_id", "message_id"])
+    with op.batch_alter_table("mailboxes") as batch:
+        batch.add_column(sa.Column("last_error", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("last_error_at", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("mailboxes") as batch:
+        batch.drop_column("last_error_at")
+        batch.drop_column("last_error")
     op.drop_index("ix_emails_workspace_message_id", table_name="emails")
     op.drop_table("message_fates")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from domain.message import MAX_MESSAGE_BYTES
+from projections.record_queries import sync_progress
 from tests.support.dsl import Member, Workspace, assert_problem
 from tests.support.messages import message
 
@@ -41,7 +42,7 @@ def fates(ws: Workspace, member: Member, **query: str) -> dict[str, dict[str, An
 
 
 def test_a_stored_message_and_one_never_seen(acme: Workspace, team: tuple[Member, str, Member, str]) -> None:
-    alice, alice_box, carol, carol_box = team
+    alice, alice_box, _, _ = team
     stored = upload(
         acme, alice, alice_box, message("alice@acme.com", "sue@initech.com", message_id="<s1@acme.com>")
     )
@@ -184,3 +185,12 @@ def test_a_question_without_a_message_id_or_a_sender_is_a_422(acme: Workspace) -
         assert_problem(
             acme.client.get("/diagnostics/messages", params=query, headers=acme.admin.headers), 422
         )
+
+
+def test_a_full_sync_under_way_shows_each_folders_progress() -> None:
+    cursors = {
+        "INBOX": {"uidvalidity": 1, "last_uid": 400, "fetched": 400, "pending": 600},
+        "Sent": {"uidvalidity": 1, "last_uid": 90, "fetched": 90, "pending": 0},
+        "Archive": {"uidvalidity": 7},
+    }
+    assert sync_progress(cursors) == [{"folder": "INBOX", "done": 400, "total": 1000}]

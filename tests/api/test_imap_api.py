@@ -145,6 +145,7 @@ def test_a_changed_password_puts_the_mailbox_in_error_until_new_credentials_resu
     failed = _until(ws, mailbox_id, lambda m: m["status"] == "error")
     assert failed["status"] == "error"
     assert failed["status_reason"] == "login failed: the server refused the username or password"
+    assert failed["last_error"] == failed["status_reason"] and failed["last_error_at"]
 
     change = f"/mailboxes/{mailbox_id}/connection"
     wrong = ws.client.patch(change, json={"password": "guess"}, headers=ws.admin.headers)
@@ -154,6 +155,8 @@ def test_a_changed_password_puts_the_mailbox_in_error_until_new_credentials_resu
     resumed = _until(ws, mailbox_id, lambda m: m["synced"] == 13)
 
     assert resumed["status"] == "active" and resumed["status_reason"] == ""
+    assert resumed["last_error"] == failed["last_error"]  # the last error stays, with its time
+    assert resumed["last_synced_at"] >= failed["last_error_at"] and resumed["progress"] == []
     assert resumed["skipped"].get("duplicate", 0) == 0  # resumed from the cursor, nothing read twice
     assert resumed["cursors"]["INBOX"]["fetched"] == 13
 
