@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make run   - virtualenv, install, migrate, serve the API on ./var/mailtrail.db
-#   make test  - system packages (PostgreSQL, Dovecot), test extras, lint (ruff, mypy), the whole suite
+#   make test  - system packages (PostgreSQL, Dovecot, Chromium for the console's pages), test extras, lint (ruff, mypy), the whole suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -29,6 +29,7 @@ system-deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	command -v mbsync >/dev/null 2>&1 || missing="$$missing isync"; \
+	command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

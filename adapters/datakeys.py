@@ -35,10 +35,15 @@ def new_master_key() -> str:
     return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
 
 
+def derived_key(master_key: str, purpose: str) -> bytes:
+    """A key of its own for one purpose (a keyed hash, a CSRF token), derived from the master key."""
+    return hmac.new(base64.b64decode(master_key), f"mailtrail {purpose}".encode(), hashlib.sha256).digest()
+
+
 def fate_hasher(master_key: str) -> Callable[[str], str]:
     """The keyed hash a skipped message's fate is filed under (domain/fates.py): a key derived
     from the master key, so the log alone cannot confirm a guessed Message-ID."""
-    key = hmac.new(base64.b64decode(master_key), b"mailtrail message fates", hashlib.sha256).digest()
+    key = derived_key(master_key, "message fates")
 
     def fate_hash(text: str) -> str:
         return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from adapters.catalog import DomainCatalog
-from adapters.datakeys import DataKeyStore, fate_hasher, load_or_create_master_key
+from adapters.datakeys import DataKeyStore, derived_key, fate_hasher, load_or_create_master_key
 from adapters.imap import ImapConnector, ImapServer
 from adapters.keystore import SqlKeyStore
 from adapters.migrations import upgrade
@@ -112,6 +112,7 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         lambda progress: runtime.imap_sync(progress=progress), runtime.catch_up
     )
     runtime.services.mailboxes.start_sync = runtime.background.start
+    runtime.console_key = derived_key(master_key, "console csrf")
     return runtime
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.body_limits import BodyLimits
+from api.console import routes as console
 from api.responses import OrjsonResponse
 from api.routes import (
     audit,
@@ -70,4 +71,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         diagnostics,
     ):
         app.include_router(module.router)
+    console.install(app)
     return app

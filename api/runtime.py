@@ -49,6 +49,7 @@ class Runtime:
         init=False
     )  # (timeout, process threshold)
     background: BackgroundSyncs = field(init=False)
+    console_key: bytes = field(init=False)  # the console's CSRF tokens (api/console/session.py)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 
 from domain.visibility import Viewer
 from projections.tables import audit_log, email_copies, email_participants, emails, mailboxes, message_fates
+from projections.tables import mailbox_months as mailbox_months_table
 
 SKIPPED = "skipped"
 REJECTED = "rejected"
@@ -181,3 +182,38 @@ def _fate(box: Any, copies: list[Any], fates: list[Any], events: dict[int, Any])
             "at": last.occurred_at,
         }
     return answer | {"fate": "not_seen"}
+
+
+def email_by_message_id(conn: Connection, viewer: Viewer, message_id: str) -> str | None:
+    """The workspace's email with this (bare) Message-ID, if any."""
+    found = select(emails.c.id).where(
+        emails.c.workspace_id == viewer.workspace_id, emails.c.message_id == message_id
+    )
+    return conn.execute(found.limit(1)).scalar()
+
+
+def timeline_links(conn: Connection, viewer: Viewer, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Where each audit row's aggregate can be looked at: a copy's email (to explain it), else
+    the aggregate's own events."""
+    copies = [r["aggregate_id"] for r in rows if r["aggregate_type"] == "SyncedMessage"]
+    found = conn.execute(
+        select(email_copies.c.id, email_copies.c.email_id).where(
+            email_copies.c.id.in_(copies), email_copies.c.workspace_id == viewer.workspace_id
+        )
+    )
+    return {r.id: r.email_id for r in found}
+
+
+def mailbox_months(conn: Connection, viewer: Viewer, mailbox_id: str) -> list[dict[str, Any]]:
+    """A mailbox's messages stored, skipped and rejected per month of syncing, oldest first."""
+    rows = conn.execute(
+        select(mailbox_months_table)
+        .where(
+            mailbox_months_table.c.mailbox_id == mailbox_id,
+            mailbox_months_table.c.workspace_id == viewer.workspace_id,
+        )
+        .order_by(mailbox_months_table.c.month)
+    )
+    return [
+        {"month": r.month, "stored": r.stored, "skipped": r.skipped, "rejected": r.rejected} for r in rows
+    ]

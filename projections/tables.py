@@ -369,6 +369,18 @@ message_fates = Table(
     Column("occurred_at", String(40), nullable=False),
 )
 
+# Per mailbox and month of syncing (UTC): the messages its batches stored, skipped and rejected.
+mailbox_months = Table(
+    "mailbox_months",
+    metadata,
+    Column("mailbox_id", ID, primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("stored", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+)
+
 VIEW_TABLES = (
     audit_log,
     workspaces,
@@ -390,4 +402,5 @@ VIEW_TABLES = (
     strength_days,
     strength_clock,
     message_fates,
+    mailbox_months,
 )

@@ -1,4 +1,4 @@
-"""content-free fates of skipped and rejected messages; emails found by Message-ID; a mailbox's last error
+"""content-free fates of skipped and rejected messages; emails found by Message-ID; a mailbox's last error and its months
 
 Revision ID: 0018
 Revises: 0010
@@ -29,6 +29,16 @@ def upgrade() -> None:
         sa.Column("occurred_at", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("mailbox_id", "fate_hash", "reason"),
     )
+    op.create_table(
+        "mailbox_months",
+        sa.Column("mailbox_id", ID, nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("workspace_id", ID, nullable=False),
+        sa.Column("stored", sa.Integer(), nullable=False),
+        sa.Column("skipped", sa.Integer(), nullable=False),
+        sa.Column("rejected", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("mailbox_id", "month"),
+    )
     op.create_index("ix_emails_workspace_message_id", "emails", ["workspace_id", "message_id"])
     with op.batch_alter_table("mailboxes") as batch:
         batch.add_column(sa.Column("last_error", sa.Text(), nullable=True))
@@ -40,4 +50,5 @@ def downgrade() -> None:
         batch.drop_column("last_error_at")
         batch.drop_column("last_error")
     op.drop_index("ix_emails_workspace_message_id", table_name="emails")
+    op.drop_table("mailbox_months")
     op.drop_table("message_fates")

@@ -1,0 +1,1 @@
+"""The auditors' console: server-rendered pages over the same queries as the API (see routes.py)."""
