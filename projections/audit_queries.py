@@ -96,11 +96,25 @@ def log_page(
     until: str | None,
     after: int,
     limit: int,
+    owner_id: str | None = None,
+    mailbox_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The workspace's events in log order: metadata only (never subjects, bodies or addresses)."""
+    """The workspace's events in log order: metadata only (never subjects, bodies or addresses).
+    `owner_id` / `mailbox_id` keep the events of that member's mailboxes (or that one) and of
+    the copies they hold."""
     statement = select(audit_log).where(
         audit_log.c.workspace_id == workspace_id, audit_log.c.position > after
     )
+    if owner_id is not None or mailbox_id is not None:
+        boxes = select(mailboxes.c.id).where(mailboxes.c.workspace_id == workspace_id)
+        if owner_id is not None:
+            boxes = boxes.where(mailboxes.c.owner_id == owner_id)
+        if mailbox_id is not None:
+            boxes = boxes.where(mailboxes.c.id == mailbox_id)
+        copies = select(email_copies.c.id).where(email_copies.c.mailbox_id.in_(boxes))
+        statement = statement.where(
+            audit_log.c.aggregate_id.in_(boxes) | audit_log.c.aggregate_id.in_(copies)
+        )
     if aggregate_id is not None:
         statement = statement.where(audit_log.c.aggregate_id == aggregate_id)
     if event_type is not None:

@@ -125,6 +125,8 @@ def timeline(
     runtime: RuntimeDep,
     event_type: Annotated[str, Query(max_length=96)] = "",
     aggregate_id: Annotated[str, Query(max_length=64)] = "",
+    member: Annotated[str, Query(max_length=64)] = "",
+    mailbox: Annotated[str, Query(max_length=64)] = "",
     since: Annotated[str, Query(max_length=40)] = "",
     until: Annotated[str, Query(max_length=40)] = "",
     after: Annotated[int, Query(ge=0)] = 0,
@@ -137,14 +139,15 @@ def timeline(
         rows = log_page(
             conn, viewer.workspace_id, aggregate_id or None, event_type or None,
             start.astimezone(UTC).isoformat() if start else None,
-            end.astimezone(UTC).isoformat() if end else None, after, 101,
+            end.astimezone(UTC).isoformat() if end else None, after, 101, member or None, mailbox or None,
         )  # fmt: skip
         links = timeline_links(conn, viewer, rows[:100])
+        people, boxes = member_rows(conn, viewer), mailbox_rows(conn, viewer)
     following = rows[99]["position"] if len(rows) > 100 else None
-    filters = {"event_type": event_type, "aggregate_id": aggregate_id, "since": since, "until": until}
-    return _page(
-        request, runtime, "timeline.html", rows=rows[:100], links=links, following=following, filters=filters
-    )
+    filters = {"event_type": event_type, "aggregate_id": aggregate_id, "member": member, "mailbox": mailbox,
+               "since": since, "until": until}  # fmt: skip
+    return _page(request, runtime, "timeline.html", rows=rows[:100], links=links, following=following,
+                 filters=filters, members=people, mailboxes=boxes)  # fmt: skip
 
 
 @router.get("/explain", response_class=HTMLResponse)

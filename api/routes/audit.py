@@ -60,6 +60,10 @@ def audit_events(
     ] = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    member_id: Annotated[
+        str | None, Query(max_length=64, description="that member's mailboxes and mail")
+    ] = None,
+    mailbox_id: Annotated[str | None, Query(max_length=64, description="that mailbox and its mail")] = None,
     cursor: CursorParam = None,
     limit: LimitParam = 100,
 ) -> dict[str, Any]:
@@ -75,6 +79,8 @@ def audit_events(
             _utc(until),
             after[0] if after else 0,
             limit + 1,
+            member_id,
+            mailbox_id,
         )
     return page(items, [(item["position"],) for item in items], limit, "audit_events", "position")
 

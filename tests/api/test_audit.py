@@ -138,3 +138,17 @@ def test_the_report_finds_a_violation_planted_in_a_view_table(acme: Workspace) -
     rules = {v["rule"] for v in report["violations"]}
     assert "visible_blocklisted_copy" in rules
     assert "replay_digest_differs" in rules
+
+
+def test_the_log_filtered_by_a_member_or_a_mailbox_holds_that_mailbox_and_its_mail(acme: Workspace) -> None:
+    alice = acme.add_member("Alice", "alice@acme.com")
+    carol = acme.add_member("Carol", "carol@acme.com")
+    alice_box = acme.connect_upload(alice, "alice@acme.com")
+    carol_box = acme.connect_upload(carol, "carol@acme.com")
+    copy = acme.post_message(alice, alice_box, message("alice@acme.com", "sue@initech.com")).json()["copy_id"]
+    acme.post_message(
+        carol, carol_box, message("carol@acme.com", "joe@globex.com", message_id="<c@acme.com>")
+    )
+    for params in ({"member_id": alice.id}, {"mailbox_id": alice_box}):
+        events = acme.client.get("/audit/events", params=params, headers=acme.admin.headers).json()["items"]
+        assert {e["aggregate_id"] for e in events} == {alice_box, copy}, params

@@ -105,7 +105,7 @@ def test_an_auditor_signs_in_and_uses_every_page(
     server: LiveServer, browser: Any, data: dict[str, object]
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     d = browser
     base = f"http://127.0.0.1:{server.port}/console"
@@ -127,7 +127,13 @@ def test_an_auditor_signs_in_and_uses_every_page(
         shot(d, page)
 
     # the timeline links to explain; explain names the rule for a chosen viewer
-    d.get(f"{base}/timeline?event_type=SyncedMessage")
+    d.get(f"{base}/timeline")
+    Select(d.find_element(By.ID, "member")).select_by_visible_text("Alice")
+    d.find_element(By.ID, "event_type").send_keys("SyncedMessage")
+    d.find_element(By.CSS_SELECTOR, "main form button").click()
+    WebDriverWait(d, 60).until(lambda driver: "event_type=SyncedMessage" in driver.current_url)
+    found(d, By.CSS_SELECTOR, "a.explain")
+    assert all("SyncedMessage" in r.text for r in d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
     d.find_element(By.CSS_SELECTOR, "a.explain").click()
     Select(found(d, By.ID, "member")).select_by_visible_text("Alice (member)")
     d.find_element(By.CSS_SELECTOR, "main form button").click()

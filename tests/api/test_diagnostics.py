@@ -194,3 +194,13 @@ def test_a_full_sync_under_way_shows_each_folders_progress() -> None:
         "Archive": {"uidvalidity": 7},
     }
     assert sync_progress(cursors) == [{"folder": "INBOX", "done": 400, "total": 1000}]
+
+
+def test_a_message_with_no_participant_at_all_is_skipped_for_that(
+    acme: Workspace, team: tuple[Member, str, Member, str]
+) -> None:
+    alice, alice_box, _, _ = team
+    raw = b"Subject: nobody\r\nMessage-ID: <nobody@acme.com>\r\nDate: Mon, 02 Jun 2025 10:00:00 +0000\r\n\r\nHi\r\n"
+    assert upload(acme, alice, alice_box, raw)["status"] == "skipped"
+    box = fates(acme, alice, message_id="nobody@acme.com")["alice@acme.com"]
+    assert (box["fate"], box["reason"]) == ("skipped", "no_participants")

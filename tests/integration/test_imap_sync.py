@@ -13,6 +13,8 @@ from api.replay import replay_digests
 from api.runtime import Runtime
 from application.imap_worker import ImapWorker
 from domain.mailbox import Mailbox
+from domain.visibility import Viewer
+from projections.diagnostic_queries import fates_of
 from tests.support.dovecot import DovecotServer
 from tests.support.imap import CuttingProxy, ImapAccount, external, fill_maildir, requires_dovecot, seen_flags
 from tests.support.messages import message
@@ -309,3 +311,29 @@ def test_a_message_expunged_and_put_back_on_the_server_is_shown_again(
     account.sync()
 
     assert account.visible_subjects() == ["Deal 1", "Deal 2"] and account.view()["synced"] == 2
+
+
+def test_diagnostics_say_a_message_expunged_on_the_server_was_retracted_and_by_which_event(
+    account: ImapAccount, dovecot: DovecotServer
+) -> None:
+    uids = [account.append(*external(n)) for n in range(2)]
+    account.sync()
+    dovecot.expunge(account.user, "INBOX", [uids[0]])
+    account.sync()
+    viewer = Viewer(account.workspace_id, account.member_id, "admin")
+    with account.runtime.engine.connect() as conn:
+        gone, kept = (
+            fates_of(
+                conn,
+                viewer,
+                account.runtime.app.fate_hash(f"id:deal-{n}@example.org"),
+                f"deal-{n}@example.org",
+            )
+            for n in range(2)
+        )
+    assert (gone[0]["fate"], gone[0]["reason"], gone[0]["event_type"]) == (
+        "retracted",
+        "expunged",
+        "SyncedMessage.Expunged",
+    )
+    assert kept[0]["fate"] == "stored"
