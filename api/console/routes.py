@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -53,6 +53,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.add_exception_handler(_Answered, lambda request, error: error.response)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
 
@@ -64,14 +65,24 @@ def _page(request: Request, runtime: Any, name: str, status: int = 200, **values
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def _auditor(request: Request, runtime: Any) -> Viewer | Response:
-    """The signed-in auditor or admin, or the page that says why not (sign in, or 403)."""
+class _Answered(Exception):
+    """A console page answered before its route ran: to sign in, or 403."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _auditor(request: Request, runtime: RuntimeDep) -> Viewer:
+    """The signed-in auditor or admin; else the page that says why not (sign in, or 403)."""
     try:
         return auditor_of(runtime, request)
     except AuthError:
-        return RedirectResponse("/console/login", status_code=303, headers=HEADERS)
+        raise _Answered(RedirectResponse("/console/login", status_code=303, headers=HEADERS)) from None
     except ForbiddenError as error:
-        return _page(request, runtime, "denied.html", 403, reason=str(error))
+        raise _Answered(_page(request, runtime, "denied.html", 403, reason=str(error))) from None
+
+
+AuditorPage = Annotated[Viewer, Depends(_auditor)]
 
 
 def _time(value: str, field: str) -> datetime | None:
@@ -112,10 +123,7 @@ def logout(
 
 
 @router.get("", response_class=HTMLResponse)
-def home(request: Request, runtime: RuntimeDep) -> Response:
-    viewer = _auditor(request, runtime)
-    if isinstance(viewer, Response):
-        return viewer
+def home(request: Request, runtime: RuntimeDep, viewer: AuditorPage) -> Response:
     return _page(request, runtime, "home.html")
 
 
@@ -123,6 +131,7 @@ def home(request: Request, runtime: RuntimeDep) -> Response:
 def timeline(
     request: Request,
     runtime: RuntimeDep,
+    viewer: AuditorPage,
     event_type: Annotated[str, Query(max_length=96)] = "",
     aggregate_id: Annotated[str, Query(max_length=64)] = "",
     member: Annotated[str, Query(max_length=64)] = "",
@@ -131,9 +140,6 @@ def timeline(
     until: Annotated[str, Query(max_length=40)] = "",
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    viewer = _auditor(request, runtime)
-    if isinstance(viewer, Response):
-        return viewer
     start, end = _time(since, "since"), _time(until, "until")
     with runtime.engine.connect() as conn:
         rows = log_page(
@@ -154,13 +160,11 @@ def timeline(
 def explain_page(
     request: Request,
     runtime: RuntimeDep,
+    viewer: AuditorPage,
     email_id: Annotated[str, Query(max_length=64)] = "",
     message_id: Annotated[str, Query(max_length=998)] = "",
     member: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    viewer = _auditor(request, runtime)
-    if isinstance(viewer, Response):
-        return viewer
     result, error = None, ""
     with runtime.engine.connect() as conn:
         people = member_rows(conn, viewer)
@@ -179,12 +183,10 @@ def explain_page(
 def as_of(
     request: Request,
     runtime: RuntimeDep,
+    viewer: AuditorPage,
     member: Annotated[str, Query(max_length=64)] = "",
     at: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
-    viewer = _auditor(request, runtime)
-    if isinstance(viewer, Response):
-        return viewer
     with runtime.engine.connect() as conn:
         people = member_rows(conn, viewer)
         role = member_role(conn, viewer.workspace_id, member) if member else None
@@ -215,10 +217,7 @@ def _visible(conn: Any, viewer: Viewer) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 @router.get("/compliance", response_class=HTMLResponse)
-def compliance(request: Request, runtime: RuntimeDep) -> Response:
-    viewer = _auditor(request, runtime)
-    if isinstance(viewer, Response):
-        return viewer
+def compliance(request: Request, runtime: RuntimeDep, viewer: AuditorPage) -> Response:
     runtime.catch_up()
     with runtime.engine.connect() as conn:
         report = privacy_report(conn, viewer.workspace_id)
@@ -227,11 +226,11 @@ def compliance(request: Request, runtime: RuntimeDep) -> Response:
 
 @router.post("/compliance", response_class=HTMLResponse)
 def compliance_replay(
-    request: Request, runtime: RuntimeDep, csrf: Annotated[str, Form(max_length=100)] = ""
+    request: Request,
+    runtime: RuntimeDep,
+    viewer: AuditorPage,
+    csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    viewer = _auditor(request, runtime)
-    if isinstance(viewer, Response):
-        return viewer
     check_csrf(runtime, request, csrf)
     runtime.catch_up()
     with runtime.engine.connect() as conn:
@@ -242,11 +241,11 @@ def compliance_replay(
 
 @router.get("/diagnostics", response_class=HTMLResponse)
 def diagnostics(
-    request: Request, runtime: RuntimeDep, message_id: Annotated[str, Query(max_length=998)] = ""
+    request: Request,
+    runtime: RuntimeDep,
+    viewer: AuditorPage,
+    message_id: Annotated[str, Query(max_length=998)] = "",
 ) -> Response:
-    viewer = _auditor(request, runtime)
-    if isinstance(viewer, Response):
-        return viewer
     bare = bare_message_id(message_id)
     found = None
     if bare:
@@ -259,12 +258,10 @@ def diagnostics(
 def chart_page(
     request: Request,
     runtime: RuntimeDep,
+    viewer: AuditorPage,
     mailbox: Annotated[str, Query(max_length=64)] = "",
     person: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    viewer = _auditor(request, runtime)
-    if isinstance(viewer, Response):
-        return viewer
     with runtime.engine.connect() as conn:
         boxes = mailbox_rows(conn, viewer)
         mail_chart = charts.monthly_bars(mailbox_months(conn, viewer, mailbox)) if mailbox else None
