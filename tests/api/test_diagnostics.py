@@ -6,6 +6,7 @@ Carol (carol@acme.com) are members with an upload mailbox each."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -204,3 +205,42 @@ def test_a_message_with_no_participant_at_all_is_skipped_for_that(
     assert upload(acme, alice, alice_box, raw)["status"] == "skipped"
     box = fates(acme, alice, message_id="nobody@acme.com")["alice@acme.com"]
     assert (box["fate"], box["reason"]) == ("skipped", "no_participants")
+
+
+def test_the_console_shows_each_fate_as_the_api_does(
+    acme: Workspace, team: tuple[Member, str, Member, str]
+) -> None:
+    alice, alice_box, carol, carol_box = team
+    upload(acme, alice, alice_box, message("alice@acme.com", "sue@initech.com", message_id="<kept@acme.com>"))
+    upload(acme, alice, alice_box, message("alice@acme.com", "sue@acme.com", message_id="<inner@acme.com>"))
+    upload(acme, alice, alice_box, message("alice@acme.com", "max@hooli.com", message_id="<later@acme.com>"))
+    response = acme.client.post(
+        f"/mailboxes/{alice_box}/blocklist", json={"entry": "hooli.com"}, headers=alice.headers
+    )
+    assert response.status_code == 200, response.text
+    big = message(
+        "sue@initech.com", "alice@acme.com", message_id="<huge@initech.com>", body="x" * MAX_MESSAGE_BYTES
+    )
+    acme.runtime.wait_for(
+        acme.runtime.services.ingest.import_raw(alice_box, [("INBOX", "mbox:1", big)]).position
+    )
+    upload(acme, carol, carol_box, message("carol@acme.com", "sue@initech.com", message_id="<gone@acme.com>"))
+    assert acme.client.delete(f"/mailboxes/{carol_box}", headers=carol.headers).status_code == 204
+
+    acme.client.cookies.set("mailtrail_console", acme.admin.token)
+    expected = {
+        "kept": "stored",
+        "inner": "skipped",
+        "later": "hidden",
+        "huge": "rejected",
+        "gone": "retracted",
+    }
+    for local, fate in expected.items():
+        message_id = f"{local}@{'initech.com' if local == 'huge' else 'acme.com'}"
+        by_api = fates(acme, acme.admin, message_id=message_id)
+        owner = "carol@acme.com" if local == "gone" else "alice@acme.com"
+        assert by_api[owner]["fate"] == fate, (local, by_api[owner])
+        page = acme.client.get("/console/diagnostics", params={"message_id": message_id})
+        assert page.status_code == 200
+        rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"fate\">([^<]*)</td>", page.text)
+        assert dict(rows) == {address: box["fate"] for address, box in by_api.items()}, local
