@@ -24,6 +24,7 @@ from projections.views_runner import Progress, ViewApplier, ViewsRunner
 
 if TYPE_CHECKING:  # the types the composition root chose; only it imports adapters
     from adapters.datakeys import DataKeyStore
+    from adapters.inbound_smtp import InboundServer
     from adapters.netcheck import Resolver
     from adapters.persistence import StoreConfig
     from adapters.settings import Settings
@@ -49,6 +50,7 @@ class Runtime:
         init=False
     )  # (timeout, process threshold)
     background: BackgroundSyncs = field(init=False)
+    inbound: Callable[[str, int], InboundServer] = field(init=False)  # the SMTP capture server (host, port)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 

@@ -352,10 +352,20 @@ strength_clock = Table(
     Column("as_of", String(40), nullable=False),
 )
 
+# Members by the readable half of their capture address (not unique: the token decides).
+capture_addresses = Table(
+    "capture_addresses",
+    metadata,
+    Column("member_id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("slug", String(40), nullable=False, index=True),
+)
+
 VIEW_TABLES = (
     audit_log,
     workspaces,
     members,
+    capture_addresses,
     mailboxes,
     emails,
     email_copies,

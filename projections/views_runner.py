@@ -40,6 +40,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, select
 
 from projections import (
+    capture_views,
     email_views,
     interaction_views,
     lead_views,
@@ -64,7 +65,15 @@ Progress = Callable[[int], None]
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
-for _module in (workspace_views, email_views, record_views, privacy_views, lead_views, interaction_views):
+for _module in (
+    workspace_views,
+    capture_views,
+    email_views,
+    record_views,
+    privacy_views,
+    lead_views,
+    interaction_views,
+):
     for _type, _handler in _module.HANDLERS.items():
         HANDLERS.setdefault(_type, []).append(_handler)
 

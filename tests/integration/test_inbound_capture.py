@@ -1,0 +1,292 @@
+"""Capture by forwarding and BCC: smtplib over loopback against the inbound SMTP server the
+composition root builds (`mailtrail inbound`'s, here on a thread over the test's store), then
+what the member sees through the HTTP API."""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import dkim
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+
+from adapters.settings import Settings
+from api.main import create_app
+from api.runtime import Runtime
+from domain.message import MAX_MESSAGE_BYTES
+from tests.conftest import TEST_MASTER_KEY
+from tests.support.dns_stub import DnsStub, dns_stub
+from tests.support.dsl import Workspace, make_workspace
+from tests.support.messages import message
+from tests.support.postgres import free_port
+
+DOMAIN = "in.mailtrail.example"
+SELECTOR = "mt2026"
+
+
+@dataclass
+class DkimKey:
+    private_pem: bytes
+    txt: str
+
+    def sign(self, raw: bytes, domain: str = "acme.com") -> bytes:
+        signature = dkim.sign(raw, SELECTOR.encode(), domain.encode(), self.private_pem)
+        return bytes(signature) + raw
+
+
+@pytest.fixture(scope="module")
+def dkim_key() -> DkimKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return DkimKey(pem, f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}")
+
+
+@pytest.fixture
+def dns(dkim_key: DkimKey) -> Iterator[DnsStub]:
+    with dns_stub({f"{SELECTOR}._domainkey.acme.com": dkim_key.txt}) as stub:
+        yield stub
+
+
+@dataclass
+class Inbound:
+    acme: Workspace
+    port: int
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.acme.runtime
+
+    def address(self, member_id: str | None = None) -> str:
+        member_id = member_id or self.acme.admin.id
+        response = self.acme.client.get(f"/members/{member_id}", headers=self.acme.admin.headers)
+        assert response.status_code == 200, response.text
+        return str(response.json()["capture_address"])
+
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.port, timeout=30)
+
+    def send(self, raw: bytes, to: str | None = None, sender: str = "bob@acme.com") -> tuple[int, bytes]:
+        """DATA's answer (code, text) for one message to the capture address."""
+        with self.smtp() as smtp:
+            smtp.ehlo()
+            assert smtp.mail(sender)[0] == 250
+            code, text = smtp.rcpt(to or self.address())
+            assert code == 250, text
+            return smtp.data(raw)
+
+    def get(self, path: str) -> dict:  # type: ignore[type-arg]
+        self.runtime.catch_up()
+        response = self.acme.client.get(path, headers=self.acme.admin.headers)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def emails(self) -> list[dict]:  # type: ignore[type-arg]
+        return list(self.get("/emails")["items"])
+
+    def forwarded_mailboxes(self) -> list[dict]:  # type: ignore[type-arg]
+        return [m for m in self.get("/mailboxes")["items"] if m["provider"] == "forwarded"]
+
+
+@pytest.fixture
+def inbound(database_url: str, dns: DnsStub) -> Iterator[Inbound]:
+    settings = Settings(
+        database_url=database_url, master_key=TEST_MASTER_KEY, inbound_domain=DOMAIN, inbound_dns=(dns.address,)
+    )
+    runtime = Runtime.open(settings)
+    server = runtime.inbound("127.0.0.1", free_port())
+    server.start()
+    try:
+        with TestClient(create_app(runtime=runtime)) as client:
+            yield Inbound(make_workspace(client, runtime), server.port)
+    finally:
+        server.stop()
+        runtime.close()
+
+
+def addresses(email: dict) -> set[str]:  # type: ignore[type-arg]
+    return {p["address"] for p in email["participants"]}
+
+
+def forward(subject: str, body: str, attachment: bytes | None = None) -> bytes:
+    outer = EmailMessage()
+    outer["From"] = "Bob <bob@acme.com>"
+    outer["To"] = "capture"  # replaced by the capture address where it matters; not a participant
+    outer["Subject"] = subject
+    outer["Date"] = "Tue, 03 Jun 2025 09:00:00 +0200"
+    outer["Message-ID"] = make_msgid(domain="acme.com")
+    outer.set_content(body)
+    if attachment is not None:
+        outer.add_attachment(attachment, maintype="message", subtype="rfc822")
+    return outer.as_bytes()
+
+
+ORIGINAL = message(
+    "Carol Client <carol@client.example>", "Bob <bob@acme.com>", "Pricing",
+    cc=["Dan <dan@client.example>"], message_id="<pricing-1@client.example>",
+    date="Mon, 02 Jun 2025 10:00:00 +0000", body="What would 40 seats cost?",
+)  # fmt: skip
+
+
+def test_a_bcc_of_the_members_own_mail_is_recorded_as_it_is_without_the_capture_address(
+    inbound: Inbound,
+) -> None:
+    capture = inbound.address()
+    raw = message("bob@acme.com", "carol@client.example", "Proposal", message_id="<p1@acme.com>")
+    code, text = inbound.send(raw, to=capture)
+    assert code == 250 and b"captured (bcc)" in text, text
+    [email] = inbound.emails()
+    assert addresses(email) == {"bob@acme.com", "carol@client.example"}
+    assert email["direction"] == "sent"
+    [mailbox] = inbound.forwarded_mailboxes()
+    assert mailbox["synced"] == 1 and mailbox["owner_id"] == inbound.acme.admin.id
+    people = inbound.get("/people")["items"]
+    assert [p["emails"] for p in people] == [["carol@client.example"]]  # selective: Bob wrote to her
+
+
+def test_an_attached_forward_is_recorded_as_the_original_with_its_own_headers(inbound: Inbound) -> None:
+    code, text = inbound.send(forward("Fwd: Pricing", "see below", ORIGINAL))
+    assert code == 250 and b"captured (attached)" in text, text
+    [email] = inbound.emails()
+    assert addresses(email) == {"carol@client.example", "bob@acme.com", "dan@client.example"}
+    assert email["sent_at"].startswith("2025-06-02T10:00:00")
+    assert email["direction"] == "received"
+    # the same message uploaded elsewhere later is the same email (its Message-ID), a second copy
+    mailbox = inbound.acme.connect_upload(inbound.acme.admin, "bob@acme.com")
+    assert inbound.acme.post_message(inbound.acme.admin, mailbox, ORIGINAL).status_code in (200, 201)
+    [again] = inbound.emails()
+    assert again["id"] == email["id"] and again["copies"] == 2
+
+
+GMAIL = """Have a look.
+
+---------- Forwarded message ---------
+From: Carol Client <carol@client.example>
+Date: Mon, Jun 2, 2025 at 10:00\u202fAM
+Subject: Pricing
+To: Bob <bob@acme.com>
+Cc: Dan <dan@client.example>, erin@client.example
+
+
+What would 40 seats cost?
+"""
+
+OUTLOOK = """FYI
+
+________________________________
+From: Carol Client <carol@client.example>
+Sent: Monday, June 2, 2025 10:00 AM
+To: Bob Smith <bob@acme.com>; Dan [mailto:dan@client.example]
+Cc: erin@client.example
+Subject: RE: Pricing
+
+What would 40 seats cost?
+"""
+
+
+@pytest.mark.parametrize("body", [GMAIL, OUTLOOK], ids=["gmail", "outlook"])
+def test_an_inline_forward_is_read_for_its_sender_date_subject_and_recipients(
+    inbound: Inbound, body: str
+) -> None:
+    code, text = inbound.send(forward("Fwd: Pricing", body))
+    assert code == 250 and b"captured (inline)" in text, text
+    [email] = inbound.emails()
+    assert addresses(email) == {"carol@client.example", "bob@acme.com", "dan@client.example", "erin@client.example"}
+    assert email["sent_at"].startswith("2025-06-02T08:00:00")  # 10:00 in the forward's own zone, +02:00
+    assert email["subject"].endswith("Pricing") and email["direction"] == "received"
+    body_text = inbound.get(f"/emails/{email['id']}/body")
+    assert "40 seats" in str(body_text)
+
+
+def test_a_forward_with_nothing_to_recover_is_recorded_itself_with_the_reason(inbound: Inbound) -> None:
+    """The forward itself went to the capture address alone: all internal, so the batch path skips
+    it as it would any internal mail; the reply and the mailbox's counts say so."""
+    code, text = inbound.send(forward("Fwd: lunch", "no header block here, just chat"))
+    assert code == 250, text
+    assert text.endswith(b"not stored (unrecovered: internal_only): no forwarded message block found")
+    [mailbox] = inbound.forwarded_mailboxes()
+    assert mailbox["skipped"] == {"internal_only": 1} and inbound.emails() == []
+
+
+def test_an_unknown_recipient_is_refused_at_rcpt_before_any_data(inbound: Inbound) -> None:
+    real = inbound.address()
+    slug = real.partition("+")[0]
+    with inbound.smtp() as smtp:
+        smtp.ehlo()
+        smtp.mail("bob@acme.com")
+        for stranger in (f"{slug}+aaaaaaaaaaaaaaaa@{DOMAIN}", f"nobody@{DOMAIN}", "bob@acme.com"):
+            code, text = smtp.rcpt(stranger)
+            assert code == 550, (stranger, text)
+        with pytest.raises(smtplib.SMTPDataError) as refused:  # no recipient accepted: no data taken
+            smtp.data(ORIGINAL)
+        assert refused.value.smtp_code == 503
+    assert inbound.forwarded_mailboxes() == []
+
+
+def test_a_rotated_address_is_refused_and_the_new_one_taken(inbound: Inbound) -> None:
+    old = inbound.address()
+    response = inbound.acme.client.post(
+        f"/members/{inbound.acme.admin.id}/capture-address", headers=inbound.acme.admin.headers
+    )
+    assert response.status_code == 200, response.text
+    new = response.json()["capture_address"]
+    assert new != old and new == inbound.address() and new.startswith(old.partition("+")[0] + "+")
+    with inbound.smtp() as smtp:
+        smtp.ehlo()
+        smtp.mail("bob@acme.com")
+        assert smtp.rcpt(old)[0] == 550
+        assert smtp.rcpt(new)[0] == 250
+    # the token appears in no event the audit log lists
+    events = inbound.get("/audit/events")
+    assert new.partition("+")[2].partition("@")[0] not in str(events)
+
+
+def test_another_members_address_is_shown_to_nobody_else(inbound: Inbound) -> None:
+    carl = inbound.acme.add_member("Carl", "carl@acme.com")
+    response = inbound.acme.client.get(f"/members/{carl.id}", headers=inbound.acme.admin.headers)
+    assert response.status_code == 200 and response.json()["capture_address"] is None
+    own = inbound.acme.client.get(f"/members/{carl.id}", headers=carl.headers).json()["capture_address"]
+    assert own.startswith("carl+") and own.endswith("@" + DOMAIN)
+
+
+def test_a_strangers_forward_is_refused_with_the_reason_and_nothing_is_stored(inbound: Inbound) -> None:
+    raw = forward("Fwd: Pricing", "see below", ORIGINAL).replace(b"Bob <bob@acme.com>", b"mallory@evil.example", 1)
+    code, text = inbound.send(raw, sender="mallory@evil.example")
+    assert code == 550 and b"mallory@evil.example" in text and b"not one of the member's addresses" in text
+    assert inbound.forwarded_mailboxes() == [] and inbound.emails() == []
+
+
+def test_a_dkim_signed_forward_must_verify_against_the_published_key(
+    inbound: Inbound, dkim_key: DkimKey, dns: DnsStub
+) -> None:
+    signed = dkim_key.sign(forward("Fwd: Pricing", "see below", ORIGINAL))
+    tampered = signed.replace(b"see below", b"see BELOW")
+    code, text = inbound.send(tampered)
+    assert code == 550 and b"DKIM signature does not verify for acme.com" in text, text
+    assert inbound.emails() == []
+    code, text = inbound.send(signed)
+    assert code == 250 and b"captured (attached)" in text, text
+    assert f"{SELECTOR}._domainkey.acme.com" in dns.queries
+    assert len(inbound.emails()) == 1
+
+
+def test_an_oversized_message_is_refused(inbound: Inbound) -> None:
+    capture = inbound.address()
+    big = b"Subject: big\r\n\r\n" + b"x" * 998 + b"\r\n"
+    big = big * (MAX_MESSAGE_BYTES // len(big) + 1)
+    with inbound.smtp() as smtp:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:  # SIZE declared: refused at MAIL
+            smtp.sendmail("bob@acme.com", [capture], big)
+        assert refused.value.smtp_code == 552
+    assert inbound.forwarded_mailboxes() == []
