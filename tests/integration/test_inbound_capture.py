@@ -5,11 +5,18 @@ what the member sees through the HTTP API."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import smtplib
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import dkim
 import pytest
@@ -27,8 +34,13 @@ from tests.support.dsl import Workspace, make_workspace
 from tests.support.messages import message
 from tests.support.postgres import free_port
 
+# Capture goes through the batch path, which both stores run for every other origin: the tests
+# that show what the store does (copies, dedupe, removal) run on both, the protocol's on SQLite.
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 DOMAIN = "in.mailtrail.example"
 SELECTOR = "mt2026"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -96,7 +108,7 @@ class Inbound:
         return list(self.get("/emails")["items"])
 
     def forwarded_mailboxes(self) -> list[dict]:  # type: ignore[type-arg]
-        return [m for m in self.get("/mailboxes")["items"] if m["provider"] == "forwarded"]
+        return [m for m in self.get("/mailboxes")["items"] if m["provider"] == "forwarded" and m["status"] != "removed"]
 
 
 @pytest.fixture
@@ -195,6 +207,7 @@ What would 40 seats cost?
 """
 
 
+@SQLITE
 @pytest.mark.parametrize("body", [GMAIL, OUTLOOK], ids=["gmail", "outlook"])
 def test_an_inline_forward_is_read_for_its_sender_date_subject_and_recipients(
     inbound: Inbound, body: str
@@ -209,6 +222,7 @@ def test_an_inline_forward_is_read_for_its_sender_date_subject_and_recipients(
     assert "40 seats" in str(body_text)
 
 
+@SQLITE
 def test_a_forward_with_nothing_to_recover_is_recorded_itself_with_the_reason(inbound: Inbound) -> None:
     """The forward itself went to the capture address alone: all internal, so the batch path skips
     it as it would any internal mail; the reply and the mailbox's counts say so."""
@@ -219,6 +233,7 @@ def test_a_forward_with_nothing_to_recover_is_recorded_itself_with_the_reason(in
     assert mailbox["skipped"] == {"internal_only": 1} and inbound.emails() == []
 
 
+@SQLITE
 def test_an_unknown_recipient_is_refused_at_rcpt_before_any_data(inbound: Inbound) -> None:
     real = inbound.address()
     slug = real.partition("+")[0]
@@ -234,6 +249,7 @@ def test_an_unknown_recipient_is_refused_at_rcpt_before_any_data(inbound: Inboun
     assert inbound.forwarded_mailboxes() == []
 
 
+@SQLITE
 def test_a_rotated_address_is_refused_and_the_new_one_taken(inbound: Inbound) -> None:
     old = inbound.address()
     response = inbound.acme.client.post(
@@ -252,6 +268,7 @@ def test_a_rotated_address_is_refused_and_the_new_one_taken(inbound: Inbound) ->
     assert new.partition("+")[2].partition("@")[0] not in str(events)
 
 
+@SQLITE
 def test_another_members_address_is_shown_to_nobody_else(inbound: Inbound) -> None:
     carl = inbound.acme.add_member("Carl", "carl@acme.com")
     response = inbound.acme.client.get(f"/members/{carl.id}", headers=inbound.acme.admin.headers)
@@ -260,6 +277,7 @@ def test_another_members_address_is_shown_to_nobody_else(inbound: Inbound) -> No
     assert own.startswith("carl+") and own.endswith("@" + DOMAIN)
 
 
+@SQLITE
 def test_a_strangers_forward_is_refused_with_the_reason_and_nothing_is_stored(inbound: Inbound) -> None:
     raw = forward("Fwd: Pricing", "see below", ORIGINAL).replace(b"Bob <bob@acme.com>", b"mallory@evil.example", 1)
     code, text = inbound.send(raw, sender="mallory@evil.example")
@@ -267,6 +285,7 @@ def test_a_strangers_forward_is_refused_with_the_reason_and_nothing_is_stored(in
     assert inbound.forwarded_mailboxes() == [] and inbound.emails() == []
 
 
+@SQLITE
 def test_a_dkim_signed_forward_must_verify_against_the_published_key(
     inbound: Inbound, dkim_key: DkimKey, dns: DnsStub
 ) -> None:
@@ -281,6 +300,7 @@ def test_a_dkim_signed_forward_must_verify_against_the_published_key(
     assert len(inbound.emails()) == 1
 
 
+@SQLITE
 def test_an_oversized_message_is_refused(inbound: Inbound) -> None:
     capture = inbound.address()
     big = b"Subject: big\r\n\r\n" + b"x" * 998 + b"\r\n"
@@ -290,3 +310,72 @@ def test_an_oversized_message_is_refused(inbound: Inbound) -> None:
             smtp.sendmail("bob@acme.com", [capture], big)
         assert refused.value.smtp_code == 552
     assert inbound.forwarded_mailboxes() == []
+
+
+def test_captured_mail_follows_the_mailboxs_blocklist_and_leaves_with_its_removal(inbound: Inbound) -> None:
+    """Blocklist, removal and a new mailbox on the next capture: the batch path's rules."""
+    acme, headers = inbound.acme, inbound.acme.admin.headers
+    assert inbound.send(forward("Fwd: Pricing", "see below", ORIGINAL))[0] == 250
+    [mailbox] = inbound.forwarded_mailboxes()
+    assert acme.client.post(f"/mailboxes/{mailbox['id']}/blocklist", json={"entry": "client.example"},
+                            headers=headers).status_code in (200, 201)  # fmt: skip
+    assert inbound.emails() == []  # hidden at once
+    other = message("Carol <carol@client.example>", "bob@acme.com", "Again", message_id="<again@client.example>")
+    code, text = inbound.send(forward("Fwd: Again", "again", other))
+    assert code == 250 and b"not stored (attached: blocklisted)" in text, text
+    assert acme.client.delete(f"/mailboxes/{mailbox['id']}", headers=headers).status_code == 204
+    assert inbound.emails() == [] and inbound.forwarded_mailboxes() == []
+    assert inbound.send(forward("Fwd: Again", "again", other))[0] == 250  # a new forwarded mailbox
+    [fresh] = inbound.forwarded_mailboxes()
+    assert fresh["id"] != mailbox["id"] and fresh["synced"] == 1
+    assert [e["subject"] for e in inbound.emails()] == ["Again"]
+
+
+@SQLITE
+def test_mailtrail_inbound_takes_a_signed_forward_from_an_untrusted_network_and_no_unsigned_one(
+    database_url: str, dkim_key: DkimKey, dns: DnsStub, tmp_path: Path
+) -> None:
+    """The `mailtrail inbound` command itself, trusting no network: only DKIM lets mail in."""
+    runtime = Runtime.open(Settings(database_url=database_url, master_key=TEST_MASTER_KEY, inbound_domain=DOMAIN))
+    try:
+        with TestClient(create_app(runtime=runtime)) as client:
+            acme = make_workspace(client, runtime)
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("MAILTRAIL_")}
+            env.update({
+                "MAILTRAIL_DATABASE_URL": database_url, "MAILTRAIL_MASTER_KEY": TEST_MASTER_KEY,
+                "MAILTRAIL_INBOUND_DOMAIN": DOMAIN, "MAILTRAIL_INBOUND_TRUSTED": "",
+                "MAILTRAIL_INBOUND_DNS": dns.address,
+            })  # fmt: skip
+            log = (tmp_path / "inbound.log").open("wb")
+            process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "mailtrail"), "inbound", "--port", str(port)],
+                cwd=ROOT, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                server = Inbound(acme, port)
+                _wait_for_smtp(port, process, tmp_path / "inbound.log")
+                code, text = server.send(forward("Fwd: Pricing", "see below", ORIGINAL))
+                assert code == 550 and b"no DKIM signature and the connection is not trusted" in text, text
+                code, text = server.send(dkim_key.sign(forward("Fwd: Pricing", "see below", ORIGINAL)))
+                assert code == 250 and b"captured (attached)" in text, text
+                [email] = server.emails()
+                assert email["subject"] == "Pricing"
+            finally:
+                process.terminate()
+                process.wait(10)
+                log.close()
+            assert b"+" + server.address().partition("+")[2].encode() not in (tmp_path / "inbound.log").read_bytes()
+    finally:
+        runtime.close()
+
+
+def _wait_for_smtp(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"mailtrail inbound exited: {log.read_text()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"mailtrail inbound did not listen: {log.read_text()}")
