@@ -57,7 +57,9 @@ class DkimKey:
 def dkim_key() -> DkimKey:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
     )
     der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -108,13 +110,20 @@ class Inbound:
         return list(self.get("/emails")["items"])
 
     def forwarded_mailboxes(self) -> list[dict]:  # type: ignore[type-arg]
-        return [m for m in self.get("/mailboxes")["items"] if m["provider"] == "forwarded" and m["status"] != "removed"]
+        return [
+            m
+            for m in self.get("/mailboxes")["items"]
+            if m["provider"] == "forwarded" and m["status"] != "removed"
+        ]
 
 
 @pytest.fixture
 def inbound(database_url: str, dns: DnsStub) -> Iterator[Inbound]:
     settings = Settings(
-        database_url=database_url, master_key=TEST_MASTER_KEY, inbound_domain=DOMAIN, inbound_dns=(dns.address,)
+        database_url=database_url,
+        master_key=TEST_MASTER_KEY,
+        inbound_domain=DOMAIN,
+        inbound_dns=(dns.address,),
     )
     runtime = Runtime.open(settings)
     server = runtime.inbound("127.0.0.1", free_port())
@@ -215,7 +224,12 @@ def test_an_inline_forward_is_read_for_its_sender_date_subject_and_recipients(
     code, text = inbound.send(forward("Fwd: Pricing", body))
     assert code == 250 and b"captured (inline)" in text, text
     [email] = inbound.emails()
-    assert addresses(email) == {"carol@client.example", "bob@acme.com", "dan@client.example", "erin@client.example"}
+    assert addresses(email) == {
+        "carol@client.example",
+        "bob@acme.com",
+        "dan@client.example",
+        "erin@client.example",
+    }
     assert email["sent_at"].startswith("2025-06-02T08:00:00")  # 10:00 in the forward's own zone, +02:00
     assert email["subject"].endswith("Pricing") and email["direction"] == "received"
     body_text = inbound.get(f"/emails/{email['id']}/body")
@@ -279,7 +293,9 @@ def test_another_members_address_is_shown_to_nobody_else(inbound: Inbound) -> No
 
 @SQLITE
 def test_a_strangers_forward_is_refused_with_the_reason_and_nothing_is_stored(inbound: Inbound) -> None:
-    raw = forward("Fwd: Pricing", "see below", ORIGINAL).replace(b"Bob <bob@acme.com>", b"mallory@evil.example", 1)
+    raw = forward("Fwd: Pricing", "see below", ORIGINAL).replace(
+        b"Bob <bob@acme.com>", b"mallory@evil.example", 1
+    )
     code, text = inbound.send(raw, sender="mallory@evil.example")
     assert code == 550 and b"mallory@evil.example" in text and b"not one of the member's addresses" in text
     assert inbound.forwarded_mailboxes() == [] and inbound.emails() == []
@@ -320,7 +336,9 @@ def test_captured_mail_follows_the_mailboxs_blocklist_and_leaves_with_its_remova
     assert acme.client.post(f"/mailboxes/{mailbox['id']}/blocklist", json={"entry": "client.example"},
                             headers=headers).status_code in (200, 201)  # fmt: skip
     assert inbound.emails() == []  # hidden at once
-    other = message("Carol <carol@client.example>", "bob@acme.com", "Again", message_id="<again@client.example>")
+    other = message(
+        "Carol <carol@client.example>", "bob@acme.com", "Again", message_id="<again@client.example>"
+    )
     code, text = inbound.send(forward("Fwd: Again", "again", other))
     assert code == 250 and b"not stored (attached: blocklisted)" in text, text
     assert acme.client.delete(f"/mailboxes/{mailbox['id']}", headers=headers).status_code == 204
@@ -336,7 +354,9 @@ def test_mailtrail_inbound_takes_a_signed_forward_from_an_untrusted_network_and_
     database_url: str, dkim_key: DkimKey, dns: DnsStub, tmp_path: Path
 ) -> None:
     """The `mailtrail inbound` command itself, trusting no network: only DKIM lets mail in."""
-    runtime = Runtime.open(Settings(database_url=database_url, master_key=TEST_MASTER_KEY, inbound_domain=DOMAIN))
+    runtime = Runtime.open(
+        Settings(database_url=database_url, master_key=TEST_MASTER_KEY, inbound_domain=DOMAIN)
+    )
     try:
         with TestClient(create_app(runtime=runtime)) as client:
             acme = make_workspace(client, runtime)
@@ -365,7 +385,10 @@ def test_mailtrail_inbound_takes_a_signed_forward_from_an_untrusted_network_and_
                 process.terminate()
                 process.wait(10)
                 log.close()
-            assert b"+" + server.address().partition("+")[2].encode() not in (tmp_path / "inbound.log").read_bytes()
+            assert (
+                b"+" + server.address().partition("+")[2].encode()
+                not in (tmp_path / "inbound.log").read_bytes()
+            )
     finally:
         runtime.close()
 
