@@ -13,14 +13,16 @@ from dataclasses import dataclass, replace
 from eventsourcing.persistence import IntegrityError
 
 from application.app import MailTrail
-from application.batch_recorder import BatchRecorder
+from application.batch_recorder import BatchRecorder, BatchResult
 from application.errors import ConflictError, DomainError
+from application.group_commit import GroupCommit
 from application.ports import (
     CaptureDirectory,
     CaptureTokens,
     DkimResult,
     DkimVerifier,
     ForwardReader,
+    Item,
     Rejected,
 )
 from application.services.ingest import Parser, to_item
@@ -37,6 +39,7 @@ from domain.capture import (
     without,
 )
 from domain.message import ParsedMessage
+from domain.synced_message import copy_id_for
 from domain.values import Provider, domain_of
 from domain.workspace import Workspace
 
@@ -90,6 +93,10 @@ class Capture:
         self.dkim = dkim
         self.forwards = forwards
         self.inbound_domain = inbound_domain.lower().strip(".") if inbound_domain else None
+        self.batches = GroupCommit(self._record_batch)
+
+    def _record_batch(self, mailbox_id: str, items: list[Item]) -> BatchResult:
+        return BatchRecorder(self.app, mailbox_id).record(FOLDER, items, None)
 
     # the address ---------------------------------------------------------------------
     def address_of(self, workspace_id: str, member_id: str) -> str | None:
@@ -163,11 +170,13 @@ class Capture:
                 reason = reason or "the forwarded message could not be read"
                 message = replace(outer, defects=(*outer.defects, f"forward not recovered: {reason}"))
         mailbox_id = self._forwarded_mailbox(target.workspace_id, target.member_id)
-        result = BatchRecorder(self.app, mailbox_id).record(FOLDER, [without(message, envelope)], None)
-        if result.copies:
-            copy_id, email_id = result.copies[0]
-            return Captured(result.position, kind, copy_id, email_id, reason=reason)
-        return Captured(result.position, kind, skipped=next(iter(result.skipped), "unknown"), reason=reason)
+        item = without(message, envelope)
+        result = self.batches.record(mailbox_id, item)  # with the messages that arrived meanwhile
+        copy_id = copy_id_for(mailbox_id, item)
+        email_id = dict(result.copies).get(str(copy_id))
+        if email_id is not None:
+            return Captured(result.position, kind, str(copy_id), email_id, reason=reason)
+        return Captured(result.position, kind, skipped=result.reasons.get(copy_id, "unknown"), reason=reason)
 
     def _forwarded_mailbox(self, workspace_id: str, member_id: str) -> str:
         """The member's `forwarded` mailbox, created on first use (no plan slot). Two first
