@@ -402,3 +402,25 @@ def _wait_for_smtp(port: int, process: subprocess.Popen[bytes], log: Path) -> No
             return
         time.sleep(0.1)
     raise AssertionError(f"mailtrail inbound did not listen: {log.read_text()}")
+
+
+@SQLITE
+def test_a_forwarded_reply_from_a_new_address_joins_the_lead_of_the_bccd_thread(inbound: Inbound) -> None:
+    """Close's flow: BCC the proposal, forward the client's reply; the reply attaches to the lead."""
+    acme = inbound.acme
+    hank = acme.client.post(
+        "/people", json={"name": "Hank", "emails": ["hank@globex.com"]}, headers=acme.admin.headers
+    )
+    deal = acme.client.post(
+        "/leads", json={"name": "Globex deal", "contacts": [hank.json()["id"]]}, headers=acme.admin.headers
+    ).json()["id"]
+    proposal = message("bob@acme.com", "hank@globex.com", "Pricing", message_id="<t1@acme.com>")
+    assert inbound.send(proposal)[0] == 250
+    reply = message(
+        "newcomer@globex.com", "bob@acme.com", "Re: Pricing", message_id="<t2@globex.com>",
+        date="Tue, 03 Jun 2025 09:00:00 +0000",
+        headers={"In-Reply-To": "<t1@acme.com>", "References": "<t1@acme.com>"},
+    )  # fmt: skip
+    assert inbound.send(forward("Fwd: Re: Pricing", "for the lead", reply))[0] == 250
+    subjects = sorted(e["subject"] for e in inbound.get(f"/leads/{deal}/emails")["items"])
+    assert subjects == ["Pricing", "Re: Pricing"]
