@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import smtplib
 import socket
 import subprocess
@@ -210,6 +211,7 @@ def main() -> None:
             process.terminate()
             process.wait(30)
         log.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
