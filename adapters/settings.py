@@ -24,8 +24,23 @@ class Settings(BaseSettings):
     verifying_mail_hosts: Annotated[tuple[str, ...], NoDecode] = DOMAIN_VERIFYING_HOSTS
     max_participants: int = 1000  # a message with more participants is stored but creates no records
     max_records_per_batch: int = 10000  # people created by one recorded batch at most
+    # Capture by forwarding and BCC (`mailtrail inbound`): the domain of capture addresses (none:
+    # no capture), the networks whose unsigned mail is taken, the resolvers of DKIM keys.
+    inbound_domain: str | None = None
+    inbound_trusted: Annotated[tuple[str, ...], NoDecode] = ("127.0.0.0/8", "::1/128")
+    inbound_dns: Annotated[tuple[str, ...], NoDecode] = ()  # host[:port], e.g. 127.0.0.1:5353
 
-    @field_validator("verifying_mail_hosts", mode="before")
+    @field_validator("verifying_mail_hosts", "inbound_trusted", "inbound_dns", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return tuple(h.strip() for h in value.split(",") if h.strip()) if isinstance(value, str) else value
+
+    def dns_servers(self) -> tuple[tuple[str, int], ...]:
+        """`inbound_dns` as (host, port) pairs (port 53 unless given; `[v6]:port` for IPv6)."""
+        servers = []
+        for entry in self.inbound_dns:
+            host, colon, port = entry.rpartition(":")
+            if not colon or "]" in port or (host.count(":") and not host.startswith("[")):
+                host, port = entry, "53"
+            servers.append((host.strip("[]"), int(port)))
+        return tuple(servers)

@@ -10,9 +10,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from adapters.capture import HmacCaptureTokens, SqlCaptureDirectory
 from adapters.catalog import DomainCatalog
 from adapters.datakeys import DataKeyStore, derived_key, fate_hasher, load_or_create_master_key
+from adapters.dkim_check import DkimpyVerifier
+from adapters.forwarding import Forwards
 from adapters.imap import ImapConnector, ImapServer
+from adapters.inbound_smtp import CaptureHandler, InboundServer, networks
 from adapters.keystore import SqlKeyStore
 from adapters.migrations import upgrade
 from adapters.mime import parse_message
@@ -24,6 +28,7 @@ from api.runtime import Runtime
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
 from application.services import Services
+from application.services.capture import Capture
 from domain.records import FanOutLimits
 from projections.views_runner import Progress, Source, ViewApplier, ViewsRunner
 
@@ -113,6 +118,15 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     )
     runtime.services.mailboxes.start_sync = runtime.background.start
     runtime.console_key = derived_key(master_key, "console csrf")
+    capture = Capture(
+        app, parse_message, runtime.services.mailboxes, HmacCaptureTokens(master_key),
+        SqlCaptureDirectory(engine), DkimpyVerifier(settings.dns_servers()), Forwards(), settings.inbound_domain,
+    )  # fmt: skip
+    runtime.services.capture = capture
+    trusted = networks(settings.inbound_trusted)
+    runtime.inbound = lambda host, port: InboundServer(
+        CaptureHandler(capture, trusted), host, port, settings.inbound_domain
+    )
     return runtime
 
 

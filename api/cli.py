@@ -326,6 +326,38 @@ def sync(
 
 
 @app.command()
+def inbound(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 2525,
+) -> None:
+    """Take mail for members' capture addresses over SMTP (MAILTRAIL_INBOUND_DOMAIN): a BCC or a
+    forward from the member is recorded into their `forwarded` mailbox."""
+    import logging
+    import signal
+    import threading
+
+    runtime = open_runtime(hold_views_lock=True)
+    if not runtime.settings.inbound_domain:
+        runtime.close()
+        raise typer.BadParameter("set MAILTRAIL_INBOUND_DOMAIN (the domain of capture addresses)")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's own log names recipients
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server = runtime.inbound(host, port)
+    try:
+        runtime.views.try_apply()
+        runtime.start_background_projection()  # the views' applier when no server holds the lock
+        server.start()
+        console.print(f"mailtrail inbound: SMTP on {host}:{port} for @{runtime.settings.inbound_domain}")
+        stop.wait()
+    finally:
+        server.stop()
+        runtime.close()
+
+
+@app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="One pass over every active mailbox, then exit.")] = False,
     max_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,

@@ -24,6 +24,7 @@ from projections.views_runner import Progress, ViewApplier, ViewsRunner
 
 if TYPE_CHECKING:  # the types the composition root chose; only it imports adapters
     from adapters.datakeys import DataKeyStore
+    from adapters.inbound_smtp import InboundServer
     from adapters.netcheck import Resolver
     from adapters.persistence import StoreConfig
     from adapters.settings import Settings
@@ -50,6 +51,7 @@ class Runtime:
     )  # (timeout, process threshold)
     background: BackgroundSyncs = field(init=False)
     console_key: bytes = field(init=False)  # the console's CSRF tokens (api/console/session.py)
+    inbound: Callable[[str, int], InboundServer] = field(init=False)  # the SMTP capture server (host, port)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 

@@ -39,6 +39,7 @@ class BatchResult:
     position: int = 0
     met: Counter[UUID] = field(default_factory=Counter, repr=False)  # copies this batch came across
     held: list[str] = field(default_factory=list)  # copies met that were stored before this batch
+    reasons: dict[UUID, str] = field(default_factory=dict, repr=False)  # why each unstored copy was not
 
 
 def skip_key(copy_id: UUID) -> str:
@@ -116,12 +117,14 @@ class BatchRecorder:
             if skip is not None:
                 reason, entry = skip
                 fate(_lookup_text(item), reason, entry)
+                result.reasons[copy_id] = reason
                 result.skipped[reason] += 1
                 skipped_keys.setdefault(reason, set()).add(skip_key(copy_id))
                 if reason == BLOCKLISTED:
                     blocked_threads |= thread_hashes(item)
                 continue
             if copy_id in copies or copy_id in existing or self._recorded_by_version_1(item):
+                result.reasons.setdefault(copy_id, DUPLICATE)
                 result.skipped[DUPLICATE] += 1
                 if copy_id in existing:
                     result.held.append(str(copy_id))

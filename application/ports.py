@@ -182,3 +182,48 @@ class ApiTokens(Protocol):
     def resolve(self, token: str) -> tuple[str, str] | None:
         """(workspace id, member id) of a token, or None."""
         ...
+
+
+# --- capture by forwarding and BCC (SMTP) --------------------------------------------------
+
+
+class CaptureTokens(Protocol):
+    """The secret half of capture addresses: derived from a deployment key, never stored."""
+
+    def token(self, workspace_id: str, member_id: str, generation: int) -> str: ...
+
+
+class CaptureDirectory(Protocol):
+    """Which members have a capture slug (slugs are not unique: the token decides)."""
+
+    def members_with_slug(self, slug: str) -> list[tuple[str, str]]:
+        """(workspace id, member id) pairs."""
+        ...
+
+
+@dataclass(frozen=True)
+class DkimResult:
+    """The DKIM signatures a message carries: the domains (d=) whose signature verified, and a
+    reason for each one that did not."""
+
+    signed: bool
+    verified: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+
+
+class DkimVerifier(Protocol):
+    def verify(self, raw: bytes) -> DkimResult: ...
+
+
+@dataclass(frozen=True)
+class Original:
+    """What a forward carried: the original (its raw RFC 822 form, rebuilt for an inline
+    forward) or, when nothing could be recovered, None and the reason."""
+
+    kind: str  # domain.capture ATTACHED | INLINE | UNRECOVERED
+    raw: bytes | None
+    reason: str = ""
+
+
+class ForwardReader(Protocol):
+    def original(self, raw: bytes) -> Original: ...

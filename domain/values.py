@@ -49,6 +49,7 @@ class Provider(str, Enum):
     GMAIL = "gmail"
     MICROSOFT365 = "microsoft365"
     UPLOAD = "upload"
+    FORWARDED = "forwarded"  # a member's captured mail (SMTP forwards and BCCs): no plan slot
 
 
 class Role(str, Enum):

@@ -54,6 +54,8 @@ class Workspace(Aggregate):
         self.mailbox_claims: dict[str, list[str]] = {}  # every address, verified or not
         self.mailbox_owners: dict[str, str] = {}
         self.held_mailboxes: list[str] = []
+        self.capture_generations: dict[str, int] = {}  # member id -> rotations of their capture address
+        self.forwarded_mailboxes: dict[str, str] = {}  # member id -> their live `forwarded` mailbox
 
     # members -------------------------------------------------------------
     def add_member(self, member_id: str, name: str, emails: list[str], role: str) -> None:
@@ -106,18 +108,22 @@ class Workspace(Aggregate):
         become internal; the address's domain too when it is verified, not `free_mail`, and
         the admins have not turned `auto_internal_domains` off."""
         own = self.member(owner_id)["emails"]
+        forwarded = Provider(provider) is Provider.FORWARDED
+        if forwarded and owner_id in self.forwarded_mailboxes:
+            raise ConflictError("the member already has a forwarded mailbox")
         limit = MAILBOXES_PER_MEMBER[Plan(self.plan)]
-        owned = sum(1 for owner in self.mailbox_owners.values() if owner == owner_id)
-        if limit is not None and owned >= limit:
+        slots = set(self.forwarded_mailboxes.values())  # a forwarded mailbox takes no plan slot
+        owned = sum(1 for m, owner in self.mailbox_owners.items() if owner == owner_id and m not in slots)
+        if limit is not None and owned >= limit and not forwarded:
             raise RuleViolationError(
                 f"the {self.plan} plan allows {limit} mailbox{'es' if limit > 1 else ''} per member"
             )
         if self._claimed_by_others(addresses, owner_id):
             raise ConflictError("an address already belongs to another member")
-        if Provider(provider) is Provider.UPLOAD and not set(addresses) <= set(own):
+        if Provider(provider) in (Provider.UPLOAD, Provider.FORWARDED) and not set(addresses) <= set(own):
             strangers = ", ".join(a for a in addresses if a not in own)
             raise RuleViolationError(
-                f"an upload mailbox takes only its owner's own addresses, not {strangers}"
+                f"an {provider} mailbox takes only its owner's own addresses, not {strangers}"
             )
         internal = verified(addresses, own, proven)
         domain = domain_of(addresses[0])
@@ -128,6 +134,7 @@ class Workspace(Aggregate):
             addresses=internal,
             claimed=addresses,
             domain=domain if makes_internal else None,
+            forwarded=forwarded,
         )
         if makes_internal and domain not in self.internal_domains:
             self._internal_domains_set(**self._domains_state(sorted({*self.internal_domains, domain})))
@@ -135,13 +142,14 @@ class Workspace(Aggregate):
     class MailboxRegistered(Aggregate.Event):
         """`addresses` are the verified ones, `claimed` all of them (absent from events stored
         before unverified addresses were kept: then all were verified); `domain` is the one the
-        mailbox made internal."""
+        mailbox made internal; `forwarded`: the member's captured mail (no plan slot)."""
 
         mailbox_id: str
         owner_id: str
         addresses: list[str]
         claimed: list[str] | None = None
         domain: str | None = None
+        forwarded: bool = False
 
     @event(MailboxRegistered)
     def _mailbox_registered(
@@ -151,7 +159,10 @@ class Workspace(Aggregate):
         addresses: list[str],
         claimed: list[str] | None = MailboxRegistered.claimed,
         domain: str | None = MailboxRegistered.domain,
+        forwarded: bool = MailboxRegistered.forwarded,
     ) -> None:
+        if forwarded:
+            self.forwarded_mailboxes = {**self.forwarded_mailboxes, owner_id: mailbox_id}
         self.mailbox_addresses[mailbox_id] = addresses
         self.mailbox_claims[mailbox_id] = claimed if claimed is not None else addresses
         self.mailbox_owners[mailbox_id] = owner_id
@@ -180,6 +191,7 @@ class Workspace(Aggregate):
         self.mailbox_claims.pop(mailbox_id, None)
         self.mailbox_owners.pop(mailbox_id, None)
         self.mailbox_domains = {m: d for m, d in self.mailbox_domains.items() if m != mailbox_id}
+        self.forwarded_mailboxes = {o: m for o, m in self.forwarded_mailboxes.items() if m != mailbox_id}
         if held:
             self.held_mailboxes = [*self.held_mailboxes, mailbox_id]
 
@@ -190,6 +202,32 @@ class Workspace(Aggregate):
             if self.mailbox_owners.get(mailbox_id) != owner_id:
                 taken.update(claimed)
         return bool(taken.intersection(addresses))
+
+    # capture addresses ---------------------------------------------------
+    def rotate_capture_address(self, member_id: str) -> None:
+        """A new capture address for the member; the one before is refused from now on. The
+        event carries the generation only: the token is derived from it (CaptureTokens)."""
+        self.member(member_id)
+        self._capture_address_rotated(member_id=member_id, generation=self.capture_generation(member_id) + 1)
+
+    class CaptureAddressRotated(Aggregate.Event):
+        member_id: str
+        generation: int
+
+    @event(CaptureAddressRotated)
+    def _capture_address_rotated(self, member_id: str, generation: int) -> None:
+        self.capture_generations = {**self.capture_generations, member_id: generation}
+
+    def capture_generation(self, member_id: str) -> int:
+        return self.capture_generations.get(member_id, 0)
+
+    def member_addresses(self, member_id: str) -> set[str]:
+        """The member's own addresses: member addresses and their mailboxes' verified ones."""
+        own = set(self.member(member_id)["emails"])
+        for mailbox_id, owner in self.mailbox_owners.items():
+            if owner == member_id:
+                own.update(self.mailbox_addresses.get(mailbox_id, ()))
+        return own
 
     # settings ------------------------------------------------------------
     def set_internal_domains(self, domains: list[str]) -> None:

@@ -381,10 +381,20 @@ mailbox_months = Table(
     Column("rejected", Integer, nullable=False),
 )
 
+# Members by the readable half of their capture address (not unique: the token decides).
+capture_addresses = Table(
+    "capture_addresses",
+    metadata,
+    Column("member_id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("slug", String(40), nullable=False, index=True),
+)
+
 VIEW_TABLES = (
     audit_log,
     workspaces,
     members,
+    capture_addresses,
     mailboxes,
     emails,
     email_copies,

@@ -40,6 +40,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, select
 
 from projections import (
+    capture_views,
     diagnostic_views,
     email_views,
     interaction_views,
@@ -67,6 +68,7 @@ Progress = Callable[[int], None]
 HANDLERS: dict[type, list[Handler]] = {}
 for _module in (
     workspace_views,
+    capture_views,
     email_views,
     record_views,
     privacy_views,

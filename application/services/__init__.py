@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from application.app import MailTrail
 from application.ports import KeyStore, MailConnector, Sealer
+from application.services.capture import Capture
 from application.services.erasure import Erasure
 from application.services.ingest import Ingest, Parser
 from application.services.mailboxes import Mailboxes
@@ -24,6 +25,7 @@ class Services:
     sharing: Sharing
     records: Records
     erasure: Erasure
+    capture: Capture | None = None  # built by the composition root over the capture adapters
 
     @classmethod
     def build(

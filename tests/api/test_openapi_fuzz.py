@@ -111,6 +111,7 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             "company_id": [c["id"] for c in companies],
             "share_id": [grant.json()["id"]],
             "viewer": [ws.admin.id, alice.id, auditor.id],
+            "member_id": [ws.admin.id, alice.id, auditor.id],
             "lead_id": [lead.json()["id"]] if lead.status_code == 201 else [],
         },
     )
