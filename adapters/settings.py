@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     verifying_mail_hosts: Annotated[tuple[str, ...], NoDecode] = DOMAIN_VERIFYING_HOSTS
     max_participants: int = 1000  # a message with more participants is stored but creates no records
     max_records_per_batch: int = 10000  # people created by one recorded batch at most
+    # Gmail by OAuth (docs/gmail.md): without a client id and secret `gmail` answers 422 "not configured"
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"  # the id tokens' signing keys
+    gmail_imap: str = "imap.gmail.com:993"  # host:port, implicit TLS, XOAUTH2
+
+    @property
+    def gmail_imap_endpoint(self) -> tuple[str, int]:
+        host, _, port = self.gmail_imap.rpartition(":")
+        return (host, int(port)) if host and port.isdigit() else (self.gmail_imap, 993)
 
     @field_validator("verifying_mail_hosts", mode="before")
     @classmethod

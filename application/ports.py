@@ -146,9 +146,44 @@ class KeyStore(Protocol):
 
 
 class TokenSource(Protocol):
-    """XOAUTH2 access tokens (the OAuth flow that fills it is elsewhere)."""
+    """XOAUTH2 access tokens of OAuth mailboxes."""
 
-    def access_token(self, mailbox_id: str) -> str: ...
+    def access_token(self, mailbox_id: str, *, refresh: bool = False) -> str:
+        """A token valid for a while yet (refreshed before it expires); `refresh`: a new one
+        even so (the server refused the last). Raises ReconnectNeeded."""
+        ...
+
+
+# --- OAuth providers (Google, Microsoft) -------------------------------------------
+
+
+class ReconnectNeeded(MailAuthError):
+    """The provider refused to refresh (invalid_grant, consent revoked): the owner connects again."""
+
+
+@dataclass(frozen=True)
+class OAuthGrant:
+    """What an authorization gave: the account's address, the long-lived secret (a refresh
+    token, msal's serialized cache), an access token and when it expires (epoch seconds)."""
+
+    address: str
+    secret: str
+    access_token: str
+    expires_at: float
+
+
+class OAuthProvider(Protocol):
+    provider: str  # "gmail" | "microsoft365"
+
+    def authorization_url(
+        self, *, state: str, code_challenge: str, redirect_uri: str, login_hint: str | None
+    ) -> str: ...
+
+    def exchange(self, *, code: str, code_verifier: str, redirect_uri: str) -> OAuthGrant: ...
+
+    def refresh(self, grant: OAuthGrant) -> OAuthGrant:
+        """A new access token; raises ReconnectNeeded on invalid_grant or revoked consent."""
+        ...
 
 
 @dataclass(frozen=True)
