@@ -12,8 +12,6 @@ never shown (they may quote tokens)."""
 from __future__ import annotations
 
 import logging
-import os
-import ssl
 import threading
 import time
 from typing import Any
@@ -22,28 +20,15 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 
-from application.ports import (
-    MailAuthError,
-    MailServerError,
-    MailUnavailableError,
-    OAuthGrant,
-    ReconnectNeeded,
-)
+from adapters.https import tls_context
+from application.errors import ReconnectNeeded
+from application.ports import MailAuthError, MailServerError, MailUnavailableError, OAuthGrant
 
 SCOPES = ("https://mail.google.com/", "openid", "email")
 ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 DEFAULT_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 LEEWAY = 60  # seconds of clock skew allowed on exp and iat
 log = logging.getLogger(__name__)
-
-
-def outbound_tls() -> ssl.SSLContext:
-    """The system store (with OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR) plus REQUESTS_CA_BUNDLE."""
-    context = ssl.create_default_context()
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE")
-    if bundle and os.path.isfile(bundle):
-        context.load_verify_locations(cafile=bundle)
-    return context
 
 
 class GoogleOAuth:
@@ -103,7 +88,7 @@ class GoogleOAuth:
     def refresh(self, grant: OAuthGrant) -> OAuthGrant:
         answer = self._token({"grant_type": "refresh_token", "refresh_token": grant.secret})
         if answer is None:
-            raise ReconnectNeeded("reconnect needed")
+            raise ReconnectNeeded()
         return self._grant(answer, answer.get("refresh_token") or grant.secret, grant.address)
 
     # --------------------------------------------------------------------------------
@@ -111,7 +96,7 @@ class GoogleOAuth:
         """The token endpoint's JSON; None for invalid_grant."""
         form = {**form, "client_id": self.client_id, "client_secret": self.client_secret}
         try:
-            with httpx.Client(verify=outbound_tls(), timeout=self.timeout) as client:
+            with httpx.Client(verify=tls_context(), timeout=self.timeout) as client:
                 response = client.post(self.token_url, data=form, headers={"Accept": "application/json"})
         except httpx.HTTPError as error:
             log.warning("Google token endpoint: %s: %s", type(error).__name__, error)
@@ -156,7 +141,7 @@ class GoogleOAuth:
         with self._lock:
             if kid not in self._keys:  # first use, or Google rotated its keys
                 try:
-                    with httpx.Client(verify=outbound_tls(), timeout=self.timeout) as client:
+                    with httpx.Client(verify=tls_context(), timeout=self.timeout) as client:
                         jwks = client.get(self.jwks_url).raise_for_status().json()
                     self._keys = {k.key_id: k.key for k in jwt.PyJWKSet.from_dict(jwks).keys if k.key_id}
                 except (httpx.HTTPError, ValueError, jwt.PyJWTError) as error:

@@ -24,13 +24,24 @@ class Settings(BaseSettings):
     verifying_mail_hosts: Annotated[tuple[str, ...], NoDecode] = DOMAIN_VERIFYING_HOSTS
     max_participants: int = 1000  # a message with more participants is stored but creates no records
     max_records_per_batch: int = 10000  # people created by one recorded batch at most
-    # Gmail by OAuth (docs/gmail.md): without a client id and secret `gmail` answers 422 "not configured"
+    # OAuth providers (issue 15): endpoints here are trusted configuration (loopback in tests,
+    # national clouds); a provider without a client id and secret answers 422 "not configured".
+    public_url: str = "http://127.0.0.1:8000"  # redirects: public_url + "/oauth/callback"
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
     google_client_id: str | None = None
     google_client_secret: str | None = None
     google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     google_token_url: str = "https://oauth2.googleapis.com/token"
     google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"  # the id tokens' signing keys
     gmail_imap: str = "imap.gmail.com:993"  # host:port, implicit TLS, XOAUTH2
+    graph_poll_seconds: float = 300.0  # a Graph mailbox's delta sync without change notifications
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.public_url.rstrip("/") + "/oauth/callback"
 
     @property
     def gmail_imap_endpoint(self) -> tuple[str, int]:

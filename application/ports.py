@@ -150,39 +150,7 @@ class TokenSource(Protocol):
 
     def access_token(self, mailbox_id: str, *, refresh: bool = False) -> str:
         """A token valid for a while yet (refreshed before it expires); `refresh`: a new one
-        even so (the server refused the last). Raises ReconnectNeeded."""
-        ...
-
-
-# --- OAuth providers (Google, Microsoft) -------------------------------------------
-
-
-class ReconnectNeeded(MailAuthError):
-    """The provider refused to refresh (invalid_grant, consent revoked): the owner connects again."""
-
-
-@dataclass(frozen=True)
-class OAuthGrant:
-    """What an authorization gave: the account's address, the long-lived secret (a refresh
-    token, msal's serialized cache), an access token and when it expires (epoch seconds)."""
-
-    address: str
-    secret: str
-    access_token: str
-    expires_at: float
-
-
-class OAuthProvider(Protocol):
-    provider: str  # "gmail" | "microsoft365"
-
-    def authorization_url(
-        self, *, state: str, code_challenge: str, redirect_uri: str, login_hint: str | None
-    ) -> str: ...
-
-    def exchange(self, *, code: str, code_verifier: str, redirect_uri: str) -> OAuthGrant: ...
-
-    def refresh(self, grant: OAuthGrant) -> OAuthGrant:
-        """A new access token; raises ReconnectNeeded on invalid_grant or revoked consent."""
+        even so (the server refused the last). Raises application.errors.ReconnectNeeded."""
         ...
 
 
@@ -216,3 +184,104 @@ class ApiTokens(Protocol):
     def resolve(self, token: str) -> tuple[str, str] | None:
         """(workspace id, member id) of a token, or None."""
         ...
+
+
+# --- OAuth providers (Gmail, Microsoft 365) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class OAuthGrant:
+    """What an authorization (or a refresh) gave: the account's address, the secret to seal at
+    rest (msal's serialized token cache; Google's refresh token JSON), and a current access token."""
+
+    address: str  # Graph /me `mail` or `userPrincipalName`; Google's id token `email`
+    secret: str  # opaque: only the provider that made it reads it back (refresh)
+    access_token: str
+    expires_at: float  # epoch seconds
+
+    def __repr__(self) -> str:  # never a token in a log line or a traceback
+        return f"OAuthGrant(address={self.address!r}, expires_at={self.expires_at!r})"
+
+
+class OAuthProvider(Protocol):
+    """One provider's authorization-code flow with PKCE (S256), and its token refreshes.
+
+    `exchange` raises MailServerError (its message is mailtrail's words, shown to the owner) when
+    the account cannot be synced (e.g. a shared Microsoft mailbox); `refresh` raises
+    application.errors.ReconnectNeeded on `invalid_grant` / revoked consent, and
+    MailUnavailableError when the provider cannot be reached (worth retrying)."""
+
+    provider: str  # "gmail" | "microsoft365"
+
+    def authorization_url(
+        self, *, state: str, code_challenge: str, redirect_uri: str, login_hint: str | None
+    ) -> str: ...
+
+    def exchange(self, *, code: str, code_verifier: str, redirect_uri: str) -> OAuthGrant: ...
+
+    def refresh(self, grant: OAuthGrant) -> OAuthGrant: ...
+
+
+@dataclass(frozen=True)
+class PendingAuthorization:
+    """What an OAuth `state` stands for until the callback takes it (once)."""
+
+    mailbox_id: str
+    workspace_id: str
+    member_id: str
+    provider: str
+    code_verifier: str
+
+    def __repr__(self) -> str:
+        return f"PendingAuthorization(mailbox_id={self.mailbox_id!r}, provider={self.provider!r})"
+
+
+class OAuthStates(Protocol):
+    """Single-use `state` values of authorizations under way (the verifier sealed at rest)."""
+
+    def issue(self, pending: PendingAuthorization, expires_at: float) -> str:
+        """A new unguessable state for `pending`; earlier states of the same mailbox stop working."""
+        ...
+
+    def take(self, state: str, now: float) -> PendingAuthorization | None:
+        """What `state` stands for, consumed: None when unknown, used already, or expired."""
+        ...
+
+
+# --- mail APIs with delta queries (Microsoft Graph) ------------------------------------
+
+
+@dataclass(frozen=True)
+class DeltaPage:
+    """One page of a folder's delta query: ids added or changed, ids removed, and either the
+    link to the next page or (on the last page) the delta link that starts the next sync."""
+
+    changed: list[str]  # immutable ids
+    removed: list[str]
+    next_link: str | None
+    delta_link: str | None
+
+
+class DeltaResetError(Exception):
+    """The saved delta link is no longer valid (410 Gone, syncStateNotFound): start the folder again."""
+
+
+class MailApi(Protocol):
+    """One session with a mailbox's mail API (Graph), its access token refreshed as it goes."""
+
+    def delta(self, folder: str, link: str | None) -> DeltaPage:
+        """The first page of `folder`'s delta query (link None) or the page at `link`."""
+        ...
+
+    def messages(self, ids: Sequence[str]) -> Iterator[tuple[str, Item]]:
+        """Each message's raw MIME turned into an Item, in order (a vanished one is skipped)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+AccessToken = Callable[[bool], str]  # force a refresh when True (the API answered 401)
+
+
+class MailApiConnector(Protocol):
+    def connect(self, access_token: AccessToken) -> MailApi: ...

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from adapters.google_oauth import GoogleOAuth
-from application.ports import MailAuthError, MailServerError, OAuthGrant, ReconnectNeeded
+from application.errors import ReconnectNeeded
+from application.ports import MailAuthError, MailServerError, OAuthGrant
 from tests.support.google_fake import GoogleFake, follow
 
 REDIRECT = "http://127.0.0.1:8000/oauth/callback"
