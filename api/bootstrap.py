@@ -40,11 +40,26 @@ class ImapConnectors:
         self.process_threshold = process_threshold
 
     def connect(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> ImapServer:
+        settings = self.runtime.settings
+        allow_private = settings.allow_private_hosts or configured_gmail(settings, connection)
         connector = ImapConnector(
-            parse_message, timeout=self.timeout, allow_private=self.runtime.settings.allow_private_hosts,
+            parse_message, timeout=self.timeout, allow_private=allow_private,
             process_threshold=self.process_threshold, resolver=self.runtime.resolver,
         )  # fmt: skip
         return connector.connect(connection, secret)
+
+
+def gmail_connection(settings: Settings) -> dict[str, Any]:
+    """Where a `gmail` mailbox is synced: MAILTRAIL_GMAIL_IMAP, implicit TLS, XOAUTH2."""
+    host, port = settings.gmail_imap_endpoint
+    return {"host": host, "port": port, "security": "tls", "folders": None}
+
+
+def configured_gmail(settings: Settings, connection: Mapping[str, Any]) -> bool:
+    """The configured Gmail endpoint is trusted (it may be loopback in tests); a host a user typed
+    stays under the private-address rule."""
+    where = (connection.get("host"), connection.get("port"))
+    return connection.get("auth") == "oauth" and where == settings.gmail_imap_endpoint
 
 
 class ViewRebuilds:

@@ -21,7 +21,13 @@ from uuid import UUID
 
 from application.app import MailTrail
 from application.batch_recorder import BatchRecorder, BatchResult
-from application.errors import ConflictError, DomainError, RuleViolationError
+from application.errors import (
+    RECONNECT_NEEDED,
+    ConflictError,
+    DomainError,
+    ReconnectNeeded,
+    RuleViolationError,
+)
 from application.folder_retirement import folders_to_sync, retired_folders
 from application.ports import (
     Fetched,
@@ -174,11 +180,12 @@ class ImapSync:
                 ids.append(mailbox_id)
         return ids
 
-    def secret(self, mailbox_id: str, connection: dict[str, Any]) -> dict[str, str]:
-        if connection.get("auth") == "xoauth2":
+    def secret(self, mailbox_id: str, connection: dict[str, Any], force: bool = False) -> dict[str, str]:
+        """The password, or for an OAuth mailbox an access token (`force`: a new one)."""
+        if is_oauth(connection):
             if self.tokens is None:
                 raise MailAuthError("no OAuth token source is configured for XOAUTH2")
-            return {"access_token": self.tokens.access_token(mailbox_id)}
+            return {"access_token": self.tokens.access_token(mailbox_id, force)}
         secret = self.keystore.get(mailbox_id)
         if secret is None:
             raise MailAuthError("no credentials are stored; update them")
@@ -193,13 +200,16 @@ class ImapSync:
             report.status, report.reason = mailbox.status, mailbox.status_reason or "not synced from a server"
             report.position = self.app.position()
             return report
-        failure = ""
-        for attempt in range(1, self.attempts + 1):
-            report.attempts = attempt
+        failure, attempt, oauth = "", 0, is_oauth(mailbox.connection)
+        refresh, refreshes, may_refresh = False, 0, oauth
+        while attempt < self.attempts:
+            force, refresh = refresh, False
+            attempt = report.attempts = attempt + (0 if force else 1)  # a refresh is no new attempt
             try:
                 server = self.connector.connect(
-                    mailbox.connection, self.secret(mailbox_id, mailbox.connection)
+                    mailbox.connection, self.secret(mailbox_id, mailbox.connection, force)
                 )
+                may_refresh = oauth
                 with closing(server):
                     self._pass(server, mailbox_id, report)
             except MailUnavailableError as error:
@@ -208,7 +218,16 @@ class ImapSync:
                 if attempt < self.attempts:
                     self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
                 continue
+            except ReconnectNeeded:
+                return self._finish(report, ERROR, RECONNECT_NEEDED)
             except MailAuthError as error:
+                # An access token refused (AUTHENTICATIONFAILED: it expired early, or a fetch
+                # process logged in after it expired): a new token and again, from the saved
+                # cursors. Once per accepted login: a server refusing every token ends in `error`.
+                if may_refresh and refreshes < self.attempts:
+                    log.info("mailbox %s: the server refused the access token; refreshing it", mailbox_id)
+                    may_refresh, refresh, refreshes = False, True, refreshes + 1
+                    continue
                 return self._finish(report, ERROR, f"login failed: {error}")
             except MailServerError as error:
                 return self._finish(report, ERROR, str(error))
@@ -312,6 +331,11 @@ class ImapSync:
         report.skipped.update(result.skipped)
         report.rejected += len(result.rejected)
         return result
+
+
+def is_oauth(connection: dict[str, Any]) -> bool:
+    """Logged in with XOAUTH2 and an access token from the TokenSource (Gmail)."""
+    return connection.get("auth") in ("oauth", "xoauth2")
 
 
 def copy_id_of(mailbox_id: str, item: Any) -> str | None:

@@ -148,9 +148,9 @@ class KeyStore(Protocol):
 class TokenSource(Protocol):
     """XOAUTH2 access tokens of OAuth mailboxes."""
 
-    def access_token(self, mailbox_id: str, *, refresh: bool = False) -> str:
-        """A token valid for a while yet (refreshed before it expires); `refresh`: a new one
-        even so (the server refused the last). Raises application.errors.ReconnectNeeded."""
+    def access_token(self, mailbox_id: str, force: bool = False) -> str:
+        """A token valid for a while yet (refreshed before it expires); `force`: a new one even
+        so (the server refused the last). Raises application.errors.ReconnectNeeded."""
         ...
 
 
