@@ -170,3 +170,15 @@ def test_a_revoked_consent_stops_the_sync_with_reconnect_needed(account: GmailAc
     view: dict[str, Any] = mailbox_view(account.runtime, account.mailbox_id)
     assert (view["status"], view["status_reason"]) == ("error", "reconnect needed")
     assert account.copies() == 0 and account.xoauth2_logins() == 0
+
+
+def test_a_server_refusing_every_token_is_an_error_after_one_refresh(
+    account: GmailAccount, runtime: Runtime, dovecot: DovecotServer, google: GoogleFake
+) -> None:
+    other = GmailAccount(runtime, dovecot, google)
+    account.tokens.grant = other.tokens.grant  # the other account's tokens: the server refuses them
+
+    report = account.service.sync(account.mailbox_id)
+
+    assert (report.status, report.reason) == ("error", "login failed: the server refused the access token")
+    assert account.refreshes() == 1 and account.xoauth2_logins() == 0
