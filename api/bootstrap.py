@@ -10,12 +10,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from adapters import https
 from adapters.catalog import DomainCatalog
 from adapters.datakeys import DataKeyStore, load_or_create_master_key
+from adapters.graph import GraphConnector
 from adapters.imap import ImapConnector, ImapServer
 from adapters.keystore import SqlKeyStore
+from adapters.microsoft import MicrosoftOAuth
 from adapters.migrations import upgrade
 from adapters.mime import parse_message
+from adapters.oauth_states import SqlOAuthStates
 from adapters.persistence import StoreConfig, writer_engine
 from adapters.settings import Settings
 from adapters.tokens import SqlApiTokens
@@ -23,7 +27,9 @@ from adapters.uid_ledger import SqlUidLedger
 from api.runtime import Runtime
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
+from application.ports import OAuthProvider
 from application.services import Services
+from application.services.oauth import OAuthConnections, OAuthTokens
 from domain.records import FanOutLimits
 from projections.views_runner import Progress, Source, ViewApplier, ViewsRunner
 
@@ -125,7 +131,31 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         lambda progress: runtime.imap_sync(progress=progress), runtime.catch_up
     )
     runtime.services.mailboxes.start_sync = runtime.background.start
+    providers = oauth_providers(settings)
+    runtime.services.oauth = OAuthConnections(
+        app, keystore, SqlOAuthStates(engine, master_key), providers, runtime.services.mailboxes,
+        settings.redirect_uri, oauth_connections(settings),
+    )  # fmt: skip
+    runtime.oauth_tokens = OAuthTokens(keystore, providers)
+    if "microsoft365" in providers:
+        runtime.graph = GraphConnector(settings.graph_url, https.session())
     return runtime
+
+
+def oauth_providers(settings: Settings) -> dict[str, OAuthProvider]:
+    """The OAuth providers with a client id and secret configured (the others answer 422)."""
+    providers: dict[str, OAuthProvider] = {}
+    if settings.microsoft_client_id and settings.microsoft_client_secret:
+        providers["microsoft365"] = MicrosoftOAuth(
+            settings.microsoft_client_id, settings.microsoft_client_secret, settings.microsoft_authority,
+            settings.graph_url, https.session(),
+        )  # fmt: skip
+    return providers
+
+
+def oauth_connections(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The non-secret connection an OAuth mailbox starts with, per provider."""
+    return {"microsoft365": {"api": "graph"}}
 
 
 def open_command_runtime(hold_views_lock: bool = False) -> Runtime:

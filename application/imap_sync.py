@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from application.app import MailTrail
@@ -55,6 +55,13 @@ BATCH_COUNT = 400
 LARGE_BYTES = 128 * 1024  # sizes are asked only for messages above this
 BATCH_BYTES = 32 * 1024 * 1024
 Progress = Callable[[str, str, int, int], None]  # mailbox id, folder, fetched, planned
+
+
+MICROSOFT365 = "microsoft365"
+
+
+class MailboxPass(Protocol):
+    def sync(self, mailbox_id: str) -> SyncReport: ...
 
 
 class CursorMovedError(ConflictError):
@@ -166,6 +173,9 @@ class ImapSync:
         self.sleep: Callable[[float], None] = options.get("sleep", time.sleep)
         self.progress: Progress | None = options.get("progress")
         self.batch_count: int = options.get("batch_count", BATCH_COUNT)
+        self.graph: MailboxPass | None = options.get(
+            "graph"
+        )  # Microsoft 365 mailboxes (application/graph_sync.py)
 
     def connected(self, include_errors: bool = True) -> list[str]:
         """Mailboxes with stored credentials that are neither removed nor disconnected."""
@@ -196,6 +206,8 @@ class ImapSync:
         """One pass; retries a dropped connection with backoff, resuming from the cursors."""
         report = SyncReport(mailbox_id)
         mailbox = self.app.load(Mailbox, mailbox_id)
+        if mailbox.provider == MICROSOFT365 and self.graph is not None:
+            return self.graph.sync(mailbox_id)
         if mailbox.status in (REMOVED, DISCONNECTED) or not mailbox.connection.get("host"):
             report.status, report.reason = mailbox.status, mailbox.status_reason or "not synced from a server"
             report.position = self.app.position()

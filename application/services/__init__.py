@@ -10,6 +10,7 @@ from application.ports import KeyStore, MailConnector, Sealer
 from application.services.erasure import Erasure
 from application.services.ingest import Ingest, Parser
 from application.services.mailboxes import Mailboxes
+from application.services.oauth import OAuthConnections
 from application.services.records import Records
 from application.services.sharing import Sharing
 from application.services.workspaces import Workspaces
@@ -24,6 +25,7 @@ class Services:
     sharing: Sharing
     records: Records
     erasure: Erasure
+    oauth: OAuthConnections | None = None  # built by the composition root with its providers
 
     @classmethod
     def build(
