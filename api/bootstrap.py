@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from adapters import https
 from adapters.catalog import DomainCatalog
 from adapters.datakeys import DataKeyStore, load_or_create_master_key
+from adapters.google_oauth import GoogleOAuth
 from adapters.graph import GraphConnector
 from adapters.imap import ImapConnector, ImapServer
 from adapters.keystore import SqlKeyStore
@@ -150,12 +151,17 @@ def oauth_providers(settings: Settings) -> dict[str, OAuthProvider]:
             settings.microsoft_client_id, settings.microsoft_client_secret, settings.microsoft_authority,
             settings.graph_url, https.session(),
         )  # fmt: skip
+    if settings.google_client_id and settings.google_client_secret:
+        providers["gmail"] = GoogleOAuth(
+            settings.google_client_id, settings.google_client_secret, auth_url=settings.google_auth_url,
+            token_url=settings.google_token_url, jwks_url=settings.google_jwks_url,
+        )  # fmt: skip
     return providers
 
 
 def oauth_connections(settings: Settings) -> dict[str, dict[str, Any]]:
     """The non-secret connection an OAuth mailbox starts with, per provider."""
-    return {"microsoft365": {"api": "graph"}}
+    return {"microsoft365": {"api": "graph"}, "gmail": gmail_connection(settings)}
 
 
 def open_command_runtime(hold_views_lock: bool = False) -> Runtime:
