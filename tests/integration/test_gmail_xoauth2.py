@@ -20,6 +20,7 @@ from adapters.settings import Settings
 from api.bootstrap import gmail_connection
 from api.runtime import Runtime
 from application.imap_sync import ImapSync
+from application.services.oauth import OAuthTokens, grant_secret
 from projections.tables import email_copies
 from tests.conftest import TEST_MASTER_KEY
 from tests.support.dovecot import DovecotServer
@@ -32,12 +33,13 @@ from tests.support.imap import (
     mailbox_view,
     requires_dovecot,
 )
-from tests.support.oauth import GrantTokens, google_grant, google_provider
+from tests.support.oauth import google_grant, google_provider
 from tests.support.outbound import StubResolver
 from tests.support.tls import TlsFiles, make_certificates
 
 pytestmark = requires_dovecot
 GMAIL_HOST = "imap.gmail.test"
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +90,13 @@ class GmailAccount:
             workspace_id, member_id, "gmail", self.address, [], connection
         ).id
         self.refreshes_before = google.grants.count("refresh_token")
-        self.tokens = GrantTokens(google_grant(google, self.address), google_provider(google))
+        runtime.keystore.put(self.mailbox_id, grant_secret("gmail", google_grant(google, self.address)))
+        self.tokens = OAuthTokens(runtime.keystore, {"gmail": google_provider(google)})
         self.service: ImapSync = runtime.imap_sync(timeout=10)
         self.service.tokens, self.service.backoff = self.tokens, 0.05
+
+    def access_token(self) -> str:
+        return (self.runtime.keystore.get(self.mailbox_id) or {})["access_token"]
 
     def fill(self, inbox: int, sent: int = 0) -> None:
         fill_maildir(self.dovecot, self.address, [external(n) for n in range(inbox)]
@@ -138,7 +144,7 @@ def test_a_token_expiring_mid_sync_is_refreshed_and_the_sync_finishes_without_du
 ) -> None:
     account.fill(inbox=30)
     account.service.batch_count = 5
-    first = account.tokens.grant.access_token
+    first = account.access_token()
     progress: list[int] = []
 
     def expire_then_drop(mailbox_id: str, folder: str, fetched: int, planned: int) -> None:
@@ -153,7 +159,7 @@ def test_a_token_expiring_mid_sync_is_refreshed_and_the_sync_finishes_without_du
     assert (report.status, report.reason) == ("active", "")
     assert report.attempts == 2  # the dropped connection; the refused token is no new attempt
     assert account.refreshes() == 1
-    assert account.tokens.grant.access_token != first
+    assert account.access_token() != first  # sealed again
     assert account.copies() == 30  # nothing lost, nothing twice
     assert sum(f.skipped["duplicate"] for f in report.folders.values()) == 0
     assert account.xoauth2_logins() == 2  # the first token, then the refreshed one
@@ -172,11 +178,12 @@ def test_a_revoked_consent_stops_the_sync_with_reconnect_needed(account: GmailAc
     assert account.copies() == 0 and account.xoauth2_logins() == 0
 
 
+@sqlite_only  # the store plays no part in a refused login
 def test_a_server_refusing_every_token_is_an_error_after_one_refresh(
     account: GmailAccount, runtime: Runtime, dovecot: DovecotServer, google: GoogleFake
 ) -> None:
-    other = GmailAccount(runtime, dovecot, google)
-    account.tokens.grant = other.tokens.grant  # the other account's tokens: the server refuses them
+    other = GmailAccount(runtime, dovecot, google)  # its tokens are for another account: refused
+    runtime.keystore.put(account.mailbox_id, runtime.keystore.get(other.mailbox_id) or {})
 
     report = account.service.sync(account.mailbox_id)
 

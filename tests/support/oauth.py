@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import time
 
 from adapters.google_oauth import GoogleOAuth
 from application.ports import OAuthGrant
@@ -31,16 +30,3 @@ def google_grant(fake: GoogleFake, address: str, redirect_uri: str = REDIRECT) -
                                      login_hint=address)  # fmt: skip
     code = follow(fake, url)["code"]
     return provider.exchange(code=code, code_verifier=verifier, redirect_uri=redirect_uri)
-
-
-class GrantTokens:
-    """A TokenSource over one grant: refreshed by the provider when forced or near its expiry."""
-
-    def __init__(self, grant: OAuthGrant, provider: GoogleOAuth | None = None, margin: float = 300) -> None:
-        self.grant, self.provider, self.margin = grant, provider, margin
-
-    def access_token(self, mailbox_id: str, force: bool = False) -> str:
-        if force or self.grant.expires_at - time.time() < self.margin:
-            assert self.provider is not None
-            self.grant = self.provider.refresh(self.grant)
-        return self.grant.access_token
