@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     google_token_url: str = "https://oauth2.googleapis.com/token"
     gmail_imap: str = "imap.gmail.com:993"
+    graph_page_size: int = 100  # odata.maxpagesize of a delta query: messages per batch
     graph_poll_seconds: float = 300.0  # a Graph mailbox's delta sync without change notifications
 
     @property

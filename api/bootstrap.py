@@ -123,7 +123,7 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     )  # fmt: skip
     runtime.oauth_tokens = OAuthTokens(keystore, providers)
     if "microsoft365" in providers:
-        runtime.graph = GraphConnector(settings.graph_url, https.session())
+        runtime.graph = GraphConnector(settings.graph_url, https.session(), settings.graph_page_size)
     return runtime
 
 

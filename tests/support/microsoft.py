@@ -72,6 +72,7 @@ class Fake:
     retry_after: str = "1"
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     raw_fetches: int = 0
+    expire_at_fetch: int | None = None  # every access token expires at this $value download
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -248,6 +249,8 @@ class Fake:
             if raw is None or not any(parts[3] in ids for ids in account.folders.values()):
                 return _json(404, {"error": {"code": "ErrorItemNotFound", "message": "not found"}})
             self.raw_fetches += 1
+            if self.raw_fetches == self.expire_at_fetch:
+                self.expire_access_tokens()
             return 200, {"Content-Type": "text/plain"}, raw
         return _json(404, {"error": {"code": "ResourceNotFound", "message": path}})
 
@@ -360,4 +363,17 @@ def microsoft_fake(directory: Path) -> Iterator[Fake]:
         server.server_close()
 
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "Account", "Fake", "microsoft_fake", "quote"]
+def connect_mailbox(client: Any, headers: dict[str, str], fake: Fake, address: str) -> str:
+    """POST /mailboxes for Microsoft 365, the owner's consent at the fake, and the callback:
+    the new mailbox's id (active, its first sync started in the background)."""
+    response = client.post(
+        "/mailboxes", json={"provider": "microsoft365", "address": address}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    location = urlsplit(fake.authorize(response.json()["authorization_url"]))
+    page = client.get(f"{location.path}?{location.query}")
+    assert page.status_code == 200 and "connected" in page.text, page.text
+    return str(response.json()["id"])
+
+
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "Account", "Fake", "connect_mailbox", "microsoft_fake", "quote"]
