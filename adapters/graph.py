@@ -176,15 +176,16 @@ class GraphMailApi:
 
     def _message(self, message_id: str) -> Item | None:
         response = self.http.get(f"/me/messages/{quote(message_id, safe='')}/$value", stream=True)
-        with response:
-            if response.status_code == 404:
-                return None  # deleted since the delta page: its @removed comes later
-            self.http.check(response)
-            raw = bytearray()
-            for chunk in response.iter_content(256 * 1024):
-                raw += chunk
-                if len(raw) > MAX_MESSAGE_BYTES:
-                    return Rejected(f"graph:{message_id}", "too_large")
+        if response.status_code == 404:
+            response.close()
+            return None  # deleted since the delta page: its @removed comes later
+        self.http.check(response)
+        raw = bytearray()
+        for chunk in response.iter_content(256 * 1024):  # read to the end: the connection is reused
+            raw += chunk
+            if len(raw) > MAX_MESSAGE_BYTES:
+                response.close()
+                return Rejected(f"graph:{message_id}", "too_large")
         return self.parse(bytes(raw))  # type: ignore[no-any-return]
 
     def close(self) -> None:

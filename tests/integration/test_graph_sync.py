@@ -188,10 +188,10 @@ def test_throttling_honours_retry_after_and_the_sync_completes(graph: Graph, fak
         fake.deliver(OWNER, "inbox", mail(n))
     graph.connect()
     fake.deliver(OWNER, "inbox", mail(7, "Late"))
-    fake.throttle(2, retry_after="1")
+    fake.throttle(2, retry_after="0.5")
     started = time.monotonic()
     report = graph.sync()
-    assert time.monotonic() - started >= 2.0  # two waits of Retry-After: 1
+    assert time.monotonic() - started >= 1.0  # two waits of Retry-After: 0.5
     assert report.status == "active" and "Late 7" in graph.subjects()
 
 
@@ -225,7 +225,7 @@ def test_a_graph_sync_killed_at_random_points_ends_with_nothing_lost_or_duplicat
     fake.accounts.clear()
     fake.signed_in, fake.throttled, fake.expire_at_fetch = "", 0, None
     fake.account(OWNER)
-    generated = generate_messages(600, seed=11, owner=OWNER)
+    generated = generate_messages(400, seed=11, owner=OWNER)
     for folder, raw in generated:
         fake.deliver(OWNER, "sentitems" if folder.lower().startswith("sent") else "inbox", raw)
     stores = {}
@@ -238,7 +238,7 @@ def test_a_graph_sync_killed_at_random_points_ends_with_nothing_lost_or_duplicat
     killed.runtime.services.mailboxes.start_sync = killed.runtime.background.start
     killed.connect()
     kills = 0
-    for _ in range(3):
+    for _ in range(2):
         before = killed.runtime.app.recorder.max_notification_id()
         process = _sync_process(killed.env, killed.mailbox_id)
         deadline = time.monotonic() + 60
@@ -252,7 +252,7 @@ def test_a_graph_sync_killed_at_random_points_ends_with_nothing_lost_or_duplicat
         process.wait()
     finished = _sync_process(killed.env, killed.mailbox_id)
     summary = json.loads(finished.communicate(timeout=120)[0])
-    assert finished.returncode == 0 and kills >= 2, f"seed {seed}"
+    assert finished.returncode == 0 and kills >= 1, f"seed {seed}"
     assert summary["mailboxes"][0]["status"] == "active"
 
     clean = Graph(stores["clean"], fake, page_size=50)

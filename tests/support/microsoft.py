@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -309,6 +310,10 @@ def _handler(fake: Fake) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()  # headers and body leave in separate writes: no Nagle delay between them
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
