@@ -39,9 +39,22 @@ class Settings(BaseSettings):
     graph_page_size: int = 100  # odata.maxpagesize of a delta query: messages per batch
     graph_poll_seconds: float = 300.0  # a Graph mailbox's delta sync without change notifications
 
+    # Graph change notifications: None subscribes when public_url is https (Graph calls only those)
+    graph_notifications: bool | None = None
+
     @property
     def redirect_uri(self) -> str:
         return self.public_url.rstrip("/") + "/oauth/callback"
+
+    @property
+    def notification_url(self) -> str | None:
+        """Where Graph sends change notifications, or None: polling only."""
+        wanted = (
+            self.public_url.startswith("https://")
+            if self.graph_notifications is None
+            else self.graph_notifications
+        )
+        return self.public_url.rstrip("/") + "/webhooks/microsoft" if wanted else None
 
     @field_validator("verifying_mail_hosts", mode="before")
     @classmethod

@@ -358,7 +358,8 @@ def worker(
     try:
         service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD)
         runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass,
-                            graph_poll_seconds=runtime.settings.graph_poll_seconds)  # fmt: skip
+                            graph_poll_seconds=runtime.settings.graph_poll_seconds,
+                            notifications=runtime.notifications)  # fmt: skip
         if once:
             reports = runner.run_once()
             typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports]}))
