@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -108,6 +109,27 @@ class GraphHttp:
             return response
         raise MailUnavailableError("Microsoft Graph kept refusing the token")  # pragma: no cover
 
+    def send(self, method: str, path: str, body: dict[str, Any] | None) -> requests.Response:
+        """A POST, PATCH or DELETE (subscriptions), with the same token and throttling rules."""
+        refreshed = False
+        for attempt in range(1, THROTTLE_ATTEMPTS + 1):
+            headers = {"Authorization": f"Bearer {self.access_token(refreshed)}"}
+            try:
+                response = self.session.request(
+                    method, self.url(path), headers=headers, json=body, timeout=TIMEOUT
+                )
+            except requests.RequestException as error:
+                log.warning("graph: %s %s failed: %s", method, path, error)
+                raise MailUnavailableError("Microsoft Graph could not be reached; will retry") from None
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                continue
+            if response.status_code in THROTTLED and attempt < THROTTLE_ATTEMPTS:
+                self.sleep(retry_after(response, attempt))
+                continue
+            return response
+        raise MailUnavailableError("Microsoft Graph is throttling this mailbox; will retry")
+
     def json(self, path: str, *, page: bool = False) -> dict[str, Any]:
         response = self.get(path, page=page)
         self.check(response)
@@ -137,6 +159,10 @@ def retry_after(response: requests.Response, attempt: int) -> float:
     except ValueError:
         seconds = min(2.0**attempt, MAX_WAIT)
     return max(0.0, min(seconds, MAX_WAIT))
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def mailbox_address(http: GraphHttp) -> str:
@@ -176,16 +202,45 @@ class GraphMailApi:
 
     def _message(self, message_id: str) -> Item | None:
         response = self.http.get(f"/me/messages/{quote(message_id, safe='')}/$value", stream=True)
-        with response:
-            if response.status_code == 404:
-                return None  # deleted since the delta page: its @removed comes later
-            self.http.check(response)
-            raw = bytearray()
-            for chunk in response.iter_content(256 * 1024):
-                raw += chunk
-                if len(raw) > MAX_MESSAGE_BYTES:
-                    return Rejected(f"graph:{message_id}", "too_large")
+        if response.status_code == 404:
+            response.close()
+            return None  # deleted since the delta page: its @removed comes later
+        self.http.check(response)
+        raw = bytearray()
+        for chunk in response.iter_content(256 * 1024):  # read to the end: the connection is reused
+            raw += chunk
+            if len(raw) > MAX_MESSAGE_BYTES:
+                response.close()
+                return Rejected(f"graph:{message_id}", "too_large")
         return self.parse(bytes(raw))  # type: ignore[no-any-return]
+
+    def subscribe(self, folder: str, notification_url: str, client_state: str, expires_at: float) -> str:
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": notification_url,
+            "resource": f"/me/mailFolders('{folder}')/messages",
+            "expirationDateTime": iso(expires_at),
+            "clientState": client_state,
+        }
+        response = self.http.send("POST", "/subscriptions", body)
+        if not response.ok:
+            log.warning("graph: a subscription on %s was refused: %d %s", folder, response.status_code,
+                        error_code(response))  # fmt: skip
+            raise MailServerError("Microsoft Graph refused the change-notification subscription")
+        return str(response.json()["id"])
+
+    def renew(self, subscription_id: str, expires_at: float) -> None:
+        response = self.http.send(
+            "PATCH", f"/subscriptions/{quote(subscription_id)}", {"expirationDateTime": iso(expires_at)}
+        )
+        if not response.ok:
+            raise MailServerError("Microsoft Graph refused to renew the change-notification subscription")
+
+    def unsubscribe(self, notification_url: str) -> None:
+        listed = self.http.json("/subscriptions")
+        for subscription in listed.get("value", []):
+            if subscription.get("notificationUrl") == notification_url:
+                self.http.send("DELETE", f"/subscriptions/{quote(str(subscription['id']))}", None)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     google_token_url: str = "https://oauth2.googleapis.com/token"
     google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"  # the id tokens' signing keys
     gmail_imap: str = "imap.gmail.com:993"  # host:port, implicit TLS, XOAUTH2
+    graph_page_size: int = 100  # odata.maxpagesize of a delta query: messages per batch
     graph_poll_seconds: float = 300.0  # a Graph mailbox's delta sync without change notifications
+
+    # Graph change notifications: None subscribes when public_url is https (Graph calls only those)
+    graph_notifications: bool | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -47,6 +51,16 @@ class Settings(BaseSettings):
     def gmail_imap_endpoint(self) -> tuple[str, int]:
         host, _, port = self.gmail_imap.rpartition(":")
         return (host, int(port)) if host and port.isdigit() else (self.gmail_imap, 993)
+
+    @property
+    def notification_url(self) -> str | None:
+        """Where Graph sends change notifications, or None: polling only."""
+        wanted = (
+            self.public_url.startswith("https://")
+            if self.graph_notifications is None
+            else self.graph_notifications
+        )
+        return self.public_url.rstrip("/") + "/webhooks/microsoft" if wanted else None
 
     @field_validator("verifying_mail_hosts", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from adapters.keystore import SqlKeyStore
 from adapters.microsoft import MicrosoftOAuth
 from adapters.migrations import upgrade
 from adapters.mime import parse_message
+from adapters.notification_secrets import HmacNotificationSecrets
 from adapters.oauth_states import SqlOAuthStates
 from adapters.persistence import StoreConfig, writer_engine
 from adapters.settings import Settings
@@ -28,6 +29,7 @@ from adapters.uid_ledger import SqlUidLedger
 from api.runtime import Runtime
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
+from application.graph_notifications import GraphNotifications
 from application.ports import OAuthProvider
 from application.services import Services
 from application.services.oauth import OAuthConnections, OAuthTokens
@@ -139,7 +141,11 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     )  # fmt: skip
     runtime.oauth_tokens = OAuthTokens(keystore, providers)
     if "microsoft365" in providers:
-        runtime.graph = GraphConnector(settings.graph_url, https.session())
+        runtime.graph = GraphConnector(settings.graph_url, https.session(), settings.graph_page_size)
+        runtime.notifications = GraphNotifications(
+            app, runtime.graph, runtime.oauth_tokens, HmacNotificationSecrets(master_key),
+            settings.notification_url, runtime.background.start,
+        )  # fmt: skip
     return runtime
 
 

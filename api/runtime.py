@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
+from application.graph_notifications import GraphNotifications
 from application.graph_sync import AccessTokens, GraphSync
 from application.imap_sync import ImapSync
 from application.imap_sync import Progress as SyncProgress
@@ -52,6 +53,7 @@ class Runtime:
     background: BackgroundSyncs = field(init=False)
     graph: MailApiConnector | None = None  # Microsoft 365 mailboxes, when configured
     oauth_tokens: AccessTokens | None = None  # access tokens of OAuth mailboxes, refreshed as needed
+    notifications: GraphNotifications | None = None  # Graph change notifications (Microsoft 365)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 

@@ -4,12 +4,12 @@ Per folder the cursor is {generation, link, complete, fetched}: `link` is the `@
 while the first enumeration pages, then the `@odata.deltaLink`. It travels with each page's
 batch in ONE atomic save (BatchRecorder.record, guarded like the IMAP cursor), so a crash
 re-reads at most the page in flight; the immutable id keys the copy, so nothing is stored
-twice. The ids go to the UidLedger (folder, generation, a 63-bit hash of the id) before the
-save, as IMAP UIDs do: `@removed` retracts a copy no other folder holds (application/
-retraction.py), a message moved between the two folders is restored where it lands, and a
-delta link Graph no longer knows (410, syncStateNotFound) starts the folder again under the
-next generation; when that enumeration ends, the copies it did not meet are retracted, as after
-an IMAP UIDVALIDITY change. A message whose copy is stored is never downloaded again."""
+twice, and a message whose copy is stored is not downloaded again. The ids go to the UidLedger
+(folder, generation, a 63-bit hash of the id) before the save, as IMAP UIDs do: `@removed`
+retracts a copy no other folder holds (application/retraction.py), a message moved between the
+two folders is restored where it lands, and a delta link Graph no longer knows (410,
+syncStateNotFound) starts the folder again under the next generation; when that enumeration
+ends, the copies it did not meet are retracted, as after an IMAP UIDVALIDITY change."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ from application.ports import (
 )
 from application.retraction import Retraction
 from domain.mailbox import ACTIVE, AUTHORIZING, DISCONNECTED, ERROR, REMOVED, Mailbox
+from domain.message import provider_copy_key
+from domain.synced_message import SyncedMessage
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +181,19 @@ class GraphSync:
         report: FolderReport,
     ) -> dict[int, UidEntry]:
         generation = cursor["generation"]
-        wanted = [i for i in dict.fromkeys(page.changed) if not self._stored(held.get(ledger_uid(i)))]
+        wanted: list[str] = []
+        present: list[UidEntry] = []  # stored already (a move from the other folder, a restart)
+        for message_id in dict.fromkeys(page.changed):
+            uid = ledger_uid(message_id)
+            entry = held.get(uid)
+            if entry is not None and entry.copy_id is None:
+                continue  # rejected before (too large): nothing to fetch
+            copy_id = SyncedMessage.create_id(mailbox_id, "", provider_copy_key(message_id))
+            if self.app.exists(copy_id):
+                if entry is None:
+                    present.append(UidEntry(folder, generation, uid, str(copy_id)))
+                continue
+            wanted.append(message_id)
         items: list[Item] = []
         entries: list[UidEntry] = []
         for message_id, item in api.messages(wanted):
@@ -187,6 +201,7 @@ class GraphSync:
                 item = replace(item, provider_id=message_id)
             items.append(item)
             entries.append(UidEntry(folder, generation, ledger_uid(message_id), copy_id_of(mailbox_id, item)))
+        entries += present
         self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
         gone = [held[uid] for uid in (ledger_uid(i) for i in page.removed) if uid in held]
         if gone:  # before the cursor passes them: a crash in between retracts them again, harmlessly
@@ -200,14 +215,8 @@ class GraphSync:
         report.synced += result.synced
         report.skipped.update(result.skipped)
         report.rejected += len(result.rejected)
-        report.restored += self.retraction.restore(mailbox_id, result.held, entries)
+        held_now = [*result.held, *(str(e.copy_id) for e in present)]
+        report.restored += self.retraction.restore(mailbox_id, held_now, entries)
         kept = {uid: e for uid, e in held.items() if e not in gone}
         kept.update((e.uid, e) for e in entries)
         return kept
-
-    def _stored(self, entry: UidEntry | None) -> bool:
-        """Whether the message behind a ledger entry needs no download: its copy is stored (or it
-        was rejected, or skipped by a rule: then it has no copy to check)."""
-        if entry is None:
-            return False
-        return entry.copy_id is None or self.app.exists(UUID(entry.copy_id))

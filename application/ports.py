@@ -277,7 +277,28 @@ class MailApi(Protocol):
         """Each message's raw MIME turned into an Item, in order (a vanished one is skipped)."""
         ...
 
+    def subscribe(self, folder: str, notification_url: str, client_state: str, expires_at: float) -> str:
+        """A change-notification subscription on `folder`'s messages; its id. MailServerError when
+        the provider refuses it (e.g. the notification URL did not answer its validation)."""
+        ...
+
+    def renew(self, subscription_id: str, expires_at: float) -> None: ...
+
+    def unsubscribe(self, notification_url: str) -> None:
+        """Delete this mailbox's subscriptions that notify `notification_url` (a restarted worker's old ones)."""
+        ...
+
     def close(self) -> None: ...
+
+
+class NotificationSecrets(Protocol):
+    """The `clientState` of a mailbox's change notifications: unguessable, and telling whose it is."""
+
+    def client_state(self, mailbox_id: str) -> str: ...
+
+    def mailbox_of(self, client_state: str) -> str | None:
+        """The mailbox whose client state this is, or None for a forged one."""
+        ...
 
 
 AccessToken = Callable[[bool], str]  # force a refresh when True (the API answered 401)

@@ -1,5 +1,6 @@
-"""Mailboxes connected by OAuth (Gmail, Microsoft 365): the provider's callback and reconnecting
-(application/services/oauth.py). POST /mailboxes starts the flow (api/routes/mailboxes.py).
+"""Mailboxes connected by OAuth (Gmail, Microsoft 365): the provider's callback, reconnecting
+(application/services/oauth.py), and Graph's change notifications
+(application/graph_notifications.py). POST /mailboxes starts the flow (api/routes/mailboxes.py).
 
 The callback carries no bearer token: the single-use `state` authenticates it. It answers a
 small HTML page, since the owner's browser lands there; an unknown, used, expired or tampered
@@ -10,8 +11,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewsDep
 from api.routes.mailboxes import mailbox_row, oauth_service
@@ -48,3 +50,23 @@ def reconnect(
     authorization = oauth_service(services).reconnect(viewer.workspace_id, mailbox_id, viewer.member_id)
     views.applied(authorization.position)
     return {**mailbox_row(runtime, viewer, mailbox_id), "authorization_url": authorization.authorization_url}
+
+
+@router.post("/webhooks/microsoft", response_model=None)
+async def microsoft_notifications(
+    request: Request, runtime: RuntimeDep, validationToken: str | None = None
+) -> Response:
+    """Graph change notifications. The validation handshake echoes `validationToken` as text;
+    a notification starts a delta sync of its mailbox when its clientState checks out (else it
+    is ignored and logged). Always 202 otherwise: Graph retries anything else."""
+    if validationToken is not None:
+        return PlainTextResponse(validationToken, status_code=200)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = {}
+    notifications = body.get("value") if isinstance(body, dict) else None
+    if isinstance(notifications, list) and runtime.notifications is not None:
+        found = [n for n in notifications if isinstance(n, dict)]
+        await run_in_threadpool(runtime.notifications.received, found)
+    return Response(status_code=202)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 OAUTH_PROVIDERS = ("gmail", "microsoft365")
 STATE_SECONDS = 600.0
 REFRESH_MARGIN = 300.0  # an access token is refreshed this long before it expires
+JUST_REFRESHED = 10.0  # a forced refresh within this of the last one uses that one
 PROVIDER_NAMES = {"gmail": "Google", "microsoft365": "Microsoft"}
 
 
@@ -224,6 +225,7 @@ class OAuthTokens:
         self.clock = clock
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._refreshed: dict[str, float] = {}  # when this process last refreshed each mailbox's token
 
     def access_token(self, mailbox_id: str, force: bool = False) -> str:
         with self._lock(mailbox_id):
@@ -231,14 +233,16 @@ class OAuthTokens:
             if not stored or "grant" not in stored:
                 raise ReconnectNeeded()
             expires_at = float(stored.get("expires_at") or 0)
-            if not force and expires_at - self.clock() > REFRESH_MARGIN:
-                return stored["access_token"]
+            just_refreshed = self.clock() - self._refreshed.get(mailbox_id, -JUST_REFRESHED) < JUST_REFRESHED
+            if (not force or just_refreshed) and expires_at - self.clock() > REFRESH_MARGIN:
+                return stored["access_token"]  # (a 401 on requests sent before a refresh: refreshed once)
             provider = self.providers.get(stored["provider"])
             if provider is None:
                 raise MailServerError(f"{stored['provider']} is not configured on this server")
             old = OAuthGrant(stored["address"], stored["grant"], stored["access_token"], expires_at)
             grant = provider.refresh(old)
             self.keystore.put(mailbox_id, grant_secret(stored["provider"], grant))
+            self._refreshed[mailbox_id] = self.clock()
             return grant.access_token
 
     def _lock(self, mailbox_id: str) -> threading.Lock:

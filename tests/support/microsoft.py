@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -72,6 +73,11 @@ class Fake:
     retry_after: str = "1"
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     raw_fetches: int = 0
+    expire_at_fetch: int | None = None  # every access token expires at this $value download
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # How Graph reaches the notification URL: (url, JSON body or None, query) -> (status, text).
+    # Tests hand it their TestClient; None: subscriptions are refused (the URL is unreachable).
+    poster: Any = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -200,6 +206,60 @@ class Fake:
             return 200, self._grant(address)
         return 400, {"error": "unsupported_grant_type"}
 
+    # change notifications -------------------------------------------------------------
+    def _subscription_request(
+        self, method: str, path: str, body: dict[str, Any], headers: Any
+    ) -> tuple[int, dict[str, str], bytes]:
+        who = self.access.get(headers.get("Authorization", "").removeprefix("Bearer "))
+        if who is None or who[1] < time.time():
+            return _json(401, {"error": {"code": "InvalidAuthenticationToken", "message": "token expired"}})
+        parts = path.split("/")
+        if method == "GET" and path == "/subscriptions":
+            mine = [s for s in self.subscriptions.values() if s["address"] == who[0]]
+            return _json(200, {"value": [{k: v for k, v in s.items() if k != "address"} for s in mine]})
+        if method == "POST" and path == "/subscriptions":
+            token = secrets.token_urlsafe(12)
+            started = time.monotonic()
+            answer = (
+                self.poster(body["notificationUrl"], None, {"validationToken": token})
+                if self.poster
+                else None
+            )
+            if answer != (200, token) or time.monotonic() - started > 10:
+                return _json(
+                    400,
+                    {
+                        "error": {
+                            "code": "ValidationError",
+                            "message": "Subscription validation request failed.",
+                        }
+                    },
+                )
+            if len(body.get("clientState", "")) > 128 or body.get("changeType") != "created,updated,deleted":
+                return _json(400, {"error": {"code": "InvalidRequest", "message": "bad subscription"}})
+            subscription = {**body, "id": secrets.token_hex(8), "address": who[0]}
+            self.subscriptions[subscription["id"]] = subscription
+            return _json(201, {k: v for k, v in subscription.items() if k != "address"})
+        if len(parts) == 3 and parts[2] in self.subscriptions:
+            if method == "PATCH":
+                self.subscriptions[parts[2]]["expirationDateTime"] = body["expirationDateTime"]
+                return _json(200, self.subscriptions[parts[2]])
+            if method == "DELETE":
+                del self.subscriptions[parts[2]]
+                return 204, {}, b""
+        return _json(404, {"error": {"code": "ResourceNotFound", "message": path}})
+
+    def notify(self, address: str, folder: str, client_state: str | None = None) -> list[int]:
+        """Graph posts a `created` notification to each subscription on the folder; the statuses."""
+        statuses = []
+        for subscription in list(self.subscriptions.values()):
+            if subscription["address"] == address and f"('{folder}')" in subscription["resource"]:
+                value = {"subscriptionId": subscription["id"], "changeType": "created",
+                         "clientState": client_state or subscription["clientState"],
+                         "resource": f"Users/{self.accounts[address].oid}/Messages/AAk", "tenantId": "tenant-1"}  # fmt: skip
+                statuses.append(self.poster(subscription["notificationUrl"], {"value": [value]}, {})[0])
+        return statuses
+
     # graph ----------------------------------------------------------------------------
     def _graph(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, dict[str, str], bytes]:
         bearer = headers.get("Authorization", "").removeprefix("Bearer ")
@@ -248,6 +308,8 @@ class Fake:
             if raw is None or not any(parts[3] in ids for ids in account.folders.values()):
                 return _json(404, {"error": {"code": "ErrorItemNotFound", "message": "not found"}})
             self.raw_fetches += 1
+            if self.raw_fetches == self.expire_at_fetch:
+                self.expire_access_tokens()
             return 200, {"Content-Type": "text/plain"}, raw
         return _json(404, {"error": {"code": "ResourceNotFound", "message": path}})
 
@@ -307,6 +369,10 @@ def _handler(fake: Fake) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
+        def setup(self) -> None:
+            super().setup()  # headers and body leave in separate writes: no Nagle delay between them
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
             for name, value in headers.items():
@@ -323,11 +389,30 @@ def _handler(fake: Fake) -> type[BaseHTTPRequestHandler]:
                 return self._answer(*_json(200, fake._openid()))
             if url.path == f"/{TENANT}/oauth2/v2.0/authorize":
                 return self._answer(*fake._authorize(query))
+            if url.path == "/v1.0/subscriptions":
+                return self._subscriptions("GET")
             if url.path.startswith("/v1.0/"):
                 return self._answer(*fake._graph(url.path.removeprefix("/v1.0"), query, self.headers))
             return self._answer(*_json(404, {"error": "not_found"}))
 
+        def _subscriptions(self, method: str) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            fake.requests.append((method, url.path))
+            return self._answer(
+                *fake._subscription_request(method, url.path.removeprefix("/v1.0"), body, self.headers)
+            )
+
+        def do_PATCH(self) -> None:
+            self._subscriptions("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._subscriptions("DELETE")
+
         def do_POST(self) -> None:
+            if self.path.startswith("/v1.0/subscriptions"):
+                return self._subscriptions("POST")
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
@@ -360,4 +445,17 @@ def microsoft_fake(directory: Path) -> Iterator[Fake]:
         server.server_close()
 
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "Account", "Fake", "microsoft_fake", "quote"]
+def connect_mailbox(client: Any, headers: dict[str, str], fake: Fake, address: str) -> str:
+    """POST /mailboxes for Microsoft 365, the owner's consent at the fake, and the callback:
+    the new mailbox's id (active, its first sync started in the background)."""
+    response = client.post(
+        "/mailboxes", json={"provider": "microsoft365", "address": address}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    location = urlsplit(fake.authorize(response.json()["authorization_url"]))
+    page = client.get(f"{location.path}?{location.query}")
+    assert page.status_code == 200 and "connected" in page.text, page.text
+    return str(response.json()["id"])
+
+
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "Account", "Fake", "connect_mailbox", "microsoft_fake", "quote"]
