@@ -189,3 +189,27 @@ def test_a_server_refusing_every_token_is_an_error_after_one_refresh(
 
     assert (report.status, report.reason) == ("error", "login failed: the server refused the access token")
     assert account.refreshes() == 1 and account.xoauth2_logins() == 0
+
+
+@sqlite_only
+def test_a_fetch_process_logging_in_after_the_token_expired_gets_a_refreshed_one(
+    account: GmailAccount, runtime: Runtime
+) -> None:
+    account.fill(inbox=10, sent=5)
+    account.service = runtime.imap_sync(timeout=10, process_threshold=1)  # every folder in a child
+    account.service.tokens, account.service.batch_count = account.tokens, 5
+    first = account.access_token()
+
+    def expire(mailbox_id: str, folder: str, fetched: int, planned: int) -> None:
+        if folder == "INBOX":  # the Sent folder's fetch process logs in after this
+            account.google.expire(first)
+
+    account.service.progress = expire
+    report = account.service.sync(account.mailbox_id)
+
+    assert (report.status, report.reason) == ("active", "")
+    assert account.refreshes() == 1 and account.copies() == 15
+    assert sum(f.skipped["duplicate"] for f in report.folders.values()) == 0
+    assert (
+        account.xoauth2_logins() == 4
+    )  # the pass, INBOX's child; refused: Sent's child; the pass, Sent's child
