@@ -165,6 +165,7 @@ def test_a_token_expiring_mid_sync_is_refreshed_and_the_sync_finishes_without_du
     assert account.xoauth2_logins() == 2  # the first token, then the refreshed one
 
 
+@sqlite_only  # the store plays no part in a refused refresh
 def test_a_revoked_consent_stops_the_sync_with_reconnect_needed(account: GmailAccount) -> None:
     account.fill(inbox=2)
     account.google.revoke(account.address)
