@@ -170,7 +170,7 @@ class ImapConnector:
             with translated(f"login to {destination} failed"):
                 username, password = str(connection["username"]), secret.get("password", "")
                 if "access_token" in secret:
-                    client.oauth2_login(username, secret["access_token"])
+                    _oauth2_login(client, username, secret["access_token"], what=f"login to {destination}")
                 elif (username + password).isascii():
                     client.login(username, password)
                 else:  # LOGIN is ASCII only; AUTHENTICATE PLAIN carries UTF-8
@@ -332,6 +332,16 @@ class ImapServer:
     def close(self) -> None:
         _quietly(self.client.logout)
         _quietly(self.client.shutdown)
+
+
+def _oauth2_login(client: Any, username: str, access_token: str, what: str) -> None:
+    """AUTHENTICATE XOAUTH2; a refusal (AUTHENTICATIONFAILED: expired, revoked, another account's
+    token) is a MailAuthError the sync answers with one new token."""
+    try:
+        client.oauth2_login(username, access_token)
+    except LoginError as error:
+        _log(what, error)
+        raise MailAuthError("the server refused the access token") from None
 
 
 def _state(folder: str, values: Mapping[bytes, Any], count: bytes) -> FolderState:

@@ -29,6 +29,43 @@ class Settings(BaseSettings):
     inbound_domain: str | None = None
     inbound_trusted: Annotated[tuple[str, ...], NoDecode] = ("127.0.0.0/8", "::1/128")
     inbound_dns: Annotated[tuple[str, ...], NoDecode] = ()  # host[:port], e.g. 127.0.0.1:5353
+    # OAuth providers (issue 15): endpoints here are trusted configuration (loopback in tests,
+    # national clouds); a provider without a client id and secret answers 422 "not configured".
+    public_url: str = "http://127.0.0.1:8000"  # redirects: public_url + "/oauth/callback"
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"  # the id tokens' signing keys
+    gmail_imap: str = "imap.gmail.com:993"  # host:port, implicit TLS, XOAUTH2
+    graph_page_size: int = 100  # odata.maxpagesize of a delta query: messages per batch
+    graph_poll_seconds: float = 300.0  # a Graph mailbox's delta sync without change notifications
+
+    # Graph change notifications: None subscribes when public_url is https (Graph calls only those)
+    graph_notifications: bool | None = None
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.public_url.rstrip("/") + "/oauth/callback"
+
+    @property
+    def gmail_imap_endpoint(self) -> tuple[str, int]:
+        host, _, port = self.gmail_imap.rpartition(":")
+        return (host, int(port)) if host and port.isdigit() else (self.gmail_imap, 993)
+
+    @property
+    def notification_url(self) -> str | None:
+        """Where Graph sends change notifications, or None: polling only."""
+        wanted = (
+            self.public_url.startswith("https://")
+            if self.graph_notifications is None
+            else self.graph_notifications
+        )
+        return self.public_url.rstrip("/") + "/webhooks/microsoft" if wanted else None
 
     @field_validator("verifying_mail_hosts", "inbound_trusted", "inbound_dns", mode="before")
     @classmethod

@@ -10,16 +10,22 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from adapters import https
 from adapters.capture import HmacCaptureTokens, SqlCaptureDirectory
 from adapters.catalog import DomainCatalog
 from adapters.datakeys import DataKeyStore, derived_key, fate_hasher, load_or_create_master_key
 from adapters.dkim_check import DkimpyVerifier
 from adapters.forwarding import Forwards
+from adapters.google_oauth import GoogleOAuth
+from adapters.graph import GraphConnector
 from adapters.imap import ImapConnector, ImapServer
 from adapters.inbound_smtp import CaptureHandler, InboundServer, networks
 from adapters.keystore import SqlKeyStore
+from adapters.microsoft import MicrosoftOAuth
 from adapters.migrations import upgrade
 from adapters.mime import parse_message
+from adapters.notification_secrets import HmacNotificationSecrets
+from adapters.oauth_states import SqlOAuthStates
 from adapters.persistence import StoreConfig, writer_engine
 from adapters.settings import Settings
 from adapters.tokens import SqlApiTokens
@@ -27,8 +33,11 @@ from adapters.uid_ledger import SqlUidLedger
 from api.runtime import Runtime
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
+from application.graph_notifications import GraphNotifications
+from application.ports import OAuthProvider
 from application.services import Services
 from application.services.capture import Capture
+from application.services.oauth import OAuthConnections, OAuthTokens
 from domain.records import FanOutLimits
 from projections.views_runner import Progress, Source, ViewApplier, ViewsRunner
 
@@ -45,11 +54,26 @@ class ImapConnectors:
         self.process_threshold = process_threshold
 
     def connect(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> ImapServer:
+        settings = self.runtime.settings
+        allow_private = settings.allow_private_hosts or configured_gmail(settings, connection)
         connector = ImapConnector(
-            parse_message, timeout=self.timeout, allow_private=self.runtime.settings.allow_private_hosts,
+            parse_message, timeout=self.timeout, allow_private=allow_private,
             process_threshold=self.process_threshold, resolver=self.runtime.resolver,
         )  # fmt: skip
         return connector.connect(connection, secret)
+
+
+def gmail_connection(settings: Settings) -> dict[str, Any]:
+    """Where a `gmail` mailbox is synced: MAILTRAIL_GMAIL_IMAP, implicit TLS, XOAUTH2."""
+    host, port = settings.gmail_imap_endpoint
+    return {"host": host, "port": port, "security": "tls", "folders": None}
+
+
+def configured_gmail(settings: Settings, connection: Mapping[str, Any]) -> bool:
+    """The configured Gmail endpoint is trusted (it may be loopback in tests); a host a user typed
+    stays under the private-address rule."""
+    where = (connection.get("host"), connection.get("port"))
+    return connection.get("auth") == "oauth" and where == settings.gmail_imap_endpoint
 
 
 class ViewRebuilds:
@@ -127,7 +151,40 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     runtime.inbound = lambda host, port: InboundServer(
         CaptureHandler(capture, trusted), host, port, settings.inbound_domain
     )
+    providers = oauth_providers(settings)
+    runtime.services.oauth = OAuthConnections(
+        app, keystore, SqlOAuthStates(engine, master_key), providers, runtime.services.mailboxes,
+        settings.redirect_uri, oauth_connections(settings),
+    )  # fmt: skip
+    runtime.oauth_tokens = OAuthTokens(keystore, providers)
+    if "microsoft365" in providers:
+        runtime.graph = GraphConnector(settings.graph_url, https.session(), settings.graph_page_size)
+        runtime.notifications = GraphNotifications(
+            app, runtime.graph, runtime.oauth_tokens, HmacNotificationSecrets(master_key),
+            settings.notification_url, runtime.background.start,
+        )  # fmt: skip
     return runtime
+
+
+def oauth_providers(settings: Settings) -> dict[str, OAuthProvider]:
+    """The OAuth providers with a client id and secret configured (the others answer 422)."""
+    providers: dict[str, OAuthProvider] = {}
+    if settings.microsoft_client_id and settings.microsoft_client_secret:
+        providers["microsoft365"] = MicrosoftOAuth(
+            settings.microsoft_client_id, settings.microsoft_client_secret, settings.microsoft_authority,
+            settings.graph_url, https.session(),
+        )  # fmt: skip
+    if settings.google_client_id and settings.google_client_secret:
+        providers["gmail"] = GoogleOAuth(
+            settings.google_client_id, settings.google_client_secret, auth_url=settings.google_auth_url,
+            token_url=settings.google_token_url, jwks_url=settings.google_jwks_url,
+        )  # fmt: skip
+    return providers
+
+
+def oauth_connections(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The non-secret connection an OAuth mailbox starts with, per provider."""
+    return {"microsoft365": {"api": "graph"}, "gmail": gmail_connection(settings)}
 
 
 def open_command_runtime(hold_views_lock: bool = False) -> Runtime:

@@ -365,7 +365,8 @@ def worker(
         float, typer.Option(help="Longest wait between passes (IDLE or polling).")
     ] = 60.0,
 ) -> None:
-    """Keep every connected mailbox in sync: IDLE where the server offers it, else polling."""
+    """Keep every connected mailbox in sync: IDLE where the server offers it, else polling
+    (Microsoft 365: a delta query every MAILTRAIL_GRAPH_POLL_SECONDS)."""
     import signal
     import threading
 
@@ -388,7 +389,9 @@ def worker(
         signal.signal(sig, lambda *_: stop.set())
     try:
         service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD)
-        runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass)
+        runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass,
+                            graph_poll_seconds=runtime.settings.graph_poll_seconds,
+                            notifications=runtime.notifications)  # fmt: skip
         if once:
             reports = runner.run_once()
             typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports]}))

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.body_limits import BodyTooLargeError, too_large
 from api.responses import ProblemResponse, problem
 from application.errors import ConflictError, ForbiddenError, NotFoundError, RuleViolationError
+from application.services.oauth import InvalidStateError
 from projections.views_runner import ViewsBehindError
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class BusyError(Exception):
 
 
 _STATUS: dict[type[Exception], tuple[int, str]] = {
+    InvalidStateError: (400, "Bad Request"),
     NotFoundError: (404, "Not Found"),
     ConflictError: (409, "Conflict"),
     RuleViolationError: (422, "Unprocessable Content"),

@@ -24,6 +24,7 @@ from api.routes import (
     records,
     shares,
 )
+from api.routes import oauth as oauth_routes
 from api.routes import settings as settings_routes
 from api.runtime import Runtime
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         settings_routes,
         mailboxes,
         mailbox_connections,
+        oauth_routes,
         records,
         leads,
         intelligence,

@@ -15,9 +15,11 @@ from sqlalchemy import Engine, select
 
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
+from application.graph_notifications import GraphNotifications
+from application.graph_sync import AccessTokens, GraphSync
 from application.imap_sync import ImapSync
 from application.imap_sync import Progress as SyncProgress
-from application.ports import ApiTokens, KeyStore, MailConnector, UidLedger
+from application.ports import ApiTokens, KeyStore, MailApiConnector, MailConnector, UidLedger
 from application.services import Services
 from projections.tables import mailboxes
 from projections.views_runner import Progress, ViewApplier, ViewsRunner
@@ -52,6 +54,9 @@ class Runtime:
     background: BackgroundSyncs = field(init=False)
     console_key: bytes = field(init=False)  # the console's CSRF tokens (api/console/session.py)
     inbound: Callable[[str, int], InboundServer] = field(init=False)  # the SMTP capture server (host, port)
+    graph: MailApiConnector | None = None  # Microsoft 365 mailboxes, when configured
+    oauth_tokens: AccessTokens | None = None  # access tokens of OAuth mailboxes, refreshed as needed
+    notifications: GraphNotifications | None = None  # Graph change notifications (Microsoft 365)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -69,9 +74,14 @@ class Runtime:
         progress: SyncProgress | None = None,
         timeout: float = 60.0,
     ) -> ImapSync:
-        """An IMAP pass over this runtime's stores, key store and connectors."""
+        """A sync pass over this runtime's stores, key store and connectors (IMAP; Microsoft 365
+        mailboxes through Graph)."""
         connector = self.connectors(timeout, process_threshold)
-        return ImapSync(self.app, self.keystore, connector, self.ledger, progress=progress)
+        graph = None
+        if self.graph is not None and self.oauth_tokens is not None:
+            graph = GraphSync(self.app, self.graph, self.ledger, self.oauth_tokens)
+        return ImapSync(self.app, self.keystore, connector, self.ledger, self.oauth_tokens, progress=progress,
+                        graph=graph)  # fmt: skip
 
     def catch_up(self, progress: Progress | None = None, timeout: float | None = None) -> int:
         """Read-your-writes: the views show every event written before this call. The applier

@@ -16,12 +16,18 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from application.app import MailTrail
 from application.batch_recorder import BatchRecorder, BatchResult
-from application.errors import ConflictError, DomainError, RuleViolationError
+from application.errors import (
+    RECONNECT_NEEDED,
+    ConflictError,
+    DomainError,
+    ReconnectNeeded,
+    RuleViolationError,
+)
 from application.folder_retirement import folders_to_sync, retired_folders
 from application.ports import (
     Fetched,
@@ -49,6 +55,13 @@ BATCH_COUNT = 400
 LARGE_BYTES = 128 * 1024  # sizes are asked only for messages above this
 BATCH_BYTES = 32 * 1024 * 1024
 Progress = Callable[[str, str, int, int], None]  # mailbox id, folder, fetched, planned
+
+
+MICROSOFT365 = "microsoft365"
+
+
+class MailboxPass(Protocol):
+    def sync(self, mailbox_id: str) -> SyncReport: ...
 
 
 class CursorMovedError(ConflictError):
@@ -160,6 +173,9 @@ class ImapSync:
         self.sleep: Callable[[float], None] = options.get("sleep", time.sleep)
         self.progress: Progress | None = options.get("progress")
         self.batch_count: int = options.get("batch_count", BATCH_COUNT)
+        self.graph: MailboxPass | None = options.get(
+            "graph"
+        )  # Microsoft 365 mailboxes (application/graph_sync.py)
 
     def connected(self, include_errors: bool = True) -> list[str]:
         """Mailboxes with stored credentials that are neither removed nor disconnected."""
@@ -174,11 +190,12 @@ class ImapSync:
                 ids.append(mailbox_id)
         return ids
 
-    def secret(self, mailbox_id: str, connection: dict[str, Any]) -> dict[str, str]:
-        if connection.get("auth") == "xoauth2":
+    def secret(self, mailbox_id: str, connection: dict[str, Any], force: bool = False) -> dict[str, str]:
+        """The password, or for an OAuth mailbox an access token (`force`: a new one)."""
+        if is_oauth(connection):
             if self.tokens is None:
                 raise MailAuthError("no OAuth token source is configured for XOAUTH2")
-            return {"access_token": self.tokens.access_token(mailbox_id)}
+            return {"access_token": self.tokens.access_token(mailbox_id, force)}
         secret = self.keystore.get(mailbox_id)
         if secret is None:
             raise MailAuthError("no credentials are stored; update them")
@@ -189,17 +206,22 @@ class ImapSync:
         """One pass; retries a dropped connection with backoff, resuming from the cursors."""
         report = SyncReport(mailbox_id)
         mailbox = self.app.load(Mailbox, mailbox_id)
+        if mailbox.provider == MICROSOFT365 and self.graph is not None:
+            return self.graph.sync(mailbox_id)
         if mailbox.status in (REMOVED, DISCONNECTED) or not mailbox.connection.get("host"):
             report.status, report.reason = mailbox.status, mailbox.status_reason or "not synced from a server"
             report.position = self.app.position()
             return report
-        failure = ""
-        for attempt in range(1, self.attempts + 1):
-            report.attempts = attempt
+        failure, attempt, oauth = "", 0, is_oauth(mailbox.connection)
+        refresh, refreshes, may_refresh = False, 0, oauth
+        while attempt < self.attempts:
+            force, refresh = refresh, False
+            attempt = report.attempts = attempt + (0 if force else 1)  # a refresh is no new attempt
             try:
                 server = self.connector.connect(
-                    mailbox.connection, self.secret(mailbox_id, mailbox.connection)
+                    mailbox.connection, self.secret(mailbox_id, mailbox.connection, force)
                 )
+                may_refresh = oauth
                 with closing(server):
                     self._pass(server, mailbox_id, report)
             except MailUnavailableError as error:
@@ -208,7 +230,16 @@ class ImapSync:
                 if attempt < self.attempts:
                     self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
                 continue
+            except ReconnectNeeded:
+                return self._finish(report, ERROR, RECONNECT_NEEDED)
             except MailAuthError as error:
+                # An access token refused (AUTHENTICATIONFAILED: it expired early, or a fetch
+                # process logged in after it expired): a new token and again, from the saved
+                # cursors. Once per accepted login: a server refusing every token ends in `error`.
+                if may_refresh and refreshes < self.attempts:
+                    log.info("mailbox %s: the server refused the access token; refreshing it", mailbox_id)
+                    may_refresh, refresh, refreshes = False, True, refreshes + 1
+                    continue
                 return self._finish(report, ERROR, f"login failed: {error}")
             except MailServerError as error:
                 return self._finish(report, ERROR, str(error))
@@ -312,6 +343,11 @@ class ImapSync:
         report.skipped.update(result.skipped)
         report.rejected += len(result.rejected)
         return result
+
+
+def is_oauth(connection: dict[str, Any]) -> bool:
+    """Logged in with XOAUTH2 and an access token from the TokenSource (Gmail)."""
+    return connection.get("auth") in ("oauth", "xoauth2")
 
 
 def copy_id_of(mailbox_id: str, item: Any) -> str | None:

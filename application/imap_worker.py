@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 
-from application.imap_sync import ImapSync, SyncReport, unchanged
+from application.graph_notifications import GraphNotifications
+from application.imap_sync import MICROSOFT365, ImapSync, SyncReport, unchanged
 from application.ports import MailServerError
 from domain.mailbox import ACTIVE, Mailbox
 
@@ -19,8 +20,11 @@ class ImapWorker:
     """One thread per active mailbox; mailboxes in `error` wait for new credentials."""
 
     def __init__(self, sync: ImapSync, poll_seconds: float = 60.0, rescan_seconds: float = 10.0,
-                 after_pass: Callable[[SyncReport], None] | None = None) -> None:  # fmt: skip
+                 after_pass: Callable[[SyncReport], None] | None = None,
+                 graph_poll_seconds: float = 300.0, notifications: GraphNotifications | None = None) -> None:  # fmt: skip
         self.sync = sync
+        self.graph_poll_seconds = graph_poll_seconds
+        self.notifications = notifications
         self.poll_seconds = poll_seconds
         self.rescan_seconds = rescan_seconds
         self.after_pass = after_pass or (lambda report: None)
@@ -68,6 +72,11 @@ class ImapWorker:
 
     def _wait_for_change(self, mailbox_id: str, stop: threading.Event) -> None:
         mailbox = self.sync.app.load(Mailbox, mailbox_id)
+        if mailbox.provider == MICROSOFT365:  # Graph: the next delta query after the poll interval
+            if self.notifications is not None:
+                self.notifications.ensure(mailbox_id)  # notifications sync sooner, through the API
+            stop.wait(self.graph_poll_seconds)
+            return
         try:
             server = self.sync.connector.connect(
                 mailbox.connection, self.sync.secret(mailbox_id, mailbox.connection)

@@ -147,9 +147,12 @@ class KeyStore(Protocol):
 
 
 class TokenSource(Protocol):
-    """XOAUTH2 access tokens (the OAuth flow that fills it is elsewhere)."""
+    """XOAUTH2 access tokens of OAuth mailboxes."""
 
-    def access_token(self, mailbox_id: str) -> str: ...
+    def access_token(self, mailbox_id: str, force: bool = False) -> str:
+        """A token valid for a while yet (refreshed before it expires); `force`: a new one even
+        so (the server refused the last). Raises application.errors.ReconnectNeeded."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -227,3 +230,125 @@ class Original:
 
 class ForwardReader(Protocol):
     def original(self, raw: bytes) -> Original: ...
+
+
+# --- OAuth providers (Gmail, Microsoft 365) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class OAuthGrant:
+    """What an authorization (or a refresh) gave: the account's address, the secret to seal at
+    rest (msal's serialized token cache; Google's refresh token JSON), and a current access token."""
+
+    address: str  # Graph /me `mail` or `userPrincipalName`; Google's id token `email`
+    secret: str  # opaque: only the provider that made it reads it back (refresh)
+    access_token: str
+    expires_at: float  # epoch seconds
+
+    def __repr__(self) -> str:  # never a token in a log line or a traceback
+        return f"OAuthGrant(address={self.address!r}, expires_at={self.expires_at!r})"
+
+
+class OAuthProvider(Protocol):
+    """One provider's authorization-code flow with PKCE (S256), and its token refreshes.
+
+    `exchange` raises MailServerError (its message is mailtrail's words, shown to the owner) when
+    the account cannot be synced (e.g. a shared Microsoft mailbox); `refresh` raises
+    application.errors.ReconnectNeeded on `invalid_grant` / revoked consent, and
+    MailUnavailableError when the provider cannot be reached (worth retrying)."""
+
+    provider: str  # "gmail" | "microsoft365"
+
+    def authorization_url(
+        self, *, state: str, code_challenge: str, redirect_uri: str, login_hint: str | None
+    ) -> str: ...
+
+    def exchange(self, *, code: str, code_verifier: str, redirect_uri: str) -> OAuthGrant: ...
+
+    def refresh(self, grant: OAuthGrant) -> OAuthGrant: ...
+
+
+@dataclass(frozen=True)
+class PendingAuthorization:
+    """What an OAuth `state` stands for until the callback takes it (once)."""
+
+    mailbox_id: str
+    workspace_id: str
+    member_id: str
+    provider: str
+    code_verifier: str
+
+    def __repr__(self) -> str:
+        return f"PendingAuthorization(mailbox_id={self.mailbox_id!r}, provider={self.provider!r})"
+
+
+class OAuthStates(Protocol):
+    """Single-use `state` values of authorizations under way (the verifier sealed at rest)."""
+
+    def issue(self, pending: PendingAuthorization, expires_at: float) -> str:
+        """A new unguessable state for `pending`; earlier states of the same mailbox stop working."""
+        ...
+
+    def take(self, state: str, now: float) -> PendingAuthorization | None:
+        """What `state` stands for, consumed: None when unknown, used already, or expired."""
+        ...
+
+
+# --- mail APIs with delta queries (Microsoft Graph) ------------------------------------
+
+
+@dataclass(frozen=True)
+class DeltaPage:
+    """One page of a folder's delta query: ids added or changed, ids removed, and either the
+    link to the next page or (on the last page) the delta link that starts the next sync."""
+
+    changed: list[str]  # immutable ids
+    removed: list[str]
+    next_link: str | None
+    delta_link: str | None
+
+
+class DeltaResetError(Exception):
+    """The saved delta link is no longer valid (410 Gone, syncStateNotFound): start the folder again."""
+
+
+class MailApi(Protocol):
+    """One session with a mailbox's mail API (Graph), its access token refreshed as it goes."""
+
+    def delta(self, folder: str, link: str | None) -> DeltaPage:
+        """The first page of `folder`'s delta query (link None) or the page at `link`."""
+        ...
+
+    def messages(self, ids: Sequence[str]) -> Iterator[tuple[str, Item]]:
+        """Each message's raw MIME turned into an Item, in order (a vanished one is skipped)."""
+        ...
+
+    def subscribe(self, folder: str, notification_url: str, client_state: str, expires_at: float) -> str:
+        """A change-notification subscription on `folder`'s messages; its id. MailServerError when
+        the provider refuses it (e.g. the notification URL did not answer its validation)."""
+        ...
+
+    def renew(self, subscription_id: str, expires_at: float) -> None: ...
+
+    def unsubscribe(self, notification_url: str) -> None:
+        """Delete this mailbox's subscriptions that notify `notification_url` (a restarted worker's old ones)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class NotificationSecrets(Protocol):
+    """The `clientState` of a mailbox's change notifications: unguessable, and telling whose it is."""
+
+    def client_state(self, mailbox_id: str) -> str: ...
+
+    def mailbox_of(self, client_state: str) -> str | None:
+        """The mailbox whose client state this is, or None for a forged one."""
+        ...
+
+
+AccessToken = Callable[[bool], str]  # force a refresh when True (the API answered 401)
+
+
+class MailApiConnector(Protocol):
+    def connect(self, access_token: AccessToken) -> MailApi: ...

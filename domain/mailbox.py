@@ -12,6 +12,7 @@ from domain.filtering import matches_any
 from domain.values import Provider, SharingLevel
 
 ACTIVE = "active"
+AUTHORIZING = "authorizing"  # an OAuth mailbox until its owner's consent comes back (the callback)
 ERROR = "error"
 DISCONNECTED = "disconnected"
 REMOVED = "removed"

@@ -58,4 +58,9 @@ class ParsedMessage:
 
     @property
     def copy_key(self) -> str | None:
-        return f"provider:{self.provider_id}" if self.provider_id else None
+        return provider_copy_key(self.provider_id) if self.provider_id else None
+
+
+def provider_copy_key(provider_id: str) -> str:
+    """The copy key of a message the provider identifies (Gmail's X-GM-MSGID, Graph's immutable id)."""
+    return f"provider:{provider_id}"

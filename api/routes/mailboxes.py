@@ -15,11 +15,19 @@ from api.runtime import Runtime
 from api.schemas import BlocklistEntry, MailboxChange, NewMailbox
 from application.errors import RuleViolationError
 from application.services.mailboxes import CONNECTION_FIELDS
+from application.services.oauth import OAUTH_PROVIDERS, OAuthConnections
 from domain.message import MAX_MESSAGE_BYTES
 from domain.visibility import Viewer
 from projections.record_queries import mailbox_rows
 
 router = APIRouter(tags=["mailboxes"])
+
+
+def oauth_service(services: Any) -> OAuthConnections:
+    if services.oauth is None:
+        raise RuleViolationError("OAuth providers are not configured on this server")
+    oauth: OAuthConnections = services.oauth
+    return oauth
 
 
 def mailbox_row(runtime: Runtime, viewer: Viewer, mailbox_id: str) -> dict[str, Any]:
@@ -31,7 +39,15 @@ def mailbox_row(runtime: Runtime, viewer: Viewer, mailbox_id: str) -> dict[str, 
 def connect_mailbox(
     body: NewMailbox, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    """An upload mailbox, or a connected one (checked by logging in; its full sync starts now)."""
+    """An upload mailbox, or a connected one (checked by logging in; its full sync starts now).
+    Gmail and Microsoft 365 answer `authorizing` with the `authorization_url` to send the owner to."""
+    if body.provider in OAUTH_PROVIDERS:
+        authorization = oauth_service(services).start(
+            viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases
+        )
+        views.applied(authorization.position)
+        row = mailbox_row(runtime, viewer, authorization.id)
+        return {**row, "authorization_url": authorization.authorization_url}
     server = body.model_dump(include={"host", "port", "security", "username", "password", "folders"})
     created = services.mailboxes.connect(
         viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases, server

@@ -11,6 +11,7 @@ from application.services.capture import Capture
 from application.services.erasure import Erasure
 from application.services.ingest import Ingest, Parser
 from application.services.mailboxes import Mailboxes
+from application.services.oauth import OAuthConnections
 from application.services.records import Records
 from application.services.sharing import Sharing
 from application.services.workspaces import Workspaces
@@ -26,6 +27,7 @@ class Services:
     records: Records
     erasure: Erasure
     capture: Capture | None = None  # built by the composition root over the capture adapters
+    oauth: OAuthConnections | None = None  # built by the composition root with its providers
 
     @classmethod
     def build(

@@ -80,6 +80,7 @@ class Mailboxes:
         aliases: list[str],
         connection: dict[str, Any] | None = None,
         login: Login | None = None,
+        status: str = ACTIVE,
     ) -> Created:
         """Record a mailbox: an upload one, or one whose server login the caller checked just now
         (`login`: the login the server accepted, if any)."""
@@ -94,6 +95,7 @@ class Mailboxes:
             address=addresses[0],
             aliases=addresses[1:],
             connection=connection or {},
+            status=status,
         )
         hosted = login is not None and self.app.catalog.verifies_domain_owners(login.host)
         proven = [a for a in addresses if proven_by_login(a, login, hosted)]
@@ -158,6 +160,8 @@ class Mailboxes:
             raise RuleViolationError(f"a {mailbox.provider} mailbox is not synced from a server")
         if mailbox.status == REMOVED:
             raise RuleViolationError("the mailbox was removed")
+        if mailbox.connection.get("auth") == "oauth":
+            raise RuleViolationError("an OAuth mailbox connects again with POST /mailboxes/{id}/reconnect")
         require_password_for_new_server(mailbox, change)
         changes = {k: v for k, v in change.items() if k != "password" and v is not None}
         connection = {**mailbox.connection, **changes}
@@ -177,7 +181,7 @@ class Mailboxes:
     def sync_now(self, workspace_id: str, mailbox_id: str, actor_id: str) -> bool:
         """Start a pass in the background; False when one is running already."""
         mailbox = self.owned(workspace_id, mailbox_id, actor_id)
-        if mailbox.provider not in SYNCED_PROVIDERS:
+        if mailbox.provider not in (*SYNCED_PROVIDERS, "microsoft365"):
             raise RuleViolationError(f"a {mailbox.provider} mailbox is not synced from a server")
         if mailbox.status == REMOVED:
             raise RuleViolationError("the mailbox was removed")

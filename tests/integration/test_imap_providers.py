@@ -90,7 +90,7 @@ class ScriptedClient:
 
 
 class Tokens:
-    def access_token(self, mailbox_id: str) -> str:
+    def access_token(self, mailbox_id: str, force: bool = False) -> str:
         return "ya29.fresh-token"
 
 
