@@ -1,8 +1,9 @@
 """Per-record summaries kept by the projections: record_summaries, record_members, strength_days.
 
 The handlers only note what an event may change (addresses and domains of a recorded or
-expunged copy, records created, addresses added, merges, lead contacts; a rule that
-hides or shows copies across a workspace, or a removal, marks the whole workspace);
+expunged copy, records created, addresses added, merges, lead contacts; the addresses and
+domains of the participant rows a rule hides or shows, or a removal retracts:
+`note_participants`, called by privacy_views and email_views before they change them);
 `settle`, at the end of a page, recomputes those records from the views as they then are
 (projections/summaries.py) and writes only the rows that differ. A full rebuild skips the
 pages and computes every record once at its end (`refresh_all`), with the same functions,
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, func, select, tuple_
+from sqlalchemy import Engine, Table, bindparam, delete, func, select
 
 from domain.company import Company
 from domain.lead import Lead
@@ -86,16 +87,24 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
             dirty.domains.add(address.rpartition("@")[2])
 
 
-def copy_changed(event: Any, w: ViewWriter, position: int) -> None:
+def note_participants(w: ViewWriter, rows: Any) -> None:
+    """Note the records of the participant rows matching `rows` (a condition on
+    email_participants): their visibility is about to change (a copy expunged or restored,
+    hidden or shown by a rule, retracted by a removal). Called before the change, as a
+    removal deletes the rows."""
     if w.bulk is not None:
         return  # a rebuild computes every record at its end: no reads of the deferred-index tables
     p = email_participants.c
-    for r in w.execute(
-        select(p.workspace_id, p.address, p.domain).where(p.copy_id == str(event.originator_id))
+    for workspace_id, address, domain in w.execute(
+        select(p.workspace_id, p.address, p.domain).distinct().where(rows)
     ):
-        dirty = _dirty(w, r.workspace_id)
-        dirty.addresses.add(r.address)
-        dirty.domains.add(r.domain)
+        dirty = _dirty(w, workspace_id)
+        dirty.addresses.add(address)
+        dirty.domains.add(domain)
+
+
+def copy_changed(event: Any, w: ViewWriter, position: int) -> None:
+    note_participants(w, email_participants.c.copy_id == str(event.originator_id))
 
 
 def _workspace_of(w: ViewWriter, table: Table, record_id: str) -> str | None:
@@ -144,9 +153,6 @@ def settle(w: ViewWriter) -> None:
     noted: dict[str, Dirty] = w.memo.pop("summaries", {})
     if w.bulk is not None:
         return  # a rebuild: refresh_all computes every record once at its end
-    for workspace_id, threads in w.threads.items():
-        if threads is None:  # a rule hid or showed copies across the workspace, or a removal
-            noted.setdefault(workspace_id, Dirty()).everything = True
     for workspace_id in sorted(noted):
         refresh(w, workspace_id, noted[workspace_id])
 
@@ -482,7 +488,10 @@ def _replace(
         statement = statement.where(condition)
     old = {tuple(r)[:key_size]: tuple(r) for r in _chunked(w, statement, column, ids)}
     gone = [key for key, row in old.items() if new.get(key) != row]
-    key_columns = [table.c[c] for c in columns[:key_size]]
-    for start in range(0, len(gone), CHUNK):
-        w.execute(delete(table).where(tuple_(*key_columns).in_(gone[start : start + CHUNK])))
+    names = columns[:key_size]
+    if gone:  # by primary key, one parameter set a row (SQLite scans the table for a row-value IN list)
+        w.execute(
+            delete(table).where(*(table.c[c] == bindparam(f"k_{c}") for c in names)),
+            [{f"k_{c}": value for c, value in zip(names, key)} for key in gone],
+        )
     w.insert_rows(table, columns, [row for key, row in new.items() if old.get(key) != row])
