@@ -229,10 +229,13 @@ def refresh(w: ViewWriter, workspace_id: str, dirty: Dirty) -> None:
     ):
         members_of[by_domain[r.domain]].add(r.person_id)
     everyone = person_ids | {p for ps in members_of.values() for p in ps}
-    scores = _refresh_people(w, workspace_id, sorted(everyone), as_of)
-    _refresh_companies(w, workspace_id, company_domain, members_of, scores, as_of)
+    whole = dirty.everything  # every record: one query for all, not one a chunk of ids
+    scores = _refresh_people(w, workspace_id, sorted(everyone), as_of, whole)
+    _refresh_companies(w, workspace_id, company_domain, members_of, scores, whole)
     _refresh_leads(w, workspace_id, sorted(lead_ids))
-    if moved:
+    if moved and whole:  # every record was just scored as of `as_of`: only the clock moves
+        strength_views.set_clock(w, workspace_id, as_of)
+    elif moved:
         strength_views.rescore(w, workspace_id, as_of)
 
 
@@ -255,8 +258,45 @@ def _recipients() -> Any:
     )
 
 
-def _person_rows(w: ViewWriter, workspace_id: str, person_ids: list[str]) -> Iterator[Any]:
+def _recipient_counts(workspace_id: str) -> Any:
+    """Per copy of the workspace, its distinct To/Cc addresses (_recipients for every copy at once)."""
+    r = email_participants.alias("recipients")
+    return (
+        select(r.c.copy_id, func.count(func.distinct(r.c.address)).label("n"))
+        .where(r.c.workspace_id == workspace_id, r.c.role.in_(("to", "cc")))
+        .group_by(r.c.copy_id)
+        .subquery()
+    )
+
+
+def _person_rows(w: ViewWriter, workspace_id: str, person_ids: list[str], whole: bool) -> Iterator[Any]:
+    """The visible participant rows of these people's addresses (whole: of everyone's)."""
     p = email_participants
+    if whole:
+        counts = _recipient_counts(workspace_id)
+        statement = (
+            select(
+                person_addresses.c.person_id,
+                p.c.sent_at,
+                p.c.email_id,
+                p.c.owner_id,
+                p.c.direction,
+                p.c.role,
+                email_copies.c.bulk,
+                counts.c.n,
+            )
+            .select_from(
+                person_addresses.join(
+                    p,
+                    (p.c.workspace_id == person_addresses.c.workspace_id)
+                    & (p.c.address == person_addresses.c.address),
+                )
+                .join(email_copies, email_copies.c.id == p.c.copy_id)
+                .outerjoin(counts, counts.c.copy_id == p.c.copy_id)
+            )
+            .where(person_addresses.c.workspace_id == workspace_id, p.c.hidden.is_(False))
+        )
+        return iter(w.execute(statement))
     statement = (
         select(
             person_addresses.c.person_id,
@@ -284,14 +324,14 @@ PersonScores = dict[str, dict[str, float]]  # person -> viewer -> best score
 
 
 def _refresh_people(
-    w: ViewWriter, workspace_id: str, person_ids: list[str], as_of: datetime | None
+    w: ViewWriter, workspace_id: str, person_ids: list[str], as_of: datetime | None, whole: bool = False
 ) -> PersonScores:
     """Recompute these people's rows; answers every one's best score per viewer (for their companies)."""
     rows: dict[str, list[Row]] = defaultdict(list)
     touches: dict[str, list[tuple[str, Touch]]] = defaultdict(list)
     times: dict[str, datetime] = {}
     for person_id, sent_at, email_id, owner_id, direction, role, bulk, recipients in _person_rows(
-        w, workspace_id, person_ids
+        w, workspace_id, person_ids, whole
     ):  # plain tuples: most of a rebuild's summaries are this loop
         rows[person_id].append(Row(sent_at, email_id, owner_id, direction, role))
         found = touch_of(
@@ -364,20 +404,22 @@ def _refresh_companies(
     company_domain: dict[str, str],
     members_of: dict[str, set[str]],
     scores: PersonScores,
-    as_of: datetime | None,
+    whole: bool = False,
 ) -> None:
     p = email_participants
     rows: dict[str, list[Row]] = defaultdict(list)
     by_domain = {d: c for c, d in company_domain.items()}
-    for r in _chunked(
-        w,
-        select(p.c.domain, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role).where(
-            p.c.workspace_id == workspace_id, p.c.hidden.is_(False)
-        ),
-        p.c.domain,
-        set(by_domain),
-    ):
-        rows[by_domain[r[0]]].append(Row._make(r[1:]))
+    statement = select(p.c.domain, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role).where(
+        p.c.workspace_id == workspace_id, p.c.hidden.is_(False)
+    )
+    if whole:
+        of_companies = select(companies.c.domain).where(companies.c.workspace_id == workspace_id)
+        found = w.execute(statement.where(p.c.domain.in_(of_companies)))
+    else:
+        found = _chunked(w, statement, p.c.domain, set(by_domain))
+    for r in found:
+        if r[0] in by_domain:
+            rows[by_domain[r[0]]].append(Row._make(r[1:]))
     created = {
         r.id: r.created_at
         for r in _chunked(w, select(companies.c.id, companies.c.created_at), companies.c.id, company_domain)
