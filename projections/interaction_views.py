@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, delete, func, select
+from sqlalchemy import Engine, Table, bindparam, delete, distinct, func, select
 
 from domain.company import Company
 from domain.lead import Lead
@@ -258,14 +258,17 @@ def _recipients() -> Any:
     )
 
 
-def _recipient_counts(workspace_id: str) -> Any:
-    """Per copy of the workspace, its distinct To/Cc addresses (_recipients for every copy at once)."""
-    r = email_participants.alias("recipients")
-    return (
-        select(r.c.copy_id, func.count(func.distinct(r.c.address)).label("n"))
-        .where(r.c.workspace_id == workspace_id, r.c.role.in_(("to", "cc")))
-        .group_by(r.c.copy_id)
-        .subquery()
+def _recipient_counts(w: ViewWriter, workspace_id: str) -> dict[str, int]:
+    """Per copy of the workspace, its distinct To/Cc addresses (_recipients for every copy at
+    once; read apart, as PostgreSQL plans a join with the grouped subquery on a freshly loaded
+    store, without statistics, as a loop over it: 12 s instead of 0.2 at 3,000 messages)."""
+    r = email_participants.c
+    return dict(
+        w.execute(
+            select(r.copy_id, func.count(distinct(r.address)))
+            .where(r.workspace_id == workspace_id, r.role.in_(("to", "cc")))
+            .group_by(r.copy_id)
+        ).all()
     )
 
 
@@ -273,7 +276,7 @@ def _person_rows(w: ViewWriter, workspace_id: str, person_ids: list[str], whole:
     """The visible participant rows of these people's addresses (whole: of everyone's)."""
     p = email_participants
     if whole:
-        counts = _recipient_counts(workspace_id)
+        counts = _recipient_counts(w, workspace_id)
         statement = (
             select(
                 person_addresses.c.person_id,
@@ -283,20 +286,18 @@ def _person_rows(w: ViewWriter, workspace_id: str, person_ids: list[str], whole:
                 p.c.direction,
                 p.c.role,
                 email_copies.c.bulk,
-                counts.c.n,
+                p.c.copy_id,
             )
             .select_from(
                 person_addresses.join(
                     p,
                     (p.c.workspace_id == person_addresses.c.workspace_id)
                     & (p.c.address == person_addresses.c.address),
-                )
-                .join(email_copies, email_copies.c.id == p.c.copy_id)
-                .outerjoin(counts, counts.c.copy_id == p.c.copy_id)
+                ).join(email_copies, email_copies.c.id == p.c.copy_id)
             )
             .where(person_addresses.c.workspace_id == workspace_id, p.c.hidden.is_(False))
         )
-        return iter(w.execute(statement))
+        return ((*r[:7], counts.get(r[7], 0)) for r in w.execute(statement))
     statement = (
         select(
             person_addresses.c.person_id,
