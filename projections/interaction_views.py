@@ -58,6 +58,7 @@ from projections.tables import (
 from projections.writer import Handler, ViewWriter
 
 CHUNK = 500
+FRESH = "summaries_fresh"  # ViewWriter.memo: the kept tables are known to be empty (a rebuild)
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
 
@@ -157,11 +158,13 @@ def settle(w: ViewWriter) -> None:
         refresh(w, workspace_id, noted[workspace_id])
 
 
-def refresh_all(engine: Engine, workspace_ids: Iterable[str] | None = None) -> None:
+def refresh_all(engine: Engine, workspace_ids: Iterable[str] | None = None, fresh: bool = False) -> None:
     """Every workspace's summaries (or these workspaces') from the views, scored once: the
-    end of a rebuild, or a store upgraded from before the summaries (`unscored`)."""
+    end of a rebuild (`fresh`: the kept tables are empty, so nothing is read back from them),
+    or a store upgraded from before the summaries (`unscored`)."""
     with engine.begin() as conn:
         w = ViewWriter(conn)
+        w.memo[FRESH] = fresh
         found = conn.execute(select(workspaces.c.id)).scalars() if workspace_ids is None else workspace_ids
         for workspace_id in sorted(found):
             refresh(w, workspace_id, Dirty(everything=True))
@@ -526,6 +529,9 @@ def _replace(
     `rows`, writing only what differs. The first `key_size` columns are the primary key."""
     condition, column = scope
     new = {row[:key_size]: row for row in rows}
+    if w.memo.get(FRESH):
+        w.insert_rows(table, columns, new.values())
+        return
     statement = select(*(table.c[c] for c in columns))
     if condition is not None:
         statement = statement.where(condition)
