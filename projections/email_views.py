@@ -3,11 +3,12 @@ mailbox's copies retracted."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import and_, delete, exists, select, update
 
 from domain.mailbox import Mailbox
 from domain.synced_message import SyncedMessage
 from domain.threads import thread_key
+from projections import interaction_views
 from projections.email_queries import HIDING_COLUMNS
 from projections.tables import (
     email_copies,
@@ -176,7 +177,9 @@ def mailbox_retracted(event: Mailbox.Removed, w: ViewWriter, position: int) -> N
     mailbox_id = str(event.originator_id)
     copies = select(email_copies.c.id).where(email_copies.c.mailbox_id == mailbox_id)
     touched = select(email_copies.c.email_id).where(email_copies.c.mailbox_id == mailbox_id)
-    w.execute(delete(email_participants).where(email_participants.c.copy_id.in_(copies)))
+    retracted = email_participants.c.copy_id.in_(copies)
+    interaction_views.note_participants(w, and_(retracted, email_participants.c.hidden.is_(False)))
+    w.execute(delete(email_participants).where(retracted))
     w.execute(delete(unparsed_participants).where(unparsed_participants.c.copy_id.in_(copies)))
     w.execute(delete(grants).where(grants.c.mailbox_id == mailbox_id))
     orphans = select(emails.c.id).where(

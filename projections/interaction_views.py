@@ -1,8 +1,9 @@
 """Per-record summaries kept by the projections: record_summaries, record_members, strength_days.
 
 The handlers only note what an event may change (addresses and domains of a recorded or
-expunged copy, records created, addresses added, merges, lead contacts; a rule that
-hides or shows copies across a workspace, or a removal, marks the whole workspace);
+expunged copy, records created, addresses added, merges, lead contacts; the addresses and
+domains of the participant rows a rule hides or shows, or a removal retracts:
+`note_participants`, called by privacy_views and email_views before they change them);
 `settle`, at the end of a page, recomputes those records from the views as they then are
 (projections/summaries.py) and writes only the rows that differ. A full rebuild skips the
 pages and computes every record once at its end (`refresh_all`), with the same functions,
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, func, select, tuple_
+from sqlalchemy import Engine, Table, bindparam, delete, distinct, func, select
 
 from domain.company import Company
 from domain.lead import Lead
@@ -57,6 +58,7 @@ from projections.tables import (
 from projections.writer import Handler, ViewWriter
 
 CHUNK = 500
+FRESH = "summaries_fresh"  # ViewWriter.memo: the kept tables are known to be empty (a rebuild)
 ROLES = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
 
@@ -86,16 +88,24 @@ def message_recorded(event: Any, w: ViewWriter, position: int) -> None:
             dirty.domains.add(address.rpartition("@")[2])
 
 
-def copy_changed(event: Any, w: ViewWriter, position: int) -> None:
+def note_participants(w: ViewWriter, rows: Any) -> None:
+    """Note the records of the participant rows matching `rows` (a condition on
+    email_participants): their visibility is about to change (a copy expunged or restored,
+    hidden or shown by a rule, retracted by a removal). Called before the change, as a
+    removal deletes the rows."""
     if w.bulk is not None:
         return  # a rebuild computes every record at its end: no reads of the deferred-index tables
     p = email_participants.c
-    for r in w.execute(
-        select(p.workspace_id, p.address, p.domain).where(p.copy_id == str(event.originator_id))
+    for workspace_id, address, domain in w.execute(
+        select(p.workspace_id, p.address, p.domain).distinct().where(rows)
     ):
-        dirty = _dirty(w, r.workspace_id)
-        dirty.addresses.add(r.address)
-        dirty.domains.add(r.domain)
+        dirty = _dirty(w, workspace_id)
+        dirty.addresses.add(address)
+        dirty.domains.add(domain)
+
+
+def copy_changed(event: Any, w: ViewWriter, position: int) -> None:
+    note_participants(w, email_participants.c.copy_id == str(event.originator_id))
 
 
 def _workspace_of(w: ViewWriter, table: Table, record_id: str) -> str | None:
@@ -144,18 +154,17 @@ def settle(w: ViewWriter) -> None:
     noted: dict[str, Dirty] = w.memo.pop("summaries", {})
     if w.bulk is not None:
         return  # a rebuild: refresh_all computes every record once at its end
-    for workspace_id, threads in w.threads.items():
-        if threads is None:  # a rule hid or showed copies across the workspace, or a removal
-            noted.setdefault(workspace_id, Dirty()).everything = True
     for workspace_id in sorted(noted):
         refresh(w, workspace_id, noted[workspace_id])
 
 
-def refresh_all(engine: Engine, workspace_ids: Iterable[str] | None = None) -> None:
+def refresh_all(engine: Engine, workspace_ids: Iterable[str] | None = None, fresh: bool = False) -> None:
     """Every workspace's summaries (or these workspaces') from the views, scored once: the
-    end of a rebuild, or a store upgraded from before the summaries (`unscored`)."""
+    end of a rebuild (`fresh`: the kept tables are empty, so nothing is read back from them),
+    or a store upgraded from before the summaries (`unscored`)."""
     with engine.begin() as conn:
         w = ViewWriter(conn)
+        w.memo[FRESH] = fresh
         found = conn.execute(select(workspaces.c.id)).scalars() if workspace_ids is None else workspace_ids
         for workspace_id in sorted(found):
             refresh(w, workspace_id, Dirty(everything=True))
@@ -223,10 +232,13 @@ def refresh(w: ViewWriter, workspace_id: str, dirty: Dirty) -> None:
     ):
         members_of[by_domain[r.domain]].add(r.person_id)
     everyone = person_ids | {p for ps in members_of.values() for p in ps}
-    scores = _refresh_people(w, workspace_id, sorted(everyone), as_of)
-    _refresh_companies(w, workspace_id, company_domain, members_of, scores, as_of)
+    whole = dirty.everything  # every record: one query for all, not one a chunk of ids
+    scores = _refresh_people(w, workspace_id, sorted(everyone), as_of, whole)
+    _refresh_companies(w, workspace_id, company_domain, members_of, scores, whole)
     _refresh_leads(w, workspace_id, sorted(lead_ids))
-    if moved:
+    if moved and whole:  # every record was just scored as of `as_of`: only the clock moves
+        strength_views.set_clock(w, workspace_id, as_of)
+    elif moved:
         strength_views.rescore(w, workspace_id, as_of)
 
 
@@ -249,8 +261,46 @@ def _recipients() -> Any:
     )
 
 
-def _person_rows(w: ViewWriter, workspace_id: str, person_ids: list[str]) -> Iterator[Any]:
+def _recipient_counts(w: ViewWriter, workspace_id: str) -> dict[str, int]:
+    """Per copy of the workspace, its distinct To/Cc addresses (_recipients for every copy at
+    once; read apart, as PostgreSQL plans a join with the grouped subquery on a freshly loaded
+    store, without statistics, as a loop over it: 12 s instead of 0.2 at 3,000 messages)."""
+    r = email_participants.c
+    return dict(
+        w.execute(
+            select(r.copy_id, func.count(distinct(r.address)))
+            .where(r.workspace_id == workspace_id, r.role.in_(("to", "cc")))
+            .group_by(r.copy_id)
+        ).all()
+    )
+
+
+def _person_rows(w: ViewWriter, workspace_id: str, person_ids: list[str], whole: bool) -> Iterator[Any]:
+    """The visible participant rows of these people's addresses (whole: of everyone's)."""
     p = email_participants
+    if whole:
+        counts = _recipient_counts(w, workspace_id)
+        statement = (
+            select(
+                person_addresses.c.person_id,
+                p.c.sent_at,
+                p.c.email_id,
+                p.c.owner_id,
+                p.c.direction,
+                p.c.role,
+                email_copies.c.bulk,
+                p.c.copy_id,
+            )
+            .select_from(
+                person_addresses.join(
+                    p,
+                    (p.c.workspace_id == person_addresses.c.workspace_id)
+                    & (p.c.address == person_addresses.c.address),
+                ).join(email_copies, email_copies.c.id == p.c.copy_id)
+            )
+            .where(person_addresses.c.workspace_id == workspace_id, p.c.hidden.is_(False))
+        )
+        return ((*r[:7], counts.get(r[7], 0)) for r in w.execute(statement))
     statement = (
         select(
             person_addresses.c.person_id,
@@ -278,14 +328,14 @@ PersonScores = dict[str, dict[str, float]]  # person -> viewer -> best score
 
 
 def _refresh_people(
-    w: ViewWriter, workspace_id: str, person_ids: list[str], as_of: datetime | None
+    w: ViewWriter, workspace_id: str, person_ids: list[str], as_of: datetime | None, whole: bool = False
 ) -> PersonScores:
     """Recompute these people's rows; answers every one's best score per viewer (for their companies)."""
     rows: dict[str, list[Row]] = defaultdict(list)
     touches: dict[str, list[tuple[str, Touch]]] = defaultdict(list)
     times: dict[str, datetime] = {}
     for person_id, sent_at, email_id, owner_id, direction, role, bulk, recipients in _person_rows(
-        w, workspace_id, person_ids
+        w, workspace_id, person_ids, whole
     ):  # plain tuples: most of a rebuild's summaries are this loop
         rows[person_id].append(Row(sent_at, email_id, owner_id, direction, role))
         found = touch_of(
@@ -358,20 +408,22 @@ def _refresh_companies(
     company_domain: dict[str, str],
     members_of: dict[str, set[str]],
     scores: PersonScores,
-    as_of: datetime | None,
+    whole: bool = False,
 ) -> None:
     p = email_participants
     rows: dict[str, list[Row]] = defaultdict(list)
     by_domain = {d: c for c, d in company_domain.items()}
-    for r in _chunked(
-        w,
-        select(p.c.domain, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role).where(
-            p.c.workspace_id == workspace_id, p.c.hidden.is_(False)
-        ),
-        p.c.domain,
-        set(by_domain),
-    ):
-        rows[by_domain[r[0]]].append(Row._make(r[1:]))
+    statement = select(p.c.domain, p.c.sent_at, p.c.email_id, p.c.owner_id, p.c.direction, p.c.role).where(
+        p.c.workspace_id == workspace_id, p.c.hidden.is_(False)
+    )
+    if whole:
+        of_companies = select(companies.c.domain).where(companies.c.workspace_id == workspace_id)
+        found = w.execute(statement.where(p.c.domain.in_(of_companies)))
+    else:
+        found = _chunked(w, statement, p.c.domain, set(by_domain))
+    for r in found:
+        if r[0] in by_domain:
+            rows[by_domain[r[0]]].append(Row._make(r[1:]))
     created = {
         r.id: r.created_at
         for r in _chunked(w, select(companies.c.id, companies.c.created_at), companies.c.id, company_domain)
@@ -477,12 +529,18 @@ def _replace(
     `rows`, writing only what differs. The first `key_size` columns are the primary key."""
     condition, column = scope
     new = {row[:key_size]: row for row in rows}
+    if w.memo.get(FRESH):
+        w.insert_rows(table, columns, new.values())
+        return
     statement = select(*(table.c[c] for c in columns))
     if condition is not None:
         statement = statement.where(condition)
     old = {tuple(r)[:key_size]: tuple(r) for r in _chunked(w, statement, column, ids)}
     gone = [key for key, row in old.items() if new.get(key) != row]
-    key_columns = [table.c[c] for c in columns[:key_size]]
-    for start in range(0, len(gone), CHUNK):
-        w.execute(delete(table).where(tuple_(*key_columns).in_(gone[start : start + CHUNK])))
+    names = columns[:key_size]
+    if gone:  # by primary key, one parameter set a row (SQLite scans the table for a row-value IN list)
+        w.execute(
+            delete(table).where(*(table.c[c] == bindparam(f"k_{c}") for c in names)),
+            [{f"k_{c}": value for c, value in zip(names, key)} for key in gone],
+        )
     w.insert_rows(table, columns, [row for key, row in new.items() if old.get(key) != row])

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, u
 from domain.mailbox import Mailbox
 from domain.synced_message import SyncedMessage
 from domain.workspace import Workspace
+from projections import interaction_views
 from projections.email_queries import HIDING_COLUMNS
 from projections.internal import internal_set_of
 from projections.tables import email_copies, email_participants, grants, mailboxes, unparsed_participants
@@ -69,14 +70,12 @@ HIDDEN_COPY = or_(*(email_copies.c[c].is_not(None) for c in HIDING_COLUMNS))
 def sync_hidden(w: ViewWriter, scope: ColumnElement[bool], workspace_id: str) -> None:
     """Carry the copies' hiding in `scope` over to their participant rows (the record lists' index)."""
     for hidden, copies in ((True, HIDDEN_COPY), (False, ~HIDDEN_COPY)):
-        w.execute(
-            update(email_participants)
-            .where(
-                email_participants.c.hidden.is_(not hidden),
-                email_participants.c.copy_id.in_(select(email_copies.c.id).where(scope, copies)),
-            )
-            .values(hidden=hidden)
+        flipping = and_(
+            email_participants.c.hidden.is_(not hidden),
+            email_participants.c.copy_id.in_(select(email_copies.c.id).where(scope, copies)),
         )
+        interaction_views.note_participants(w, flipping)  # only their records' summaries change
+        w.execute(update(email_participants).where(flipping).values(hidden=hidden))
     w.all_threads_changed(workspace_id)
 
 

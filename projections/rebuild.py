@@ -70,5 +70,6 @@ def rebuild(
         bulk.build(engine)
     if runner.position() != position:  # read back: also waits for a pipelined writer to finish
         raise RuntimeError(f"the rebuilt store is not at position {position}")
-    interaction_views.refresh_all(summaries or engine)  # the kept summaries, computed and scored once
+    # the kept summaries, computed once (a bulk load's pages wrote none of them: nothing to read back)
+    interaction_views.refresh_all(summaries or engine, fresh=bulk is not None)
     return position

@@ -179,10 +179,10 @@ def rescore(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None:
             .values(score=bindparam("s")),
             updates,
         )
-    _set_clock(w, workspace_id, as_of)
+    set_clock(w, workspace_id, as_of)
 
 
-def _set_clock(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None:
+def set_clock(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None:
     text = as_of.isoformat() if as_of is not None else ""
     if clock(w, workspace_id) is False:  # (not rowcount: a pipelined writer does not know it)
         w.insert(strength_clock, {"workspace_id": workspace_id, "as_of": text})
