@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     verifying_mail_hosts: Annotated[tuple[str, ...], NoDecode] = DOMAIN_VERIFYING_HOSTS
     max_participants: int = 1000  # a message with more participants is stored but creates no records
     max_records_per_batch: int = 10000  # people created by one recorded batch at most
+    outbox: bool = True  # the server runs the outbox loop (MAILTRAIL_OUTBOX=0: only `mailtrail worker` sends)
+    outbox_poll_seconds: float = 5.0  # the outbox looks for due sends this often (and when one is queued)
+    send_lease_seconds: float = 300.0  # an attempt older than this was interrupted: looked for, then retried
 
     @field_validator("verifying_mail_hosts", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from api.routes import (
     mailboxes,
     members,
     records,
+    sends,
     shares,
 )
 from api.routes import settings as settings_routes
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if owned:  # one of several workers perhaps: the one that gets the lock applies
             app.state.runtime.views.try_apply()
             app.state.runtime.start_background_projection()
+            if app.state.runtime.settings.outbox:
+                app.state.runtime.outbox_loop.start()  # sends what is due, like the background syncs
         else:
             app.state.runtime.catch_up()
         try:
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         intelligence,
         emails,
         shares,
+        sends,
         audit,
     ):
         app.include_router(module.router)

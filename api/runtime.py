@@ -17,7 +17,8 @@ from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
 from application.imap_sync import ImapSync
 from application.imap_sync import Progress as SyncProgress
-from application.ports import ApiTokens, KeyStore, MailConnector, UidLedger
+from application.outbox import OutboxLoop, OutboxWorker
+from application.ports import ApiTokens, Clock, KeyStore, MailConnector, UidLedger
 from application.services import Services
 from projections.tables import mailboxes
 from projections.views_runner import Progress, ViewApplier, ViewsRunner
@@ -49,6 +50,8 @@ class Runtime:
         init=False
     )  # (timeout, process threshold)
     background: BackgroundSyncs = field(init=False)
+    outbox: OutboxWorker = field(init=False)  # sends what is due (application/outbox.py)
+    outbox_loop: OutboxLoop = field(init=False)  # the outbox in a thread (a server, `mailtrail worker`)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -111,7 +114,13 @@ class Runtime:
         )
         self._thread.start()
 
+    def set_clock(self, clock: Clock) -> None:
+        """The time the outbox and the sending service go by (tests move it)."""
+        self.outbox.clock = clock
+        self.services.sending.clock = clock
+
     def close(self) -> None:
+        self.outbox_loop.stop()
         self._stop.set()
         self.views.wakeups.events.fire()
         if self._thread is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_
 
+from domain.outbox import SendLimits
 from domain.visibility import Viewer
 from projections import summary_queries
 from projections.email_queries import VISIBLE_COPY, EmailKey, email_summaries
@@ -230,4 +231,5 @@ def settings_row(conn: Connection, viewer: Viewer) -> dict[str, Any]:
         "auto_internal_domains": r.auto_internal_domains,
         "exclusions": r.exclusions,
         "legal_hold": r.legal_hold,
+        "send_limits": r.send_limits or SendLimits().as_dict(),
     }

@@ -45,6 +45,7 @@ from projections import (
     lead_views,
     privacy_views,
     record_views,
+    send_views,
     workspace_views,
 )
 from projections.audit_views import AuditLogView
@@ -64,7 +65,8 @@ Progress = Callable[[int], None]
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
-for _module in (workspace_views, email_views, record_views, privacy_views, lead_views, interaction_views):
+for _module in (workspace_views, email_views, record_views, privacy_views, lead_views, interaction_views,
+                send_views):  # fmt: skip
     for _type, _handler in _module.HANDLERS.items():
         HANDLERS.setdefault(_type, []).append(_handler)
 

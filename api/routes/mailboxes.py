@@ -32,7 +32,7 @@ def connect_mailbox(
     body: NewMailbox, viewer: MemberDep, services: ServicesDep, views: ViewsDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """An upload mailbox, or a connected one (checked by logging in; its full sync starts now)."""
-    server = body.model_dump(include={"host", "port", "security", "username", "password", "folders"})
+    server = body.model_dump(exclude={"provider", "address", "aliases"})  # host, port, ..., smtp_*
     created = services.mailboxes.connect(
         viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases, server
     )

@@ -1,0 +1,245 @@
+"""The outbox worker: sends what is due, within each mailbox's limits, never twice.
+
+For each due send: an `Attempted` event (with the mailbox's `Outbox` slot, saved together, so
+two workers cannot both take it) is saved BEFORE the message goes to the server, `Sent` or
+`Failed` after. A send found still `sending` once its lease has run out was interrupted
+between the two (a crash, a kill): its Message-ID is looked for in the mailbox's synced
+folders first (IMAP SEARCH HEADER Message-ID); found, it is marked sent without sending
+again; not found, it is tried again. Transient failures wait with backoff; permanent ones
+fail with the server's reason. A sent message is recorded at once as a copy in the mailbox
+through the batch path, which the later sync of the Sent folder dedupes by Message-ID.
+
+The time is the `Clock` port's: tests move it, nothing here sleeps on it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from application.app import MailTrail
+from application.batch_recorder import BatchRecorder
+from application.compose import compose, envelope
+from application.errors import ConflictError, DomainError
+from application.ports import (
+    Clock,
+    KeyStore,
+    MailConnector,
+    MailServerError,
+    PermanentTransportError,
+    SendIndex,
+    SentFolder,
+    TransientTransportError,
+    TransportError,
+    Transports,
+)
+from application.services.ingest import Parser
+from domain.mailbox import DISCONNECTED, REMOVED, Mailbox
+from domain.outbox import Outbox, next_slot
+from domain.send import MAX_ATTEMPTS, SENDING, Send, backoff
+from domain.workspace import Workspace
+
+log = logging.getLogger(__name__)
+SENT_FOLDER = "Sent"  # the folder the copy recorded at once is filed under
+
+
+@dataclass
+class OutboxPass:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    reconciled: int = 0
+
+
+class ImapSentFolder:
+    """The SentFolder port over the IMAP connector: is this Message-ID in a synced folder?"""
+
+    def __init__(self, app: MailTrail, keystore: KeyStore, connector: MailConnector) -> None:
+        self.app = app
+        self.keystore = keystore
+        self.connector = connector
+
+    def holds(self, mailbox_id: str, message_id: str) -> bool | None:
+        mailbox = self.app.load(Mailbox, mailbox_id)
+        secret = self.keystore.get(mailbox_id)
+        if mailbox.provider != "imap" or not secret:
+            return None
+        try:
+            with closing(self.connector.connect(mailbox.connection, secret)) as server:
+                folders = server.folders(mailbox.connection.get("folders") or None)
+                return any(server.holds_message_id(f, message_id) for f in reversed(folders))
+        except MailServerError as error:
+            log.warning("mailbox %s: looking for %s failed: %s", mailbox_id, message_id, error)
+            return None
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        app: MailTrail,
+        keystore: KeyStore,
+        transports: Transports,
+        sent_folder: SentFolder,
+        index: SendIndex,
+        clock: Clock,
+        parse: Parser,
+        catch_up: Callable[[], object] = lambda: None,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.app = app
+        self.keystore = keystore
+        self.transports = transports
+        self.sent_folder = sent_folder
+        self.index = index
+        self.clock = clock
+        self.parse = parse
+        self.catch_up = catch_up
+        self.lease = lease  # how long an attempt may take before it counts as interrupted
+
+    def run_once(self, limit: int = 100) -> OutboxPass:
+        """Every send due now (the views caught up first, so they list them)."""
+        self.catch_up()
+        done = OutboxPass()
+        for due in self.index.due(self.clock.now(), limit):
+            try:
+                self.process(due.send_id, done)
+            except ConflictError:  # another worker moved it first
+                continue
+            except Exception:  # one send must not stop the others
+                log.exception("send %s: processing failed", due.send_id)
+        if done.sent or done.failed or done.deferred or done.reconciled:
+            self.catch_up()
+        return done
+
+    def process(self, send_id: str, done: OutboxPass | None = None) -> None:
+        done = done if done is not None else OutboxPass()
+        now = self.clock.now()
+        send = self.app.load(Send, send_id)
+        if not send.due(now):
+            return
+        mailbox = self.app.load(Mailbox, send.mailbox_id)
+        if mailbox.status == REMOVED or "erased" in send.headers or "erased" in send.content:
+            send.fail(now, "the mailbox was removed")
+            self.app.save_all(send)
+            done.failed += 1
+            return
+        if send.status == SENDING:  # interrupted after an attempt: sent or not?
+            found = self.sent_folder.holds(send.mailbox_id, send.message_id.strip("<>"))
+            if found:
+                send.mark_sent(
+                    now, "found in the mailbox's Sent folder after an interruption", reconciled=True
+                )
+                self.app.save_all(send)
+                done.reconciled += 1
+                return
+            if found is None:
+                send.defer(
+                    now + backoff(send.attempts), "interrupted; the Sent folder could not be checked yet"
+                )
+                self.app.save_all(send)
+                done.deferred += 1
+                return
+        if mailbox.status == DISCONNECTED:
+            send.defer(now + timedelta(hours=1), "the mailbox is disconnected")
+            self.app.save_all(send)
+            done.deferred += 1
+            return
+        workspace = self.app.load(Workspace, send.workspace_id)
+        outbox = self._outbox(send.mailbox_id)
+        slot = next_slot(outbox.times(), outbox.spaced_at(), now, workspace.limits(), send.spaced)
+        if slot > now:
+            send.defer(slot, "waiting for the mailbox's sending limits")
+            self.app.save_all(send)
+            done.deferred += 1
+            return
+        outbox.take(str(send.id), now, send.spaced)
+        send.attempt(now, now + self.lease)
+        self.app.save_all(send, outbox)  # saved before the message leaves: a crash is looked for
+        self._deliver(send, mailbox, done)
+
+    def _outbox(self, mailbox_id: str) -> Outbox:
+        outbox_id = Outbox.create_id(mailbox_id)
+        return (
+            self.app.load(Outbox, outbox_id) if self.app.exists(outbox_id) else Outbox(mailbox_id=mailbox_id)
+        )
+
+    def _deliver(self, send: Send, mailbox: Mailbox, done: OutboxPass) -> None:
+        raw = compose(send.headers, send.content, datetime.fromisoformat(send.headers["date"]))
+        sender, recipients = envelope(send.headers)
+        try:
+            transport = self.transports.for_mailbox(
+                mailbox.provider, mailbox.connection, self._secret(mailbox)
+            )
+            receipt = transport.send(raw, sender, recipients)
+        except TransientTransportError as error:
+            now = self.clock.now()
+            reason = str(error) or "the server was not reachable"
+            if send.attempts >= MAX_ATTEMPTS:
+                send.fail(now, f"gave up after {send.attempts} attempts: {reason}")
+                done.failed += 1
+            else:
+                send.defer(now + backoff(send.attempts), reason)
+                done.deferred += 1
+            self.app.save_all(send)
+            return
+        except (PermanentTransportError, TransportError) as error:
+            send.fail(self.clock.now(), str(error))
+            self.app.save_all(send)
+            done.failed += 1
+            return
+        email_id = self._record_copy(send, raw)
+        send.mark_sent(self.clock.now(), receipt.reply, email_id)
+        self.app.save_all(send)
+        done.sent += 1
+
+    def _secret(self, mailbox: Mailbox) -> Mapping[str, str]:
+        return self.keystore.get(str(mailbox.id)) or {}
+
+    def _record_copy(self, send: Send, raw: bytes) -> str | None:
+        """The sent message on the records at once, as the copy the Sent folder's sync will find."""
+        try:
+            result = BatchRecorder(self.app, send.mailbox_id).record(SENT_FOLDER, [self.parse(raw)], None)
+        except DomainError as error:  # the send stands; the sync of the Sent folder records it later
+            log.warning("send %s: recording its copy failed: %s", send.id, error)
+            return None
+        return result.copies[0][1] if result.copies else None
+
+
+class OutboxLoop:
+    """The worker in a thread: a pass when woken (a send queued) or every `poll_seconds`."""
+
+    def __init__(self, worker: OutboxWorker, poll_seconds: float = 5.0) -> None:
+        self.worker = worker
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.run, args=(self._stop,), name="outbox", daemon=True)
+            self._thread.start()
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                self.worker.run_once()
+            except Exception:  # the next pass tries again
+                log.exception("outbox pass failed")
+            self._wake.wait(self.poll_seconds)
+            if stop.is_set() or self._stop.is_set():
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
