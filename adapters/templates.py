@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from application.ports import TemplateError
@@ -28,11 +28,15 @@ class _Namespace:
 
 class _Environment(SandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Undefined):  # `deal.value` with no `deal`: the error names `deal`
+            return obj
         if isinstance(obj, _Namespace):
             return self._lookup(obj, attribute)
         return self.undefined(hint=f"unknown variable {attribute!r}")
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Undefined):
+            return obj
         if isinstance(obj, _Namespace) and isinstance(argument, str):
             return self._lookup(obj, argument)
         return self.undefined(hint=f"unknown variable {argument!r}")
