@@ -59,7 +59,9 @@ class Outbox:
         return shown
 
 
-def _mailbox_body(dovecot: DovecotServer, smtp: SmtpServer, user: str, password: str, **smtp_fields: Any) -> dict[str, Any]:
+def _mailbox_body(
+    dovecot: DovecotServer, smtp: SmtpServer, user: str, password: str, **smtp_fields: Any
+) -> dict[str, Any]:
     return {
         "provider": "imap", "address": "bob@acme.com", "host": "127.0.0.1", "port": dovecot.port,
         "security": "none", "username": user, "password": password, "smtp_host": "127.0.0.1",
@@ -169,7 +171,9 @@ def test_only_the_mailboxs_owner_sends_from_it(outbox: Outbox) -> None:
 
 
 @sqlite_only
-def test_a_reply_keeps_the_thread_with_in_reply_to_and_references(outbox: Outbox, dovecot: DovecotServer) -> None:
+def test_a_reply_keeps_the_thread_with_in_reply_to_and_references(
+    outbox: Outbox, dovecot: DovecotServer
+) -> None:
     fill_maildir(dovecot, outbox.user, [external(1)])
     outbox.ws.runtime.wait_for(outbox.ws.runtime.imap_sync().sync(outbox.mailbox_id).position)
     [email] = _emails(outbox.ws)
@@ -234,7 +238,9 @@ def test_over_the_hourly_limit_a_send_waits_and_the_outbox_says_when_it_goes(out
     assert_problem(forbidden, 403)
     changed = ws.client.patch("/settings", json={"send_limits": {"per_hour": 2}}, headers=ws.admin.headers)
     assert changed.json()["send_limits"] == {"per_hour": 2, "per_day": 200, "spacing_seconds": 300}
-    assert_problem(ws.client.patch("/settings", json={"send_limits": {"per_hour": 0}}, headers=ws.admin.headers), 422)
+    assert_problem(
+        ws.client.patch("/settings", json={"send_limits": {"per_hour": 0}}, headers=ws.admin.headers), 422
+    )
 
     first = outbox.queued(key="1")
     outbox.run()
@@ -266,7 +272,9 @@ def _person(ws: Workspace, name: str, email: str) -> str:
 @sqlite_only
 def test_a_mass_send_is_personalised_per_person_and_spaced_apart(outbox: Outbox) -> None:
     ws = outbox.ws
-    ws.client.post("/companies", json={"domain": "globex.example", "name": "Globex"}, headers=ws.admin.headers)
+    ws.client.post(
+        "/companies", json={"domain": "globex.example", "name": "Globex"}, headers=ws.admin.headers
+    )
     ada = _person(ws, "Ada Lovelace", "ada@globex.example")
     grace = _person(ws, "Grace", "grace@gmail.com")
     body = {

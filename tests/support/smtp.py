@@ -39,6 +39,7 @@ class _Handler:
     received: list[Received] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     on_accept: Callable[[Received], None] | None = None
+    before_accept: Callable[[], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -46,7 +47,13 @@ class _Handler:
             reply = self.replies.pop(0) if self.replies else "250 2.0.0 OK queued"
         if not reply.startswith("250"):
             return reply
-        got = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))
+        if self.before_accept is not None:
+            self.before_accept()
+            self.before_accept = None
+            return "421 4.3.0 closing"
+        got = Received(
+            envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content)
+        )
         with self.lock:
             self.received.append(got)
         if self.on_accept is not None:
@@ -96,6 +103,7 @@ class SmtpServer:
             self.handler.received.clear()
             self.handler.replies.clear()
         self.handler.on_accept = None
+        self.handler.before_accept = None
 
     def script(self, *replies: str) -> None:
         with self.handler.lock:
