@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -83,7 +83,7 @@ class SmtpServer:
             auth_require_tls=False, auth_required=False,
         )  # fmt: skip
 
-    def __enter__(self) -> SmtpServer:
+    def __enter__(self) -> Self:
         self.controller.start()
         return self
 
