@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.support.dovecot import DovecotServer
 from tests.support.dsl import Member, Workspace, assert_problem
@@ -311,3 +312,73 @@ def test_a_mass_send_is_personalised_per_person_and_spaced_apart(outbox: Outbox)
     outbox.clock.advance(minutes=5)
     outbox.run()
     assert [r.message["Subject"] for r in outbox.smtp.received] == ["Hello Ada", "Hello Grace"]
+
+
+@sqlite_only
+def test_smtp_settings_are_checked_by_logging_in_and_user_typed_hosts_follow_the_private_address_rule(
+    acme: Workspace, dovecot: DovecotServer, smtp_server: SmtpServer
+) -> None:
+    ws = acme
+    user, password = new_user(dovecot)
+    smtp_server.add_user(user, password)
+    smtp_server.add_user("bob-smtp", "smtp-secret")
+    ws.runtime.settings.allow_private_hosts = True
+
+    def connect(**fields: Any) -> Any:
+        body = _mailbox_body(dovecot, smtp_server, user, password, **fields)
+        return ws.client.post("/mailboxes", json=body, headers=ws.admin.headers)
+
+    wrong = connect(smtp_username="bob-smtp", smtp_password="guess")
+    detail = assert_problem(wrong, 422)["detail"]
+    assert (
+        detail
+        == f"SMTP login to 127.0.0.1:{smtp_server.port} failed: the SMTP server refused the username or password"
+    )
+    plaintext = connect(smtp_host="10.0.0.7")
+    assert "loopback" in assert_problem(plaintext, 422)["detail"]
+    assert ws.client.get("/mailboxes", headers=ws.admin.headers).json()["items"] == []
+
+    created = connect(smtp_username="bob-smtp", smtp_password="smtp-secret")
+    assert created.status_code == 201, created.text
+    mailbox_id = created.json()["id"]
+    assert "smtp-secret" not in created.text and "smtp_password" not in created.text
+    ws.runtime.background.wait()
+
+    moved = ws.client.patch(
+        f"/mailboxes/{mailbox_id}", json={"smtp_host": "localhost"}, headers=ws.admin.headers
+    )
+    assert "needs smtp_password" in assert_problem(moved, 422)["detail"]
+    ws.runtime.settings.allow_private_hosts = False
+    refused = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"smtp_host": "169.254.169.254", "smtp_security": "tls",
+                              "smtp_password": "smtp-secret"}, headers=ws.admin.headers)  # fmt: skip
+    assert "MAILTRAIL_ALLOW_PRIVATE_HOSTS" in assert_problem(refused, 422)["detail"]
+    ws.runtime.settings.allow_private_hosts = True
+    again = ws.client.patch(
+        f"/mailboxes/{mailbox_id}", json={"smtp_password": "guess"}, headers=ws.admin.headers
+    )
+    assert_problem(again, 422)
+    fixed = ws.client.patch(f"/mailboxes/{mailbox_id}", json={"smtp_username": user, "smtp_password": password},
+                            headers=ws.admin.headers)  # fmt: skip
+    assert fixed.status_code == 200, fixed.text
+    assert ws.runtime.keystore.get(mailbox_id) == {"password": password, "smtp_password": password}
+
+
+@sqlite_only
+def test_content_is_sealed_audit_rows_hold_none_and_a_removed_mailbox_sends_nothing(outbox: Outbox) -> None:
+    ws = outbox.ws
+    waiting = outbox.queued(subject="Confidential merger", text="Secret body", send_at="2026-12-02T09:00:00Z")
+    with ws.runtime.engine.connect() as conn:
+        stored = conn.execute(text(f"SELECT state FROM {ws.runtime.app.recorder.events_table_name}")).all()  # type: ignore[attr-defined]
+    assert stored and not any(
+        b"Confidential" in bytes(r.state) or b"carol@example.org" in bytes(r.state) for r in stored
+    )
+    audit = ws.client.get("/audit/events", headers=ws.admin.headers).json()["items"]
+    assert "Send.Created" in {e["event_type"] for e in audit} and "Confidential" not in str(audit)
+
+    assert ws.client.delete(f"/mailboxes/{outbox.mailbox_id}", headers=ws.admin.headers).status_code == 204
+    outbox.clock.advance(days=1)
+    outbox.run()
+    shown = outbox.shown(waiting["id"])
+    assert shown["status"] == "failed" and shown["reason"] == "the mailbox was removed"
+    assert outbox.smtp.received == []
+    assert_problem(outbox.send(), 422)
