@@ -98,7 +98,7 @@ class SmtpTransport:
     def session(self) -> Iterator[smtplib.SMTP]:
         """A connected, greeted, (STARTTLS-ed and) logged-in session, closed on exit."""
         destination = self._destination()
-        context = self.tls_context()
+        context = self.tls_context() if self.security != "none" else None
         tls = context if self.security == "tls" else None
         client = _PinnedSMTP(self.host, lambda: open_socket(destination, timeout=self.timeout, tls=tls),
                              self.timeout)  # fmt: skip
@@ -182,16 +182,23 @@ class SmtpTransports:
     sendMail are built here too once their OAuth tokens exist)."""
 
     def __init__(self, allow_private: Callable[[], bool], resolver: Callable[[], Resolver],
-                 timeout: float = 60.0) -> None:  # fmt: skip
+                 timeout: float = 60.0, tls_context: TlsContext = ssl.create_default_context) -> None:  # fmt: skip
         self.allow_private = allow_private
         self.resolver = resolver
         self.timeout = timeout
+        self._make_context = tls_context
+        self._context: ssl.SSLContext | None = None  # made once: loading the CA store takes ~10 ms
+
+    def tls_context(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = self._make_context()
+        return self._context
 
     def _transport(
         self, connection: Mapping[str, Any], secret: Mapping[str, str], timeout: float
     ) -> SmtpTransport:
         return SmtpTransport(connection, secret, timeout=timeout, allow_private=self.allow_private(),
-                             resolver=self.resolver())  # fmt: skip
+                             resolver=self.resolver(), tls_context=self.tls_context)  # fmt: skip
 
     def for_mailbox(
         self, provider: str, connection: Mapping[str, Any], secret: Mapping[str, str]

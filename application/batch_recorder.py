@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -58,13 +59,23 @@ class BatchRecorder:
         self.known: set[UUID] = set()
         self.seen: Counter[UUID] = Counter() if seen is None else seen
 
-    def record(self, folder: str, items: list[Item], cursor: dict[str, Any] | None) -> BatchResult:
-        """Save the batch in one atomic write; retried when another writer got there first."""
+    def record(
+        self,
+        folder: str,
+        items: list[Item],
+        cursor: dict[str, Any] | None,
+        also: Callable[[BatchResult], Sequence[Aggregate]] | None = None,
+    ) -> BatchResult:
+        """Save the batch in one atomic write; retried when another writer got there first.
+
+        `also` gives, for each try, more aggregates to save in the same write (the outbox's
+        send marked sent with the copy that records it)."""
         existing: set[UUID] = set()
         for _ in range(MAX_ATTEMPTS):
             mailbox = self.app.load(Mailbox, self.mailbox_id)
             workspace = self.app.load(Workspace, mailbox.workspace_id)
             result, aggregates = self._build(workspace, mailbox, folder, items, cursor, existing)
+            aggregates = [*aggregates, *(also(result) if also is not None else ())]
             try:
                 recordings = self.app.save(mailbox, *aggregates)
             except IntegrityError:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.app import MailTrail
-from application.batch_recorder import BatchRecorder
+from application.batch_recorder import BatchRecorder, BatchResult
 from application.compose import compose, envelope
 from application.errors import ConflictError, DomainError
 from application.ports import (
@@ -190,22 +190,31 @@ class OutboxWorker:
             self.app.save_all(send)
             done.failed += 1
             return
-        email_id = self._record_copy(send, raw)
-        send.mark_sent(self.clock.now(), receipt.reply, email_id)
-        self.app.save_all(send)
+        self._record_sent(send, raw, receipt.reply)
         done.sent += 1
 
     def _secret(self, mailbox: Mailbox) -> Mapping[str, str]:
         return self.keystore.get(str(mailbox.id)) or {}
 
-    def _record_copy(self, send: Send, raw: bytes) -> str | None:
-        """The sent message on the records at once, as the copy the Sent folder's sync will find."""
+    def _record_sent(self, send: Send, raw: bytes, reply: str) -> None:
+        """`Sent`, saved with the copy that puts the message on the records at once (the copy the
+        Sent folder's sync will find again): one write. Without a copy (the mailbox cannot take
+        it now), `Sent` alone; the sync records the message later."""
+        now = self.clock.now()
+
+        def sent_with(result: BatchResult) -> list[Send]:
+            fresh = self.app.load(Send, send.id)
+            fresh.mark_sent(now, reply, result.copies[0][1] if result.copies else None)
+            return [fresh]
+
         try:
-            result = BatchRecorder(self.app, send.mailbox_id).record(SENT_FOLDER, [self.parse(raw)], None)
-        except DomainError as error:  # the send stands; the sync of the Sent folder records it later
+            BatchRecorder(self.app, send.mailbox_id).record(
+                SENT_FOLDER, [self.parse(raw)], None, also=sent_with
+            )
+        except DomainError as error:
             log.warning("send %s: recording its copy failed: %s", send.id, error)
-            return None
-        return result.copies[0][1] if result.copies else None
+            send.mark_sent(now, reply)
+            self.app.save_all(send)
 
 
 class OutboxLoop:

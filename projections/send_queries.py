@@ -57,7 +57,7 @@ def due_sends(conn: Connection, now: datetime, limit: int) -> list[tuple[str, st
     query = (
         select(sends.c.id, sends.c.mailbox_id)
         .where(sends.c.status.in_(WAITING), or_(sends.c.next_at.is_(None), sends.c.next_at <= stamp))
-        .order_by(sends.c.next_at, sends.c.queued_at, sends.c.id)
+        .order_by(func.coalesce(sends.c.next_at, sends.c.queued_at), sends.c.queued_position)
         .limit(limit)
     )
     return [(r.id, r.mailbox_id) for r in conn.execute(query)]

@@ -44,6 +44,7 @@ def queued(event: Send.Created, w: ViewWriter, position: int) -> None:
             "queued_at": utc(event.queued_at),
             "next_at": utc(event.not_before),
             "sent_at": None,
+            "queued_position": position,
             "position": position,
         },
     )

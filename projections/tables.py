@@ -373,6 +373,7 @@ sends = Table(
     Column("queued_at", String(40), nullable=False),
     Column("next_at", String(40)),  # when it goes (asked, deferred, or an attempt's lease); NULL: at once
     Column("sent_at", String(40)),
+    Column("queued_position", BigInteger, nullable=False),  # sends that are due go in the order queued
     Column("position", BigInteger, nullable=False),
     Index("ix_sends_sender", "workspace_id", "sender_id", "queued_at", "id"),  # GET /sends keyset pages
     Index("ix_sends_due", "status", "next_at"),

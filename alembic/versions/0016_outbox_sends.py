@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("queued_at", sa.String(length=40), nullable=False),
         sa.Column("next_at", sa.String(length=40)),
         sa.Column("sent_at", sa.String(length=40)),
+        sa.Column("queued_position", sa.BigInteger(), nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_sends_mailbox_id", "sends", ["mailbox_id"])
