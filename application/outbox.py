@@ -29,7 +29,6 @@ from application.ports import (
     KeyStore,
     MailConnector,
     MailServerError,
-    PermanentTransportError,
     SendIndex,
     SentFolder,
     TransientTransportError,
@@ -40,6 +39,7 @@ from application.services.ingest import Parser
 from domain.mailbox import DISCONNECTED, REMOVED, Mailbox
 from domain.outbox import Outbox, next_slot
 from domain.send import MAX_ATTEMPTS, SENDING, Send, backoff
+from domain.synced_message import email_id_for, email_identity
 from domain.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ class OutboxWorker:
         parse: Parser,
         catch_up: Callable[[], object] = lambda: None,
         lease: timedelta = timedelta(minutes=5),
+        group: int = 20,
     ) -> None:
         self.app = app
         self.keystore = keystore
@@ -98,67 +99,76 @@ class OutboxWorker:
         self.parse = parse
         self.catch_up = catch_up
         self.lease = lease  # how long an attempt may take before it counts as interrupted
+        self.group = group  # a mailbox's sends attempted in one write (and recorded sent in one)
 
     def run_once(self, limit: int = 100) -> OutboxPass:
-        """Every send due now (the views caught up first, so they list them)."""
+        """Every send due now (the views caught up first, so they list them), a mailbox's sends
+        `group` at a time: their attempts saved in one write, then sent, then their `Sent`
+        events saved with the copies that record them in one more."""
         self.catch_up()
         done = OutboxPass()
+        by_mailbox: dict[str, list[str]] = {}
         for due in self.index.due(self.clock.now(), limit):
-            try:
-                self.process(due.send_id, done)
-            except ConflictError:  # another worker moved it first
-                continue
-            except Exception:  # one send must not stop the others
-                log.exception("send %s: processing failed", due.send_id)
+            by_mailbox.setdefault(due.mailbox_id, []).append(due.send_id)
+        for mailbox_id, send_ids in by_mailbox.items():
+            for start in range(0, len(send_ids), self.group):
+                try:
+                    self.process(mailbox_id, send_ids[start : start + self.group], done)
+                except ConflictError:  # another worker moved them first
+                    continue
+                except Exception:  # one mailbox must not stop the others
+                    log.exception("mailbox %s: sending failed", mailbox_id)
         if done.sent or done.failed or done.deferred or done.reconciled:
             self.catch_up()
         return done
 
-    def process(self, send_id: str, done: OutboxPass | None = None) -> None:
+    def process(self, mailbox_id: str, send_ids: list[str], done: OutboxPass | None = None) -> None:
         done = done if done is not None else OutboxPass()
         now = self.clock.now()
-        send = self.app.load(Send, send_id)
-        if not send.due(now):
-            return
-        mailbox = self.app.load(Mailbox, send.mailbox_id)
+        mailbox = self.app.load(Mailbox, mailbox_id)
+        outbox = self._outbox(mailbox_id)
+        going: list[Send] = []
+        for send_id in send_ids:
+            send = self.app.load(Send, send_id)
+            if send.due(now) and self._may_go(send, mailbox, outbox, now, done):
+                outbox.take(str(send.id), now, send.spaced)
+                send.attempt(now, now + self.lease)
+                going.append(send)
+        if going:
+            self.app.save_all(*going, outbox)  # saved before the messages leave: a crash is looked for
+            self._deliver(going, mailbox, done)
+
+    def _may_go(self, send: Send, mailbox: Mailbox, outbox: Outbox, now: datetime, done: OutboxPass) -> bool:
+        """Whether the send may be attempted now; otherwise what happened to it is saved."""
         if mailbox.status == REMOVED or "erased" in send.headers or "erased" in send.content:
             send.fail(now, "the mailbox was removed")
-            self.app.save_all(send)
             done.failed += 1
-            return
-        if send.status == SENDING:  # interrupted after an attempt: sent or not?
-            found = self.sent_folder.holds(send.mailbox_id, send.message_id.strip("<>"))
+        elif send.status == SENDING and (found := self._found(send)) is not False:  # interrupted: sent?
             if found:
                 send.mark_sent(
                     now, "found in the mailbox's Sent folder after an interruption", reconciled=True
                 )
-                self.app.save_all(send)
                 done.reconciled += 1
-                return
-            if found is None:
+            else:
                 send.defer(
                     now + backoff(send.attempts), "interrupted; the Sent folder could not be checked yet"
                 )
-                self.app.save_all(send)
                 done.deferred += 1
-                return
-        if mailbox.status == DISCONNECTED:
+        elif mailbox.status == DISCONNECTED:
             send.defer(now + timedelta(hours=1), "the mailbox is disconnected")
-            self.app.save_all(send)
             done.deferred += 1
-            return
-        workspace = self.app.load(Workspace, send.workspace_id)
-        outbox = self._outbox(send.mailbox_id)
-        slot = next_slot(outbox.times(), outbox.spaced_at(), now, workspace.limits(), send.spaced)
-        if slot > now:
+        else:
+            workspace = self.app.load(Workspace, send.workspace_id)
+            slot = next_slot(outbox.times(), outbox.spaced_at(), now, workspace.limits(), send.spaced)
+            if slot <= now:
+                return True
             send.defer(slot, "waiting for the mailbox's sending limits")
-            self.app.save_all(send)
             done.deferred += 1
-            return
-        outbox.take(str(send.id), now, send.spaced)
-        send.attempt(now, now + self.lease)
-        self.app.save_all(send, outbox)  # saved before the message leaves: a crash is looked for
-        self._deliver(send, mailbox, done)
+        self.app.save_all(send)
+        return False
+
+    def _found(self, send: Send) -> bool | None:
+        return self.sent_folder.holds(send.mailbox_id, send.message_id.strip("<>"))
 
     def _outbox(self, mailbox_id: str) -> Outbox:
         outbox_id = Outbox.create_id(mailbox_id)
@@ -166,55 +176,76 @@ class OutboxWorker:
             self.app.load(Outbox, outbox_id) if self.app.exists(outbox_id) else Outbox(mailbox_id=mailbox_id)
         )
 
-    def _deliver(self, send: Send, mailbox: Mailbox, done: OutboxPass) -> None:
-        raw = compose(send.headers, send.content, datetime.fromisoformat(send.headers["date"]))
-        sender, recipients = envelope(send.headers)
+    def _deliver(self, going: list[Send], mailbox: Mailbox, done: OutboxPass) -> None:
+        """Each message to the server; whatever it took is saved as sent, even if a later one breaks."""
+        sent: list[tuple[Send, bytes, str]] = []
+        others: list[Send] = []
         try:
             transport = self.transports.for_mailbox(
                 mailbox.provider, mailbox.connection, self._secret(mailbox)
             )
-            receipt = transport.send(raw, sender, recipients)
-        except TransientTransportError as error:
-            now = self.clock.now()
-            reason = str(error) or "the server was not reachable"
-            if send.attempts >= MAX_ATTEMPTS:
-                send.fail(now, f"gave up after {send.attempts} attempts: {reason}")
-                done.failed += 1
-            else:
-                send.defer(now + backoff(send.attempts), reason)
-                done.deferred += 1
-            self.app.save_all(send)
+        except TransportError as error:
+            for send in going:
+                send.fail(self.clock.now(), str(error))
+            self.app.save_all(*going)
+            done.failed += len(going)
             return
-        except (PermanentTransportError, TransportError) as error:
-            send.fail(self.clock.now(), str(error))
-            self.app.save_all(send)
-            done.failed += 1
-            return
-        self._record_sent(send, raw, receipt.reply)
-        done.sent += 1
+        try:
+            for send in going:
+                raw = compose(send.headers, send.content, datetime.fromisoformat(send.headers["date"]))
+                sender, recipients = envelope(send.headers)
+                try:
+                    receipt = transport.send(raw, sender, recipients)
+                except TransientTransportError as error:
+                    reason = str(error) or "the server was not reachable"
+                    if send.attempts >= MAX_ATTEMPTS:
+                        send.fail(self.clock.now(), f"gave up after {send.attempts} attempts: {reason}")
+                        done.failed += 1
+                    else:
+                        send.defer(self.clock.now() + backoff(send.attempts), reason)
+                        done.deferred += 1
+                    others.append(send)
+                except TransportError as error:  # permanent: the server's reason
+                    send.fail(self.clock.now(), str(error))
+                    others.append(send)
+                    done.failed += 1
+                else:
+                    sent.append((send, raw, receipt.reply))
+        finally:
+            if others:
+                self.app.save_all(*others)
+            if sent:
+                self._record_sent(mailbox, sent)
+                done.sent += len(sent)
 
     def _secret(self, mailbox: Mailbox) -> Mapping[str, str]:
         return self.keystore.get(str(mailbox.id)) or {}
 
-    def _record_sent(self, send: Send, raw: bytes, reply: str) -> None:
-        """`Sent`, saved with the copy that puts the message on the records at once (the copy the
-        Sent folder's sync will find again): one write. Without a copy (the mailbox cannot take
-        it now), `Sent` alone; the sync records the message later."""
+    def _record_sent(self, mailbox: Mailbox, sent: list[tuple[Send, bytes, str]]) -> None:
+        """`Sent` events, saved with the copies that put the messages on the records at once (the
+        copies the Sent folder's sync will find again): one write. When the mailbox cannot take
+        them now, the `Sent` events alone; the sync records the messages later."""
         now = self.clock.now()
+        items = [self.parse(raw) for _, raw, _ in sent]
+        email_ids = [str(email_id_for(mailbox.workspace_id, email_identity(i.message_id, i.fingerprint)))
+                     for i in items]  # fmt: skip
 
         def sent_with(result: BatchResult) -> list[Send]:
-            fresh = self.app.load(Send, send.id)
-            fresh.mark_sent(now, reply, result.copies[0][1] if result.copies else None)
-            return [fresh]
+            stored = {email_id for _, email_id in result.copies}
+            fresh = []
+            for (send, _, reply), email_id in zip(sent, email_ids, strict=True):
+                again = self.app.load(Send, send.id)
+                again.mark_sent(now, reply, email_id if email_id in stored else None)
+                fresh.append(again)
+            return fresh
 
         try:
-            BatchRecorder(self.app, send.mailbox_id).record(
-                SENT_FOLDER, [self.parse(raw)], None, also=sent_with
-            )
+            BatchRecorder(self.app, str(mailbox.id)).record(SENT_FOLDER, list(items), None, also=sent_with)
         except DomainError as error:
-            log.warning("send %s: recording its copy failed: %s", send.id, error)
-            send.mark_sent(now, reply)
-            self.app.save_all(send)
+            log.warning("mailbox %s: recording sent copies failed: %s", mailbox.id, error)
+            for send, _, reply in sent:
+                send.mark_sent(now, reply)
+            self.app.save_all(*(send for send, _, _ in sent))
 
 
 class OutboxLoop:
