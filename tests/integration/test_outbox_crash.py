@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def test_killed_after_the_server_took_the_message_it_is_found_in_sent_and_not_se
         send = runtime.app.load(Send, send_id)
         assert send.status == "sent" and "found in the mailbox's Sent folder" in _reason(runtime, send_id)
         assert len(smtp_server.received) == 1
-        assert _restart(env)["sent"] == 0 and len(smtp_server.received) == 1
+        assert runtime.outbox.run_once().sent == 0 and len(smtp_server.received) == 1
     finally:
         for process in worker:
             if process.poll() is None:
@@ -126,7 +127,17 @@ def test_killed_before_the_server_took_the_message_it_is_sent_once_after_the_res
         assert worker[0].wait(timeout=60) == -signal.SIGKILL
         assert runtime.app.load(Send, send_id).status == "sending" and smtp_server.received == []
 
-        assert _restart(env) == {"sent": 1, "failed": 0, "deferred": 0, "reconciled": 0}
+        restarted = Runtime.open(Settings(database_url=env["MAILTRAIL_DATABASE_URL"], allow_private_hosts=True,
+                                          master_key=None, send_lease_seconds=0))  # fmt: skip
+        try:
+            assert asdict(restarted.outbox.run_once()) == {
+                "sent": 1,
+                "failed": 0,
+                "deferred": 0,
+                "reconciled": 0,
+            }
+        finally:
+            restarted.close()
         assert runtime.app.load(Send, send_id).status == "sent"
         [received] = smtp_server.received
         assert received.rcpt_tos == ["carol@example.org"]
