@@ -8,12 +8,14 @@ it in the Sent folder, or a test killing the sender right there)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
@@ -75,12 +77,22 @@ def _free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """`tls`: the certificate and key to offer, by STARTTLS (required before MAIL) or, with
+    `implicit`, from the first byte (port 465 style)."""
+
+    def __init__(self, tls: tuple[Path, Path] | None = None, implicit: bool = False) -> None:
         self.handler = _Handler(users={})
         self.port = _free_port()
+        options: dict[str, Any] = {}
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            options = (
+                {"ssl_context": context} if implicit else {"tls_context": context, "require_starttls": True}
+            )
         self.controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port, authenticator=self.handler.authenticate,
-            auth_require_tls=False, auth_required=False,
+            auth_require_tls=False, auth_required=False, **options,
         )  # fmt: skip
 
     def __enter__(self) -> Self:
