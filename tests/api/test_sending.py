@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -382,3 +383,20 @@ def test_content_is_sealed_audit_rows_hold_none_and_a_removed_mailbox_sends_noth
     assert shown["status"] == "failed" and shown["reason"] == "the mailbox was removed"
     assert outbox.smtp.received == []
     assert_problem(outbox.send(), 422)
+
+
+@sqlite_only
+def test_the_outbox_loop_started_with_the_runtime_sends_as_soon_as_a_send_is_queued(outbox: Outbox) -> None:
+    loop = outbox.ws.runtime.outbox_loop
+    loop.poll_seconds = 60.0  # only the queueing's wake-up can make it send within the test
+    loop.start()
+    try:
+        queued = outbox.queued()
+        deadline = time.monotonic() + 20
+        while not outbox.smtp.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        loop.stop()
+    assert len(outbox.smtp.received) == 1
+    outbox.ws.runtime.catch_up()
+    assert outbox.shown(queued["id"])["status"] == "sent"
