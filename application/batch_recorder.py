@@ -17,10 +17,11 @@ from application.errors import ConflictError
 from application.ports import Item, Rejected
 from domain.filtering import BLOCKLISTED, skip_reason
 from domain.mailbox import Mailbox
-from domain.message import Address, ParsedMessage
+from domain.message import Address, Bounce, ParsedMessage
 from domain.participants import direction, participants, unparsed_participants
 from domain.person import AddressClaim, Person
 from domain.records import BATCH_RECORD_LIMIT, TOO_MANY_PARTICIPANTS, people_to_create
+from domain.send import Send, send_id_from_message_id
 from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity, legacy_copy_id_for
 from domain.threads import thread_hashes
 from domain.values import RecordPolicy
@@ -107,10 +108,13 @@ class BatchRecorder:
         blocked_threads = set(mailbox.blocked_threads)
         stored: list[tuple[ParsedMessage, UUID, str, int]] = []
         skipped_keys: dict[str, set[str]] = {}
+        bounced: dict[UUID, Send] = {}
         for item in items:
             if isinstance(item, Rejected):
                 result.rejected.append({"ref": item.ref, "reason": item.reason})
                 continue
+            for bounce in item.bounces:  # a delivery report about one of this mailbox's sends
+                self._bounce(bounced, bounce)
             copy_id = copy_id_for(self.mailbox_id, item)
             result.met[copy_id] += 1
             nth = self.seen[copy_id] + result.met[copy_id]  # the how-manieth time this run meets it
@@ -177,7 +181,16 @@ class BatchRecorder:
             sorted(blocked_threads),
             stored=[skip_key(copy_id) for copy_id in copies],
         )
-        return result, [*copies.values(), *records.values()]
+        return result, [*copies.values(), *records.values(), *bounced.values()]
+
+    def _bounce(self, bounced: dict[UUID, Send], bounce: Bounce) -> None:
+        send_id = send_id_from_message_id(bounce.original_message_id)
+        if send_id is None or (send_id not in bounced and not self.app.exists(send_id)):
+            return
+        send = bounced.get(send_id) or self.app.load(Send, send_id)
+        if send.mailbox_id == self.mailbox_id:
+            send.bounce(bounce.recipient, bounce.status, bounce.diagnostic)
+            bounced[send_id] = send
 
     def _recorded_by_version_1(self, item: ParsedMessage) -> bool:
         """This mailbox already holds the copy under the id identity version 1 gave it."""

@@ -8,6 +8,7 @@ times and statuses only, which is all the audit log and the views keep."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -32,9 +33,26 @@ def send_id_for(workspace_id: str, mailbox_id: str, sender_id: str, key: str) ->
     return stable_id("send", workspace_id, mailbox_id, sender_id, key)
 
 
+_OWN_MESSAGE_ID = re.compile(r"([0-9a-f]{32})\.mailtrail@", re.IGNORECASE)
+
+
+def message_id_for(send_id: UUID, domain: str) -> str:
+    return f"<{send_id.hex}.mailtrail@{domain}>"
+
+
+def send_id_from_message_id(message_id: str | None) -> UUID | None:
+    """The send a Message-ID of ours names (a bounce quotes it), or None."""
+    found = _OWN_MESSAGE_ID.match((message_id or "").strip().strip("<"))
+    return UUID(found.group(1)) if found else None
+
+
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4 ... minutes after the n-th transient failure, at most an hour."""
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def bounce_reason(recipient: str, status: str, diagnostic: str) -> str:
+    return " ".join(f"bounced: {recipient}: {status} {diagnostic}".split())
 
 
 class Send(Aggregate):
@@ -94,6 +112,7 @@ class Send(Aggregate):
         self.attempts = 0
         self.reason = ""
         self.email_id: str | None = None
+        self.bounced: list[str] = []
 
     def due(self, now: datetime) -> bool:
         return self.status in (QUEUED, SENDING) and (
@@ -169,6 +188,23 @@ class Send(Aggregate):
     def _failed(self, at: str, reason: str) -> None:
         self.status = FAILED
         self.reason = reason
+        self.not_before = None
+
+    def bounce(self, recipient: str, status: str, diagnostic: str) -> None:
+        """A delivery status notification says `recipient` did not get it: the send failed."""
+        if self.status in (SENT, SENDING, FAILED) and recipient not in self.bounced:
+            self._bounced(recipient=recipient, status=status, diagnostic=diagnostic)
+
+    class Bounced(Aggregate.Event):
+        recipient: str
+        status: str
+        diagnostic: str
+
+    @event(Bounced)
+    def _bounced(self, recipient: str, status: str, diagnostic: str) -> None:
+        self.status = FAILED
+        self.bounced = [*self.bounced, recipient]
+        self.reason = bounce_reason(recipient, status, diagnostic)
         self.not_before = None
 
     def cancel(self, by: str) -> None:

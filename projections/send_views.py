@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from domain.send import CANCELLED, FAILED, QUEUED, SENDING, SENT, Send
+from domain.send import CANCELLED, FAILED, QUEUED, SENDING, SENT, Send, bounce_reason
 from domain.workspace import Workspace
 from projections.tables import sends, workspaces
 from projections.writer import Handler, ViewWriter
@@ -67,6 +67,11 @@ def failed(event: Send.Failed, w: ViewWriter, position: int) -> None:
     _update(w, event, position, status=FAILED, reason=event.reason, next_at=None)
 
 
+def bounced(event: Send.Bounced, w: ViewWriter, position: int) -> None:
+    reason = bounce_reason(event.recipient, event.status, event.diagnostic)
+    _update(w, event, position, status=FAILED, reason=reason, next_at=None)
+
+
 def cancelled(event: Send.Cancelled, w: ViewWriter, position: int) -> None:
     _update(w, event, position, status=CANCELLED, reason="cancelled by the sender", next_at=None)
 
@@ -84,6 +89,7 @@ HANDLERS: dict[type, Handler] = {
     Send.Sent: sent,
     Send.Deferred: deferred,
     Send.Failed: failed,
+    Send.Bounced: bounced,
     Send.Cancelled: cancelled,
     Workspace.SendLimitsSet: send_limits_set,
 }

@@ -25,7 +25,7 @@ from domain.mailbox import DISCONNECTED, REMOVED, Mailbox
 from domain.outbox import MAX_SCHEDULED
 from domain.outgoing import check_counts, no_line_breaks, recipient, recipients, subject_line
 from domain.person import Person
-from domain.send import MASS, Send
+from domain.send import MASS, Send, message_id_for
 from domain.synced_message import SyncedMessage
 from domain.threads import thread_key
 from domain.values import domain_of, stable_id
@@ -142,7 +142,7 @@ class Sending:
             return self._same(send_id, asked)
         if self.index.scheduled(mailbox.workspace_id) >= MAX_SCHEDULED:
             raise RuleViolationError(f"at most {MAX_SCHEDULED} sends may wait in a workspace's outbox")
-        message_id = f"<{send_id.hex}.mailtrail@{domain_of(headers['from'])}>"
+        message_id = message_id_for(send_id, domain_of(headers["from"]))
         date = max(send_at, now) if send_at else now
         headers = {**headers, "message_id": message_id, "date": date.isoformat(), "request": asked}
         thread = parent.thread_key if parent else thread_key({"message_id": message_id.strip("<>")}, "")

@@ -400,3 +400,41 @@ def test_the_outbox_loop_started_with_the_runtime_sends_as_soon_as_a_send_is_que
     assert len(outbox.smtp.received) == 1
     outbox.ws.runtime.catch_up()
     assert outbox.shown(queued["id"])["status"] == "sent"
+
+
+def _bounce_for(message_id: str, recipient: str) -> bytes:
+    """A delivery status notification (RFC 3464) as a mail server sends one back."""
+    return (
+        "From: Mail Delivery System <mailer-daemon@mx.example.org>\r\nTo: bob@acme.com\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nDate: Tue, 01 Dec 2026 09:05:00 +0000\r\n"
+        "Message-ID: <bounce-1@mx.example.org>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {message_id}\r\nSubject: Proposal\r\n\r\n"
+        "--B--\r\n"
+    ).encode()
+
+
+@sqlite_only
+def test_a_delivery_report_synced_into_the_mailbox_marks_the_send_failed_with_the_reason(
+    outbox: Outbox, dovecot: DovecotServer
+) -> None:
+    queued = outbox.queued(to=["carol@example.org", "dave@example.org"])
+    outbox.run()
+    fill_maildir(dovecot, outbox.user, [("INBOX", _bounce_for(queued["message_id"], "Carol@Example.org"))])
+    for _ in range(2):  # synced again (or re-imported): the same bounce once
+        report = outbox.ws.runtime.imap_sync().sync(outbox.mailbox_id)
+        outbox.ws.runtime.wait_for(report.position)
+    shown = outbox.shown(queued["id"])
+    assert shown["status"] == "failed"
+    assert shown["reason"] == "bounced: carol@example.org: 5.1.1 smtp; 550 5.1.1 user unknown"
+    other = outbox.queued(key="other")
+    outbox.run()
+    fill_maildir(
+        dovecot, outbox.user, [("INBOX", _bounce_for("<someone-else@example.org>", "x@example.org"))]
+    )
+    outbox.ws.runtime.wait_for(outbox.ws.runtime.imap_sync().sync(outbox.mailbox_id).position)
+    assert outbox.shown(other["id"])["status"] == "sent"

@@ -7,6 +7,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from adapters.mime import parse_message
 from adapters.templates import JinjaTemplates
 from application.app import MailTrail
 from application.compose import compose, envelope
@@ -16,7 +17,7 @@ from domain.errors import RuleViolationError
 from domain.mailbox import Mailbox
 from domain.outbox import Outbox, SendLimits, next_slot
 from domain.outgoing import no_line_breaks, recipient, send_time
-from domain.send import SENT, Send, backoff
+from domain.send import SENT, Send, backoff, send_id_from_message_id
 from domain.workspace import Workspace
 from tests.support.fakes import Catalog
 from tests.support.smtp import TestClock
@@ -155,3 +156,24 @@ def test_at_most_a_thousand_sends_wait_in_a_workspace() -> None:
         sending.send(
             str(workspace.id), str(mailbox.id), "m1", None, Outgoing(["carol@example.org"], "Hi", "x")
         )
+
+
+def test_a_delivery_report_names_its_failed_recipients_and_the_message_returned() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.org\r\nTo: bob@acme.com\r\nSubject: failure\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type="delivery-status"; boundary=b\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsorry\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        b"Final-Recipient: rfc822;erin@example.org\r\nAction: delayed\r\nStatus: 4.4.1\r\n\r\n"
+        b"Final-Recipient: rfc822; dave@example.org\r\nAction: failed\r\nStatus: 5.2.2\r\n"
+        b"Diagnostic-Code: smtp; 552 5.2.2\r\n  mailbox full\r\n\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\n\r\nMessage-ID: <abc@acme.com>\r\nSubject: x\r\n\r\nbody\r\n"
+        b"--b--\r\n"
+    )
+    [bounce] = parse_message(raw).bounces
+    assert (bounce.recipient, bounce.status, bounce.diagnostic, bounce.original_message_id) == (
+        "dave@example.org", "5.2.2", "smtp; 552 5.2.2 mailbox full", "abc@acme.com",
+    )  # fmt: skip
+    assert parse_message(b"From: a@example.org\r\nSubject: hi\r\n\r\nhello\r\n").bounces == ()
+    assert send_id_from_message_id("<" + "a" * 32 + ".mailtrail@acme.com>") is not None
+    assert send_id_from_message_id("<abc@acme.com>") is None
