@@ -108,7 +108,7 @@ class BatchRecorder:
         blocked_threads = set(mailbox.blocked_threads)
         stored: list[tuple[ParsedMessage, UUID, str, int]] = []
         skipped_keys: dict[str, set[str]] = {}
-        bounced: dict[UUID, Send] = {}
+        bounced: dict[UUID, Aggregate] = {}
         for item in items:
             if isinstance(item, Rejected):
                 result.rejected.append({"ref": item.ref, "reason": item.reason})
@@ -183,14 +183,22 @@ class BatchRecorder:
         )
         return result, [*copies.values(), *records.values(), *bounced.values()]
 
-    def _bounce(self, bounced: dict[UUID, Send], bounce: Bounce) -> None:
+    def _bounce(self, bounced: dict[UUID, Aggregate], bounce: Bounce) -> None:
+        """The send the report is about fails; its recipient's address is marked as bouncing."""
         send_id = send_id_from_message_id(bounce.original_message_id)
         if send_id is None or (send_id not in bounced and not self.app.exists(send_id)):
             return
         send = bounced.get(send_id) or self.app.load(Send, send_id)
-        if send.mailbox_id == self.mailbox_id:
-            send.bounce(bounce.recipient, bounce.status, bounce.diagnostic)
-            bounced[send_id] = send
+        if not isinstance(send, Send) or send.mailbox_id != self.mailbox_id:
+            return
+        send.bounce(bounce.recipient, bounce.status, bounce.diagnostic)
+        bounced[send_id] = send
+        claim_id = AddressClaim.create_id(send.workspace_id, bounce.recipient)
+        if claim_id in bounced or self.app.exists(claim_id):
+            claim = bounced.get(claim_id) or self.app.load(AddressClaim, claim_id)
+            if isinstance(claim, AddressClaim):
+                claim.mark_bouncing(bounce.status, bounce.diagnostic)
+                bounced[claim_id] = claim
 
     def _recorded_by_version_1(self, item: ParsedMessage) -> bool:
         """This mailbox already holds the copy under the id identity version 1 gave it."""

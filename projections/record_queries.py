@@ -89,6 +89,7 @@ def person_rows(
     keys, rows = _record_page(conn, viewer, statement, people, "person", person_id, sort, after, limit)
     ids = [r.id for r in rows]
     addresses: dict[str, list[str]] = defaultdict(list)
+    bouncing: dict[str, list[str]] = defaultdict(list)
     domains: dict[str, set[str]] = defaultdict(set)
     for a in conn.execute(
         select(person_addresses)
@@ -97,6 +98,8 @@ def person_rows(
     ):
         addresses[a.person_id].append(a.address)
         domains[a.person_id].add(a.domain)
+        if a.bouncing:
+            bouncing[a.person_id].append(a.address)
     all_domains = {d for ds in domains.values() for d in ds}
     company_by_domain = {
         c.domain: c.id
@@ -113,6 +116,7 @@ def person_rows(
             "id": r.id,
             "name": r.name,
             "emails": addresses[r.id],
+            "bouncing": bouncing[r.id],  # addresses a delivery report said fail
             "company_ids": sorted({company_by_domain[d] for d in domains[r.id] if d in company_by_domain}),
             "created_at": r.created_at,
             "origin": origins[r.id],

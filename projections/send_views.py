@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import update
 
+from domain.person import AddressClaim
 from domain.send import CANCELLED, FAILED, QUEUED, SENDING, SENT, Send, bounce_reason
 from domain.workspace import Workspace
-from projections.tables import sends, workspaces
+from projections.tables import person_addresses, sends, workspaces
 from projections.writer import Handler, ViewWriter
 
 
@@ -76,6 +77,14 @@ def cancelled(event: Send.Cancelled, w: ViewWriter, position: int) -> None:
     _update(w, event, position, status=CANCELLED, reason="cancelled by the sender", next_at=None)
 
 
+def address_bounced(event: AddressClaim.Bounced, w: ViewWriter, position: int) -> None:
+    where = (
+        person_addresses.c.workspace_id == event.workspace_id,
+        person_addresses.c.address == event.address,
+    )
+    w.execute(update(person_addresses).where(*where).values(bouncing=True))
+
+
 def send_limits_set(event: Workspace.SendLimitsSet, w: ViewWriter, position: int) -> None:
     limits = {"per_hour": event.per_hour, "per_day": event.per_day, "spacing_seconds": event.spacing_seconds}
     w.execute(
@@ -92,4 +101,5 @@ HANDLERS: dict[type, Handler] = {
     Send.Bounced: bounced,
     Send.Cancelled: cancelled,
     Workspace.SendLimitsSet: send_limits_set,
+    AddressClaim.Bounced: address_bounced,
 }

@@ -197,6 +197,7 @@ person_addresses = Table(
     Column("address", String(320), primary_key=True),
     Column("person_id", ID, nullable=False, index=True),
     Column("domain", String(255), nullable=False),
+    Column("bouncing", Boolean, nullable=False, server_default=false()),  # a delivery report said it fails
 )
 
 companies = Table(

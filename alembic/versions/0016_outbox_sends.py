@@ -1,4 +1,4 @@
-"""the outbox: sends and the workspace setting send_limits
+"""the outbox: sends, the workspace setting send_limits, bouncing addresses
 
 Revision ID: 0016
 Revises: 0010
@@ -20,6 +20,8 @@ ID = sa.String(length=36)
 def upgrade() -> None:
     with op.batch_alter_table("workspaces") as batch:
         batch.add_column(sa.Column("send_limits", sa.JSON(), nullable=True))
+    with op.batch_alter_table("person_addresses") as batch:
+        batch.add_column(sa.Column("bouncing", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         "sends",
         sa.Column("id", ID, primary_key=True),
@@ -47,5 +49,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("sends")
+    with op.batch_alter_table("person_addresses") as batch:
+        batch.drop_column("bouncing")
     with op.batch_alter_table("workspaces") as batch:
         batch.drop_column("send_limits")

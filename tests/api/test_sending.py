@@ -431,6 +431,10 @@ def test_a_delivery_report_synced_into_the_mailbox_marks_the_send_failed_with_th
     shown = outbox.shown(queued["id"])
     assert shown["status"] == "failed"
     assert shown["reason"] == "bounced: carol@example.org: 5.1.1 smtp; 550 5.1.1 user unknown"
+    people = outbox.ws.client.get("/people", headers=outbox.ws.admin.headers).json()["items"]
+    assert {p["emails"][0]: p["bouncing"] for p in people} == {
+        "carol@example.org": ["carol@example.org"], "dave@example.org": [],
+    }  # fmt: skip
     other = outbox.queued(key="other")
     outbox.run()
     fill_maildir(
