@@ -272,8 +272,11 @@ class OutboxLoop:
             self._wake.clear()
             try:
                 self.worker.run_once()
-            except Exception:  # the next pass tries again
-                log.exception("outbox pass failed")
+            except (
+                Exception
+            ) as error:  # the views behind (another process applies), a store hiccup: next pass
+                log.warning("outbox pass failed: %s: %s", type(error).__name__, error)
+                log.debug("outbox pass failed", exc_info=True)
             self._wake.wait(self.poll_seconds)
             if stop.is_set() or self._stop.is_set():
                 return
