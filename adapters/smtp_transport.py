@@ -86,6 +86,7 @@ class SmtpTransport:
         self.allow_private = allow_private
         self.resolver = resolver
         self.tls_context = tls_context
+        self._client: smtplib.SMTP | None = None
 
     def _destination(self) -> Destination:
         try:
@@ -97,6 +98,13 @@ class SmtpTransport:
     @contextmanager
     def session(self) -> Iterator[smtplib.SMTP]:
         """A connected, greeted, (STARTTLS-ed and) logged-in session, closed on exit."""
+        client = self._open()
+        try:
+            yield client
+        finally:
+            _shut(client)
+
+    def _open(self) -> smtplib.SMTP:
         destination = self._destination()
         context = self.tls_context() if self.security != "none" else None
         tls = context if self.security == "tls" else None
@@ -112,22 +120,33 @@ class SmtpTransport:
             if self.username and self.password:
                 with _translated(f"login to {destination} failed"):
                     client.login(self.username, self.password)
-            yield client
-        finally:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        except BaseException:
+            _shut(client)
+            raise
+        return client
 
     def send(self, raw: bytes, envelope_from: str, recipients: Sequence[str]) -> SendReceipt:
-        with self.session() as client, _translated("sending failed"):
-            refused = client.sendmail(envelope_from, list(recipients), raw)
+        """Over the session the transport keeps open until `close()` (one login for a group of
+        messages); any failure closes it, so the next message starts a fresh one."""
+        if self._client is None:
+            self._client = self._open()
+        try:
+            with _translated("sending failed"):
+                refused = self._client.sendmail(envelope_from, list(recipients), raw)
+        except TransportError:
+            self.close()
+            raise
         if refused:  # some recipients refused, the others took it
             text = "; ".join(
                 f"{address}: {_reply(code, msg)}" for address, (code, msg) in sorted(refused.items())
             )
             return SendReceipt(f"accepted, but refused for {text}"[:MAX_REASON_CHARS])
         return SendReceipt("accepted")
+
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            _shut(client)
 
     def check(self) -> None:
         """Log in without sending: MailAuthError when refused, MailServerError otherwise."""
@@ -140,6 +159,13 @@ class SmtpTransport:
             raise MailUnavailableError(f"SMTP: {error.args[0] if error.args else 'unavailable'}") from None
         except TransportError as error:
             raise MailServerError(f"SMTP: {error}") from None
+
+
+def _shut(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 class _LoginRefusedError(PermanentTransportError):

@@ -212,6 +212,7 @@ class OutboxWorker:
                 else:
                     sent.append((send, raw, receipt.reply))
         finally:
+            transport.close()
             if others:
                 self.app.save_all(*others)
             if sent:

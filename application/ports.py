@@ -221,7 +221,11 @@ class MailTransport(Protocol):
     """One provider's way of submitting a message (SMTP submission; Gmail XOAUTH2 and Graph
     sendMail plug in the same way)."""
 
-    def send(self, raw: bytes, envelope_from: str, recipients: Sequence[str]) -> SendReceipt: ...
+    def send(self, raw: bytes, envelope_from: str, recipients: Sequence[str]) -> SendReceipt:
+        """May keep a connection open for the next message, until `close()`."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Transports(Protocol):
