@@ -3,7 +3,7 @@
 The host is resolved once and checked (adapters.outbound, the private-address rule), and the
 socket opened to the checked address is handed to smtplib (`_PinnedSMTP`); TLS and STARTTLS
 verify the certificate against the host name as typed. `smtp_security` is `tls` (port 465),
-`starttls` (587) or `none` (loopback only). One connection per message.
+`starttls` (587) or `none` (loopback only). One session for a group of messages (`close()`).
 
 Errors leave typed: a 4xx reply, a dropped connection or a timeout is transient (tried again
 with backoff); a 5xx reply is permanent, and its text (the server's judgement of this

@@ -9,7 +9,7 @@ run times
   * queueing: `count` sends through the sending service (what POST /mailboxes/{id}/send does),
   * the outbox: worker passes until every send is sent (an `Attempted` and a `Sent` event per
     message, its Outbox slot, the copy recorded on the records, the views caught up),
-  * smtplib: the same composed messages, one connection per message as the outbox opens
+  * smtplib: the same composed messages, one connection per message (no AUTH)
     (and, for reference, all over one connection),
 and prints the rates and the outbox's rate against smtplib's."""
 
