@@ -306,6 +306,12 @@ class ImapServer:
         item: Item = self.connector.parse(raw) if raw.strip() else Rejected(ref, "empty")
         return Fetched(uid, item, _int(data.get(b"X-GM-MSGID")), _int(data.get(b"X-GM-THRID")))
 
+    def holds_message_id(self, folder: str, message_id: str) -> bool:
+        """UID SEARCH HEADER Message-ID in `folder` (opened read-only)."""
+        self.open(folder)
+        with translated(f"SEARCH in {folder} failed"):
+            return bool(self.client.search(["HEADER", "Message-ID", f"<{message_id}>"]))
+
     # waiting ------------------------------------------------------------------------
     def wait_for_change(self, folder: str, seconds: float, stop: Callable[[], bool]) -> bool:
         """IDLE on `folder` when the server offers it, else sleep; True when it changed."""

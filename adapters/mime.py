@@ -16,6 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
+from adapters.dsn import delivery_failures
 from adapters.mime_text import (
     HeaderCharsets,
     cap,
@@ -139,7 +140,13 @@ def _parse(raw: bytes) -> ParsedMessage:
         defects=tuple(dict.fromkeys(defects)),
         legacy_fingerprint=legacy_fingerprint,
         unparsed=tuple(dict.fromkeys(unparsed)),
+        bounces=delivery_failures(raw) if _is_report(headers) else (),
     )
+
+
+def _is_report(headers: Headers) -> bool:
+    """A multipart/report at the top: perhaps a delivery status notification (adapters/dsn.py)."""
+    return any(v.strip().lower().startswith("multipart/report") for v in headers.get("content-type", ()))
 
 
 def _unparseable(raw: object, exc: Exception) -> ParsedMessage:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     gmail_imap: str = "imap.gmail.com:993"  # host:port, implicit TLS, XOAUTH2
     graph_page_size: int = 100  # odata.maxpagesize of a delta query: messages per batch
     graph_poll_seconds: float = 300.0  # a Graph mailbox's delta sync without change notifications
+    outbox: bool = True  # the server runs the outbox loop (MAILTRAIL_OUTBOX=0: only `mailtrail worker` sends)
+    outbox_poll_seconds: float = 5.0  # the outbox looks for due sends this often (and when one is queued)
+    send_lease_seconds: float = 300.0  # an attempt older than this was interrupted: looked for, then retried
 
     # Graph change notifications: None subscribes when public_url is https (Graph calls only those)
     graph_notifications: bool | None = None

@@ -20,6 +20,8 @@ JSON_BODY_BYTES = 1024 * 1024
 """Every body but a raw message upload: JSON commands are a few KB; 1 MiB leaves room for long lists."""
 
 _UPLOAD_PATH = re.compile(r"^/mailboxes/[^/]+/messages/?$")
+_SEND_PATH = re.compile(r"^/mailboxes/[^/]+/send/?$")  # a send's JSON carries its attachments (base64)
+SEND_BODY_BYTES = 30 * 1024 * 1024
 _UPLOAD_TYPE = "message/rfc822"
 
 
@@ -38,10 +40,13 @@ def too_large(limit: int) -> ProblemResponse:
 
 
 def body_limit_for(scope: Scope, headers: Headers) -> int:
-    """The cap of this request: the message size limit for a raw message upload, else 1 MiB."""
+    """The cap of this request: the message size limit for a raw message upload, 30 MiB for a send
+    (attachments in base64), else 1 MiB."""
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if scope["method"] == "POST" and content_type == _UPLOAD_TYPE and _UPLOAD_PATH.match(scope["path"]):
         return MAX_MESSAGE_BYTES
+    if scope["method"] == "POST" and _SEND_PATH.match(scope["path"]):
+        return SEND_BODY_BYTES
     return JSON_BODY_BYTES
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -27,17 +28,22 @@ from adapters.mime import parse_message
 from adapters.notification_secrets import HmacNotificationSecrets
 from adapters.oauth_states import SqlOAuthStates
 from adapters.persistence import StoreConfig, writer_engine
+from adapters.send_index import ViewSendIndex
 from adapters.settings import Settings
+from adapters.smtp_transport import SmtpTransports
+from adapters.templates import JinjaTemplates
 from adapters.tokens import SqlApiTokens
 from adapters.uid_ledger import SqlUidLedger
 from api.runtime import Runtime
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
 from application.graph_notifications import GraphNotifications
+from application.outbox import ImapSentFolder, OutboxLoop, OutboxWorker
 from application.ports import OAuthProvider
 from application.services import Services
 from application.services.capture import Capture
 from application.services.oauth import OAuthConnections, OAuthTokens
+from application.services.sending import SystemClock
 from domain.records import FanOutLimits
 from projections.views_runner import Progress, Source, ViewApplier, ViewsRunner
 
@@ -134,9 +140,19 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         keystore=keystore, ledger=SqlUidLedger(engine), tokens=SqlApiTokens(engine), rebuilds=ViewRebuilds(store),
     )  # fmt: skip
     runtime.connectors = lambda timeout, threshold: ImapConnectors(runtime, timeout, threshold)
+    transports = SmtpTransports(lambda: runtime.settings.allow_private_hosts, lambda: runtime.resolver)
+    index, clock = ViewSendIndex(engine), SystemClock()
     runtime.services = Services.build(
-        app, keystore, runtime.connectors(LOGIN_TIMEOUT, None), parse_message, sealer
-    )
+        app, keystore, runtime.connectors(LOGIN_TIMEOUT, None), parse_message, sealer,
+        transports=transports, index=index, templates=JinjaTemplates(), clock=clock,
+    )  # fmt: skip
+    sent_folder = ImapSentFolder(app, keystore, runtime.connectors(LOGIN_TIMEOUT, None))
+    runtime.outbox = OutboxWorker(
+        app, keystore, transports, sent_folder, index, clock, parse_message, runtime.catch_up,
+        lease=timedelta(seconds=settings.send_lease_seconds),
+    )  # fmt: skip
+    runtime.outbox_loop = OutboxLoop(runtime.outbox, settings.outbox_poll_seconds)
+    runtime.services.sending.wake = runtime.outbox_loop.wake
     runtime.background = BackgroundSyncs(
         lambda progress: runtime.imap_sync(progress=progress), runtime.catch_up
     )

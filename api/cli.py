@@ -364,9 +364,12 @@ def worker(
     poll_seconds: Annotated[
         float, typer.Option(help="Longest wait between passes (IDLE or polling).")
     ] = 60.0,
+    sync: Annotated[bool, typer.Option(help="Keep the connected mailboxes in sync.")] = True,
+    outbox: Annotated[bool, typer.Option(help="Send what the outbox holds when it is due.")] = True,
 ) -> None:
     """Keep every connected mailbox in sync: IDLE where the server offers it, else polling
-    (Microsoft 365: a delta query every MAILTRAIL_GRAPH_POLL_SECONDS)."""
+    (Microsoft 365: a delta query every MAILTRAIL_GRAPH_POLL_SECONDS); and send what the outbox holds."""
+    import dataclasses
     import signal
     import threading
 
@@ -385,18 +388,31 @@ def worker(
             f"{report.mailbox_id}: {report.status} {report.reason} fetched {report.fetched}".rstrip()
         )
 
+    def stopping(*_: object) -> None:
+        stop.set()
+        runtime.outbox_loop.wake()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, stopping)
     try:
         service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD)
         runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass,
                             graph_poll_seconds=runtime.settings.graph_poll_seconds,
                             notifications=runtime.notifications)  # fmt: skip
         if once:
-            reports = runner.run_once()
-            typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports]}))
-        else:
+            reports = runner.run_once() if sync else []
+            sent = dataclasses.asdict(runtime.outbox.run_once()) if outbox else None
+            typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports], "outbox": sent}))
+        elif sync:
+            if outbox:
+                runtime.outbox_loop.start()
             runner.run(stop, max_seconds)
+        elif outbox:
+            timer = threading.Timer(max_seconds, stopping) if max_seconds is not None else None
+            if timer is not None:
+                timer.daemon = True
+                timer.start()
+            runtime.outbox_loop.run(stop)
     finally:
         runtime.close()
 

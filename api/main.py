@@ -22,6 +22,7 @@ from api.routes import (
     mailboxes,
     members,
     records,
+    sends,
     shares,
 )
 from api.routes import oauth as oauth_routes
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if owned:  # one of several workers perhaps: the one that gets the lock applies
             app.state.runtime.views.try_apply()
             app.state.runtime.start_background_projection()
+            if app.state.runtime.settings.outbox:
+                app.state.runtime.outbox_loop.start()  # sends what is due, like the background syncs
         else:
             app.state.runtime.catch_up()
         try:
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         intelligence,
         emails,
         shares,
+        sends,
         audit,
         diagnostics,
     ):

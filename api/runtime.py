@@ -19,7 +19,8 @@ from application.graph_notifications import GraphNotifications
 from application.graph_sync import AccessTokens, GraphSync
 from application.imap_sync import ImapSync
 from application.imap_sync import Progress as SyncProgress
-from application.ports import ApiTokens, KeyStore, MailApiConnector, MailConnector, UidLedger
+from application.outbox import OutboxLoop, OutboxWorker
+from application.ports import ApiTokens, Clock, KeyStore, MailApiConnector, MailConnector, UidLedger
 from application.services import Services
 from projections.tables import mailboxes
 from projections.views_runner import Progress, ViewApplier, ViewsRunner
@@ -57,6 +58,8 @@ class Runtime:
     graph: MailApiConnector | None = None  # Microsoft 365 mailboxes, when configured
     oauth_tokens: AccessTokens | None = None  # access tokens of OAuth mailboxes, refreshed as needed
     notifications: GraphNotifications | None = None  # Graph change notifications (Microsoft 365)
+    outbox: OutboxWorker = field(init=False)  # sends what is due (application/outbox.py)
+    outbox_loop: OutboxLoop = field(init=False)  # the outbox in a thread (a server, `mailtrail worker`)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -124,7 +127,13 @@ class Runtime:
         )
         self._thread.start()
 
+    def set_clock(self, clock: Clock) -> None:
+        """The time the outbox and the sending service go by (tests move it)."""
+        self.outbox.clock = clock
+        self.services.sending.clock = clock
+
     def close(self) -> None:
+        self.outbox_loop.stop()
         self._stop.set()
         self.views.wakeups.events.fire()
         if self._thread is not None:

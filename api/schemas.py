@@ -35,6 +35,14 @@ class NewMember(Body):
     role: Literal["member", "admin", "auditor"] = "member"
 
 
+class SendLimitsChange(Body):
+    """Per mailbox: sends an hour, a day, and seconds between mass and sequence sends."""
+
+    per_hour: int | None = Field(default=None, ge=1, le=100_000)
+    per_day: int | None = Field(default=None, ge=1, le=100_000)
+    spacing_seconds: int | None = Field(default=None, ge=0, le=100_000)
+
+
 class SettingsChange(Body):
     record_creation: Literal["all", "selective", "none"] | None = None
     internal_domains: list[DomainName] | None = Field(default=None, max_length=500)
@@ -42,6 +50,7 @@ class SettingsChange(Body):
     exclusions: list[EmailOrDomain] | None = Field(default=None, max_length=5000)
     plan: Literal["free", "plus", "pro", "enterprise"] | None = None
     legal_hold: bool | None = None  # strict (Body): true or false only
+    send_limits: SendLimitsChange | None = None
 
 
 class NewMailbox(Body):
@@ -54,6 +63,11 @@ class NewMailbox(Body):
     username: str | None = Field(default=None, max_length=320)
     password: str | None = Field(default=None, max_length=1000)
     folders: list[str] | None = Field(default=None, max_length=100)
+    smtp_host: Host | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Literal["tls", "starttls", "none"] | None = None
+    smtp_username: str | None = Field(default=None, min_length=1, max_length=320)
+    smtp_password: str | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class ConnectionChange(Body):
@@ -63,6 +77,11 @@ class ConnectionChange(Body):
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["tls", "starttls", "none"] | None = None
     folders: list[str] | None = Field(default=None, max_length=100)
+    smtp_host: Host | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Literal["tls", "starttls", "none"] | None = None
+    smtp_username: str | None = Field(default=None, min_length=1, max_length=320)
+    smtp_password: str | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class MailboxChange(ConnectionChange):
@@ -80,6 +99,11 @@ class MailboxChange(ConnectionChange):
         "port",
         "security",
         "folders",
+        "smtp_host",
+        "smtp_port",
+        "smtp_security",
+        "smtp_username",
+        "smtp_password",
     )
 
 
@@ -125,3 +149,33 @@ class MergeRequest(Body):
     person_id: str = Field(
         min_length=1, max_length=64, description="the person merged into the path's person"
     )
+
+
+class Attachment(Body):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(default="application/octet-stream", min_length=3, max_length=255)
+    content_base64: str = Field(max_length=14_000_000)
+
+
+class NewSend(Body):
+    """One message from the mailbox (its address, or `from`, one of its aliases)."""
+
+    to: list[Email] = Field(min_length=1, max_length=50)
+    cc: list[Email] = Field(default_factory=list, max_length=50)
+    bcc: list[Email] = Field(default_factory=list, max_length=50)
+    subject: str = Field(max_length=998)
+    text: str = Field(max_length=1_000_000)
+    html: str | None = Field(default=None, max_length=2_000_000)
+    from_: Email | None = Field(default=None, alias="from")
+    reply_to_email: str | None = Field(default=None, min_length=1, max_length=64)
+    send_at: str | None = Field(default=None, max_length=40, description="an ISO time with a timezone")
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+
+
+class NewMassSend(Body):
+    """One send per person, its subject, text and html rendered with the person's variables."""
+
+    recipients: list[str] = Field(min_length=1, max_length=50, description="person ids")
+    subject: str = Field(max_length=998)
+    text: str = Field(max_length=1_000_000)
+    html: str | None = Field(default=None, max_length=2_000_000)

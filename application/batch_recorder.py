@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -17,10 +18,11 @@ from application.ports import Item, Rejected
 from domain.fates import NO_RECORDS, REJECTED, lookup_text
 from domain.filtering import BLOCKLISTED, screen
 from domain.mailbox import Mailbox
-from domain.message import Address, ParsedMessage
+from domain.message import Address, Bounce, ParsedMessage
 from domain.participants import direction, participants, unparsed_participants
 from domain.person import AddressClaim, Person
 from domain.records import BATCH_RECORD_LIMIT, TOO_MANY_PARTICIPANTS, is_role_address, people_to_create
+from domain.send import Send, send_id_from_message_id
 from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity, legacy_copy_id_for
 from domain.threads import thread_hashes
 from domain.values import RecordPolicy
@@ -60,13 +62,23 @@ class BatchRecorder:
         self.known: set[UUID] = set()
         self.seen: Counter[UUID] = Counter() if seen is None else seen
 
-    def record(self, folder: str, items: list[Item], cursor: dict[str, Any] | None) -> BatchResult:
-        """Save the batch in one atomic write; retried when another writer got there first."""
+    def record(
+        self,
+        folder: str,
+        items: list[Item],
+        cursor: dict[str, Any] | None,
+        also: Callable[[BatchResult], Sequence[Aggregate]] | None = None,
+    ) -> BatchResult:
+        """Save the batch in one atomic write; retried when another writer got there first.
+
+        `also` gives, for each try, more aggregates to save in the same write (the outbox's
+        send marked sent with the copy that records it)."""
         existing: set[UUID] = set()
         for _ in range(MAX_ATTEMPTS):
             mailbox = self.app.load(Mailbox, self.mailbox_id)
             workspace = self.app.load(Workspace, mailbox.workspace_id)
             result, aggregates = self._build(workspace, mailbox, folder, items, cursor, existing)
+            aggregates = [*aggregates, *(also(result) if also is not None else ())]
             try:
                 recordings = self.app.save(mailbox, *aggregates)
             except IntegrityError:
@@ -104,11 +116,14 @@ class BatchRecorder:
             if text is not None:
                 fates.append((self.app.fate_hash(text), reason, entry))
 
+        bounced: dict[UUID, Aggregate] = {}
         for item in items:
             if isinstance(item, Rejected):
                 result.rejected.append({"ref": item.ref, "reason": item.reason})
                 fate(lookup_text(item.message_id), REJECTED, item.reason)
                 continue
+            for bounce in item.bounces:  # a delivery report about one of this mailbox's sends
+                self._bounce(bounced, bounce)
             copy_id = copy_id_for(self.mailbox_id, item)
             result.met[copy_id] += 1
             nth = self.seen[copy_id] + result.met[copy_id]  # the how-manieth time this run meets it
@@ -182,7 +197,24 @@ class BatchRecorder:
             stored=[skip_key(copy_id) for copy_id in copies],
             fates=fates,
         )
-        return result, [*copies.values(), *records.values()]
+        return result, [*copies.values(), *records.values(), *bounced.values()]
+
+    def _bounce(self, bounced: dict[UUID, Aggregate], bounce: Bounce) -> None:
+        """The send the report is about fails; its recipient's address is marked as bouncing."""
+        send_id = send_id_from_message_id(bounce.original_message_id)
+        if send_id is None or (send_id not in bounced and not self.app.exists(send_id)):
+            return
+        send = bounced.get(send_id) or self.app.load(Send, send_id)
+        if not isinstance(send, Send) or send.mailbox_id != self.mailbox_id:
+            return
+        send.bounce(bounce.recipient, bounce.status, bounce.diagnostic)
+        bounced[send_id] = send
+        claim_id = AddressClaim.create_id(send.workspace_id, bounce.recipient)
+        if claim_id in bounced or self.app.exists(claim_id):
+            claim = bounced.get(claim_id) or self.app.load(AddressClaim, claim_id)
+            if isinstance(claim, AddressClaim):
+                claim.mark_bouncing(bounce.status, bounce.diagnostic)
+                bounced[claim_id] = claim
 
     def _recorded_by_version_1(self, item: ParsedMessage) -> bool:
         """This mailbox already holds the copy under the id identity version 1 gave it."""

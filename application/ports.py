@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from domain.message import ParsedMessage
@@ -126,6 +127,10 @@ class MailServer(Protocol):
         ...
 
     def wait_for_change(self, folder: str, seconds: float, stop: Callable[[], bool]) -> bool: ...
+
+    def holds_message_id(self, folder: str, message_id: str) -> bool:
+        """Whether `folder` holds a message with this Message-ID (without angle brackets)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -352,3 +357,89 @@ AccessToken = Callable[[bool], str]  # force a refresh when True (the API answer
 
 class MailApiConnector(Protocol):
     def connect(self, access_token: AccessToken) -> MailApi: ...
+
+
+# --- sending ---------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """The time the outbox goes by (tests move it; nothing sleeps on it)."""
+
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """What the submission server answered when it took the message (for the log and the send)."""
+
+    reply: str
+
+
+class TransportError(Exception):
+    """A submission failed; the message is the server's reply when it gave one (a 4xx/5xx
+    line is the server's judgement of this message, shown on the send)."""
+
+
+class TransientTransportError(TransportError):
+    """Worth trying again later (4xx, a dropped connection, 429/503)."""
+
+
+class PermanentTransportError(TransportError):
+    """Not worth trying again as is (5xx: a refused recipient, a refused sender)."""
+
+
+class MailTransport(Protocol):
+    """One provider's way of submitting a message (SMTP submission; Gmail XOAUTH2 and Graph
+    sendMail plug in the same way)."""
+
+    def send(self, raw: bytes, envelope_from: str, recipients: Sequence[str]) -> SendReceipt:
+        """May keep a connection open for the next message, until `close()`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Transports(Protocol):
+    """Transports for a mailbox, built from its (non-secret) connection and its secret."""
+
+    def for_mailbox(
+        self, provider: str, connection: Mapping[str, Any], secret: Mapping[str, str]
+    ) -> MailTransport:
+        """TransportError (permanent) when the mailbox has no way to send."""
+        ...
+
+    def check(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> None:
+        """Log in to the submission server without sending (MailAuthError, MailServerError)."""
+        ...
+
+
+class SentFolder(Protocol):
+    """Whether a Message-ID is already in a mailbox's Sent folder (after a crash: sent or not?)."""
+
+    def holds(self, mailbox_id: str, message_id: str) -> bool | None:
+        """True or False as the server says; None when it could not be asked."""
+        ...
+
+
+class TemplateError(ValueError):
+    """A template that does not render: its message names the error or the unknown variable."""
+
+
+class Templates(Protocol):
+    """A sandboxed template engine (no attribute access beyond the given variables)."""
+
+    def render(self, template: str, variables: Mapping[str, Any], field: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class DueSend:
+    send_id: str
+    mailbox_id: str
+
+
+class SendIndex(Protocol):
+    """What the outbox's view says: sends due by a time, and a workspace's scheduled count."""
+
+    def due(self, now: datetime, limit: int) -> list[DueSend]: ...
+
+    def scheduled(self, workspace_id: str) -> int: ...

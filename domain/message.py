@@ -25,6 +25,17 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Bounce:
+    """One failed recipient of a delivery status notification (RFC 3464): who, the status
+    code and the remote server's diagnostic, and the Message-ID of the message that failed."""
+
+    recipient: str
+    status: str
+    diagnostic: str
+    original_message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedMessage:
     """What MIME parsing extracts from one raw message. Never built from a failure:
     unreadable parts become `defects`, missing headers become empty values."""
@@ -55,6 +66,8 @@ class ParsedMessage:
     # Participants whose address `normalize_address` refused, as `lenient_address` reads them
     # (From, Sender, Reply-To, To, Cc, Bcc): not people, but blocklists and exclusions see them.
     unparsed: tuple[str, ...] = ()
+    # A delivery status notification's failed recipients (empty for every other message).
+    bounces: tuple[Bounce, ...] = ()
 
     @property
     def copy_key(self) -> str | None:

@@ -82,6 +82,24 @@ class AddressClaim(Aggregate):
         self.workspace_id = workspace_id
         self.address = address
         self.person_id = person_id
+        self.bouncing = False
+
+    def mark_bouncing(self, status: str, diagnostic: str) -> None:
+        """A delivery report says mail to this address fails (its person shows it as bouncing)."""
+        if not self.bouncing:
+            self._bounced(
+                workspace_id=self.workspace_id, address=self.address, status=status, diagnostic=diagnostic
+            )
+
+    class Bounced(Aggregate.Event):
+        workspace_id: str
+        address: str
+        status: str
+        diagnostic: str
+
+    @event(Bounced)
+    def _bounced(self, workspace_id: str, address: str, status: str, diagnostic: str) -> None:
+        self.bouncing = True
 
     def transfer(self, person_id: str) -> None:
         if person_id != self.person_id:

@@ -8,6 +8,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ConflictError, RuleViolationError
 from domain.filtering import InternalSet
+from domain.outbox import SendLimits
 from domain.ownership import verified
 from domain.values import Plan, Provider, RecordPolicy, Role, domain_of
 
@@ -56,6 +57,7 @@ class Workspace(Aggregate):
         self.held_mailboxes: list[str] = []
         self.capture_generations: dict[str, int] = {}  # member id -> rotations of their capture address
         self.forwarded_mailboxes: dict[str, str] = {}  # member id -> their live `forwarded` mailbox
+        self.send_limits: dict[str, int] = SendLimits().as_dict()
 
     # members -------------------------------------------------------------
     def add_member(self, member_id: str, name: str, emails: list[str], role: str) -> None:
@@ -315,6 +317,23 @@ class Workspace(Aggregate):
     @event(PlanSet)
     def _plan_set(self, plan: str) -> None:
         self.plan = plan
+
+    def set_send_limits(self, per_hour: int, per_day: int, spacing_seconds: int) -> None:
+        limits = SendLimits.checked(per_hour, per_day, spacing_seconds).as_dict()
+        if limits != self.send_limits:
+            self._send_limits_set(**limits)
+
+    class SendLimitsSet(Aggregate.Event):
+        per_hour: int
+        per_day: int
+        spacing_seconds: int
+
+    @event(SendLimitsSet)
+    def _send_limits_set(self, per_hour: int, per_day: int, spacing_seconds: int) -> None:
+        self.send_limits = {"per_hour": per_hour, "per_day": per_day, "spacing_seconds": spacing_seconds}
+
+    def limits(self) -> SendLimits:
+        return SendLimits(**self.send_limits)
 
     def set_legal_hold(self, held: bool) -> None:
         if held != self.legal_hold:

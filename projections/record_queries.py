@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_
 
+from domain.outbox import SendLimits
 from domain.visibility import Viewer
 from projections import summary_queries
 from projections.email_queries import VISIBLE_COPY, EmailKey, email_summaries
@@ -88,6 +89,7 @@ def person_rows(
     keys, rows = _record_page(conn, viewer, statement, people, "person", person_id, sort, after, limit)
     ids = [r.id for r in rows]
     addresses: dict[str, list[str]] = defaultdict(list)
+    bouncing: dict[str, list[str]] = defaultdict(list)
     domains: dict[str, set[str]] = defaultdict(set)
     for a in conn.execute(
         select(person_addresses)
@@ -96,6 +98,8 @@ def person_rows(
     ):
         addresses[a.person_id].append(a.address)
         domains[a.person_id].add(a.domain)
+        if a.bouncing:
+            bouncing[a.person_id].append(a.address)
     all_domains = {d for ds in domains.values() for d in ds}
     company_by_domain = {
         c.domain: c.id
@@ -112,6 +116,7 @@ def person_rows(
             "id": r.id,
             "name": r.name,
             "emails": addresses[r.id],
+            "bouncing": bouncing[r.id],  # addresses a delivery report said fail
             "company_ids": sorted({company_by_domain[d] for d in domains[r.id] if d in company_by_domain}),
             "created_at": r.created_at,
             "origin": origins[r.id],
@@ -243,4 +248,5 @@ def settings_row(conn: Connection, viewer: Viewer) -> dict[str, Any]:
         "auto_internal_domains": r.auto_internal_domains,
         "exclusions": r.exclusions,
         "legal_hold": r.legal_hold,
+        "send_limits": r.send_limits or SendLimits().as_dict(),
     }

@@ -53,6 +53,7 @@ workspaces = Table(
     Column("legal_hold", Boolean, nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("auto_internal_domains", Boolean, nullable=False, server_default=true()),
+    Column("send_limits", JSON),  # {"per_hour", "per_day", "spacing_seconds"}; NULL: the defaults
 )
 
 members = Table(
@@ -199,6 +200,7 @@ person_addresses = Table(
     Column("address", String(320), primary_key=True),
     Column("person_id", ID, nullable=False, index=True),
     Column("domain", String(255), nullable=False),
+    Column("bouncing", Boolean, nullable=False, server_default=false()),  # a delivery report said it fails
 )
 
 companies = Table(
@@ -390,6 +392,32 @@ capture_addresses = Table(
     Column("slug", String(40), nullable=False, index=True),
 )
 
+# The outbox: one row per send (ids, times, status; no addresses or content). Times are UTC ISO
+# with microseconds, so they compare as strings.
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("mailbox_id", ID, nullable=False, index=True),
+    Column("sender_id", ID, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("batch_id", ID),
+    Column("message_id", Text, nullable=False),
+    Column("thread_key", Text, nullable=False),
+    Column("email_id", ID),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("queued_at", String(40), nullable=False),
+    Column("next_at", String(40)),  # when it goes (asked, deferred, or an attempt's lease); NULL: at once
+    Column("sent_at", String(40)),
+    Column("queued_position", BigInteger, nullable=False),  # sends that are due go in the order queued
+    Column("position", BigInteger, nullable=False),
+    Index("ix_sends_sender", "workspace_id", "sender_id", "queued_at", "id"),  # GET /sends keyset pages
+    Index("ix_sends_due", "status", "next_at"),
+)
+
 VIEW_TABLES = (
     audit_log,
     workspaces,
@@ -413,4 +441,5 @@ VIEW_TABLES = (
     strength_clock,
     message_fates,
     mailbox_months,
+    sends,
 )

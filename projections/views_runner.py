@@ -47,6 +47,7 @@ from projections import (
     lead_views,
     privacy_views,
     record_views,
+    send_views,
     workspace_views,
 )
 from projections.audit_views import AuditLogView
@@ -75,6 +76,7 @@ for _module in (
     lead_views,
     interaction_views,
     diagnostic_views,
+    send_views,
 ):
     for _type, _handler in _module.HANDLERS.items():
         HANDLERS.setdefault(_type, []).append(_handler)

@@ -1,7 +1,7 @@
 """capture slugs: which members a capture address's readable half may belong to
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from domain.capture import member_slug
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

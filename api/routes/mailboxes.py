@@ -48,7 +48,7 @@ def connect_mailbox(
         views.applied(authorization.position)
         row = mailbox_row(runtime, viewer, authorization.id)
         return {**row, "authorization_url": authorization.authorization_url}
-    server = body.model_dump(include={"host", "port", "security", "username", "password", "folders"})
+    server = body.model_dump(exclude={"provider", "address", "aliases"})  # host, port, ..., smtp_*
     created = services.mailboxes.connect(
         viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases, server
     )

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.app import MailTrail
-from application.ports import KeyStore, MailConnector, Sealer
+from application.ports import Clock, KeyStore, MailConnector, Sealer, SendIndex, Templates, Transports
 from application.services.capture import Capture
 from application.services.erasure import Erasure
 from application.services.ingest import Ingest, Parser
 from application.services.mailboxes import Mailboxes
 from application.services.oauth import OAuthConnections
 from application.services.records import Records
+from application.services.sending import NoOutbox, NoTemplates, Sending, SystemClock
 from application.services.sharing import Sharing
 from application.services.workspaces import Workspaces
 
@@ -26,21 +27,24 @@ class Services:
     sharing: Sharing
     records: Records
     erasure: Erasure
+    sending: Sending
     capture: Capture | None = None  # built by the composition root over the capture adapters
     oauth: OAuthConnections | None = None  # built by the composition root with its providers
 
     @classmethod
     def build(
         cls, app: MailTrail, keystore: KeyStore, login_connector: MailConnector, parse: Parser,
-        sealer: Sealer | None = None,
+        sealer: Sealer | None = None, *, transports: Transports | None = None, index: SendIndex | None = None,
+        templates: Templates | None = None, clock: Clock | None = None,
     ) -> Services:  # fmt: skip
         erasure = Erasure(app, sealer, keystore)
         return cls(
             app=app,
             workspaces=Workspaces(app, erasure),
-            mailboxes=Mailboxes(app, keystore, login_connector),
+            mailboxes=Mailboxes(app, keystore, login_connector, transports=transports),
             ingest=Ingest(app, parse),
             sharing=Sharing(app),
             records=Records(app),
             erasure=erasure,
+            sending=Sending(app, index or NoOutbox(), templates or NoTemplates(), clock or SystemClock()),
         )

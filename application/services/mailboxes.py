@@ -11,7 +11,7 @@ from typing import Any
 
 from application.app import Created, MailTrail
 from application.errors import RuleViolationError
-from application.ports import KeyStore, MailAuthError, MailConnector, MailServerError
+from application.ports import KeyStore, MailAuthError, MailConnector, MailServerError, Transports
 from domain.authority import require_owner
 from domain.inputs import address, host_name, list_entry
 from domain.mailbox import ACTIVE, ERROR, REMOVED, Mailbox, check_provider
@@ -20,7 +20,8 @@ from domain.workspace import Workspace
 
 SYNCED_PROVIDERS = ("imap", "gmail")
 SERVER_FIELDS = ("host", "port", "security", "username")  # a change of any: the password comes again
-CONNECTION_FIELDS = (*SERVER_FIELDS, "folders", "password")
+SMTP_FIELDS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username")  # likewise a password
+CONNECTION_FIELDS = (*SERVER_FIELDS, "folders", "password", *SMTP_FIELDS, "smtp_password")
 
 
 class Mailboxes:
@@ -30,11 +31,13 @@ class Mailboxes:
         keystore: KeyStore,
         login_connector: MailConnector,
         start_sync: Callable[[str], object] = lambda mailbox_id: None,
+        transports: Transports | None = None,
     ) -> None:
         self.app = app
         self.keystore = keystore
         self.login_connector = login_connector  # short timeouts: a person waits for the answer
         self.start_sync = start_sync
+        self.transports = transports  # SMTP submission, checked by logging in when given
 
     # connecting -------------------------------------------------------------------
     def connect(
@@ -65,9 +68,15 @@ class Mailboxes:
             "auth": "password",
         }
         self.check_login(connection, server["password"])
+        secret = {"password": server["password"]}
+        if server.get("smtp_host"):
+            connection.update(smtp_connection(server))
+            if server.get("smtp_password"):
+                secret["smtp_password"] = server["smtp_password"]
+            self.check_smtp(connection, secret)
         login = Login(str(connection["host"]), str(connection["username"]))  # accepted just now
         created = self.register(workspace_id, owner_id, provider, address_, aliases, connection, login)
-        self.keystore.put(created.id, {"password": server["password"]})
+        self.keystore.put(created.id, secret)
         self.start_sync(created.id)  # the full historical sync begins now
         return created
 
@@ -120,6 +129,18 @@ class Mailboxes:
         except MailServerError as error:
             raise RuleViolationError(str(error)) from None
 
+    def check_smtp(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> None:
+        """Log in to the submission server (its host under the private-address rule); 422 when refused."""
+        if self.transports is None:
+            raise RuleViolationError("sending is not available in this deployment")
+        where = f"{connection['smtp_host']}:{connection['smtp_port']}"
+        try:
+            self.transports.check(connection, secret)
+        except MailAuthError as error:
+            raise RuleViolationError(f"SMTP login to {where} failed: {error}") from None
+        except MailServerError as error:
+            raise RuleViolationError(str(error)) from None
+
     # changes by the owner ------------------------------------------------------------
     def owned(self, workspace_id: str, mailbox_id: str, actor_id: str) -> Mailbox:
         mailbox = self.app.load(Mailbox, mailbox_id, workspace_id)
@@ -163,14 +184,26 @@ class Mailboxes:
         if mailbox.connection.get("auth") == "oauth":
             raise RuleViolationError("an OAuth mailbox connects again with POST /mailboxes/{id}/reconnect")
         require_password_for_new_server(mailbox, change)
-        changes = {k: v for k, v in change.items() if k != "password" and v is not None}
+        secrets = ("password", "smtp_password")
+        changes = {
+            k: v for k, v in change.items() if k not in secrets and k not in SMTP_FIELDS and v is not None
+        }
         connection = {**mailbox.connection, **changes}
         if "host" in changes:
             connection["host"] = host_name(connection["host"])
         # the stored password only for the same server and account (require_password_for_new_server)
-        password = change.get("password") or (self.keystore.get(mailbox_id) or {}).get("password", "")
+        stored = self.keystore.get(mailbox_id) or {}
+        password = change.get("password") or stored.get("password", "")
         self.check_login(connection, password)
-        self.keystore.put(mailbox_id, {"password": password})
+        secret = {"password": password}
+        kept = None if smtp_moved(mailbox, change) else stored.get("smtp_password")  # never to a new server
+        smtp_password = change.get("smtp_password") or kept
+        if smtp_password:
+            secret["smtp_password"] = smtp_password
+        if any(change.get(name) is not None for name in (*SMTP_FIELDS, "smtp_password")):
+            connection.update(smtp_connection({**mailbox.connection, **change}))
+            self.check_smtp(connection, secret)
+        self.keystore.put(mailbox_id, secret)
         mailbox.change_connection(connection)
         if mailbox.status == ERROR:
             mailbox.set_status(ACTIVE, "")
@@ -208,3 +241,28 @@ def require_password_for_new_server(mailbox: Mailbox, change: Mapping[str, Any])
     changed = [name for name, value in given.items() if value != mailbox.connection.get(name)]
     if changed and not change.get("password"):
         raise RuleViolationError(f"changing {', '.join(changed)} needs the password again")
+    moved = smtp_moved(mailbox, change)
+    if moved and not (change.get("smtp_password") or change.get("password")):
+        raise RuleViolationError(f"changing {', '.join(moved)} needs smtp_password (or the password) again")
+
+
+def smtp_moved(mailbox: Mailbox, change: Mapping[str, Any]) -> list[str]:
+    """The SMTP server fields this change gives new values."""
+    smtp = {name: change[name] for name in SMTP_FIELDS if change.get(name) is not None}
+    if "smtp_host" in smtp:
+        smtp["smtp_host"] = host_name(smtp["smtp_host"])
+    return [name for name, value in smtp.items() if value != mailbox.connection.get(name)]
+
+
+def smtp_connection(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The non-secret SMTP submission details: host, port, security (tls, starttls, none), username."""
+    if not fields.get("smtp_host"):
+        raise RuleViolationError("SMTP sending needs smtp_host")
+    port = fields.get("smtp_port")
+    security = fields.get("smtp_security") or ("tls" if port == 465 else "starttls")
+    return {
+        "smtp_host": host_name(str(fields["smtp_host"])),
+        "smtp_port": port or {"tls": 465, "starttls": 587, "none": 25}[security],
+        "smtp_security": security,
+        "smtp_username": fields.get("smtp_username") or None,
+    }

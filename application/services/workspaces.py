@@ -59,6 +59,9 @@ class Workspaces:
             workspace.set_record_policy(changes["record_creation"])
         if "plan" in changes:
             workspace.set_plan(changes["plan"])
+        if "send_limits" in changes:
+            limits = {**workspace.send_limits, **changes["send_limits"]}
+            workspace.set_send_limits(limits["per_hour"], limits["per_day"], limits["spacing_seconds"])
         if "legal_hold" in changes:
             workspace.set_legal_hold(bool(changes["legal_hold"]))
         erased = [self.app.load(Mailbox, m) for m in workspace.release_held()]

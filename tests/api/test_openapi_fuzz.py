@@ -31,6 +31,7 @@ from adapters.netcheck import HostRefusedError
 from adapters.settings import Settings
 from api.main import create_app
 from api.runtime import Runtime
+from application.services.sending import Outgoing
 from tests.support.dsl import make_workspace
 from tests.support.messages import message
 
@@ -101,6 +102,14 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
     assert people and companies, (people, companies)
     new_lead = {"name": "Initech deal", "contacts": [people[0]["id"]]}
     lead = client.post("/leads", json=new_lead, headers=headers)
+    ws.add_email(ws.admin, "bob.out@acme.com")
+    smtp = {"host": "imap.invalid", "port": 993, "security": "tls", "username": "bob", "smtp_host": "smtp.invalid",
+            "smtp_port": 587, "smtp_security": "starttls"}  # fmt: skip
+    sender = runtime.services.mailboxes.register(ws.id, ws.admin.id, "imap", "bob.out@acme.com", [], smtp).id
+    queued = runtime.services.sending.send(
+        ws.id, sender, ws.admin.id, "demo", Outgoing(["sue@gmail.com"], "Hi", "x")
+    )
+    runtime.wait_for(queued.position)
     return Demo(
         headers,
         {
@@ -113,6 +122,7 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             "viewer": [ws.admin.id, alice.id, auditor.id],
             "member_id": [ws.admin.id, alice.id, auditor.id],
             "lead_id": [lead.json()["id"]] if lead.status_code == 201 else [],
+            "send_id": [queued.id],
         },
     )
 
