@@ -123,6 +123,7 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             "member_id": [ws.admin.id, alice.id, auditor.id],
             "lead_id": [lead.json()["id"]] if lead.status_code == 201 else [],
             "send_id": [queued.id],
+            "message_id": ["<demo0@acme.com>", "demo1@acme.com"],  # GET /diagnostics/messages
         },
     )
 
@@ -142,8 +143,9 @@ def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
         if pool:
             real[parameter.name] = st.sampled_from(pool)
     query = {}
-    if any(p.name == "viewer" for p in operation.query):
-        query["viewer"] = st.sampled_from(demo.ids["viewer"])
+    for name in ("viewer", "message_id"):
+        if any(p.name == name for p in operation.query):
+            query[name] = st.sampled_from(demo.ids[name])
     if real or query:
         fixed = st.tuples(st.fixed_dictionaries(real), st.fixed_dictionaries(query))
         strategies.append(
