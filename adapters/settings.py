@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     verifying_mail_hosts: Annotated[tuple[str, ...], NoDecode] = DOMAIN_VERIFYING_HOSTS
     max_participants: int = 1000  # a message with more participants is stored but creates no records
     max_records_per_batch: int = 10000  # people created by one recorded batch at most
+    webhook_delivery: Literal["serve", "worker"] = "serve"  # which process delivers webhooks
+    webhook_poll_seconds: float = 0.5  # how often the delivery loop looks for new events and due retries
+    webhook_retry_base_seconds: float = 5.0  # the first retry's delay; each next one doubles (at most 6 h)
+    webhook_give_up_seconds: float = 3 * 24 * 3600.0  # a delivery failing this long disables its webhook
 
     @field_validator("verifying_mail_hosts", mode="before")
     @classmethod

@@ -20,12 +20,16 @@ from adapters.persistence import StoreConfig, writer_engine
 from adapters.settings import Settings
 from adapters.tokens import SqlApiTokens
 from adapters.uid_ledger import SqlUidLedger
+from adapters.webhooks import HttpWebhookSender, SqlWebhookEvents, SqlWebhookStore
 from api.runtime import Runtime
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
 from application.services import Services
+from application.webhook_delivery import WebhookDelivery
+from application.webhooks import Webhooks
 from domain.records import FanOutLimits
 from projections.views_runner import Progress, Source, ViewApplier, ViewsRunner
+from projections.webhook_payloads import EVENT_TYPES
 
 LOGIN_TIMEOUT = 20.0  # a person waits for a login check's answer
 
@@ -110,7 +114,30 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         lambda progress: runtime.imap_sync(progress=progress), runtime.catch_up
     )
     runtime.services.mailboxes.start_sync = runtime.background.start
+    wire_webhooks(runtime)
     return runtime
+
+
+def wire_webhooks(runtime: Runtime) -> None:
+    """The subscriptions, and their deliveries read from the log after the views applied it."""
+    settings, app = runtime.settings, runtime.app
+    store = SqlWebhookStore(runtime.engine)
+    sender = HttpWebhookSender(settings.allow_private_hosts, lambda *a, **k: runtime.resolver(*a, **k))
+    mapper = app.view_mapper()
+
+    def read_log(after: int, until: int, limit: int) -> list[tuple[int, Any]]:
+        page = app.recorder.select_notifications(start=after + 1, limit=limit, stop=until)
+        return [(n.id, mapper.to_domain_event(n)) for n in page]
+
+    def log_position() -> int:
+        return app.recorder.max_notification_id() or 0
+
+    runtime.webhooks = Webhooks(store, sender, runtime.keystore, log_position, EVENT_TYPES)
+    runtime.delivery = WebhookDelivery(
+        read_log, runtime.runner.position, store, SqlWebhookEvents(runtime.engine), sender, runtime.keystore,
+        retry_base=settings.webhook_retry_base_seconds, give_up=settings.webhook_give_up_seconds,
+    )  # fmt: skip
+    runtime.scrub_webhooks = store.scrub
 
 
 def open_command_runtime(hold_views_lock: bool = False) -> Runtime:

@@ -21,6 +21,7 @@ from api.routes import (
     members,
     records,
     shares,
+    webhooks,
 )
 from api.routes import settings as settings_routes
 from api.runtime import Runtime
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if owned:  # one of several workers perhaps: the one that gets the lock applies
             app.state.runtime.views.try_apply()
             app.state.runtime.start_background_projection()
+            if app.state.runtime.settings.webhook_delivery == "serve":
+                app.state.runtime.start_webhook_delivery()  # while this worker applies the views
         else:
             app.state.runtime.catch_up()
         try:
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         emails,
         shares,
         audit,
+        webhooks,
     ):
         app.include_router(module.router)
     return app
