@@ -100,7 +100,9 @@ class SqlWebhookStore:
             rows = conn.execute(select(webhooks).where(webhooks.c.enabled.is_(True)).order_by(webhooks.c.id))
             return [_subscription(r) for r in rows]
 
-    def enqueue(self, webhook_id: str, previous: int, position: int, deliveries: Sequence[NewDelivery]) -> bool:
+    def enqueue(
+        self, webhook_id: str, previous: int, position: int, deliveries: Sequence[NewDelivery]
+    ) -> bool:
         with self.writer.begin() as conn:
             moved = conn.execute(
                 update(webhooks)
@@ -140,7 +142,9 @@ class SqlWebhookStore:
         if "last_error" in fields and fields["last_error"] is not None:
             fields["last_error"] = str(fields["last_error"])[:MAX_ERROR]
         with self.writer.begin() as conn:
-            conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(**fields))
+            conn.execute(
+                update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(**fields)
+            )
 
     def deliveries(self, webhook_id: str, after: tuple[int, int] | None, limit: int) -> list[Delivery]:
         """Newest first."""

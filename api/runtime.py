@@ -102,7 +102,14 @@ class Runtime:
         self.scrub_webhooks()  # no delivery keeps a subject of a retracted email
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if self.store.is_postgres:
-                tables = ("email_participants", "email_copies", "emails", "grants", "data_keys", "webhook_deliveries")
+                tables = (
+                    "email_participants",
+                    "email_copies",
+                    "emails",
+                    "grants",
+                    "data_keys",
+                    "webhook_deliveries",
+                )
                 for table in tables:
                     conn.exec_driver_sql(f"VACUUM FULL {table}")
             else:

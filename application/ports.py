@@ -250,7 +250,9 @@ class WebhookStore(Protocol):
 
     def enabled(self) -> list[Subscription]: ...
 
-    def enqueue(self, webhook_id: str, previous: int, position: int, deliveries: Sequence[NewDelivery]) -> bool:
+    def enqueue(
+        self, webhook_id: str, previous: int, position: int, deliveries: Sequence[NewDelivery]
+    ) -> bool:
         """Store the deliveries and move the subscription from `previous` to `position` at once;
         False when another process moved it first."""
         ...

@@ -83,7 +83,9 @@ class WebhookDelivery:
                 for subscription in behind:
                     made += self._enqueue_one(subscription, page, last)
                 behind = [
-                    s for s in (self.store.get(s.id) for s in behind) if s and s.enabled and s.position < until
+                    s
+                    for s in (self.store.get(s.id) for s in behind)
+                    if s and s.enabled and s.position < until
                 ]
                 if not page:
                     break

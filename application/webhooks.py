@@ -46,12 +46,14 @@ class Webhooks:
         return tuple(dict.fromkeys(events))
 
     def _url(self, url: str) -> str:
-        if not (url.startswith("https://") or url.startswith("http://")):
+        if not url.startswith(("https://", "http://")):
             raise RuleViolationError("the webhook URL must be http:// or https://")
         self.sender.check(url)
         return url
 
-    def create(self, viewer: Viewer, url: str, events: Sequence[str], description: str) -> tuple[Subscription, str]:
+    def create(
+        self, viewer: Viewer, url: str, events: Sequence[str], description: str
+    ) -> tuple[Subscription, str]:
         """The new subscription and its secret; it is sent the events stored from now on."""
         now = _now()
         subscription = Subscription(

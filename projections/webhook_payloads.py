@@ -107,7 +107,9 @@ def _mailbox(conn: Connection, mailbox_id: str, fields: tuple[str, ...]) -> Call
     return data
 
 
-def _hidden_by(conn: Connection, position: int, scope: Any, columns: tuple[str, ...]) -> list[tuple[str, str]]:
+def _hidden_by(
+    conn: Connection, position: int, scope: Any, columns: tuple[str, ...]
+) -> list[tuple[str, str]]:
     """(email id, reason) of the copies in `scope` a rule hid at `position` (and still hides)."""
     found: dict[str, str] = {}
     for column in columns:
@@ -172,20 +174,29 @@ def subscribed(conn: Connection, position: int, event: object) -> list[Candidate
         ]
     if isinstance(event, (Person.Created, Person.AddressAdded, Person.Merged)):
         person_id = str(event.originator_id)
-        workspace_id = conn.execute(select(people.c.workspace_id).where(people.c.id == person_id)).scalar()
-        if workspace_id is None:
+        home: str | None = conn.execute(
+            select(people.c.workspace_id).where(people.c.id == person_id)
+        ).scalar()
+        if home is None:
             return []
         if isinstance(event, Person.Merged):
             merged = {"id": person_id, "merged_into": event.target_id}
-            return [Candidate("person.merged", workspace_id, lambda _viewer: merged)]
+            return [Candidate("person.merged", home, lambda _viewer: merged)]
         kind = "person.created" if isinstance(event, Person.Created) else "person.updated"
-        return [Candidate(kind, workspace_id, _person(conn, person_id))]
+        return [Candidate(kind, home, _person(conn, person_id))]
     if isinstance(event, Company.Created):
         return [Candidate("company.created", event.workspace_id, _company(conn, str(event.originator_id)))]
     return []
 
 
-def _mailbox_event(conn: Connection, position: int, event: object) -> list[Candidate]:
+def _mailbox_event(
+    conn: Connection,
+    position: int,
+    event: Mailbox.StatusChanged
+    | Mailbox.Removed
+    | Mailbox.BlocklistEntryAdded
+    | Mailbox.BlocklistEntryRemoved,
+) -> list[Candidate]:
     mailbox_id = str(event.originator_id)
     workspace_id = _workspace_of_mailbox(conn, mailbox_id)
     if workspace_id is None:

@@ -57,7 +57,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_deliveries_order", "webhook_deliveries", ["webhook_id", "position", "seq"], unique=True
     )
-    op.create_index("ix_webhook_deliveries_status", "webhook_deliveries", ["webhook_id", "status", "position"])
+    op.create_index(
+        "ix_webhook_deliveries_status", "webhook_deliveries", ["webhook_id", "status", "position"]
+    )
     op.create_index("ix_webhook_deliveries_email", "webhook_deliveries", ["workspace_id", "email_id"])
 
 

@@ -71,7 +71,9 @@ def get_webhook(webhook_id: str, viewer: MemberDep, runtime: RuntimeDep) -> dict
 
 
 @router.patch("/webhooks/{webhook_id}")
-def change_webhook(webhook_id: str, body: WebhookChange, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
+def change_webhook(
+    webhook_id: str, body: WebhookChange, viewer: MemberDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     return _subscription(
         runtime.webhooks.change(viewer, webhook_id, body.url, body.events, body.description, body.enabled)
     )
@@ -91,16 +93,24 @@ def rotate_secret(webhook_id: str, viewer: MemberDep, runtime: RuntimeDep) -> di
 
 @router.get("/webhooks/{webhook_id}/deliveries")
 def list_deliveries(
-    webhook_id: str, viewer: MemberDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
+    webhook_id: str,
+    viewer: MemberDep,
+    runtime: RuntimeDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = 50,
 ) -> dict[str, Any]:
     """Newest first: status, attempts, the last response code and the next attempt."""
     after = decode_cursor(cursor, "deliveries", webhook_id, ("int", "int"))
-    found = runtime.webhooks.deliveries(viewer, webhook_id, (after[0], after[1]) if after else None, limit + 1)
+    found = runtime.webhooks.deliveries(
+        viewer, webhook_id, (after[0], after[1]) if after else None, limit + 1
+    )
     keys = [(d.position, d.seq) for d in found]
     return page([_delivery(d) for d in found], keys, limit, "deliveries", webhook_id)
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", status_code=202)
-def retry_delivery(webhook_id: str, delivery_id: str, viewer: MemberDep, runtime: RuntimeDep) -> dict[str, Any]:
+def retry_delivery(
+    webhook_id: str, delivery_id: str, viewer: MemberDep, runtime: RuntimeDep
+) -> dict[str, Any]:
     """Sent again with the same webhook-id, in its turn in the log's order."""
     return _delivery(runtime.webhooks.retry(viewer, webhook_id, delivery_id, time.time()))

@@ -40,7 +40,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k: v for k, v in self.headers.items()}
                 try:
@@ -85,7 +85,9 @@ class Receiver:
         return [r.payload for r in self.unique() if r.payload["type"] == event_type]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0, step: Callable[[], None] | None = None) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 15.0, step: Callable[[], None] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
