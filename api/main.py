@@ -21,6 +21,7 @@ from api.routes import (
     members,
     records,
     shares,
+    threads,
     webhooks,
 )
 from api.routes import settings as settings_routes
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         emails,
         shares,
         audit,
+        threads,
         webhooks,
     ):
         app.include_router(module.router)

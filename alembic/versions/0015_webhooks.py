@@ -1,4 +1,5 @@
-"""webhook subscriptions and their deliveries (not views: a replay never touches them)
+"""webhook subscriptions and their deliveries (not views: a replay never touches them); the
+threads view
 
 Revision ID: 0015
 Revises: 0010
@@ -62,8 +63,41 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_deliveries_email", "webhook_deliveries", ["workspace_id", "email_id"])
 
+    op.create_table(
+        "threads",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("workspace_id", ID, nullable=False),
+        sa.Column("thread_key", sa.Text(), nullable=False),
+        sa.Column("first_email_id", ID, nullable=False),
+        sa.Column("first_at", sa.String(length=40), nullable=False),
+        sa.Column("last_at", sa.String(length=40), nullable=False),
+        sa.Column("emails", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_threads_workspace_last", "threads", ["workspace_id", "last_at", "id"])
+    op.create_table(
+        "thread_addresses",
+        sa.Column("thread_id", ID, nullable=False),
+        sa.Column("address", sa.String(length=320), nullable=False),
+        sa.Column("workspace_id", ID, nullable=False),
+        sa.Column("domain", sa.String(length=255), nullable=False),
+        sa.Column("last_at", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("thread_id", "address"),
+    )
+    op.create_index(
+        "ix_thread_addresses_address", "thread_addresses", ["workspace_id", "address", "last_at", "thread_id"]
+    )
+    op.create_index(
+        "ix_thread_addresses_domain", "thread_addresses", ["workspace_id", "domain", "last_at", "thread_id"]
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_thread_addresses_domain", table_name="thread_addresses")
+    op.drop_index("ix_thread_addresses_address", table_name="thread_addresses")
+    op.drop_table("thread_addresses")
+    op.drop_index("ix_threads_workspace_last", table_name="threads")
+    op.drop_table("threads")
     op.drop_index("ix_webhook_deliveries_email", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_status", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_order", table_name="webhook_deliveries")
