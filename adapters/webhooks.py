@@ -24,7 +24,7 @@ from application.ports import Delivery, NewDelivery, SendResult, Subscription
 from domain.visibility import Viewer
 from projections.record_queries import member_role
 from projections.tables import emails
-from projections.webhook_payloads import subscribed
+from projections.webhook_payloads import data_of, subscribed
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +127,19 @@ class SqlWebhookStore:
         return True
 
     def head(self, webhook_id: str) -> Delivery | None:
+        found = self.pending(webhook_id, 1)
+        return found[0] if found else None
+
+    def pending(self, webhook_id: str, limit: int) -> list[Delivery]:
         d = webhook_deliveries.c
         statement = (
             select(webhook_deliveries)
             .where(d.webhook_id == webhook_id, d.status == "pending")
             .order_by(d.position, d.seq)
-            .limit(1)
+            .limit(limit)
         )
         with self.engine.connect() as conn:
-            row = conn.execute(statement).first()
-        return _delivery(row) if row is not None else None
+            return [_delivery(r) for r in conn.execute(statement)]
 
     def attempted(self, delivery_id: str, **fields: Any) -> None:
         if "last_error" in fields and fields["last_error"] is not None:
@@ -145,6 +148,15 @@ class SqlWebhookStore:
             conn.execute(
                 update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(**fields)
             )
+
+    def attempted_many(self, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        if not changes:
+            return
+        with self.writer.begin() as conn:
+            for delivery_id, fields in changes:
+                conn.execute(
+                    update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(**fields)
+                )
 
     def deliveries(self, webhook_id: str, after: tuple[int, int] | None, limit: int) -> list[Delivery]:
         """Newest first."""
@@ -194,23 +206,24 @@ class SqlWebhookEvents:
             for s in subscriptions:
                 role = member_role(conn, s.workspace_id, s.member_id)
                 viewers[s.id] = Viewer(s.workspace_id, s.member_id, role) if role is not None else None
-            for position, event in events:
-                candidates = subscribed(conn, position, event)
-                if not candidates:
+            made = [(position, event, subscribed(conn, position, event)) for position, event in events]
+            for s in subscriptions:
+                viewer = viewers[s.id]
+                if viewer is None:
                     continue
-                timestamp = event.timestamp.astimezone(UTC).isoformat()
-                for s in subscriptions:
-                    viewer = viewers[s.id]
-                    if viewer is None:
+                mine = [
+                    (position, event, seq, c)
+                    for position, event, candidates in made
+                    for seq, c in enumerate(candidates)
+                    if c.workspace_id == s.workspace_id and c.type in s.events
+                ]
+                datas = data_of(conn, viewer, [c for _, _, _, c in mine])
+                for (position, event, seq, c), data in zip(mine, datas, strict=True):
+                    if data is None:
                         continue
-                    for seq, c in enumerate(candidates):
-                        if c.workspace_id != s.workspace_id or c.type not in s.events:
-                            continue
-                        data = c.data(viewer)
-                        if data is None:
-                            continue
-                        body = orjson.dumps({"type": c.type, "timestamp": timestamp, "data": data}).decode()
-                        found[s.id].append(NewDelivery(position, seq, c.type, body, c.email_id))
+                    timestamp = event.timestamp.astimezone(UTC).isoformat()
+                    body = orjson.dumps({"type": c.type, "timestamp": timestamp, "data": data}).decode()
+                    found[s.id].append(NewDelivery(position, seq, c.type, body, c.email_id))
         return found
 
 

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from application.ports import KeyStore, Subscription, WebhookEvents, WebhookSender, WebhookStore
+from application.ports import Delivery, KeyStore, Subscription, WebhookEvents, WebhookSender, WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ GIVE_UP_SECONDS = 3 * 24 * 3600
 RETRY_BASE_SECONDS = 5.0
 RETRY_MAX_SECONDS = 6 * 3600.0
 LOG_PAGE = 500
-JOB_BATCH = 100  # deliveries one job sends before it lets other subscriptions' jobs in
+JOB_BATCH = 500  # deliveries one job sends before it lets other subscriptions' jobs in
+PENDING_PAGE = 50  # pending deliveries read at once, in log order
 
 
 class WebhookDelivery:
@@ -113,30 +114,39 @@ class WebhookDelivery:
 
     def _job(self, webhook_id: str) -> None:
         try:
-            for _ in range(JOB_BATCH):
-                if not self._send_head(webhook_id):
-                    break
+            sent = 0
+            while sent < JOB_BATCH:
+                subscription = self.store.get(webhook_id)  # looked at again every page: a PATCH stops it
+                secret = (self.secrets.get(webhook_id) or {}).get("secret")
+                due = self.store.pending(webhook_id, PENDING_PAGE)
+                if subscription is None or not subscription.enabled or secret is None or not due:
+                    return
+                done: list[tuple[str, dict[str, Any]]] = []  # recorded once a page (a crash resends them)
+                try:
+                    for delivery in due:
+                        if not self._attempt(subscription, secret, delivery, done):
+                            return
+                        sent += 1
+                finally:
+                    self.store.attempted_many(done)
         except Exception:  # logged; the delivery stays pending and the next dispatch retries
             log.exception("webhook %s: delivering failed", webhook_id)
         finally:
             with self._lock:
                 self._busy.discard(webhook_id)
 
-    def _send_head(self, webhook_id: str) -> bool:
-        """Attempt the subscription's oldest pending delivery; True when it was delivered."""
-        subscription = self.store.get(webhook_id)
-        if subscription is None or not subscription.enabled:
-            return False
-        head = self.store.head(webhook_id)
+    def _attempt(
+        self, subscription: Subscription, secret: str, head: Delivery, done: list[tuple[str, dict[str, Any]]]
+    ) -> bool:
+        """Attempt one delivery (the subscription's oldest pending one); True when it went (its
+        record added to `done`)."""
+        webhook_id = subscription.id
         now = self.clock()
-        if head is None or (head.next_attempt_at or 0) > now:
+        if (head.next_attempt_at or 0) > now:
             return False
         if head.body is None:
-            self.store.attempted(head.id, status="erased", next_attempt_at=None)
+            done.append((head.id, {"status": "erased", "next_attempt_at": None}))
             return True
-        secret = (self.secrets.get(webhook_id) or {}).get("secret")
-        if secret is None:
-            return False
         result = self.sender.send(subscription.url, head.id, head.body, secret)
         self.sent += 1
         now = self.clock()
@@ -144,8 +154,8 @@ class WebhookDelivery:
         attempts = head.attempts + 1
         common = {"attempts": attempts, "response_code": result.status, "first_attempt_at": first}
         if result.status is not None and 200 <= result.status < 300:
-            self.store.attempted(head.id, status="delivered", last_error=None, next_attempt_at=None,
-                                 delivered_at=datetime.now(UTC).isoformat(), **common)  # fmt: skip
+            done.append((head.id, {"status": "delivered", "last_error": None, "next_attempt_at": None,
+                                   "delivered_at": datetime.now(UTC).isoformat(), **common}))  # fmt: skip
             return True
         error = result.error or f"the endpoint answered {result.status}"
         if result.status == 410:

@@ -64,6 +64,20 @@ class Candidate:
     workspace_id: str
     data: Callable[[Viewer], Data]  # None: this viewer may see nothing of it
     email_id: str | None = None
+    summary: bool = False  # the data is the email as the viewer sees it (read a page at a time)
+
+
+SUMMARY_CHUNK = 500
+
+
+def data_of(conn: Connection, viewer: Viewer, candidates: list[Candidate]) -> list[Data]:
+    """Each candidate's data for this viewer; the emails' summaries read together."""
+    wanted = sorted({c.email_id for c in candidates if c.summary and c.email_id is not None})
+    summaries: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), SUMMARY_CHUNK):
+        for item in email_summaries(conn, viewer, wanted[start : start + SUMMARY_CHUNK]):
+            summaries[item["id"]] = item
+    return [summaries.get(c.email_id or "") if c.summary else c.data(viewer) for c in candidates]
 
 
 def _email(conn: Connection, email_id: str) -> Callable[[Viewer], Data]:
@@ -150,7 +164,9 @@ def subscribed(conn: Connection, position: int, event: object) -> list[Candidate
             return []
         if conn.execute(select(email_copies.c.id).where(email_copies.c.id == copy_id)).first() is None:
             return []  # retracted since (its mailbox removed), or never stored (erased content)
-        return [Candidate("email.created", event.workspace_id, _email(conn, event.email_id), event.email_id)]
+        return [
+            Candidate("email.created", event.workspace_id, _email(conn, event.email_id), event.email_id, True)
+        ]
     if isinstance(event, (SyncedMessage.Expunged, SyncedMessage.Restored)):
         row = conn.execute(
             select(email_copies.c.email_id, email_copies.c.workspace_id).where(
@@ -162,7 +178,7 @@ def subscribed(conn: Connection, position: int, event: object) -> list[Candidate
         if isinstance(event, SyncedMessage.Expunged):
             return [Candidate("email.retracted", row.workspace_id, _gone(conn, row.email_id, "expunged"),
                               row.email_id)]  # fmt: skip
-        return [Candidate("email.shown", row.workspace_id, _email(conn, row.email_id), row.email_id)]
+        return [Candidate("email.shown", row.workspace_id, _email(conn, row.email_id), row.email_id, True)]
     if isinstance(event, MAILBOX_EVENTS):
         return _mailbox_event(conn, position, event)
     if isinstance(event, INTERNAL_OR_EXCLUDED):
@@ -215,7 +231,7 @@ def _mailbox_event(
         ]
     if isinstance(event, Mailbox.BlocklistEntryRemoved):
         return [
-            Candidate("email.shown", workspace_id, _email(conn, email_id), email_id)
+            Candidate("email.shown", workspace_id, _email(conn, email_id), email_id, True)
             for email_id in _shown_by_unblocking(conn, mailbox_id, event.entry)
         ]
     return []
