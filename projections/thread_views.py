@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, exists, select
 
 from domain.threads import thread_id_for
 from projections.email_queries import VISIBLE_COPY
@@ -54,13 +54,11 @@ def settle(w: ViewWriter) -> None:
 
 def _rebuild(w: ViewWriter, workspace_id: str, keys: list[str] | None) -> None:
     """The rows of these threads (every thread of the workspace when None) from the visible emails."""
-    visible = (
-        select(email_copies.c.email_id)
-        .join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id)
-        .where(email_copies.c.workspace_id == workspace_id, VISIBLE_COPY)
-    )
+    visible = exists().where(
+        email_copies.c.email_id == emails.c.id, mailboxes.c.id == email_copies.c.mailbox_id, VISIBLE_COPY
+    )  # per email, through the copies' email index: never the whole workspace's copies
     statement = select(emails.c.id, emails.c.thread_key, emails.c.sent_at).where(
-        emails.c.workspace_id == workspace_id, emails.c.id.in_(visible)
+        emails.c.workspace_id == workspace_id, visible
     )
     if keys is not None:
         statement = statement.where(emails.c.thread_key.in_(keys))
