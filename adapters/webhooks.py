@@ -16,7 +16,8 @@ import orjson
 from sqlalchemy import Engine, Row, and_, delete, select, tuple_, update
 from standardwebhooks.webhooks import Webhook
 
-from adapters.netcheck import HostRefusedError, Resolver, check_host
+from adapters.netcheck import HostRefusedError, Resolver
+from adapters.outbound import resolve_checked
 from adapters.persistence import writer_engine
 from adapters.secret_tables import webhook_deliveries, webhooks
 from application.errors import RuleViolationError
@@ -250,8 +251,8 @@ class HttpWebhookSender:
         except ValueError:
             raise RuleViolationError("the webhook URL's port is not valid") from None
         try:
-            addresses = check_host(parts.hostname, port, allow_private=self.allow_private, plaintext=False,
-                                   resolver=self.resolver)  # fmt: skip
+            addresses = resolve_checked(parts.hostname, port, allow_private=self.allow_private,
+                                        resolver=self.resolver).addresses  # fmt: skip
         except HostRefusedError as error:
             raise RuleViolationError(str(error)) from None
         host_header = parts.netloc.rpartition("@")[2]

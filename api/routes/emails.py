@@ -78,7 +78,12 @@ def _disposition(filename: str) -> str:
 @router.get(
     "/emails/{email_id}/attachments/{attachment_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file, decrypted"}},
+    responses={
+        200: {
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the file, decrypted, with its stored content type",
+        }
+    },
 )
 def get_attachment(email_id: str, attachment_id: str, viewer: ViewerDep, runtime: RuntimeDep) -> Response:
     """The file, to a caller entitled to the body (owner, full sharing, a share); 404 otherwise."""

@@ -9,6 +9,7 @@ SQLite only; no network (IMAP hosts are refused before any connection is tried).
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -67,6 +68,19 @@ class Fuzzed:
     errors: list[str] = field(default_factory=list)  # cases that could not even be sent
 
 
+def with_attachment(raw: bytes) -> bytes:
+    """The message with a small file attached (multipart/mixed)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    head = head.replace(
+        b"Content-Type: text/plain; charset=utf-8", b'Content-Type: multipart/mixed; boundary="z"'
+    )
+    return head + (
+        b"\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\n" + body + b"\r\n--z\r\n"
+        b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="a.pdf"\r\n\r\n'
+        b"%PDF-1.4\r\n--z--\r\n"
+    )
+
+
 def refuse_host(host: str, port: int, **_: Any) -> list[Any]:
     raise HostRefusedError(f"{host}:{port} is not reachable from the test suite")
 
@@ -90,7 +104,7 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             ("joe@globex.io", "bob@acme.com"),
         ]
     ):
-        raw = message(sender, to, f"Demo {n}", message_id=f"<demo{n}@acme.com>")
+        raw = with_attachment(message(sender, to, f"Demo {n}", message_id=f"<demo{n}@acme.com>"))
         response = ws.post_message(ws.admin, mailbox, raw)
         assert response.json()["status"] == "stored", response.text
         emails.append(response.json()["email_id"])
@@ -101,6 +115,20 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
     assert people and companies, (people, companies)
     new_lead = {"name": "Initech deal", "contacts": [people[0]["id"]]}
     lead = client.post("/leads", json=new_lead, headers=headers)
+    with pytest.MonkeyPatch.context() as public:  # the webhook's host resolves to a public address
+        public.setattr(
+            "adapters.outbound.check_host", lambda *_, **__: [ipaddress.ip_address("93.184.216.34")]
+        )
+        hook, spare_hook = (
+            client.post(
+                "/webhooks",
+                json={"url": "https://hooks.example.com/in", "events": ["email.created"]},
+                headers=headers,
+            )
+            for _ in range(2)
+        )
+    assert hook.status_code == spare_hook.status_code == 201, hook.text
+    threads = client.get("/threads", headers=headers).json()["items"]
     return Demo(
         headers,
         {
@@ -112,6 +140,10 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             "share_id": [grant.json()["id"]],
             "viewer": [ws.admin.id, alice.id, auditor.id],
             "lead_id": [lead.json()["id"]] if lead.status_code == 201 else [],
+            "webhook_id": [hook.json()["id"]],
+            "spare_webhook_id": [spare_hook.json()["id"]],
+            "thread_id": [t["id"] for t in threads],
+            "attachment_id": ["0"],
         },
     )
 
@@ -128,6 +160,8 @@ def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
         removes_mailbox = operation.method.upper() == "DELETE" and operation.path == "/mailboxes/{mailbox_id}"
         if parameter.name == "mailbox_id" and removes_mailbox:
             pool = demo.ids["spare_mailbox_id"]  # removing the spare keeps the demo mail for the other cases
+        if parameter.name == "webhook_id" and operation.method.upper() == "DELETE":
+            pool = demo.ids["spare_webhook_id"]  # likewise: the other webhook stays for the reads
         if pool:
             real[parameter.name] = st.sampled_from(pool)
     query = {}
