@@ -295,3 +295,32 @@ def test_a_restart_loses_nothing_and_blocklisting_hides_then_shows(
             webhook_deliveries.c.email_id.is_not(None))).all()  # fmt: skip
     assert kept and all(row.payload is None and row.status == "erased" for row in kept)
     client.__exit__(None, None, None)
+
+
+def test_an_endpoint_that_never_answers_delays_no_other_subscription(
+    open_runtime: Callable[..., Runtime], receivers: list[Receiver]
+) -> None:
+    import socket
+    import time
+
+    hung = socket.socket()  # accepts connections (the backlog) and never answers a byte
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)
+    runtime = open_runtime()
+    client, acme = workspace(runtime)
+    quick = Receiver().start()
+    receivers.append(quick)
+    port = hung.getsockname()[1]
+    stuck = client.post("/webhooks", json={"url": f"http://127.0.0.1:{port}/x", "events": ["email.created"]},
+                        headers=acme.admin.headers)  # fmt: skip
+    assert stuck.status_code == 201
+    subscribe(acme, acme.admin, quick, ["email.created"])
+    runtime.start_webhook_delivery(only_when_applier=False)
+    box = acme.connect_upload(acme.admin, "bob@acme.com")
+    started = time.monotonic()
+    for n in range(1, 4):
+        post(acme, acme.admin, box, n)
+    wait_until(lambda: len(quick.of_type("email.created")) == 3, timeout=5)
+    assert time.monotonic() - started < 5  # well inside the stuck endpoint's 10 s timeout
+    hung.close()
+    client.__exit__(None, None, None)
