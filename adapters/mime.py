@@ -411,7 +411,9 @@ def _forwarded(part: _Part, content_type: str, content: _Content, defects: list[
     disposition_params = parse_params(part.head.get("content-disposition", ""))[1]
     name = _decoded(inner.get("subject", ""), defects, content.charsets)
     name = name or _decoded(disposition_params.get("filename", ""), defects, content.charsets)
-    return Attachment(filename=name or "forwarded.eml", content_type=content_type, size=len(payload))
+    return Attachment(
+        filename=name or "forwarded.eml", content_type=content_type, size=len(payload), data=payload
+    )
 
 
 def _leaf(part: _Part, content_type: str, params: Params, content: _Content, defects: list[str]) -> None:
@@ -427,7 +429,7 @@ def _leaf(part: _Part, content_type: str, params: Params, content: _Content, def
     decoded = decode_transfer(part.body, _transfer_encoding(part), defects)
     payload = part.body if decoded is None else decoded
     if not (inline and (is_plain or is_html)):
-        content.attachments.append(Attachment(filename, content_type, len(payload)))
+        content.attachments.append(Attachment(filename, content_type, len(payload), payload))
         return
     if content.chars >= 2 * MAX_BODY_CHARS:
         defects.append("body-truncated")

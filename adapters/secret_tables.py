@@ -5,7 +5,20 @@ They live in the view database (schema by alembic, revision 0002) but outside
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, LargeBinary, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 secret_metadata = MetaData()
 
@@ -39,4 +52,47 @@ oauth_states = Table(
     Column("ciphertext", LargeBinary, nullable=False),  # the pending authorization, verifier included
     Column("expires_at", Float, nullable=False),
     Index("ix_oauth_states_mailbox", "mailbox_id"),
+)
+
+# Webhook subscriptions and their deliveries (revision 0015); each secret is sealed in
+# `mailbox_secrets` under the subscription's id (adapters/keystore.py).
+webhooks = Table(
+    "webhooks",
+    secret_metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("member_id", ID, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    Column("position", BigInteger, nullable=False),  # the last log position turned into deliveries
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Index("ix_webhooks_workspace", "workspace_id", "created_at", "id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    secret_metadata,
+    Column("id", String(64), primary_key=True),  # the webhook-id header: the same on every attempt
+    Column("webhook_id", ID, nullable=False),
+    Column("workspace_id", ID, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("email_id", ID),
+    Column("payload", Text),  # NULL once scrubbed (the email's content erased)
+    Column("status", String(16), nullable=False),  # pending | delivered | failed | erased
+    Column("attempts", Integer, nullable=False),
+    Column("response_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", String(40), nullable=False),
+    Column("first_attempt_at", Float),
+    Column("next_attempt_at", Float),
+    Column("delivered_at", String(40)),
+    Index("ix_webhook_deliveries_order", "webhook_id", "position", "seq", unique=True),
+    Index("ix_webhook_deliveries_status", "webhook_id", "status", "position"),
+    Index("ix_webhook_deliveries_email", "workspace_id", "email_id"),
 )

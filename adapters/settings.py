@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     outbox: bool = True  # the server runs the outbox loop (MAILTRAIL_OUTBOX=0: only `mailtrail worker` sends)
     outbox_poll_seconds: float = 5.0  # the outbox looks for due sends this often (and when one is queued)
     send_lease_seconds: float = 300.0  # an attempt older than this was interrupted: looked for, then retried
+    webhook_delivery: Literal["serve", "worker"] = "serve"  # which process delivers webhooks
+    webhook_poll_seconds: float = 0.5  # how often the delivery loop looks for new events and due retries
+    webhook_retry_base_seconds: float = 5.0  # the first retry's delay; each next one doubles (at most 6 h)
+    webhook_give_up_seconds: float = 3 * 24 * 3600.0  # a delivery failing this long disables its webhook
 
     # Graph change notifications: None subscribes when public_url is https (Graph calls only those)
     graph_notifications: bool | None = None

@@ -34,6 +34,7 @@ from adapters.smtp_transport import SmtpTransports
 from adapters.templates import JinjaTemplates
 from adapters.tokens import SqlApiTokens
 from adapters.uid_ledger import SqlUidLedger
+from adapters.webhooks import HttpWebhookSender, SqlWebhookEvents, SqlWebhookStore
 from api.runtime import Runtime
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
@@ -44,8 +45,11 @@ from application.services import Services
 from application.services.capture import Capture
 from application.services.oauth import OAuthConnections, OAuthTokens
 from application.services.sending import SystemClock
+from application.webhook_delivery import WebhookDelivery
+from application.webhooks import Webhooks
 from domain.records import FanOutLimits
 from projections.views_runner import Progress, Source, ViewApplier, ViewsRunner
+from projections.webhook_payloads import EVENT_TYPES
 
 LOGIN_TIMEOUT = 20.0  # a person waits for a login check's answer
 
@@ -179,6 +183,7 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
             app, runtime.graph, runtime.oauth_tokens, HmacNotificationSecrets(master_key),
             settings.notification_url, runtime.background.start,
         )  # fmt: skip
+    wire_webhooks(runtime)
     return runtime
 
 
@@ -201,6 +206,28 @@ def oauth_providers(settings: Settings) -> dict[str, OAuthProvider]:
 def oauth_connections(settings: Settings) -> dict[str, dict[str, Any]]:
     """The non-secret connection an OAuth mailbox starts with, per provider."""
     return {"microsoft365": {"api": "graph"}, "gmail": gmail_connection(settings)}
+
+
+def wire_webhooks(runtime: Runtime) -> None:
+    """The subscriptions, and their deliveries read from the log after the views applied it."""
+    settings, app = runtime.settings, runtime.app
+    store = SqlWebhookStore(runtime.engine)
+    sender = HttpWebhookSender(settings.allow_private_hosts, lambda *a, **k: runtime.resolver(*a, **k))
+    mapper = app.view_mapper()
+
+    def read_log(after: int, until: int, limit: int) -> list[tuple[int, Any]]:
+        page = app.recorder.select_notifications(start=after + 1, limit=limit, stop=until)
+        return [(n.id, mapper.to_domain_event(n)) for n in page]
+
+    def log_position() -> int:
+        return app.recorder.max_notification_id() or 0
+
+    runtime.webhooks = Webhooks(store, sender, runtime.keystore, log_position, EVENT_TYPES)
+    runtime.delivery = WebhookDelivery(
+        read_log, runtime.runner.position, store, SqlWebhookEvents(runtime.engine), sender, runtime.keystore,
+        retry_base=settings.webhook_retry_base_seconds, give_up=settings.webhook_give_up_seconds,
+    )  # fmt: skip
+    runtime.scrub_webhooks = store.scrub
 
 
 def open_command_runtime(hold_views_lock: bool = False) -> Runtime:

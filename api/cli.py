@@ -394,6 +394,8 @@ def worker(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stopping)
+    if runtime.settings.webhook_delivery == "worker" and not once:
+        runtime.start_webhook_delivery(only_when_applier=False)  # MAILTRAIL_WEBHOOK_DELIVERY=worker
     try:
         service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD)
         runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass,

@@ -24,6 +24,8 @@ from api.routes import (
     records,
     sends,
     shares,
+    threads,
+    webhooks,
 )
 from api.routes import oauth as oauth_routes
 from api.routes import settings as settings_routes
@@ -45,6 +47,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             app.state.runtime.start_background_projection()
             if app.state.runtime.settings.outbox:
                 app.state.runtime.outbox_loop.start()  # sends what is due, like the background syncs
+            if app.state.runtime.settings.webhook_delivery == "serve":
+                app.state.runtime.start_webhook_delivery()  # while this worker applies the views
         else:
             app.state.runtime.catch_up()
         try:
@@ -75,6 +79,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         sends,
         audit,
         diagnostics,
+        threads,
+        webhooks,
     ):
         app.include_router(module.router)
     console.install(app)

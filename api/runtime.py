@@ -22,6 +22,8 @@ from application.imap_sync import Progress as SyncProgress
 from application.outbox import OutboxLoop, OutboxWorker
 from application.ports import ApiTokens, Clock, KeyStore, MailApiConnector, MailConnector, UidLedger
 from application.services import Services
+from application.webhook_delivery import WebhookDelivery
+from application.webhooks import Webhooks
 from projections.tables import mailboxes
 from projections.views_runner import Progress, ViewApplier, ViewsRunner
 
@@ -60,8 +62,12 @@ class Runtime:
     notifications: GraphNotifications | None = None  # Graph change notifications (Microsoft 365)
     outbox: OutboxWorker = field(init=False)  # sends what is due (application/outbox.py)
     outbox_loop: OutboxLoop = field(init=False)  # the outbox in a thread (a server, `mailtrail worker`)
+    webhooks: Webhooks = field(init=False)  # the subscriptions
+    delivery: WebhookDelivery = field(init=False)  # their deliveries, from the log
+    scrub_webhooks: Callable[[], int] = field(init=False)  # bodies of deliveries whose email is gone
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _delivery_thread: threading.Thread | None = None
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, hold_views_lock: bool = False) -> Runtime:
@@ -109,9 +115,18 @@ class Runtime:
         for mailbox_id in erased:
             if self.sealer.exists(mailbox_id):
                 self.sealer.destroy(mailbox_id)
+        self.scrub_webhooks()  # no delivery keeps a subject of a retracted email
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if self.store.is_postgres:
-                for table in ("email_participants", "email_copies", "emails", "grants", "data_keys"):
+                tables = (
+                    "email_participants",
+                    "email_copies",
+                    "emails",
+                    "grants",
+                    "data_keys",
+                    "webhook_deliveries",
+                )
+                for table in tables:
                     conn.exec_driver_sql(f"VACUUM FULL {table}")
             else:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -132,12 +147,27 @@ class Runtime:
         self.outbox.clock = clock
         self.services.sending.clock = clock
 
+    def start_webhook_delivery(self, only_when_applier: bool = True) -> None:
+        """Deliver webhooks in the background: in a server, only while this process applies the
+        views (one process delivers); `mailtrail worker` passes False and delivers alone."""
+        may = (lambda: self.views.is_applier) if only_when_applier else (lambda: True)
+        self._delivery_thread = threading.Thread(
+            target=self.delivery.run,
+            args=(self._stop, self.settings.webhook_poll_seconds, may),
+            name="webhooks",
+            daemon=True,
+        )
+        self._delivery_thread.start()
+
     def close(self) -> None:
         self.outbox_loop.stop()
         self._stop.set()
         self.views.wakeups.events.fire()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._delivery_thread is not None:
+            self._delivery_thread.join(timeout=5)
+        self.delivery.close()
         self.views.wakeups.close()
         self.views.lock.close()
         self.app.close()

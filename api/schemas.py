@@ -179,3 +179,21 @@ class NewMassSend(Body):
     subject: str = Field(max_length=998)
     text: str = Field(max_length=1_000_000)
     html: str | None = Field(default=None, max_length=2_000_000)
+
+
+WebhookUrl = Annotated[str, Field(min_length=8, max_length=2000, json_schema_extra={"format": "uri"},
+                                  description="an http:// or https:// URL; private addresses are refused")]  # fmt: skip
+EventType = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class NewWebhook(Body):
+    url: WebhookUrl
+    events: list[EventType] = Field(min_length=1, max_length=50)
+    description: str = Field(default="", max_length=500)
+
+
+class WebhookChange(Body):
+    url: WebhookUrl | None = None
+    events: list[EventType] | None = Field(default=None, min_length=1, max_length=50)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = None

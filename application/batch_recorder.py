@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -279,11 +280,21 @@ def headers_of(message: ParsedMessage) -> dict[str, Any]:
     }
 
 
+MAX_STORED_ATTACHMENTS = 25 * 1024 * 1024  # a message's attachment files kept, in all; beyond: names only
+
+
 def content_of(message: ParsedMessage) -> dict[str, Any]:
+    """Sealed with the mailbox's key (application/transcoder.py), like the bodies: the files too,
+    base64, in `attachment_data` (None for a file past MAX_STORED_ATTACHMENTS)."""
+    kept, data = 0, []
+    for a in message.attachments:
+        kept += len(a.data)
+        data.append(base64.b64encode(a.data).decode("ascii") if kept <= MAX_STORED_ATTACHMENTS else None)
     return {
         "body_text": message.body_text,
         "body_html": message.body_html,
         "attachments": [[a.filename, a.content_type, a.size] for a in message.attachments],
+        "attachment_data": data,
     }
 
 

@@ -443,3 +443,114 @@ class SendIndex(Protocol):
     def due(self, now: datetime, limit: int) -> list[DueSend]: ...
 
     def scheduled(self, workspace_id: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A webhook subscription: where to send which events, as its member may see them."""
+
+    id: str
+    workspace_id: str
+    member_id: str
+    url: str
+    events: tuple[str, ...]
+    description: str
+    enabled: bool
+    disabled_reason: str | None
+    position: int  # the last log position turned into deliveries
+    created_at: str
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """One webhook message for a subscription: its place in the log and its JSON body."""
+
+    position: int
+    seq: int
+    event_type: str
+    body: str
+    email_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str  # the webhook-id header, the same on every attempt
+    webhook_id: str
+    position: int
+    seq: int
+    event_type: str
+    body: str | None  # None once scrubbed (its email's mailbox removed)
+    status: str  # pending | delivered | erased
+    attempts: int
+    response_code: int | None
+    last_error: str | None
+    created_at: str
+    first_attempt_at: float | None
+    next_attempt_at: float | None
+    delivered_at: str | None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: int | None  # the HTTP status, None when no answer came
+    error: str | None = None
+
+
+class WebhookStore(Protocol):
+    """Subscriptions and their deliveries (a plain table: configuration, not history)."""
+
+    def add(self, subscription: Subscription) -> None: ...
+
+    def get(self, webhook_id: str) -> Subscription | None: ...
+
+    def page(self, workspace_id: str, member_id: str | None, after: tuple[str, str] | None,
+             limit: int) -> list[Subscription]: ...  # fmt: skip
+
+    def change(self, webhook_id: str, **fields: Any) -> None: ...
+
+    def remove(self, webhook_id: str) -> None: ...
+
+    def enabled(self) -> list[Subscription]: ...
+
+    def enqueue(
+        self, webhook_id: str, previous: int, position: int, deliveries: Sequence[NewDelivery]
+    ) -> bool:
+        """Store the deliveries and move the subscription from `previous` to `position` at once;
+        False when another process moved it first."""
+        ...
+
+    def head(self, webhook_id: str) -> Delivery | None:
+        """The subscription's oldest undelivered delivery."""
+        ...
+
+    def pending(self, webhook_id: str, limit: int) -> list[Delivery]:
+        """The subscription's oldest undelivered deliveries, in log order."""
+        ...
+
+    def attempted(self, delivery_id: str, **fields: Any) -> None: ...
+
+    def attempted_many(self, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Several deliveries' attempts recorded in one transaction."""
+        ...
+
+    def deliveries(self, webhook_id: str, after: tuple[int, int] | None, limit: int) -> list[Delivery]: ...
+
+    def delivery(self, webhook_id: str, delivery_id: str) -> Delivery | None: ...
+
+
+class WebhookEvents(Protocol):
+    """The deliveries events of the log give rise to, read from the views that applied them."""
+
+    def deliveries(
+        self, events: Sequence[tuple[int, Any]], subscriptions: Sequence[Subscription]
+    ) -> dict[str, list[NewDelivery]]: ...
+
+
+class WebhookSender(Protocol):
+    """Signed HTTP POSTs (Standard Webhooks) to URLs checked against private addresses."""
+
+    def check(self, url: str) -> None:
+        """RuleViolationError when the URL may not be a target."""
+        ...
+
+    def send(self, url: str, message_id: str, body: str, secret: str) -> SendResult: ...

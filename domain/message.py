@@ -22,6 +22,7 @@ class Attachment:
     filename: str
     content_type: str
     size: int
+    data: bytes = field(default=b"", compare=False, repr=False)  # the decoded file
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from domain.message import ParsedMessage
+from domain.values import stable_id
 
 
 def thread_key(headers: dict[str, Any], fallback: str) -> str:
@@ -25,3 +26,8 @@ def thread_hashes(message: ParsedMessage) -> set[str]:
     """Hashed Message-IDs that tie a message to its thread (no content, only digests)."""
     ids = {message.message_id, message.in_reply_to, *message.references} - {None, ""}
     return {hashlib.sha256(i.encode()).hexdigest()[:24] for i in ids if i}
+
+
+def thread_id_for(workspace_id: str, key: str) -> str:
+    """The id of a workspace's thread (`thread_key`) in the API."""
+    return str(stable_id("thread", workspace_id, key))

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, select, tuple_
 
+from domain.threads import thread_id_for
 from domain.values import SharingLevel
 from domain.visibility import CopyAccess, Viewer, copy_level, email_level
 from projections.tables import email_copies, email_participants, emails, grants, mailboxes
@@ -160,6 +161,7 @@ def email_summaries(conn: Connection, viewer: Viewer, email_ids: list[str]) -> l
         visible = [c for c in copies[email_id] if copy_level(viewer, access(c)) is not SharingLevel.NONE]
         item: dict[str, Any] = {
             "id": email_id,
+            "thread_id": thread_id_for(row.workspace_id, row.thread_key),
             "sent_at": row.sent_at,
             "level": level.value,
             "participants": people.get(email_id, []),

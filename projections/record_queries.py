@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, or_, select, tuple_
 
 from domain.outbox import SendLimits
 from domain.visibility import Viewer
@@ -53,6 +53,27 @@ def _sorted_page(
     return [k for k, _ in kept], [r for _, r in kept]
 
 
+def _prefix(column: Any, q: str) -> Any:
+    """`column` starts with `q`, or one of its words does; case-insensitive (q is lower-cased)."""
+    lowered = func.lower(column)
+    return or_(lowered.startswith(q, autoescape=True), lowered.contains(" " + q, autoescape=True))
+
+
+def person_matches(q: str) -> Any:
+    """People whose name, an address or an address's domain starts with `q`."""
+    q = q.strip().lower()
+    a = person_addresses.c
+    by_address = select(a.person_id).where(or_(a.address.startswith(q, autoescape=True),
+                                               a.domain.startswith(q, autoescape=True)))  # fmt: skip
+    return or_(_prefix(people.c.name, q), people.c.id.in_(by_address))
+
+
+def company_matches(q: str) -> Any:
+    """Companies whose name or domain starts with `q`."""
+    q = q.strip().lower()
+    return or_(_prefix(companies.c.name, q), companies.c.domain.startswith(q, autoescape=True))
+
+
 def _record_page(
     conn: Connection,
     viewer: Viewer,
@@ -81,11 +102,15 @@ def person_rows(
     limit: int,
     person_id: str | None = None,
     sort: str | None = None,
+    q: str | None = None,
 ) -> Page:
-    """People in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`."""
+    """People in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`;
+    with `q`, only those matching it (person_matches; creation order)."""
     statement = select(people).where(
         people.c.workspace_id == viewer.workspace_id, people.c.merged_into.is_(None)
     )
+    if q:
+        statement = statement.where(person_matches(q))
     keys, rows = _record_page(conn, viewer, statement, people, "person", person_id, sort, after, limit)
     ids = [r.id for r in rows]
     addresses: dict[str, list[str]] = defaultdict(list)
@@ -133,9 +158,13 @@ def company_rows(
     limit: int,
     company_id: str | None = None,
     sort: str | None = None,
+    q: str | None = None,
 ) -> Page:
-    """Companies in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`."""
+    """Companies in creation order, or by `sort` (intelligence_queries.SORTS), after the key `after`;
+    with `q`, only those matching it (company_matches; creation order)."""
     statement = select(companies).where(companies.c.workspace_id == viewer.workspace_id)
+    if q:
+        statement = statement.where(company_matches(q))
     keys, found = _record_page(conn, viewer, statement, companies, "company", company_id, sort, after, limit)
     kept = summary_queries.read(conn, viewer, "company", [r.id for r in found])
     return keys, [

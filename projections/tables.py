@@ -249,6 +249,31 @@ lead_emails = Table(
     Index("ix_lead_emails_time", "lead_id", "sent_at", "email_id"),
 )
 
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", ID, primary_key=True),  # stable_id("thread", workspace, thread_key)
+    Column("workspace_id", ID, nullable=False),
+    Column("thread_key", Text, nullable=False),
+    Column("first_email_id", ID, nullable=False),  # the email whose subject names the thread
+    Column("first_at", String(40), nullable=False),  # '' when no email of it has a date
+    Column("last_at", String(40), nullable=False),
+    Column("emails", Integer, nullable=False),  # visible emails
+    Index("ix_threads_workspace_last", "workspace_id", "last_at", "id"),
+)
+
+thread_addresses = Table(
+    "thread_addresses",
+    metadata,
+    Column("thread_id", ID, primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("last_at", String(40), nullable=False),
+    Index("ix_thread_addresses_address", "workspace_id", "address", "last_at", "thread_id"),
+    Index("ix_thread_addresses_domain", "workspace_id", "domain", "last_at", "thread_id"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
@@ -442,4 +467,6 @@ VIEW_TABLES = (
     message_fates,
     mailbox_months,
     sends,
+    threads,
+    thread_addresses,
 )

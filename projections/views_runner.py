@@ -48,6 +48,7 @@ from projections import (
     privacy_views,
     record_views,
     send_views,
+    thread_views,
     workspace_views,
 )
 from projections.audit_views import AuditLogView
@@ -137,6 +138,9 @@ class ViewsRunner:
     def _fill_summaries(self) -> None:
         if self._summaries_checked:
             return
+        unthreaded = thread_views.unfilled(self.engine)
+        if unthreaded:  # a store upgraded to 0015: its threads once
+            thread_views.fill(self.engine, unthreaded)
         missing = interaction_views.unscored(self.engine)
         if missing:
             log.warning(
@@ -211,6 +215,7 @@ class ViewsRunner:
                 self.audit(event, writer, notification.id)
             position: int = notifications[-1].id
             interaction_views.settle(writer)  # before lead_views.settle: it reads writer.threads
+            thread_views.settle(writer)  # likewise
             lead_views.settle(writer)
             writer.flush()
             self._save_position(conn, previous, position, untracked)

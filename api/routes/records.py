@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
 from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, keyset_page, only, record_shape
 from api.routes.intelligence import SortParam
 from api.schemas import NewAddress, NewCompany, NewPerson
+from application.errors import RuleViolationError
 from domain.visibility import Viewer
 from projections.record_queries import company_emails, company_rows, person_emails, person_rows
 
 router = APIRouter(tags=["records"])
+
+SearchParam = Annotated[
+    str | None,
+    Query(min_length=1, max_length=100, description="prefix of a name (or of a word of it), an address or a "
+          "domain; case-insensitive; lists in creation order"),
+]  # fmt: skip
+
+
+def searched(sort: str | None, q: str | None) -> str:
+    """The list's sort as its cursors name it: a search's cursor is only good for the same search."""
+    if q is None:
+        return sort or "created"
+    if sort is not None:
+        raise RuleViolationError("a search (q) lists in creation order: leave out sort")
+    return f"created:{q}"
 
 
 def _person(runtime: Any, viewer: Viewer, person_id: str) -> dict[str, Any]:
@@ -33,15 +49,16 @@ def list_people(
     cursor: CursorParam = None,
     limit: LimitParam = 50,
     sort: SortParam = None,
+    q: SearchParam = None,
 ) -> dict[str, Any]:
     return keyset_page(
         runtime.engine,
         cursor,
         limit,
         "people",
-        sort or "created",
+        searched(sort, q),
         record_shape(sort),
-        lambda conn, after, size: person_rows(conn, viewer, after, size, sort=sort),
+        lambda conn, after, size: person_rows(conn, viewer, after, size, sort=sort, q=q),
     )
 
 
@@ -95,15 +112,16 @@ def list_companies(
     cursor: CursorParam = None,
     limit: LimitParam = 50,
     sort: SortParam = None,
+    q: SearchParam = None,
 ) -> dict[str, Any]:
     return keyset_page(
         runtime.engine,
         cursor,
         limit,
         "companies",
-        sort or "created",
+        searched(sort, q),
         record_shape(sort),
-        lambda conn, after, size: company_rows(conn, viewer, after, size, sort=sort),
+        lambda conn, after, size: company_rows(conn, viewer, after, size, sort=sort, q=q),
     )
 
 

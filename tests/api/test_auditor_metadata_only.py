@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from email.message import EmailMessage
+from ipaddress import ip_address
 from typing import Any
 
 import pytest
@@ -71,7 +72,23 @@ class Shared:
             return self.emails
         if name == "mailbox_id":
             return [self.mailbox]
-        lists = {"person_id": "/people", "company_id": "/companies", "lead_id": "/leads"}
+        if name == "attachment_id":
+            return ["0", "1"]
+        if name == "webhook_id":
+            with pytest.MonkeyPatch.context() as public:  # its host resolves to a public address
+                public.setattr("adapters.outbound.check_host", lambda *_, **__: [ip_address("93.184.216.34")])
+                made = self.ws.client.post(
+                    "/webhooks", json={"url": "https://hooks.example.com/in", "events": ["email.created"]},
+                    headers=admin,
+                )  # fmt: skip
+            assert made.status_code == 201, made.text
+            return [made.json()["id"]]
+        lists = {
+            "person_id": "/people",
+            "company_id": "/companies",
+            "lead_id": "/leads",
+            "thread_id": "/threads",
+        }
         if name in lists:
             found = [item["id"] for item in self.ws.client.get(lists[name], headers=admin).json()["items"]]
             assert found, f"no {name} to fill {lists[name]} with"

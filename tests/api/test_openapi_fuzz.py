@@ -9,6 +9,7 @@ SQLite only; no network (IMAP hosts are refused before any connection is tried).
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,19 @@ class Fuzzed:
     errors: list[str] = field(default_factory=list)  # cases that could not even be sent
 
 
+def with_attachment(raw: bytes) -> bytes:
+    """The message with a small file attached (multipart/mixed)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    head = head.replace(
+        b"Content-Type: text/plain; charset=utf-8", b'Content-Type: multipart/mixed; boundary="z"'
+    )
+    return head + (
+        b"\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\n" + body + b"\r\n--z\r\n"
+        b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="a.pdf"\r\n\r\n'
+        b"%PDF-1.4\r\n--z--\r\n"
+    )
+
+
 def refuse_host(host: str, port: int, **_: Any) -> list[Any]:
     raise HostRefusedError(f"{host}:{port} is not reachable from the test suite")
 
@@ -91,7 +105,7 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             ("joe@globex.io", "bob@acme.com"),
         ]
     ):
-        raw = message(sender, to, f"Demo {n}", message_id=f"<demo{n}@acme.com>")
+        raw = with_attachment(message(sender, to, f"Demo {n}", message_id=f"<demo{n}@acme.com>"))
         response = ws.post_message(ws.admin, mailbox, raw)
         assert response.json()["status"] == "stored", response.text
         emails.append(response.json()["email_id"])
@@ -110,6 +124,20 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
         ws.id, sender, ws.admin.id, "demo", Outgoing(["sue@gmail.com"], "Hi", "x")
     )
     runtime.wait_for(queued.position)
+    with pytest.MonkeyPatch.context() as public:  # the webhook's host resolves to a public address
+        public.setattr(
+            "adapters.outbound.check_host", lambda *_, **__: [ipaddress.ip_address("93.184.216.34")]
+        )
+        hook, spare_hook = (
+            client.post(
+                "/webhooks",
+                json={"url": "https://hooks.example.com/in", "events": ["email.created"]},
+                headers=headers,
+            )
+            for _ in range(2)
+        )
+    assert hook.status_code == spare_hook.status_code == 201, hook.text
+    threads = client.get("/threads", headers=headers).json()["items"]
     return Demo(
         headers,
         {
@@ -124,6 +152,10 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             "lead_id": [lead.json()["id"]] if lead.status_code == 201 else [],
             "send_id": [queued.id],
             "message_id": ["<demo0@acme.com>", "demo1@acme.com"],  # GET /diagnostics/messages
+            "webhook_id": [hook.json()["id"]],
+            "spare_webhook_id": [spare_hook.json()["id"]],
+            "thread_id": [t["id"] for t in threads],
+            "attachment_id": ["0"],
         },
     )
 
@@ -140,6 +172,8 @@ def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
         removes_mailbox = operation.method.upper() == "DELETE" and operation.path == "/mailboxes/{mailbox_id}"
         if parameter.name == "mailbox_id" and removes_mailbox:
             pool = demo.ids["spare_mailbox_id"]  # removing the spare keeps the demo mail for the other cases
+        if parameter.name == "webhook_id" and operation.method.upper() == "DELETE":
+            pool = demo.ids["spare_webhook_id"]  # likewise: the other webhook stays for the reads
         if pool:
             real[parameter.name] = st.sampled_from(pool)
     query = {}

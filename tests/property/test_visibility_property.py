@@ -546,6 +546,30 @@ def note_coverage(model: Model) -> None:
     event(f"revoked grant: {any(not g.live for g in model.grants)}")
 
 
+def check_threads(world: World, viewer: str) -> None:
+    """The viewer's threads: one per thread root with a visible email, holding exactly those
+    emails; its subject only when the viewer's level on its first email includes subjects."""
+    model, headers = world.model, world.people[viewer].headers
+    by_id = {email_id: index for index, email_id in world.email_ids.items()}
+    expected: dict[int, set[str]] = {}
+    for index, email_id in world.email_ids.items():
+        if model.level(viewer, index) != "none":
+            expected.setdefault(thread_root(index), set()).add(email_id)
+    threads = world.client.get("/threads", params={"limit": 200}, headers=headers).json()["items"]
+    served: dict[int, set[str]] = {}
+    for thread in threads:
+        detail = world.client.get(f"/threads/{thread['id']}", headers=headers).json()
+        emails = detail["emails"]
+        assert emails and thread["email_count"] == len(emails), (viewer, thread)
+        assert all(e["thread_id"] == thread["id"] for e in emails)
+        served[thread_root(by_id[emails[0]["id"]])] = {e["id"] for e in emails}
+        first_level = model.level(viewer, by_id[emails[0]["id"]])
+        assert ("subject" in thread) == (RANK[first_level] >= RANK["subject"]), (viewer, thread)
+        if "subject" in thread:
+            assert thread["subject"] == emails[0]["subject"]
+    assert served == expected, viewer
+
+
 def check(world: World) -> None:
     """Every viewer, every email: what the API serves equals what the model allows."""
     model = world.model
@@ -555,6 +579,7 @@ def check(world: World) -> None:
         listed = world.client.get("/emails", params={"limit": 100}, headers=headers).json()["items"]
         expected_ids = {world.email_ids[i] for i in world.email_ids if model.level(viewer, i) != "none"}
         assert {e["id"] for e in listed} == expected_ids, viewer
+        check_threads(world, viewer)
         for index, email_id in world.email_ids.items():
             level = model.level(viewer, index)
             holders = sorted(o for o, i in model.stored if i == index)

@@ -339,6 +339,7 @@ def test_attachments_are_listed_with_decoded_size_and_filename() -> None:
         Attachment("", "image/png", len(b"rawbytes")),
         Attachment("notes à.txt", "text/plain", len(b"not the body")),
     )
+    assert [a.data for a in message.attachments] == [payload, b"rawbytes", b"not the body"]  # the files
 
 
 def test_a_single_text_part_marked_inline_with_a_filename_is_the_body() -> None:
