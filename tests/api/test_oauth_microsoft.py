@@ -3,9 +3,7 @@ Graph (tests/support/microsoft.py), over TLS with a test CA, the production code
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,18 +36,12 @@ def ms_settings(database_url: str, fake: Fake, **more: Any) -> Settings:
 
 
 @pytest.fixture
-def store(sqlite_template: Path, tmp_path: Path) -> str:
-    shutil.copy(sqlite_template, tmp_path / "mailtrail.db")
-    return f"sqlite:///{tmp_path / 'mailtrail.db'}"
-
-
-@pytest.fixture
-def ms(store: str, fake: Fake, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Workspace, Runtime]]:
+def ms(database_url: str, fake: Fake, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Workspace, Runtime]]:
     monkeypatch.setenv("SSL_CERT_FILE", str(fake.ca))
     fake.accounts.clear()
     fake.signed_in = ""
     fake.revoked.clear()
-    runtime = Runtime.open(ms_settings(store, fake))
+    runtime = Runtime.open(ms_settings(database_url, fake))
     try:
         with TestClient(create_app(runtime=runtime)) as client:
             yield make_workspace(client, runtime), runtime

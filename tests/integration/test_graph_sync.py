@@ -111,18 +111,28 @@ class Graph:
         self.runtime.close()
 
 
-@pytest.fixture
-def graph(sqlite_template: Path, tmp_path: Path, fake: Fake) -> Iterator[Graph]:
-    shutil.copy(sqlite_template, tmp_path / "mailtrail.db")
+def _graph(url: str, fake: Fake) -> Iterator[Graph]:
     fake.accounts.clear()
     fake.signed_in, fake.throttled, fake.expire_at_fetch, fake.raw_fetches = "", 0, None, 0
     fake.account(OWNER)
-    g = Graph(f"sqlite:///{tmp_path / 'mailtrail.db'}", fake)
+    g = Graph(url, fake)
     try:
         yield g
     finally:
         g.close()
         os.environ.pop("SSL_CERT_FILE", None)
+
+
+@pytest.fixture
+def graph(sqlite_template: Path, tmp_path: Path, fake: Fake) -> Iterator[Graph]:
+    shutil.copy(sqlite_template, tmp_path / "mailtrail.db")
+    yield from _graph(f"sqlite:///{tmp_path / 'mailtrail.db'}", fake)
+
+
+@pytest.fixture
+def any_store_graph(database_url: str, fake: Fake) -> Iterator[Graph]:
+    """On SQLite and on PostgreSQL."""
+    yield from _graph(database_url, fake)
 
 
 def mail(n: int, subject: str = "Deal", folder: str = "inbox") -> bytes:
@@ -132,8 +142,9 @@ def mail(n: int, subject: str = "Deal", folder: str = "inbox") -> bytes:
 
 
 def test_a_full_sync_pages_both_folders_then_an_incremental_pass_fetches_only_what_is_new(
-    graph: Graph, fake: Fake
+    any_store_graph: Graph, fake: Fake
 ) -> None:
+    graph = any_store_graph
     for n in range(12):
         fake.deliver(OWNER, "inbox", mail(n))
     for n in range(3):
@@ -155,8 +166,9 @@ def test_a_full_sync_pages_both_folders_then_an_incremental_pass_fetches_only_wh
 
 
 def test_removed_messages_are_retracted_and_a_move_between_folders_keeps_the_copy(
-    graph: Graph, fake: Fake
+    any_store_graph: Graph, fake: Fake
 ) -> None:
+    graph = any_store_graph
     ids = [fake.deliver(OWNER, "inbox", mail(n)) for n in range(4)]
     graph.connect()
     fake.remove(OWNER, ids[0])
