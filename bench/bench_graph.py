@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -77,12 +78,18 @@ def connect_graph(fake: Fake, work: Path, page_size: int) -> tuple[str, dict[str
 def run_graph(mailbox_id: str, env: dict[str, str]) -> dict[str, Any]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("MAILTRAIL_")} | env
     command = [str(Path(sys.executable).with_name("mailtrail")), "sync", "--mailbox", mailbox_id]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), child_cpu()
     done = subprocess.run(command, env=full, check=True, stdout=subprocess.PIPE)
     elapsed = time.perf_counter() - started
     summary: dict[str, Any] = json.loads(done.stdout)
     return {**summary, "wall_seconds": elapsed, "rate": int(summary["fetched"]) / elapsed,
-            "command": " ".join(command)}  # fmt: skip
+            "cpu_seconds": child_cpu() - cpu, "command": " ".join(command)}  # fmt: skip
+
+
+def child_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -102,16 +109,19 @@ def main() -> int:
         mailbox_id, env = connect_graph(fake, work, args.page_size)
         graph = run_graph(mailbox_id, env)
         print(f"graph      {graph['rate']:8.0f} msg/s  ({graph['fetched']} messages in "
-              f"{graph['wall_seconds']:.1f} s, views caught up; peak RSS {graph['peak_rss_mb']['self']} MB)",
+              f"{graph['wall_seconds']:.1f} s, {graph['cpu_seconds']:.1f} s CPU, views caught up; "
+              f"peak RSS {graph['peak_rss_mb']['self']} MB)",
               flush=True)  # fmt: skip
     with DovecotServer() as server:
         user, password = new_user(server, "bench")
         fill_maildir(server, user, corpus)
         (work / "mailtrail").mkdir()
+        cpu = child_cpu()
         imap = run_imap(server, user, password, work)
+        imap["cpu_seconds"] = child_cpu() - cpu
     rss = imap["peak_rss_mb"]
     print(f"imap       {imap['rate']:8.0f} msg/s  ({imap['fetched']} messages in {imap['wall_seconds']:.1f} s, "
-          f"views caught up; peak RSS {rss['self']} MB + fetch process {rss['fetch_process']} MB)")  # fmt: skip
+          f"{imap['cpu_seconds']:.1f} s CPU, views caught up; peak RSS {rss['self']} MB + fetch process {rss['fetch_process']} MB)")  # fmt: skip
     print(f"ratio      {graph['rate'] / imap['rate']:8.2f}x (graph / imap)")
     print(f"commands   {graph['command']}\n           {imap['command']}")
     if not args.keep:
