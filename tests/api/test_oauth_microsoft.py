@@ -4,6 +4,7 @@ Graph (tests/support/microsoft.py), over TLS with a test CA, the production code
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -211,3 +212,35 @@ def test_a_revoked_consent_sets_reconnect_needed_and_reconnecting_resumes(
     )
     assert subjects == ["One", "Two"]
     assert fake.raw_fetches == fetched_before + 1  # only the new message was downloaded
+
+
+def test_no_token_is_kept_in_clear_anywhere_in_the_store(
+    ms: tuple[Workspace, Runtime], fake: Fake, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("reads the SQLite files byte by byte")
+    ws, runtime = ms
+    fake.account("bob@acme.com")
+    fake.deliver(
+        "bob@acme.com", "inbox", message("carol@example.org", "bob@acme.com", "Hi", message_id="<h@x.org>")
+    )
+    created = start(ws)
+    callback(ws, fake, created["authorization_url"])
+    runtime.background.wait()
+    fake.expire_access_tokens()  # the next pass refreshes, and seals the new tokens
+    runtime.imap_sync().sync(created["id"])
+    runtime.catch_up()
+    path = database_url.removeprefix("sqlite:///")
+    stored = b"".join(Path(p).read_bytes() for p in (path, path + "-wal") if Path(p).exists())
+    tokens = [*fake.access, *fake.refresh_tokens]
+    assert len(tokens) >= 4
+    assert not [t for t in tokens if t.encode() in stored]
+
+
+def test_a_declined_consent_sets_error(ms: tuple[Workspace, Runtime], fake: Fake) -> None:
+    ws, _ = ms
+    created = start(ws)
+    state = parse_qs(urlsplit(created["authorization_url"]).query)["state"][0]
+    page = ws.client.get("/oauth/callback", params={"error": "access_denied", "state": state})
+    assert page.status_code == 200 and "not given" in page.text
+    assert status(ws, created["id"])[0] == "error"
