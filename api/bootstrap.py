@@ -118,14 +118,15 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         lambda progress: runtime.imap_sync(progress=progress), runtime.catch_up
     )
     runtime.services.mailboxes.start_sync = runtime.background.start
-    providers = oauth_providers(settings)
+    graph_http = https.Http() if settings.microsoft_client_id else None  # its TLS context only when used
+    providers = oauth_providers(settings, graph_http)
     runtime.services.oauth = OAuthConnections(
         app, keystore, SqlOAuthStates(engine, master_key), providers, runtime.services.mailboxes,
         settings.redirect_uri, oauth_connections(settings),
     )  # fmt: skip
     runtime.oauth_tokens = OAuthTokens(keystore, providers)
-    if "microsoft365" in providers:
-        runtime.graph = GraphConnector(settings.graph_url, https.session(), settings.graph_page_size)
+    if "microsoft365" in providers and graph_http is not None:
+        runtime.graph = GraphConnector(settings.graph_url, graph_http, settings.graph_page_size)
         runtime.notifications = GraphNotifications(
             app, runtime.graph, runtime.oauth_tokens, HmacNotificationSecrets(master_key),
             settings.notification_url, runtime.background.start,
@@ -133,13 +134,13 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     return runtime
 
 
-def oauth_providers(settings: Settings) -> dict[str, OAuthProvider]:
+def oauth_providers(settings: Settings, graph_http: https.Http | None) -> dict[str, OAuthProvider]:
     """The OAuth providers with a client id and secret configured (the others answer 422)."""
     providers: dict[str, OAuthProvider] = {}
-    if settings.microsoft_client_id and settings.microsoft_client_secret:
+    if settings.microsoft_client_id and settings.microsoft_client_secret and graph_http is not None:
         providers["microsoft365"] = MicrosoftOAuth(
             settings.microsoft_client_id, settings.microsoft_client_secret, settings.microsoft_authority,
-            settings.graph_url, https.session(),
+            settings.graph_url, https.session(), graph_http,
         )  # fmt: skip
     return providers
 
