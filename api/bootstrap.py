@@ -135,7 +135,8 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
 
 
 def oauth_providers(settings: Settings, graph_http: https.Http | None) -> dict[str, OAuthProvider]:
-    """The OAuth providers with a client id and secret configured (the others answer 422)."""
+    """The OAuth providers with a client id and secret configured (the others answer 422).
+    Gmail's (`google_*` settings) goes here too, with its connection in `oauth_connections`."""
     providers: dict[str, OAuthProvider] = {}
     if settings.microsoft_client_id and settings.microsoft_client_secret and graph_http is not None:
         providers["microsoft365"] = MicrosoftOAuth(
