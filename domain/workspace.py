@@ -158,6 +158,29 @@ class Workspace(Aggregate):
         if domain is not None:
             self.mailbox_domains = {**self.mailbox_domains, mailbox_id: domain}
 
+    def prove_mailbox_addresses(self, mailbox_id: str, proven: list[str], free_mail: bool) -> None:
+        """A sign-in after registration (OAuth) proved some of a mailbox's addresses: they become
+        verified as a login's do at registration (and make the domain internal likewise). The
+        mailbox is registered again with its new verified set (the same event, replayed alike)."""
+        claimed = self.mailbox_claims.get(mailbox_id)
+        owner_id = self.mailbox_owners.get(mailbox_id)
+        if not claimed or owner_id is None:
+            return
+        internal = verified(claimed, self.member(owner_id)["emails"], proven)
+        if internal == self.mailbox_addresses.get(mailbox_id):
+            return
+        domain = domain_of(claimed[0])
+        makes_internal = claimed[0] in internal and not free_mail and self.auto_internal_domains
+        self._mailbox_registered(
+            mailbox_id=mailbox_id,
+            owner_id=owner_id,
+            addresses=internal,
+            claimed=claimed,
+            domain=domain if makes_internal else self.mailbox_domains.get(mailbox_id),
+        )
+        if makes_internal and domain not in self.internal_domains:
+            self._internal_domains_set(**self._domains_state(sorted({*self.internal_domains, domain})))
+
     def unregister_mailbox(self, mailbox_id: str, held: bool) -> None:
         """The mailbox's addresses are released, and the domain it made internal stops being
         internal unless an admin set it or another mailbox still makes it so."""

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eventsourcing.domain import Aggregate
+
 from application.app import MailTrail
 from application.errors import DomainError, ReconnectNeeded, RuleViolationError
 from application.ports import (
@@ -35,6 +37,8 @@ from application.services.mailboxes import Mailboxes
 from domain.authority import require_owner
 from domain.inputs import address as normalized
 from domain.mailbox import ACTIVE, AUTHORIZING, ERROR, REMOVED, Mailbox
+from domain.ownership import Login, proven_by_login
+from domain.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,9 @@ STATE_SECONDS = 600.0
 REFRESH_MARGIN = 300.0  # an access token is refreshed this long before it expires
 JUST_REFRESHED = 10.0  # a forced refresh within this of the last one uses that one
 PROVIDER_NAMES = {"gmail": "Google", "microsoft365": "Microsoft"}
+# The mail host whose login a provider's sign-in stands for (MAILTRAIL_VERIFYING_MAIL_HOSTS decides
+# whether it proves the address's domain, as for an IMAP login there).
+PROVIDER_HOSTS = {"gmail": "imap.gmail.com", "microsoft365": "outlook.office365.com"}
 
 
 class InvalidStateError(DomainError):
@@ -180,14 +187,29 @@ class OAuthConnections:
             reason = f"signed in as {shown}, not {mailbox.address}: reconnect with {mailbox.address}"
             return self._finish(mailbox, ERROR, reason)
         self.keystore.put(str(mailbox.id), grant_secret(pending.provider, grant))
-        outcome = self._finish(mailbox, ACTIVE, "")
+        outcome = self._finish(mailbox, ACTIVE, "", proven=signed_in)
         self.mailboxes.start_sync(str(mailbox.id))  # the full historical sync (or resumes from its cursors)
         return outcome
 
-    def _finish(self, mailbox: Mailbox, status: str, reason: str) -> CallbackOutcome:
+    def _finish(
+        self, mailbox: Mailbox, status: str, reason: str, proven: str | None = None
+    ) -> CallbackOutcome:
+        """The status, and (`proven`: the address the provider signed in) the addresses that sign-in
+        proved, as a login to the provider's mail host proves them (domain/ownership.py)."""
         mailbox = self.app.load(Mailbox, mailbox.id)  # the latest version: a sync may have saved meanwhile
         mailbox.set_status(status, reason)
-        position = self.app.save_all(mailbox)
+        changed: list[Aggregate] = [mailbox]
+        if proven is not None:
+            login = Login(PROVIDER_HOSTS.get(mailbox.provider, mailbox.provider), proven)
+            hosted = self.app.catalog.verifies_domain_owners(login.host)
+            addresses = [a for a in mailbox.addresses if proven_by_login(a, login, hosted)]
+            workspace = self.app.load(Workspace, mailbox.workspace_id)
+            domain = mailbox.address.rpartition("@")[2]
+            workspace.prove_mailbox_addresses(
+                str(mailbox.id), addresses, self.app.catalog.is_free_mail(domain)
+            )
+            changed.append(workspace)
+        position = self.app.save_all(*changed)
         return CallbackOutcome(str(mailbox.id), mailbox.workspace_id, status, reason, position)
 
 

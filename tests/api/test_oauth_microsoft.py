@@ -244,3 +244,19 @@ def test_a_declined_consent_sets_error(ms: tuple[Workspace, Runtime], fake: Fake
     page = ws.client.get("/oauth/callback", params={"error": "access_denied", "state": state})
     assert page.status_code == 200 and "not given" in page.text
     assert status(ws, created["id"])[0] == "error"
+
+
+def test_the_sign_in_proves_the_address_and_its_domain_becomes_internal(
+    ms: tuple[Workspace, Runtime], fake: Fake
+) -> None:
+    ws, runtime = ms
+    fake.account("bob@acme-sales.com")  # not one of Bob's member addresses: unproven when registered
+    created = start(ws, "bob@acme-sales.com")
+    assert (
+        "acme-sales.com"
+        not in ws.client.get("/settings", headers=ws.admin.headers).json()["internal_domains"]
+    )
+    callback(ws, fake, created["authorization_url"])
+    runtime.background.wait()
+    settings = ws.client.get("/settings", headers=ws.admin.headers).json()
+    assert "acme-sales.com" in settings["internal_domains"]  # as an IMAP login at outlook.office365.com would
