@@ -106,12 +106,7 @@ class Workspace(Aggregate):
         become internal; the address's domain too when it is verified, not `free_mail`, and
         the admins have not turned `auto_internal_domains` off."""
         own = self.member(owner_id)["emails"]
-        limit = MAILBOXES_PER_MEMBER[Plan(self.plan)]
-        owned = sum(1 for owner in self.mailbox_owners.values() if owner == owner_id)
-        if limit is not None and owned >= limit:
-            raise RuleViolationError(
-                f"the {self.plan} plan allows {limit} mailbox{'es' if limit > 1 else ''} per member"
-            )
+        self.check_mailbox_allowed(owner_id)
         if self._claimed_by_others(addresses, owner_id):
             raise ConflictError("an address already belongs to another member")
         if Provider(provider) is Provider.UPLOAD and not set(addresses) <= set(own):
@@ -157,6 +152,15 @@ class Workspace(Aggregate):
         self.mailbox_owners[mailbox_id] = owner_id
         if domain is not None:
             self.mailbox_domains = {**self.mailbox_domains, mailbox_id: domain}
+
+    def check_mailbox_allowed(self, owner_id: str) -> None:
+        """The plan allows the owner one more mailbox (422 otherwise)."""
+        limit = MAILBOXES_PER_MEMBER[Plan(self.plan)]
+        owned = sum(1 for owner in self.mailbox_owners.values() if owner == owner_id)
+        if limit is not None and owned >= limit:
+            raise RuleViolationError(
+                f"the {self.plan} plan allows {limit} mailbox{'es' if limit > 1 else ''} per member"
+            )
 
     def prove_mailbox_addresses(self, mailbox_id: str, proven: list[str], free_mail: bool) -> None:
         """A sign-in after registration (OAuth) proved some of a mailbox's addresses: they become

@@ -260,3 +260,33 @@ def test_the_sign_in_proves_the_address_and_its_domain_becomes_internal(
     runtime.background.wait()
     settings = ws.client.get("/settings", headers=ws.admin.headers).json()
     assert "acme-sales.com" in settings["internal_domains"]  # as an IMAP login at outlook.office365.com would
+
+
+def test_without_an_address_the_mailbox_takes_the_signed_in_account_s(
+    ms: tuple[Workspace, Runtime], fake: Fake
+) -> None:
+    ws, runtime = ms
+    fake.account("bob@acme.com")
+    response = ws.client.post("/mailboxes", json={"provider": "microsoft365"}, headers=ws.admin.headers)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "authorizing" and "login_hint" not in created["authorization_url"]
+    callback(ws, fake, created["authorization_url"])
+    runtime.background.wait()
+    row = ws.client.get(f"/mailboxes/{created['id']}", headers=ws.admin.headers).json()
+    assert (row["address"], row["status"]) == ("bob@acme.com", "active")
+    assert_problem(ws.client.post("/mailboxes", json={"provider": "imap"}, headers=ws.admin.headers), 422)
+
+
+def test_without_an_address_another_member_s_account_is_refused_at_the_callback(
+    ms: tuple[Workspace, Runtime], fake: Fake
+) -> None:
+    ws, runtime = ms
+    ws.add_member("Carol", "carol@acme.com")
+    fake.account("carol@acme.com")
+    response = ws.client.post("/mailboxes", json={"provider": "microsoft365"}, headers=ws.admin.headers)
+    page = callback(ws, fake, response.json()["authorization_url"])
+    assert "another member" in page.text
+    assert status(ws, response.json()["id"])[0] == "error"
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(mailbox_secrets)).first() is None
