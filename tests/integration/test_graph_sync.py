@@ -205,7 +205,7 @@ def test_a_delta_link_graph_forgot_restarts_the_folder_with_no_duplicate(graph: 
     assert graph.subjects() == sorted([f"Deal {n}" for n in range(1, 7)] + ["After 50"])
 
 
-def test_throttling_honours_retry_after_and_the_sync_completes(graph: Graph, fake: Fake) -> None:
+def test_throttling_and_503_honour_retry_after_and_the_sync_completes(graph: Graph, fake: Fake) -> None:
     for n in range(3):
         fake.deliver(OWNER, "inbox", mail(n))
     graph.connect()
@@ -215,6 +215,9 @@ def test_throttling_honours_retry_after_and_the_sync_completes(graph: Graph, fak
     report = graph.sync()
     assert time.monotonic() - started >= 1.0  # two waits of Retry-After: 0.5
     assert report.status == "active" and "Late 7" in graph.subjects()
+    fake.deliver(OWNER, "inbox", mail(8, "Later"))
+    fake.throttle(1, retry_after="0.5", status=503)  # Service Unavailable: the same rule
+    assert graph.sync().status == "active" and "Later 8" in graph.subjects()
 
 
 def test_a_token_expiring_mid_sync_is_refreshed_and_nothing_is_lost(graph: Graph, fake: Fake) -> None:
