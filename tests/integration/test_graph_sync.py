@@ -250,7 +250,7 @@ def test_a_graph_sync_killed_at_random_points_ends_with_nothing_lost_or_duplicat
     fake.accounts.clear()
     fake.signed_in, fake.throttled, fake.expire_at_fetch = "", 0, None
     fake.account(OWNER)
-    generated = generate_messages(400, seed=11, owner=OWNER)
+    generated = generate_messages(300, seed=11, owner=OWNER)
     for folder, raw in generated:
         fake.deliver(OWNER, "sentitems" if folder.lower().startswith("sent") else "inbox", raw)
     stores = {}
@@ -258,7 +258,7 @@ def test_a_graph_sync_killed_at_random_points_ends_with_nothing_lost_or_duplicat
         (tmp_path / name).mkdir()
         shutil.copy(sqlite_template, tmp_path / name / "mailtrail.db")
         stores[name] = f"sqlite:///{tmp_path / name / 'mailtrail.db'}"
-    killed = Graph(stores["killed"], fake, page_size=50)
+    killed = Graph(stores["killed"], fake, page_size=30)
     killed.runtime.background.start = lambda mailbox_id: True  # type: ignore[method-assign]
     killed.runtime.services.mailboxes.start_sync = killed.runtime.background.start
     killed.connect()
@@ -280,7 +280,7 @@ def test_a_graph_sync_killed_at_random_points_ends_with_nothing_lost_or_duplicat
     assert finished.returncode == 0 and kills >= 1, f"seed {seed}"
     assert summary["mailboxes"][0]["status"] == "active"
 
-    clean = Graph(stores["clean"], fake, page_size=50)
+    clean = Graph(stores["clean"], fake, page_size=30)
     clean.connect()
     try:
         interrupted, uninterrupted = killed.copies(), clean.copies()

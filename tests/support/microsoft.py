@@ -438,6 +438,7 @@ def microsoft_fake(directory: Path) -> Iterator[Fake]:
     fake = Fake(f"https://localhost:{server.server_address[1]}", tls.ca)
     server.RequestHandlerClass = _handler(fake)
     server.daemon_threads = True
+    server.block_on_close = False  # keep-alive handlers of pooled client connections are not waited for
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
