@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
+from adapters.https import Answer, Http, TransportError
 from adapters.mime import parse_message
 from application.ports import (
     AccessToken,
@@ -53,7 +52,7 @@ SHARED_MAILBOX = (
 )
 
 
-def error_code(response: requests.Response) -> str:
+def error_code(response: Answer) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -68,7 +67,7 @@ class GraphHttp:
     def __init__(
         self,
         base_url: str,
-        session: requests.Session,
+        session: Http,
         access_token: AccessToken,
         sleep: Callable[[float], None] = time.sleep,
         page_size: int = PAGE_SIZE,
@@ -82,14 +81,15 @@ class GraphHttp:
     def url(self, path: str) -> str:
         return path if path.startswith(("https://", "http://")) else self.base_url + path
 
-    def get(self, path: str, *, page: bool = False, stream: bool = False) -> requests.Response:
+    def get(self, path: str, *, page: bool = False, stream: bool = False) -> Answer:
         prefer = [PREFER_IMMUTABLE] + ([f"odata.maxpagesize={self.page_size}"] if page else [])
         refreshed = False
         for attempt in range(1, THROTTLE_ATTEMPTS + 1):
             headers = {"Authorization": f"Bearer {self.access_token(refreshed)}", "Prefer": ", ".join(prefer)}
             try:
-                response = self.session.get(self.url(path), headers=headers, timeout=TIMEOUT, stream=stream)
-            except requests.RequestException as error:
+                response = self.session.request("GET", self.url(path), headers=headers, timeout=TIMEOUT,
+                                                stream=stream)  # fmt: skip
+            except TransportError as error:
                 log.warning("graph: %s failed: %s", path.split("?")[0], error)
                 raise MailUnavailableError("Microsoft Graph could not be reached; will retry") from None
             if response.status_code == 401 and not refreshed:
@@ -109,16 +109,16 @@ class GraphHttp:
             return response
         raise MailUnavailableError("Microsoft Graph kept refusing the token")  # pragma: no cover
 
-    def send(self, method: str, path: str, body: dict[str, Any] | None) -> requests.Response:
+    def send(self, method: str, path: str, body: dict[str, Any] | None) -> Answer:
         """A POST, PATCH or DELETE (subscriptions), with the same token and throttling rules."""
         refreshed = False
         for attempt in range(1, THROTTLE_ATTEMPTS + 1):
             headers = {"Authorization": f"Bearer {self.access_token(refreshed)}"}
             try:
                 response = self.session.request(
-                    method, self.url(path), headers=headers, json=body, timeout=TIMEOUT
+                    method, self.url(path), headers=headers, json_body=body, timeout=TIMEOUT
                 )
-            except requests.RequestException as error:
+            except TransportError as error:
                 log.warning("graph: %s %s failed: %s", method, path, error)
                 raise MailUnavailableError("Microsoft Graph could not be reached; will retry") from None
             if response.status_code == 401 and not refreshed:
@@ -137,7 +137,7 @@ class GraphHttp:
         return body
 
     @staticmethod
-    def check(response: requests.Response) -> None:
+    def check(response: Answer) -> None:
         if response.ok:
             return
         code = error_code(response)
@@ -151,7 +151,7 @@ class GraphHttp:
         raise MailServerError(f"Microsoft Graph answered {response.status_code}")
 
 
-def retry_after(response: requests.Response, attempt: int) -> float:
+def retry_after(response: Answer, attempt: int) -> float:
     """Retry-After in seconds when given (bounded by MAX_WAIT), else an exponential backoff."""
     value = response.headers.get("Retry-After", "")
     try:
@@ -212,6 +212,7 @@ class GraphMailApi:
             if len(raw) > MAX_MESSAGE_BYTES:
                 response.close()
                 return Rejected(f"graph:{message_id}", "too_large")
+        response.close()  # back to the pool
         return self.parse(bytes(raw))  # type: ignore[no-any-return]
 
     def subscribe(self, folder: str, notification_url: str, client_state: str, expires_at: float) -> str:
@@ -249,7 +250,7 @@ class GraphMailApi:
 class GraphConnector:
     """The MailApiConnector port: a Graph session per sync pass."""
 
-    def __init__(self, base_url: str, session: requests.Session, page_size: int = PAGE_SIZE,
+    def __init__(self, base_url: str, session: Http, page_size: int = PAGE_SIZE,
                  sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
         self.base_url = base_url
         self.session = session

@@ -18,6 +18,7 @@ import msal
 import requests
 
 from adapters.graph import GraphHttp, mailbox_address
+from adapters.https import Http
 from application.errors import ReconnectNeeded
 from application.ports import MailUnavailableError, OAuthGrant
 
@@ -43,13 +44,15 @@ class MicrosoftOAuth:
         authority: str,
         graph_url: str,
         session: requests.Session,
+        http: Http,
         scopes: list[str] | None = None,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.authority = authority
         self.graph_url = graph_url
-        self.session = session
+        self.session = session  # msal's
+        self.http = http  # Graph's
         self.scopes = scopes or SCOPES
         self._http_cache: dict[Any, Any] = {}  # the OpenID configuration, read once
 
@@ -96,8 +99,8 @@ class MicrosoftOAuth:
             log.warning("microsoft: the code exchange was refused: %s", result.get("error"))
             raise ReconnectNeeded()
         token = str(result["access_token"])
-        http = GraphHttp(self.graph_url, self.session, lambda force: token)
-        address = mailbox_address(http)
+        graph = GraphHttp(self.graph_url, self.http, lambda force: token)
+        address = mailbox_address(graph)
         return OAuthGrant(address, cache.serialize(), token, time.time() + float(result.get("expires_in", 0)))
 
     def refresh(self, grant: OAuthGrant) -> OAuthGrant:

@@ -171,14 +171,15 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     runtime.inbound = lambda host, port: InboundServer(
         CaptureHandler(capture, trusted), host, port, settings.inbound_domain
     )
-    providers = oauth_providers(settings)
+    graph_http = https.Http() if settings.microsoft_client_id else None  # its TLS context only when used
+    providers = oauth_providers(settings, graph_http)
     runtime.services.oauth = OAuthConnections(
         app, keystore, SqlOAuthStates(engine, master_key), providers, runtime.services.mailboxes,
         settings.redirect_uri, oauth_connections(settings),
     )  # fmt: skip
     runtime.oauth_tokens = OAuthTokens(keystore, providers)
-    if "microsoft365" in providers:
-        runtime.graph = GraphConnector(settings.graph_url, https.session(), settings.graph_page_size)
+    if "microsoft365" in providers and graph_http is not None:
+        runtime.graph = GraphConnector(settings.graph_url, graph_http, settings.graph_page_size)
         runtime.notifications = GraphNotifications(
             app, runtime.graph, runtime.oauth_tokens, HmacNotificationSecrets(master_key),
             settings.notification_url, runtime.background.start,
@@ -187,13 +188,14 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
     return runtime
 
 
-def oauth_providers(settings: Settings) -> dict[str, OAuthProvider]:
-    """The OAuth providers with a client id and secret configured (the others answer 422)."""
+def oauth_providers(settings: Settings, graph_http: https.Http | None) -> dict[str, OAuthProvider]:
+    """The OAuth providers with a client id and secret configured (the others answer 422).
+    Gmail's (`google_*` settings) goes here too, with its connection in `oauth_connections`."""
     providers: dict[str, OAuthProvider] = {}
-    if settings.microsoft_client_id and settings.microsoft_client_secret:
+    if settings.microsoft_client_id and settings.microsoft_client_secret and graph_http is not None:
         providers["microsoft365"] = MicrosoftOAuth(
             settings.microsoft_client_id, settings.microsoft_client_secret, settings.microsoft_authority,
-            settings.graph_url, https.session(),
+            settings.graph_url, https.session(), graph_http,
         )  # fmt: skip
     if settings.google_client_id and settings.google_client_secret:
         providers["gmail"] = GoogleOAuth(

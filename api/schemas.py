@@ -55,7 +55,7 @@ class SettingsChange(Body):
 
 class NewMailbox(Body):
     provider: Literal["imap", "gmail", "microsoft365", "upload"]
-    address: Email
+    address: Email | None = None  # required but for gmail and microsoft365 (then the sign-in's)
     aliases: list[Email] = Field(default_factory=list, max_length=50)
     host: Host | None = None
     port: int | None = Field(default=None, ge=1, le=65535)

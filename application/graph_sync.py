@@ -18,8 +18,9 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -52,6 +53,14 @@ MAX_RESETS = 2  # a folder restarted more often in one pass waits for the next p
 
 class AccessTokens(Protocol):
     def access_token(self, mailbox_id: str, force: bool = False) -> str: ...
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    page: DeltaPage
+    items: list[Item]
+    entries: list[UidEntry]  # of the items, in order
+    present: list[UidEntry]  # ids whose copies are stored already, newly in this folder
 
 
 def ledger_uid(message_id: str) -> int:
@@ -134,6 +143,7 @@ class GraphSync:
     def _folder(
         self, api: MailApi, mailbox_id: str, folder: str, report: FolderReport, seen: Counter[UUID]
     ) -> None:
+        """Page by page; the next page is read and its messages downloaded while this one saves."""
         syncer = _GuardedRecorder(self.app, mailbox_id, seen)
         syncer.expected = saved = self.app.load(Mailbox, mailbox_id).cursors.get(folder)
         cursor: dict[str, Any] = dict(
@@ -143,44 +153,57 @@ class GraphSync:
             e.uid: e for e in self.ledger.entries(mailbox_id, folder) if e.uidvalidity == cursor["generation"]
         }
         resets = 0
-        while True:
-            try:
-                page = api.delta(folder, cursor["link"])
-            except DeltaResetError:
-                resets += 1
-                if resets > MAX_RESETS:
-                    raise MailUnavailableError(f"{folder}: Graph keeps restarting the delta query") from None
-                log.info("mailbox %s: %s delta restarted by Graph", mailbox_id, folder)
-                report.resynced = True
-                cursor = {**cursor, "generation": cursor["generation"] + 1, "link": None, "complete": False}
-                held = {}
-                continue
-            if cursor["complete"] and page.delta_link and not page.changed and not page.removed:
-                return  # nothing new: the saved delta link stays good
-            held = self._page(api, syncer, mailbox_id, folder, page, cursor, held, report)
-            cursor = syncer.expected or cursor
-            if page.delta_link is not None:
-                if report.resynced:  # a fresh enumeration is done: what it did not meet is gone
-                    old = [
-                        e
-                        for e in self.ledger.entries(mailbox_id, folder)
-                        if e.uidvalidity != cursor["generation"]
-                    ]
-                    report.expunged += sum(self.retraction.expunge(mailbox_id, old).values())
-                return
+        with ThreadPoolExecutor(1, thread_name_prefix="graph-page") as ahead:
+            future = ahead.submit(
+                self._fetch, api, mailbox_id, folder, cursor["link"], cursor["generation"], held
+            )
+            while True:
+                try:
+                    fetched = future.result()
+                except DeltaResetError:
+                    resets += 1
+                    if resets > MAX_RESETS:
+                        raise MailUnavailableError(
+                            f"{folder}: Graph keeps restarting the delta query"
+                        ) from None
+                    log.info("mailbox %s: %s delta restarted by Graph", mailbox_id, folder)
+                    report.resynced = True
+                    cursor = {
+                        **cursor,
+                        "generation": cursor["generation"] + 1,
+                        "link": None,
+                        "complete": False,
+                    }
+                    held = {}
+                    future = ahead.submit(
+                        self._fetch, api, mailbox_id, folder, None, cursor["generation"], held
+                    )
+                    continue
+                page = fetched.page
+                if cursor["complete"] and page.delta_link and not page.changed and not page.removed:
+                    return  # nothing new: the saved delta link stays good
+                if page.next_link is not None:  # read ahead while this page saves
+                    future = ahead.submit(
+                        self._fetch, api, mailbox_id, folder, page.next_link, cursor["generation"], held
+                    )
+                held = self._page(syncer, mailbox_id, folder, fetched, cursor, held, report)
+                cursor = syncer.expected or cursor
+                if page.delta_link is not None:
+                    if report.resynced:  # a fresh enumeration is done: what it did not meet is gone
+                        old = [
+                            e
+                            for e in self.ledger.entries(mailbox_id, folder)
+                            if e.uidvalidity != cursor["generation"]
+                        ]
+                        report.expunged += sum(self.retraction.expunge(mailbox_id, old).values())
+                    return
 
-    def _page(
-        self,
-        api: MailApi,
-        syncer: _GuardedRecorder,
-        mailbox_id: str,
-        folder: str,
-        page: DeltaPage,
-        cursor: dict[str, Any],
+    def _fetch(
+        self, api: MailApi, mailbox_id: str, folder: str, link: str | None, generation: int,
         held: dict[int, UidEntry],
-        report: FolderReport,
-    ) -> dict[int, UidEntry]:
-        generation = cursor["generation"]
+    ) -> FetchedPage:  # fmt: skip
+        """One delta page and the messages it brings that are not stored yet."""
+        page = api.delta(folder, link)
         wanted: list[str] = []
         present: list[UidEntry] = []  # stored already (a move from the other folder, a restart)
         for message_id in dict.fromkeys(page.changed):
@@ -201,13 +224,26 @@ class GraphSync:
                 item = replace(item, provider_id=message_id)
             items.append(item)
             entries.append(UidEntry(folder, generation, ledger_uid(message_id), copy_id_of(mailbox_id, item)))
-        entries += present
+        return FetchedPage(page, items, entries, present)
+
+    def _page(
+        self,
+        syncer: _GuardedRecorder,
+        mailbox_id: str,
+        folder: str,
+        fetched: FetchedPage,
+        cursor: dict[str, Any],
+        held: dict[int, UidEntry],
+        report: FolderReport,
+    ) -> dict[int, UidEntry]:
+        page, items, present = fetched.page, fetched.items, fetched.present
+        entries = [*fetched.entries, *present]
         self.ledger.remember(mailbox_id, entries)  # before the save: a crash in between is harmless
         gone = [held[uid] for uid in (ledger_uid(i) for i in page.removed) if uid in held]
         if gone:  # before the cursor passes them: a crash in between retracts them again, harmlessly
             report.expunged += sum(self.retraction.expunge(mailbox_id, gone).values())
         link = page.next_link or page.delta_link
-        new_cursor = {"generation": generation, "link": link, "complete": page.delta_link is not None,
+        new_cursor = {"generation": cursor["generation"], "link": link, "complete": page.delta_link is not None,
                       "fetched": cursor.get("fetched", 0) + len(items)}  # fmt: skip
         result = syncer.record(folder, items, new_cursor)
         syncer.expected = new_cursor

@@ -72,7 +72,7 @@ class Mailbox(Aggregate):
 
     @property
     def addresses(self) -> list[str]:
-        return [self.address, *self.aliases]
+        return [self.address, *self.aliases] if self.address else list(self.aliases)
 
     def _check_not_removed(self) -> None:
         if self.status == REMOVED:
@@ -257,6 +257,20 @@ class Mailbox(Aggregate):
     def _erased(self) -> None:
         self.erased = True
         self.held = False
+
+    def set_address(self, address: str) -> None:
+        """The address of a mailbox connected without one (OAuth: the account that signed in)."""
+        self._check_not_removed()
+        if self.address:
+            raise RuleViolationError("the mailbox has its address")
+        self._address_set(address=address)
+
+    class AddressSet(Aggregate.Event):
+        address: str
+
+    @event(AddressSet)
+    def _address_set(self, address: str) -> None:
+        self.address = address
 
     def change_connection(self, connection: dict[str, Any]) -> None:
         """New non-secret connection details (host, port, security, username, folders)."""

@@ -113,13 +113,8 @@ class Workspace(Aggregate):
         forwarded = Provider(provider) is Provider.FORWARDED
         if forwarded and owner_id in self.forwarded_mailboxes:
             raise ConflictError("the member already has a forwarded mailbox")
-        limit = MAILBOXES_PER_MEMBER[Plan(self.plan)]
-        slots = set(self.forwarded_mailboxes.values())  # a forwarded mailbox takes no plan slot
-        owned = sum(1 for m, owner in self.mailbox_owners.items() if owner == owner_id and m not in slots)
-        if limit is not None and owned >= limit and not forwarded:
-            raise RuleViolationError(
-                f"the {self.plan} plan allows {limit} mailbox{'es' if limit > 1 else ''} per member"
-            )
+        if not forwarded:  # a forwarded mailbox takes no plan slot
+            self.check_mailbox_allowed(owner_id)
         if self._claimed_by_others(addresses, owner_id):
             raise ConflictError("an address already belongs to another member")
         if Provider(provider) in (Provider.UPLOAD, Provider.FORWARDED) and not set(addresses) <= set(own):
@@ -170,6 +165,39 @@ class Workspace(Aggregate):
         self.mailbox_owners[mailbox_id] = owner_id
         if domain is not None:
             self.mailbox_domains = {**self.mailbox_domains, mailbox_id: domain}
+
+    def check_mailbox_allowed(self, owner_id: str) -> None:
+        """The plan allows the owner one more mailbox (422 otherwise)."""
+        limit = MAILBOXES_PER_MEMBER[Plan(self.plan)]
+        slots = set(self.forwarded_mailboxes.values())  # a forwarded mailbox takes no plan slot
+        owned = sum(1 for m, owner in self.mailbox_owners.items() if owner == owner_id and m not in slots)
+        if limit is not None and owned >= limit:
+            raise RuleViolationError(
+                f"the {self.plan} plan allows {limit} mailbox{'es' if limit > 1 else ''} per member"
+            )
+
+    def prove_mailbox_addresses(self, mailbox_id: str, proven: list[str], free_mail: bool) -> None:
+        """A sign-in after registration (OAuth) proved some of a mailbox's addresses: they become
+        verified as a login's do at registration (and make the domain internal likewise). The
+        mailbox is registered again with its new verified set (the same event, replayed alike)."""
+        claimed = self.mailbox_claims.get(mailbox_id)
+        owner_id = self.mailbox_owners.get(mailbox_id)
+        if not claimed or owner_id is None:
+            return
+        internal = verified(claimed, self.member(owner_id)["emails"], proven)
+        if internal == self.mailbox_addresses.get(mailbox_id):
+            return
+        domain = domain_of(claimed[0])
+        makes_internal = claimed[0] in internal and not free_mail and self.auto_internal_domains
+        self._mailbox_registered(
+            mailbox_id=mailbox_id,
+            owner_id=owner_id,
+            addresses=internal,
+            claimed=claimed,
+            domain=domain if makes_internal else self.mailbox_domains.get(mailbox_id),
+        )
+        if makes_internal and domain not in self.internal_domains:
+            self._internal_domains_set(**self._domains_state(sorted({*self.internal_domains, domain})))
 
     def unregister_mailbox(self, mailbox_id: str, held: bool) -> None:
         """The mailbox's addresses are released, and the domain it made internal stops being

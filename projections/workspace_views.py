@@ -178,6 +178,10 @@ def folder_forgotten(event: Mailbox.FolderForgotten, w: ViewWriter, position: in
     _update_mailbox(w, event, cursors={k: v for k, v in row.cursors.items() if k != event.folder})
 
 
+def address_set(event: Mailbox.AddressSet, w: ViewWriter, position: int) -> None:
+    _update_mailbox(w, event, address=event.address)
+
+
 def status_changed(event: Mailbox.StatusChanged, w: ViewWriter, position: int) -> None:
     error = {"last_error": event.reason, "last_error_at": _stamp(event)} if event.status == ERROR else {}
     _update_mailbox(w, event, status=event.status, status_reason=event.reason, **error)
@@ -210,6 +214,7 @@ HANDLERS: dict[type, Handler] = {
     Mailbox.BlocklistEntryRemoved: blocklist_changed,
     Mailbox.BatchRecorded: batch_recorded,
     Mailbox.StatusChanged: status_changed,
+    Mailbox.AddressSet: address_set,
     Mailbox.FolderForgotten: folder_forgotten,
     Mailbox.Removed: mailbox_removed,
     Mailbox.Erased: mailbox_erased,

@@ -48,6 +48,8 @@ def connect_mailbox(
         views.applied(authorization.position)
         row = mailbox_row(runtime, viewer, authorization.id)
         return {**row, "authorization_url": authorization.authorization_url}
+    if body.address is None:
+        raise RuleViolationError(f"an {body.provider} mailbox needs its address")
     server = body.model_dump(exclude={"provider", "address", "aliases"})  # host, port, ..., smtp_*
     created = services.mailboxes.connect(
         viewer.workspace_id, viewer.member_id, body.provider, body.address, body.aliases, server

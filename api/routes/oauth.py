@@ -26,7 +26,8 @@ PAGE = """<!doctype html>
 """
 
 
-@router.get("/oauth/callback", response_class=HTMLResponse)
+# A browser's landing page, not part of the API a client calls (nor of its OpenAPI document).
+@router.get("/oauth/callback", response_class=HTMLResponse, include_in_schema=False)
 def oauth_callback(services: ServicesDep, views: ViewsDep, code: str = "", state: str = "",
                    error: str = "") -> HTMLResponse:  # fmt: skip
     """Where the provider sends the owner back after consent (or a refusal: `error`)."""
@@ -52,7 +53,18 @@ def reconnect(
     return {**mailbox_row(runtime, viewer, mailbox_id), "authorization_url": authorization.authorization_url}
 
 
-@router.post("/webhooks/microsoft", response_model=None)
+@router.post(
+    "/webhooks/microsoft",
+    status_code=202,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the validation handshake",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        202: {"description": "received"},
+    },
+)
 async def microsoft_notifications(
     request: Request, runtime: RuntimeDep, validationToken: str | None = None
 ) -> Response:

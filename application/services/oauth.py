@@ -20,8 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eventsourcing.domain import Aggregate
+
 from application.app import MailTrail
-from application.errors import DomainError, ReconnectNeeded, RuleViolationError
+from application.errors import ConflictError, DomainError, ReconnectNeeded, RuleViolationError
 from application.ports import (
     KeyStore,
     MailServerError,
@@ -35,6 +37,8 @@ from application.services.mailboxes import Mailboxes
 from domain.authority import require_owner
 from domain.inputs import address as normalized
 from domain.mailbox import ACTIVE, AUTHORIZING, ERROR, REMOVED, Mailbox
+from domain.ownership import Login, proven_by_login
+from domain.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,9 @@ STATE_SECONDS = 600.0
 REFRESH_MARGIN = 300.0  # an access token is refreshed this long before it expires
 JUST_REFRESHED = 10.0  # a forced refresh within this of the last one uses that one
 PROVIDER_NAMES = {"gmail": "Google", "microsoft365": "Microsoft"}
+# The mail host whose login a provider's sign-in stands for (MAILTRAIL_VERIFYING_MAIL_HOSTS decides
+# whether it proves the address's domain, as for an IMAP login there).
+PROVIDER_HOSTS = {"gmail": "imap.gmail.com", "microsoft365": "outlook.office365.com"}
 
 
 class InvalidStateError(DomainError):
@@ -108,12 +115,15 @@ class OAuthConnections:
 
     # connecting ---------------------------------------------------------------------
     def start(
-        self, workspace_id: str, owner_id: str, provider: str, address_: str, aliases: list[str]
+        self, workspace_id: str, owner_id: str, provider: str, address_: str | None, aliases: list[str]
     ) -> Authorization:
         """Register the mailbox (`authorizing`: the plan limit is checked now) and answer where
-        to send its owner for consent."""
+        to send its owner for consent. Without `address_` the mailbox takes the address of the
+        account that signs in, and is registered (its claims checked) at the callback."""
         oauth = self.provider(provider)
         connection: dict[str, Any] = {"auth": "oauth", **self.connections.get(provider, {})}
+        if address_ is None:
+            return self._start_without_address(oauth, workspace_id, owner_id, provider, aliases, connection)
         if connection.get("host"):
             connection.setdefault("username", address_)
         created = self.mailboxes.register(
@@ -121,6 +131,21 @@ class OAuthConnections:
         )
         mailbox = self.app.load(Mailbox, created.id)
         return Authorization(created.id, created.position, self._authorization_url(oauth, mailbox))
+
+    def _start_without_address(
+        self, oauth: OAuthProvider, workspace_id: str, owner_id: str, provider: str, aliases: list[str],
+        connection: dict[str, Any],
+    ) -> Authorization:  # fmt: skip
+        workspace = self.app.load(Workspace, workspace_id)
+        workspace.member(owner_id)
+        workspace.check_mailbox_allowed(owner_id)
+        mailbox = Mailbox(
+            workspace_id=workspace_id, owner_id=owner_id, provider=provider, address="",
+            aliases=list(dict.fromkeys(normalized(a) for a in aliases)), connection=connection,
+            status=AUTHORIZING,
+        )  # fmt: skip
+        position = self.app.save_all(mailbox)
+        return Authorization(str(mailbox.id), position, self._authorization_url(oauth, mailbox))
 
     def reconnect(self, workspace_id: str, mailbox_id: str, actor_id: str) -> Authorization:
         """A new authorization for an OAuth mailbox (after `reconnect needed`); its cursors stay,
@@ -144,7 +169,7 @@ class OAuthConnections:
             state=state,
             code_challenge=code_challenge(verifier),
             redirect_uri=self.redirect_uri,
-            login_hint=mailbox.address,
+            login_hint=mailbox.address or None,
         )
 
     def callback(self, code: str, state: str, refused: bool = False) -> CallbackOutcome:
@@ -175,19 +200,43 @@ class OAuthConnections:
         except MailServerError as error:
             return self._finish(mailbox, ERROR, str(error))
         signed_in = _normalized_or_none(grant.address)
-        if signed_in is None or signed_in not in mailbox.addresses:
+        if signed_in is None or (mailbox.address and signed_in not in mailbox.addresses):
             shown = signed_in or "an account without an address"
             reason = f"signed in as {shown}, not {mailbox.address}: reconnect with {mailbox.address}"
             return self._finish(mailbox, ERROR, reason)
         self.keystore.put(str(mailbox.id), grant_secret(pending.provider, grant))
-        outcome = self._finish(mailbox, ACTIVE, "")
+        try:
+            outcome = self._finish(mailbox, ACTIVE, "", proven=signed_in)
+        except (RuleViolationError, ConflictError) as error:  # registered now: the plan, another's address
+            self.keystore.delete(str(mailbox.id))
+            return self._finish(mailbox, ERROR, str(error))
         self.mailboxes.start_sync(str(mailbox.id))  # the full historical sync (or resumes from its cursors)
         return outcome
 
-    def _finish(self, mailbox: Mailbox, status: str, reason: str) -> CallbackOutcome:
+    def _finish(
+        self, mailbox: Mailbox, status: str, reason: str, proven: str | None = None
+    ) -> CallbackOutcome:
+        """The status, and (`proven`: the address the provider signed in) the addresses that sign-in
+        proved, as a login to the provider's mail host proves them (domain/ownership.py)."""
         mailbox = self.app.load(Mailbox, mailbox.id)  # the latest version: a sync may have saved meanwhile
         mailbox.set_status(status, reason)
-        position = self.app.save_all(mailbox)
+        changed: list[Aggregate] = [mailbox]
+        if proven is not None:
+            login = Login(PROVIDER_HOSTS.get(mailbox.provider, mailbox.provider), proven)
+            hosted = self.app.catalog.verifies_domain_owners(login.host)
+            workspace = self.app.load(Workspace, mailbox.workspace_id)
+            free_mail = self.app.catalog.is_free_mail(proven.rpartition("@")[2])
+            if not mailbox.address:  # connected without one: the signed-in account's, registered now
+                mailbox.set_address(proven)
+                addresses = list(dict.fromkeys(mailbox.addresses))
+                found = [a for a in addresses if proven_by_login(a, login, hosted)]
+                workspace.register_mailbox(str(mailbox.id), mailbox.owner_id, mailbox.provider, addresses, found,
+                                           free_mail)  # fmt: skip
+            else:
+                found = [a for a in mailbox.addresses if proven_by_login(a, login, hosted)]
+                workspace.prove_mailbox_addresses(str(mailbox.id), found, free_mail)
+            changed.append(workspace)
+        position = self.app.save_all(*changed)
         return CallbackOutcome(str(mailbox.id), mailbox.workspace_id, status, reason, position)
 
 

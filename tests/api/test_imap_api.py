@@ -66,7 +66,7 @@ def test_a_host_on_a_private_address_is_refused_unless_the_deployment_allows_it(
 
 
 @sqlite_only
-def test_an_imap_mailbox_needs_a_host_and_a_password_and_oauth_providers_a_client_id(acme: Workspace) -> None:
+def test_an_imap_mailbox_needs_a_host_and_a_password_and_oauth_ones_a_client(acme: Workspace) -> None:
     missing = acme.client.post("/mailboxes", json={"provider": "imap", "address": "bob@acme.com"},
                                headers=acme.admin.headers)  # fmt: skip
     assert missing.status_code == 422 and "host and password" in missing.json()["detail"]

@@ -37,25 +37,35 @@ def ms_settings(database_url: str, fake: Fake, **more: Any) -> Settings:
     )  # fmt: skip
 
 
-@pytest.fixture
-def store(sqlite_template: Path, tmp_path: Path) -> str:
-    shutil.copy(sqlite_template, tmp_path / "mailtrail.db")
-    return f"sqlite:///{tmp_path / 'mailtrail.db'}"
-
-
-@pytest.fixture
-def ms(store: str, fake: Fake, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Workspace, Runtime]]:
+def _ms(url: str, fake: Fake, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Workspace, Runtime]]:
     monkeypatch.setenv("SSL_CERT_FILE", str(fake.ca))
     fake.accounts.clear()
     fake.signed_in = ""
     fake.revoked.clear()
-    runtime = Runtime.open(ms_settings(store, fake))
+    runtime = Runtime.open(ms_settings(url, fake))
     try:
         with TestClient(create_app(runtime=runtime)) as client:
             yield make_workspace(client, runtime), runtime
     finally:
         runtime.background.wait()
         runtime.close()
+
+
+@pytest.fixture
+def ms(
+    sqlite_template: Path, tmp_path: Path, fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Workspace, Runtime]]:
+    """On SQLite (the flow's store work is the same on both: `ms_any` runs a few on both)."""
+    shutil.copy(sqlite_template, tmp_path / "mailtrail.db")
+    yield from _ms(f"sqlite:///{tmp_path / 'mailtrail.db'}", fake, monkeypatch)
+
+
+@pytest.fixture
+def ms_any(
+    database_url: str, fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Workspace, Runtime]]:
+    """On SQLite and on PostgreSQL."""
+    yield from _ms(database_url, fake, monkeypatch)
 
 
 def start(ws: Workspace, address: str = "bob@acme.com") -> dict[str, Any]:
@@ -85,9 +95,9 @@ def test_without_a_client_id_microsoft365_and_gmail_answer_not_configured(acme: 
 
 
 def test_connecting_redirects_with_pkce_and_the_callback_activates_and_syncs(
-    ms: tuple[Workspace, Runtime], fake: Fake
+    ms_any: tuple[Workspace, Runtime], fake: Fake
 ) -> None:
-    ws, runtime = ms
+    ws, runtime = ms_any
     fake.account("bob@acme.com")
     fake.deliver("bob@acme.com", "inbox", message("carol@example.org", "bob@acme.com", "Quote",
                                                  message_id="<q1@example.org>"))  # fmt: skip
@@ -118,9 +128,9 @@ def test_connecting_redirects_with_pkce_and_the_callback_activates_and_syncs(
 
 
 def test_a_state_is_single_use_and_a_tampered_or_unknown_one_changes_nothing(
-    ms: tuple[Workspace, Runtime], fake: Fake
+    ms_any: tuple[Workspace, Runtime], fake: Fake
 ) -> None:
-    ws, runtime = ms
+    ws, runtime = ms_any
     fake.account("bob@acme.com")
     created = start(ws)
     location = fake.authorize(created["authorization_url"])
@@ -219,3 +229,78 @@ def test_a_revoked_consent_sets_reconnect_needed_and_reconnecting_resumes(
     )
     assert subjects == ["One", "Two"]
     assert fake.raw_fetches == fetched_before + 1  # only the new message was downloaded
+
+
+def test_no_token_is_kept_in_clear_anywhere_in_the_store(ms: tuple[Workspace, Runtime], fake: Fake) -> None:
+    ws, runtime = ms
+    database_url = runtime.settings.database_url  # SQLite: its files are read byte by byte
+    fake.account("bob@acme.com")
+    fake.deliver(
+        "bob@acme.com", "inbox", message("carol@example.org", "bob@acme.com", "Hi", message_id="<h@x.org>")
+    )
+    created = start(ws)
+    callback(ws, fake, created["authorization_url"])
+    runtime.background.wait()
+    fake.expire_access_tokens()  # the next pass refreshes, and seals the new tokens
+    runtime.imap_sync().sync(created["id"])
+    runtime.catch_up()
+    path = database_url.removeprefix("sqlite:///")
+    stored = b"".join(Path(p).read_bytes() for p in (path, path + "-wal") if Path(p).exists())
+    tokens = [*fake.access, *fake.refresh_tokens]
+    assert len(tokens) >= 4
+    assert not [t for t in tokens if t.encode() in stored]
+
+
+def test_a_declined_consent_sets_error(ms: tuple[Workspace, Runtime], fake: Fake) -> None:
+    ws, _ = ms
+    created = start(ws)
+    state = parse_qs(urlsplit(created["authorization_url"]).query)["state"][0]
+    page = ws.client.get("/oauth/callback", params={"error": "access_denied", "state": state})
+    assert page.status_code == 200 and "not given" in page.text
+    assert status(ws, created["id"])[0] == "error"
+
+
+def test_the_sign_in_proves_the_address_and_its_domain_becomes_internal(
+    ms: tuple[Workspace, Runtime], fake: Fake
+) -> None:
+    ws, runtime = ms
+    fake.account("bob@acme-sales.com")  # not one of Bob's member addresses: unproven when registered
+    created = start(ws, "bob@acme-sales.com")
+    assert (
+        "acme-sales.com"
+        not in ws.client.get("/settings", headers=ws.admin.headers).json()["internal_domains"]
+    )
+    callback(ws, fake, created["authorization_url"])
+    runtime.background.wait()
+    settings = ws.client.get("/settings", headers=ws.admin.headers).json()
+    assert "acme-sales.com" in settings["internal_domains"]  # as an IMAP login at outlook.office365.com would
+
+
+def test_without_an_address_the_mailbox_takes_the_signed_in_account_s(
+    ms: tuple[Workspace, Runtime], fake: Fake
+) -> None:
+    ws, runtime = ms
+    fake.account("bob@acme.com")
+    response = ws.client.post("/mailboxes", json={"provider": "microsoft365"}, headers=ws.admin.headers)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "authorizing" and "login_hint" not in created["authorization_url"]
+    callback(ws, fake, created["authorization_url"])
+    runtime.background.wait()
+    row = ws.client.get(f"/mailboxes/{created['id']}", headers=ws.admin.headers).json()
+    assert (row["address"], row["status"]) == ("bob@acme.com", "active")
+    assert_problem(ws.client.post("/mailboxes", json={"provider": "imap"}, headers=ws.admin.headers), 422)
+
+
+def test_without_an_address_another_member_s_account_is_refused_at_the_callback(
+    ms: tuple[Workspace, Runtime], fake: Fake
+) -> None:
+    ws, runtime = ms
+    ws.add_member("Carol", "carol@acme.com")
+    fake.account("carol@acme.com")
+    response = ws.client.post("/mailboxes", json={"provider": "microsoft365"}, headers=ws.admin.headers)
+    page = callback(ws, fake, response.json()["authorization_url"])
+    assert "another member" in page.text
+    assert status(ws, response.json()["id"])[0] == "error"
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(mailbox_secrets)).first() is None

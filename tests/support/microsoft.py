@@ -71,6 +71,7 @@ class Fake:
     revoked: set[str] = field(default_factory=set)  # addresses whose consent was revoked
     throttled: int = 0
     retry_after: str = "1"
+    throttle_status: int = 429
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     raw_fetches: int = 0
     expire_at_fetch: int | None = None  # every access token expires at this $value download
@@ -124,8 +125,9 @@ class Fake:
         account = self.accounts[address]
         account.oldest_delta = len(account.log) + 1
 
-    def throttle(self, count: int, retry_after: str = "1") -> None:
-        self.throttled, self.retry_after = count, retry_after
+    def throttle(self, count: int, retry_after: str = "1", status: int = 429) -> None:
+        """The next `count` Graph requests answer `status` (429, 503, 504) with Retry-After."""
+        self.throttled, self.retry_after, self.throttle_status = count, retry_after, status
 
     def expire_access_tokens(self) -> None:
         with self.lock:
@@ -270,7 +272,7 @@ class Fake:
             self.throttled -= 1
             body = {"error": {"code": "TooManyRequests", "message": "throttled"}}
             return (
-                429,
+                self.throttle_status,
                 {"Retry-After": self.retry_after, "Content-Type": "application/json"},
                 json.dumps(body).encode(),
             )
@@ -436,6 +438,7 @@ def microsoft_fake(directory: Path) -> Iterator[Fake]:
     fake = Fake(f"https://localhost:{server.server_address[1]}", tls.ca)
     server.RequestHandlerClass = _handler(fake)
     server.daemon_threads = True
+    server.block_on_close = False  # keep-alive handlers of pooled client connections are not waited for
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
