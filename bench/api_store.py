@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import re
 import subprocess
 import sys
@@ -202,6 +203,10 @@ def build(
     """Fill the empty store at `url` with `messages` messages; return its manifest."""
     master_key = master_key or new_master_key()
     workers = max(1, default_workers()) if workers is None else workers
+    # eventsourcing ends a PostgreSQL session idle in a transaction for 5 s; on a starved machine
+    # a batch save paused that long between its statements and lost the build (at 700,000 of
+    # 1,000,000 messages, load average 13). A bench build waits: a minute.
+    os.environ.setdefault("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "60")
     runtime = Runtime.open(Settings(database_url=url, master_key=master_key))
     started = time.perf_counter()
     try:

@@ -62,16 +62,19 @@ def visible_origins(
     }
     wanted = {a for record_id, o in origins.items() if o.get("copy_id") for a in addresses.get(record_id, [])}
     roles: dict[tuple[str, str], set[str]] = defaultdict(set)
+    # By copy alone, the addresses picked here: `address IN` beside `copy_id IN` made SQLite
+    # seek every (copy, address) pair of the page, about 2,500 seeks for a page of 50 people.
     for row in (
         conn.execute(
             select(
                 email_participants.c.copy_id, email_participants.c.address, email_participants.c.role
-            ).where(email_participants.c.copy_id.in_(list(owners)), email_participants.c.address.in_(wanted))
+            ).where(email_participants.c.copy_id.in_(list(owners)))
         )
         if owners and wanted
         else ()
     ):
-        roles[(row.copy_id, row.address)].add(row.role)
+        if row.address in wanted:
+            roles[(row.copy_id, row.address)].add(row.role)
     shown: dict[str, dict[str, Any]] = {}
     for record_id, origin in origins.items():
         copy_id = origin.get("copy_id")
