@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from domain.visibility import Viewer
-from projections.email_queries import hidden_reason
+from projections.email_queries import HIDING_COLUMNS, hidden_reason
 from projections.tables import email_copies, email_participants, mailboxes
 
 COPY_KEYS = ("copy_id", "mailbox_id")
@@ -44,7 +44,14 @@ def visible_origins(
     # Two lookups by primary key: joined, SQLite walks a mailbox's (or the workspace's) copies.
     copies = [
         r
-        for r in conn.execute(select(email_copies).where(email_copies.c.id.in_(copy_ids)))
+        for r in conn.execute(
+            select(
+                email_copies.c.id,
+                email_copies.c.workspace_id,
+                email_copies.c.mailbox_id,
+                *(email_copies.c[column] for column in HIDING_COLUMNS),
+            ).where(email_copies.c.id.in_(copy_ids))
+        )
         if r.workspace_id == viewer.workspace_id
     ]
     boxes = {

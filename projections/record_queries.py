@@ -151,6 +151,15 @@ def company_rows(
     ]
 
 
+def person_exists(conn: Connection, viewer: Viewer, person_id: str) -> bool:
+    """The person is in the viewer's workspace and not merged into another: what a person's own
+    lists check before their page (one lookup by primary key, not the person's whole row)."""
+    row = conn.execute(
+        select(people.c.workspace_id, people.c.merged_into).where(people.c.id == person_id)
+    ).first()
+    return row is not None and row.workspace_id == viewer.workspace_id and row.merged_into is None
+
+
 def person_emails(
     conn: Connection, viewer: Viewer, person_id: str, after: EmailKey | None, limit: int
 ) -> tuple[list[EmailKey], list[dict[str, Any]]]:
