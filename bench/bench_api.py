@@ -225,7 +225,9 @@ def store_for(
         log(
             f"reusing the {backend} store of {size:,} messages in {directory} (views built by {built_by or 'an older builder'})"
         )
-        if reproject_views == "always" or (reproject_views == "auto" and stale):
+        if manifest.get("master_key_lost") and (reproject_views == "always" or stale):
+            log(f"not rebuilding its views: {manifest['master_key_lost']}")
+        elif reproject_views == "always" or (reproject_views == "auto" and stale):
             log(f"rebuilding its views from its {manifest['events']:,} events with {now}")
             bar = Bar("views", manifest["events"], "events")
             try:
