@@ -149,3 +149,9 @@ def found(value: dict[str, Any] | None, what: str, ident: str) -> dict[str, Any]
     if value is None:
         raise NotFoundError(f"{what} {ident} not found")
     return value
+
+
+def require(present: bool, what: str, ident: str) -> None:
+    """404 unless the record looked up by id is there."""
+    if not present:
+        raise NotFoundError(f"{what} {ident} not found")

@@ -70,9 +70,20 @@ class CopyRow:
 
 def copies_by_email(conn: Connection, email_ids: list[str]) -> dict[str, list[CopyRow]]:
     """Every copy of these emails, with what decides its level for any viewer."""
+    c = email_copies.c
     rows = list(
         conn.execute(
-            select(email_copies, mailboxes.c.owner_id, mailboxes.c.sharing, mailboxes.c.removed_at)
+            select(
+                c.id,
+                c.email_id,
+                c.mailbox_id,
+                c.direction,
+                c.thread_key,
+                *(c[column] for column in HIDING_COLUMNS),
+                mailboxes.c.owner_id,
+                mailboxes.c.sharing,
+                mailboxes.c.removed_at,
+            )
             .select_from(email_copies.join(mailboxes, mailboxes.c.id == email_copies.c.mailbox_id))
             .where(email_copies.c.email_id.in_(email_ids))
         )
@@ -140,7 +151,12 @@ def email_summaries(conn: Connection, viewer: Viewer, email_ids: list[str]) -> l
     if not email_ids:
         return []
     copies = copies_by_email(conn, email_ids)
-    rows = {r.id: r for r in conn.execute(select(emails).where(emails.c.id.in_(email_ids)))}
+    rows = {
+        r.id: r
+        for r in conn.execute(
+            select(emails.c.id, emails.c.sent_at, emails.c.subject).where(emails.c.id.in_(email_ids))
+        )
+    }
     own_copy_ids: dict[str, list[str]] = defaultdict(list)
     visible_copy_ids: list[str] = []
     levels: dict[str, SharingLevel] = {}

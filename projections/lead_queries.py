@@ -55,6 +55,12 @@ def lead_rows(
     return [(r.created_at, r.id) for r in rows], result
 
 
+def lead_exists(conn: Connection, viewer: Viewer, lead_id: str) -> bool:
+    """The lead is in the viewer's workspace (one lookup by primary key)."""
+    workspace_id = conn.execute(select(leads.c.workspace_id).where(leads.c.id == lead_id)).scalar()
+    return workspace_id == viewer.workspace_id
+
+
 def lead_email_keys(
     conn: Connection, viewer: Viewer, lead_id: str, after: EmailKey | None, limit: int
 ) -> list[EmailKey]:

@@ -39,16 +39,22 @@ def _creation_page(
 def _sorted_page(
     conn: Connection,
     viewer: Viewer,
-    statement: Any,
     table: Any,
     kind: str,
     sort: str,
     after: RecordKey | None,
     limit: int,
 ) -> tuple[list[RecordKey], list[Any]]:
-    """The `limit` rows after `after` in `sort` order: keyset scans of the kept summaries' index."""
+    """The `limit` records of the viewer's workspace (people not merged away) after `after` in
+    `sort` order: keyset scans of the kept summaries' index, then the records by primary key."""
     chosen = summary_queries.sorted_ids(conn, viewer, kind, sort, after, limit)
-    found = {r.id: r for r in conn.execute(statement.where(table.c.id.in_([i for _, i in chosen])))}
+    # By primary key alone, the workspace (and merge) checked here: with the workspace condition
+    # in the statement, SQLite walked the (workspace, created_at, id) index over every record.
+    found = {
+        r.id: r
+        for r in conn.execute(select(table).where(table.c.id.in_([i for _, i in chosen])))
+        if r.workspace_id == viewer.workspace_id and getattr(r, "merged_into", None) is None
+    }
     kept = [(k, found[i]) for k, i in chosen if i in found]
     return [k for k, _ in kept], [r for _, r in kept]
 
@@ -86,11 +92,11 @@ def _record_page(
     limit: int,
 ) -> tuple[list[RecordKey], list[Any]]:
     """The records of `statement` (only `record_id`, when given) after `after`: in creation
-    order, or in `sort` order through the kept summaries."""
+    order, or (a whole list) in `sort` order through the kept summaries."""
     if record_id is not None:
         statement = statement.where(table.c.id == record_id)
-    if sort is not None:
-        return _sorted_page(conn, viewer, statement, table, kind, sort, after, limit)
+    elif sort is not None:
+        return _sorted_page(conn, viewer, table, kind, sort, after, limit)
     rows = _creation_page(conn, statement, table, after, limit)
     return [(r.created_at, r.id) for r in rows], rows
 
@@ -177,6 +183,15 @@ def company_rows(
         }
         for r in found
     ]
+
+
+def person_exists(conn: Connection, viewer: Viewer, person_id: str) -> bool:
+    """The person is in the viewer's workspace and not merged into another: what a person's own
+    lists check before their page (one lookup by primary key, not the person's whole row)."""
+    row = conn.execute(
+        select(people.c.workspace_id, people.c.merged_into).where(people.c.id == person_id)
+    ).first()
+    return row is not None and row.workspace_id == viewer.workspace_id and row.merged_into is None
 
 
 def person_emails(

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
-from api.paging import CursorParam, LimitParam, email_page, keyset_page, only, record_shape
+from api.paging import CursorParam, LimitParam, email_page, keyset_page, only, record_shape, require
 from api.schemas import MergeRequest, NewContact, NewLead
 from domain.visibility import Viewer
-from projections.lead_queries import lead_email_keys, lead_rows
+from projections.lead_queries import lead_email_keys, lead_exists, lead_rows
 
 router = APIRouter(tags=["records"])
 
@@ -67,7 +67,8 @@ def add_contact(
 def list_lead_emails(
     lead_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
-    _lead(runtime, viewer, lead_id)
+    with runtime.engine.connect() as conn:
+        require(lead_exists(conn, viewer, lead_id), "lead", lead_id)
     return email_page(
         runtime.engine,
         viewer,

@@ -7,12 +7,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import MemberDep, RuntimeDep, ServicesDep, ViewerDep, ViewsDep
-from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, keyset_page, only, record_shape
+from api.paging import EMAIL_SHAPE, CursorParam, LimitParam, keyset_page, only, record_shape, require
 from api.routes.intelligence import SortParam
 from api.schemas import NewAddress, NewCompany, NewPerson
 from application.errors import RuleViolationError
 from domain.visibility import Viewer
-from projections.record_queries import company_emails, company_rows, person_emails, person_rows
+from projections.record_queries import (
+    company_emails,
+    company_rows,
+    person_emails,
+    person_exists,
+    person_rows,
+)
+from projections.summary_queries import company_domain
 
 router = APIRouter(tags=["records"])
 
@@ -93,7 +100,8 @@ def add_address(
 def list_person_emails(
     person_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> dict[str, Any]:
-    _person(runtime, viewer, person_id)
+    with runtime.engine.connect() as conn:
+        require(person_exists(conn, viewer, person_id), "person", person_id)
     return keyset_page(
         runtime.engine,
         cursor,
@@ -147,7 +155,9 @@ def list_company_emails(
     cursor: CursorParam = None,
     limit: LimitParam = 50,
 ) -> dict[str, Any]:
-    company = _company(runtime, viewer, company_id)
+    with runtime.engine.connect() as conn:
+        domain = company_domain(conn, viewer, company_id)
+    require(domain is not None, "company", company_id)
     return keyset_page(
         runtime.engine,
         cursor,
@@ -155,5 +165,5 @@ def list_company_emails(
         f"companies/{company_id}/emails",
         "newest",
         EMAIL_SHAPE,
-        lambda conn, after, size: company_emails(conn, viewer, company["domain"], after, size),
+        lambda conn, after, size: company_emails(conn, viewer, str(domain), after, size),
     )

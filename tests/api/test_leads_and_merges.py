@@ -129,6 +129,8 @@ def test_merging_two_people_moves_their_addresses_and_emails(acme: Workspace) ->
         for e in acme.client.get(f"/people/{work}/emails", headers=acme.admin.headers).json()["items"]
     ]
     assert sorted(subjects) == ["Home", "Work"]
+    for gone in (f"/people/{home}", f"/people/{home}/emails"):  # merged away: no row, no list
+        assert acme.client.get(gone, headers=acme.admin.headers).status_code == 404
     log = acme.client.get(
         "/audit/events", params={"event_type": "Person.Merged"}, headers=acme.admin.headers
     ).json()
