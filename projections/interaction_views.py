@@ -237,7 +237,8 @@ def refresh(w: ViewWriter, workspace_id: str, dirty: Dirty) -> None:
     _refresh_companies(w, workspace_id, company_domain, members_of, scores, whole)
     _refresh_leads(w, workspace_id, sorted(lead_ids))
     if moved and whole:  # every record was just scored as of `as_of`: only the clock moves
-        strength_views.set_clock(w, workspace_id, as_of)
+        if everyone or company_domain or lead_ids or as_of is not None:  # as live: nothing to score, no clock
+            strength_views.set_clock(w, workspace_id, as_of)
     elif moved:
         strength_views.rescore(w, workspace_id, as_of)
 
