@@ -154,7 +154,9 @@ def email_summaries(conn: Connection, viewer: Viewer, email_ids: list[str]) -> l
     rows = {
         r.id: r
         for r in conn.execute(
-            select(emails.c.id, emails.c.sent_at, emails.c.subject).where(emails.c.id.in_(email_ids))
+            select(
+                emails.c.id, emails.c.workspace_id, emails.c.thread_key, emails.c.sent_at, emails.c.subject
+            ).where(emails.c.id.in_(email_ids))
         )
     }
     own_copy_ids: dict[str, list[str]] = defaultdict(list)

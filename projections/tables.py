@@ -389,7 +389,7 @@ message_fates = Table(
     metadata,
     Column("mailbox_id", ID, primary_key=True),
     Column("fate_hash", String(32), primary_key=True),
-    Column("reason", String(32), primary_key=True),
+    Column("reason", String(64), primary_key=True),
     Column("entry", String(320), nullable=False),
     Column("workspace_id", ID, nullable=False),
     Column("position", BigInteger, nullable=False),

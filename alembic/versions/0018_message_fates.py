@@ -22,7 +22,7 @@ def upgrade() -> None:
         "message_fates",
         sa.Column("mailbox_id", ID, nullable=False),
         sa.Column("fate_hash", sa.String(length=32), nullable=False),
-        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=False),
         sa.Column("entry", sa.String(length=320), nullable=False),
         sa.Column("workspace_id", ID, nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),

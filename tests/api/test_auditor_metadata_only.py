@@ -74,6 +74,8 @@ class Shared:
             return [self.mailbox]
         if name == "attachment_id":
             return ["0", "1"]
+        if name == "send_id":  # a send is shown to its sender only: the auditor's answer is a 404
+            return ["00000000-0000-0000-0000-000000000000"]
         if name == "webhook_id":
             with pytest.MonkeyPatch.context() as public:  # its host resolves to a public address
                 public.setattr("adapters.outbound.check_host", lambda *_, **__: [ip_address("93.184.216.34")])
@@ -88,6 +90,7 @@ class Shared:
             "company_id": "/companies",
             "lead_id": "/leads",
             "thread_id": "/threads",
+            "member_id": "/members",
         }
         if name in lists:
             found = [item["id"] for item in self.ws.client.get(lists[name], headers=admin).json()["items"]]
