@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     verifying_mail_hosts: Annotated[tuple[str, ...], NoDecode] = DOMAIN_VERIFYING_HOSTS
     max_participants: int = 1000  # a message with more participants is stored but creates no records
     max_records_per_batch: int = 10000  # people created by one recorded batch at most
+    # The window a recurring calendar event is expanded over, around the time of a sync.
+    calendar_past_days: int = 730
+    calendar_future_days: int = 365
 
     @field_validator("verifying_mail_hosts", mode="before")
     @classmethod

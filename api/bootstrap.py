@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from adapters.caldav_calendar import CaldavConnector
 from adapters.catalog import DomainCatalog
 from adapters.datakeys import DataKeyStore, load_or_create_master_key
 from adapters.imap import ImapConnector, ImapServer
@@ -43,6 +44,23 @@ class ImapConnectors:
         connector = ImapConnector(
             parse_message, timeout=self.timeout, allow_private=self.runtime.settings.allow_private_hosts,
             process_threshold=self.process_threshold, resolver=self.runtime.resolver,
+        )  # fmt: skip
+        return connector.connect(connection, secret)
+
+
+class CaldavConnectors:
+    """The CalendarConnector port: CalDAV with this deployment's outbound rules and sync window,
+    read at connect time."""
+
+    def __init__(self, runtime: Runtime, timeout: float = 60.0) -> None:
+        self.runtime = runtime
+        self.timeout = timeout
+
+    def connect(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> Any:
+        settings = self.runtime.settings
+        connector = CaldavConnector(
+            settings.allow_private_hosts, self.runtime.resolver, self.timeout,
+            settings.calendar_past_days, settings.calendar_future_days,
         )  # fmt: skip
         return connector.connect(connection, secret)
 
@@ -103,13 +121,20 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         keystore=keystore, ledger=SqlUidLedger(engine), tokens=SqlApiTokens(engine), rebuilds=ViewRebuilds(store),
     )  # fmt: skip
     runtime.connectors = lambda timeout, threshold: ImapConnectors(runtime, timeout, threshold)
+    runtime.calendar_connector = CaldavConnectors(runtime)
     runtime.services = Services.build(
-        app, keystore, runtime.connectors(LOGIN_TIMEOUT, None), parse_message, sealer
-    )
+        app, keystore, runtime.connectors(LOGIN_TIMEOUT, None), parse_message, sealer,
+        CaldavConnectors(runtime, LOGIN_TIMEOUT),
+    )  # fmt: skip
     runtime.background = BackgroundSyncs(
         lambda progress: runtime.imap_sync(progress=progress), runtime.catch_up
     )
     runtime.services.mailboxes.start_sync = runtime.background.start
+    runtime.calendar_background = BackgroundSyncs(
+        lambda progress: runtime.calendar_sync(after_batch=progress),  # type: ignore[arg-type,return-value]
+        runtime.catch_up,
+    )
+    runtime.services.calendars.start_sync = runtime.calendar_background.start
     return runtime
 
 

@@ -13,6 +13,7 @@ from api.body_limits import BodyLimits
 from api.responses import OrjsonResponse
 from api.routes import (
     audit,
+    calendars,
     emails,
     intelligence,
     leads,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         emails,
         shares,
         audit,
+        calendars,
     ):
         app.include_router(module.router)
     return app

@@ -15,11 +15,12 @@ from sqlalchemy import Engine, select
 
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
+from application.calendar_sync import CalendarSync
 from application.imap_sync import ImapSync
 from application.imap_sync import Progress as SyncProgress
-from application.ports import ApiTokens, KeyStore, MailConnector, UidLedger
+from application.ports import ApiTokens, CalendarConnector, KeyStore, MailConnector, UidLedger
 from application.services import Services
-from projections.tables import mailboxes
+from projections.tables import calendars, mailboxes
 from projections.views_runner import Progress, ViewApplier, ViewsRunner
 
 if TYPE_CHECKING:  # the types the composition root chose; only it imports adapters
@@ -49,6 +50,8 @@ class Runtime:
         init=False
     )  # (timeout, process threshold)
     background: BackgroundSyncs = field(init=False)
+    calendar_connector: CalendarConnector = field(init=False)
+    calendar_background: BackgroundSyncs = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -70,6 +73,10 @@ class Runtime:
         connector = self.connectors(timeout, process_threshold)
         return ImapSync(self.app, self.keystore, connector, self.ledger, progress=progress)
 
+    def calendar_sync(self, after_batch: Callable[[int], object] = lambda position: None) -> CalendarSync:
+        """A calendar pass over this runtime's stores, key store and CalDAV connector."""
+        return CalendarSync(self.app, self.keystore, self.calendar_connector, after_batch)
+
     def catch_up(self, progress: Progress | None = None, timeout: float | None = None) -> int:
         """Read-your-writes: the views show every event written before this call. The applier
         applies them; any other process waits for the applier (ViewsBehindError after the
@@ -90,12 +97,16 @@ class Runtime:
             erased = [
                 r.id for r in conn.execute(select(mailboxes.c.id).where(mailboxes.c.erased_at.is_not(None)))
             ]
+            erased += [
+                r.id for r in conn.execute(select(calendars.c.id).where(calendars.c.erased_at.is_not(None)))
+            ]
         for mailbox_id in erased:
             if self.sealer.exists(mailbox_id):
                 self.sealer.destroy(mailbox_id)
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if self.store.is_postgres:
-                for table in ("email_participants", "email_copies", "emails", "grants", "data_keys"):
+                for table in ("email_participants", "email_copies", "emails", "grants", "data_keys",
+                              "meeting_copies", "meeting_participants", "meeting_attendance"):  # fmt: skip
                     conn.exec_driver_sql(f"VACUUM FULL {table}")
             else:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

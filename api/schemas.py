@@ -125,3 +125,15 @@ class MergeRequest(Body):
     person_id: str = Field(
         min_length=1, max_length=64, description="the person merged into the path's person"
     )
+
+
+class NewCalendar(Body):
+    provider: Literal["caldav"]
+    url: str = Field(min_length=1, max_length=2000, description="the server's root or any URL of the account")
+    username: str | None = Field(default=None, max_length=320)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class CalendarChange(Body):
+    sharing: Literal["metadata", "full"] | None = None
+    status: Literal["active", "disconnected"] | None = None

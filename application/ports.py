@@ -6,6 +6,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from domain.meeting import ParsedMeeting
 from domain.message import ParsedMessage
 
 
@@ -181,3 +182,50 @@ class ApiTokens(Protocol):
     def resolve(self, token: str) -> tuple[str, str] | None:
         """(workspace id, member id) of a token, or None."""
         ...
+
+
+# --- calendars (CalDAV) --------------------------------------------------------------
+
+
+class CalendarServerError(Exception):
+    """A calendar server cannot be used as configured; the message is mailtrail's words."""
+
+
+class CalendarAuthError(CalendarServerError):
+    """The server refused the credentials."""
+
+
+@dataclass(frozen=True)
+class CalendarResource:
+    """One calendar resource (an event, or a series with its exceptions) as the server holds it:
+    its meetings within the sync window, or None with the reason it could not be read."""
+
+    href: str
+    meetings: list[ParsedMeeting] | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CalendarChanges:
+    """What changed in one calendar collection since `cursor`: resources new or changed, the
+    hrefs gone, and the cursor after them. `full` when the listing is the whole collection (a
+    first sync): a resource held before and not listed is gone too."""
+
+    changed: list[CalendarResource]
+    gone: list[str]
+    cursor: dict[str, Any]
+    full: bool = False
+
+
+class CalendarServer(Protocol):
+    def collections(self) -> list[str]:
+        """Every calendar collection (its path) of the account's principal."""
+        ...
+
+    def changes(self, collection: str, cursor: Mapping[str, Any] | None) -> CalendarChanges: ...
+
+    def close(self) -> None: ...
+
+
+class CalendarConnector(Protocol):
+    def connect(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> CalendarServer: ...

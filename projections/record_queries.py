@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, tuple_
 
 from domain.visibility import Viewer
-from projections import summary_queries
+from projections import meeting_queries, summary_queries
 from projections.email_queries import VISIBLE_COPY, EmailKey, email_summaries
 from projections.origin import visible_origins
 from projections.record_emails import newest_emails
@@ -107,6 +107,7 @@ def person_rows(
     }
     origins = visible_origins(conn, viewer, {r.id: r.origin for r in rows}, addresses)
     kept = summary_queries.read(conn, viewer, "person", ids)
+    met = meeting_queries.person_meeting_fields(conn, viewer, addresses)
     return keys, [
         {
             "id": r.id,
@@ -116,6 +117,7 @@ def person_rows(
             "created_at": r.created_at,
             "origin": origins[r.id],
             **summary_queries.fields(kept.get(r.id)),
+            **met.get(r.id, meeting_queries.NO_MEETINGS),
         }
         for r in rows
     ]
@@ -133,6 +135,7 @@ def company_rows(
     statement = select(companies).where(companies.c.workspace_id == viewer.workspace_id)
     keys, found = _record_page(conn, viewer, statement, companies, "company", company_id, sort, after, limit)
     kept = summary_queries.read(conn, viewer, "company", [r.id for r in found])
+    met = meeting_queries.company_meeting_fields(conn, viewer, {r.id: r.domain for r in found})
     return keys, [
         {
             "id": r.id,
@@ -140,6 +143,7 @@ def company_rows(
             "domain": r.domain,
             "created_at": r.created_at,
             **summary_queries.fields(kept.get(r.id)),
+            **met.get(r.id, meeting_queries.NO_MEETINGS),
         }
         for r in found
     ]

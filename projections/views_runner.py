@@ -43,6 +43,7 @@ from projections import (
     email_views,
     interaction_views,
     lead_views,
+    meeting_views,
     privacy_views,
     record_views,
     workspace_views,
@@ -64,7 +65,9 @@ Progress = Callable[[int], None]
 
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
-for _module in (workspace_views, email_views, record_views, privacy_views, lead_views, interaction_views):
+for _module in (
+    workspace_views, email_views, record_views, privacy_views, lead_views, interaction_views, meeting_views
+):
     for _type, _handler in _module.HANDLERS.items():
         HANDLERS.setdefault(_type, []).append(_handler)
 
@@ -199,6 +202,7 @@ class ViewsRunner:
             position: int = notifications[-1].id
             interaction_views.settle(writer)  # before lead_views.settle: it reads writer.threads
             lead_views.settle(writer)
+            meeting_views.settle(writer)
             writer.flush()
             self._save_position(conn, previous, position, untracked)
         return position

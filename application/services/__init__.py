@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.app import MailTrail
-from application.ports import KeyStore, MailConnector, Sealer
+from application.ports import CalendarConnector, CalendarServer, CalendarServerError, KeyStore, MailConnector, Sealer
+from application.services.calendars import Calendars
 from application.services.erasure import Erasure
 from application.services.ingest import Ingest, Parser
 from application.services.mailboxes import Mailboxes
@@ -24,11 +25,12 @@ class Services:
     sharing: Sharing
     records: Records
     erasure: Erasure
+    calendars: Calendars
 
     @classmethod
     def build(
         cls, app: MailTrail, keystore: KeyStore, login_connector: MailConnector, parse: Parser,
-        sealer: Sealer | None = None,
+        sealer: Sealer | None = None, calendar_connector: CalendarConnector | None = None,
     ) -> Services:  # fmt: skip
         erasure = Erasure(app, sealer, keystore)
         return cls(
@@ -39,4 +41,12 @@ class Services:
             sharing=Sharing(app),
             records=Records(app),
             erasure=erasure,
+            calendars=Calendars(app, keystore, calendar_connector or _NoCalendars()),
         )
+
+
+class _NoCalendars:
+    """No calendar connector chosen (a test's services): connecting one is refused."""
+
+    def connect(self, connection: object, secret: object) -> CalendarServer:
+        raise CalendarServerError("calendars are not available in this deployment")
