@@ -27,6 +27,7 @@ from application.ports import (
     CalendarResource,
     CalendarServerError,
 )
+from domain.calendar import resource_key
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,12 @@ class CaldavServer:
         changed = [h for h in dict.fromkeys(listed) if h not in deleted]
         # A first listing may name deleted resources without data (Radicale): they are skipped.
         resources, missing = self._load(calendar, changed)
-        gone = sorted(deleted | missing) if token else []
+        gone = sorted(self._key(calendar, h) for h in deleted | missing) if token else []
         return CalendarChanges(resources, gone, {"sync_token": str(found.sync_token)}, full=not token)
+
+    @staticmethod
+    def _key(calendar: Any, href: str) -> str:
+        return resource_key(_path(calendar.url), href)
 
     def _by_etags(self, calendar: Any, cursor: Mapping[str, Any]) -> CalendarChanges:
         ctag_found = calendar.get_properties([GetCTag()])
@@ -118,10 +123,12 @@ class CaldavServer:
             for href, props in listing.items()
             if _path(href).rstrip("/") != here.rstrip("/")
         }
-        changed = [h for h, e in sorted(etags.items()) if known.get(h) != e]
+        keyed = {self._key(calendar, h): e for h, e in etags.items()}  # the cursor keeps no path
+        changed = [h for h, e in sorted(etags.items()) if known.get(self._key(calendar, h)) != e]
         resources, missing = self._load(calendar, changed)
-        gone = sorted((set(known) - set(etags)) | missing)
-        kept = {h: e for h, e in etags.items() if h not in missing}
+        lost = {self._key(calendar, h) for h in missing}
+        gone = sorted((set(known) - set(keyed)) | lost)
+        kept = {k: e for k, e in keyed.items() if k not in lost}
         return CalendarChanges(resources, gone, {"ctag": ctag, "etags": kept}, full=False)
 
     def _load(self, calendar: Any, hrefs: list[str]) -> tuple[list[CalendarResource], set[str]]:
@@ -131,21 +138,22 @@ class CaldavServer:
         for at in range(0, len(hrefs), MULTIGET_SIZE):
             chunk = hrefs[at : at + MULTIGET_SIZE]
             urls = [calendar.url.join(h) for h in chunk]
-            for url, data, _tags in calendar._multiget(urls, raise_notfound=False):  # noqa: SLF001
+            for url, data, _tags in calendar._multiget(urls, raise_notfound=False):
                 href = _path(calendar.url.join(str(url)))
                 if not data:
                     continue
                 seen.add(href)
+                key = self._key(calendar, href)
                 try:
-                    resources.append(CalendarResource(href, parse_calendar(data, self.window)))
+                    resources.append(CalendarResource(key, parse_calendar(data, self.window)))
                 except MalformedCalendarError as malformed:
-                    resources.append(CalendarResource(href, None, str(malformed)))
+                    resources.append(CalendarResource(key, None, str(malformed)))
         return resources, set(hrefs) - seen
 
     def close(self) -> None:
         try:
             self.client.close()
-        except Exception:  # noqa: BLE001 - closing never fails a sync
+        except Exception:
             log.debug("closing the CalDAV client failed", exc_info=True)
 
 

@@ -168,7 +168,8 @@ class CalendarRecorder:
                 if copy is not None and copy.retract(DELETED):
                     changed.add(copy.id)
                     batch.retracted += 1
-            held[resource.href] = now
+            if now or before:
+                held[resource.href] = now
         for href in gone:
             for copy_id_text in calendar.resources.get(href, []):
                 copy = self._copy(copies, UUID(copy_id_text))

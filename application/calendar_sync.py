@@ -12,7 +12,7 @@ from application.app import MailTrail
 from application.calendar_recorder import CalendarRecorder
 from application.errors import ConflictError, NotFoundError
 from application.ports import CalendarConnector, CalendarServer, CalendarServerError, KeyStore
-from domain.calendar import ACTIVE, ERROR, Calendar
+from domain.calendar import ACTIVE, ERROR, Calendar, collection_prefix
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,6 @@ class CalendarSync:
         return None
 
 
-def _in(href: str, collection: str) -> bool:
-    return href.startswith(collection.rstrip("/") + "/")
+def _in(key: str, collection: str) -> bool:
+    return key.startswith(collection_prefix(collection))
 

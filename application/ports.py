@@ -198,7 +198,8 @@ class CalendarAuthError(CalendarServerError):
 @dataclass(frozen=True)
 class CalendarResource:
     """One calendar resource (an event, or a series with its exceptions) as the server holds it:
-    its meetings within the sync window, or None with the reason it could not be read."""
+    its meetings within the sync window, or None with the reason it could not be read. `href` is
+    its domain.calendar.resource_key, never its path."""
 
     href: str
     meetings: list[ParsedMeeting] | None
@@ -208,7 +209,7 @@ class CalendarResource:
 @dataclass(frozen=True)
 class CalendarChanges:
     """What changed in one calendar collection since `cursor`: resources new or changed, the
-    hrefs gone, and the cursor after them. `full` when the listing is the whole collection (a
+    keys (domain.calendar.resource_key) of those gone, and the cursor after them. `full` when the listing is the whole collection (a
     first sync): a resource held before and not listed is gone too."""
 
     changed: list[CalendarResource]

@@ -3,6 +3,7 @@ MeetingCopy aggregate (one meeting as one calendar holds it)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
@@ -22,6 +23,20 @@ SHARING_LEVELS = (SharingLevel.METADATA.value, SharingLevel.FULL.value)
 
 # Why a stored copy was retracted (beside the skip reasons of domain/meeting.py).
 DELETED = "deleted"
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
+
+
+def collection_prefix(collection: str) -> str:
+    return _digest(collection, 12) + "/"
+
+
+def resource_key(collection: str, href: str) -> str:
+    """What a calendar resource is known by in the log: digests of its collection and its path,
+    never the path itself (a path often holds the event's UID, which a private event must not leave)."""
+    return collection_prefix(collection) + _digest(href, 24)
 
 
 def check_calendar_provider(provider: str) -> str:
@@ -59,7 +74,7 @@ class Calendar(Aggregate):
         self.status = status
         self.status_reason = ""
         self.cursors: dict[str, dict[str, Any]] = {}  # per calendar collection (its URL)
-        self.resources: dict[str, list[str]] = {}  # resource href -> ids of the copies it holds
+        self.resources: dict[str, list[str]] = {}  # resource_key -> ids of the copies it holds
         self.synced = 0
         self.skipped: dict[str, int] = {}
         self.skipped_keys: dict[str, frozenset[str]] = {}

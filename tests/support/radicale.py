@@ -44,6 +44,7 @@ hosts = {self.host}:{self.port}
 type = htpasswd
 htpasswd_filename = {self.dir / "users"}
 htpasswd_encryption = plain
+delay = 0
 [rights]
 type = owner_only
 [storage]
