@@ -51,7 +51,11 @@ def check_url(url: str, allow_private: bool, resolver: Resolver) -> None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         check_host(
-            parts.hostname, port, allow_private=allow_private, plaintext=parts.scheme == "http", resolver=resolver
+            parts.hostname,
+            port,
+            allow_private=allow_private,
+            plaintext=parts.scheme == "http",
+            resolver=resolver,
         )
     except HostRefusedError as refused:
         raise CalendarServerError(str(refused)) from None
@@ -75,7 +79,9 @@ class CaldavServer:
         except (caldav_error.DAVError, OSError, ValueError) as failure:
             raise CalendarServerError(f"no calendars found ({type(failure).__name__})") from None
         except Exception as failure:  # noqa: BLE001 - niquests' connection errors and the like
-            raise CalendarServerError(f"the calendar server cannot be reached ({type(failure).__name__})") from None
+            raise CalendarServerError(
+                f"the calendar server cannot be reached ({type(failure).__name__})"
+            ) from None
         self._calendars = {_path(c.url): c for c in calendars}
         return sorted(self._calendars)
 
@@ -93,11 +99,15 @@ class CaldavServer:
         try:
             return self._by_etags(calendar, cursor)
         except caldav_error.DAVError as failure:
-            raise CalendarServerError(f"calendar {collection} cannot be listed ({type(failure).__name__})") from None
+            raise CalendarServerError(
+                f"calendar {collection} cannot be listed ({type(failure).__name__})"
+            ) from None
 
     def _by_sync_token(self, calendar: Any, cursor: Mapping[str, Any]) -> CalendarChanges:
         token = cursor.get("sync_token")
-        found = calendar.get_objects_by_sync_token(sync_token=token, load_objects=False, disable_fallback=True)
+        found = calendar.get_objects_by_sync_token(
+            sync_token=token, load_objects=False, disable_fallback=True
+        )
         deleted = {_path(u) for u in found.deleted_urls}
         listed = [_path(o.url) for o in found]
         changed = [h for h in dict.fromkeys(listed) if h not in deleted]

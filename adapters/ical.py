@@ -118,7 +118,7 @@ def _meeting(component: Any, series: set[str]) -> ParsedMeeting:
         title=_text(component, "SUMMARY"),
         description=_text(component, "DESCRIPTION"),
         location=_text(component, "LOCATION"),
-        unparsed=tuple([*unparsed, *more]),
+        unparsed=(*unparsed, *more),
     )
 
 

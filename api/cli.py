@@ -281,8 +281,11 @@ def sync(
     mailbox: Annotated[
         str | None, typer.Option("--mailbox", help="One mailbox id (default: every active one).")
     ] = None,
+    calendar: Annotated[
+        str | None, typer.Option("--calendar", help="One calendar id (default: every connected one).")
+    ] = None,
 ) -> None:
-    """One sync pass: the full history the first time, then only what changed."""
+    """One sync pass of mailboxes and calendars: the full history the first time, then only what changed."""
     runtime = _open()
     started = time.perf_counter()
     try:
@@ -301,10 +304,13 @@ def sync(
             try:
                 ids = [mailbox] if mailbox else service.connected(include_errors=False)
                 reports = [service.sync(mailbox_id) for mailbox_id in ids]
+                calendar_sync = runtime.calendar_sync()
+                calendar_ids = [calendar] if calendar else [] if mailbox else calendar_sync.connected()
+                calendar_reports = [calendar_sync.sync(calendar_id) for calendar_id in calendar_ids]
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            last = max((r.position for r in reports), default=0)
+            last = max((r.position for r in [*reports, *calendar_reports]), default=0)
             runtime.wait_for(last, progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
@@ -314,6 +320,7 @@ def sync(
         json.dumps(
             {
                 "mailboxes": [r.as_dict() for r in reports],
+                "calendars": [r.as_dict() for r in calendar_reports],
                 "fetched": fetched,
                 "seconds": round(elapsed, 3),
                 "messages_per_second": round(fetched / elapsed, 1) if elapsed else None,
@@ -321,7 +328,7 @@ def sync(
             }
         )
     )
-    if any(r.status != "active" or r.reason for r in reports):
+    if any(r.status != "active" or r.reason for r in [*reports, *calendar_reports]):
         raise typer.Exit(1)
 
 
@@ -333,7 +340,7 @@ def worker(
         float, typer.Option(help="Longest wait between passes (IDLE or polling).")
     ] = 60.0,
 ) -> None:
-    """Keep every connected mailbox in sync: IDLE where the server offers it, else polling."""
+    """Keep every connected mailbox and calendar in sync: IDLE where the server offers it, else polling."""
     import signal
     import threading
 
@@ -354,14 +361,44 @@ def worker(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+
+    def calendar_passes() -> list[Any]:
+        """One pass over every connected calendar (CalDAV has no IDLE: calendars are polled)."""
+        calendar_sync = runtime.calendar_sync()
+        reports = []
+        for calendar_id in calendar_sync.connected():
+            report = calendar_sync.sync(calendar_id)
+            try:
+                runtime.wait_for(report.position)
+            except Exception as error:  # noqa: BLE001 - the next pass catches up again
+                console.print(f"[yellow]views not caught up: {error}")
+            console.print(f"{calendar_id}: {report.status} {report.reason} fetched {report.fetched}".rstrip())
+            reports.append(report)
+        return reports
+
+    def poll_calendars() -> None:
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                calendar_passes()
+            except Exception as error:  # noqa: BLE001 - a failed pass is retried at the next poll
+                console.print(f"[red]calendar pass failed: {error}")
+            stop.wait(poll_seconds)
+
     try:
         service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD)
         runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass)
         if once:
             reports = runner.run_once()
-            typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports]}))
+            calendar_reports = calendar_passes()
+            typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports],
+                                   "calendars": [r.as_dict() for r in calendar_reports]}))  # fmt: skip
         else:
+            calendars = threading.Thread(target=poll_calendars, name="calendars", daemon=True)
+            calendars.start()
             runner.run(stop, max_seconds)
+            stop.set()
+            calendars.join(timeout=poll_seconds)
     finally:
         runtime.close()
 

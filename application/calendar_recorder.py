@@ -91,10 +91,7 @@ class CalendarRecorder:
             if owner != calendar.owner_id:
                 continue
             addresses.update(workspace.mailbox_claims.get(mailbox_id, []))
-            try:
-                blocklist += self.app.load(Mailbox, mailbox_id).blocklist
-            except Exception:  # noqa: BLE001 - a mailbox removed meanwhile blocks nothing more
-                continue
+            blocklist += self.app.load(Mailbox, mailbox_id).blocklist
         return addresses, blocklist
 
     def _copy(self, copies: dict[UUID, MeetingCopy], copy_id: UUID) -> MeetingCopy | None:
@@ -182,7 +179,12 @@ class CalendarRecorder:
         return batch, [*(copies[c] for c in sorted(changed)), *records.values()]
 
     def _add_person(
-        self, records: dict[UUID, Aggregate], workspace_id: str, address: str, name: str, origin: dict[str, Any]
+        self,
+        records: dict[UUID, Aggregate],
+        workspace_id: str,
+        address: str,
+        name: str,
+        origin: dict[str, Any],
     ) -> None:
         claim_id = AddressClaim.create_id(workspace_id, address)
         if claim_id in records or claim_id in self.known:

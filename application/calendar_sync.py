@@ -91,7 +91,10 @@ class CalendarSync:
             if not changes.changed and not gone and changes.cursor == calendar.cursors.get(collection):
                 continue
             report.fetched += len(changes.changed)
-            chunks = [changes.changed[i : i + BATCH_RESOURCES] for i in range(0, len(changes.changed), BATCH_RESOURCES)]
+            chunks = [
+                changes.changed[i : i + BATCH_RESOURCES]
+                for i in range(0, len(changes.changed), BATCH_RESOURCES)
+            ]
             chunks = chunks or [[]]
             for n, chunk in enumerate(chunks):
                 last = n == len(chunks) - 1
@@ -128,4 +131,3 @@ class CalendarSync:
 
 def _in(key: str, collection: str) -> bool:
     return key.startswith(collection_prefix(collection))
-

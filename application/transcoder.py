@@ -74,7 +74,7 @@ class OrjsonTranscoder(Transcoder):
             obj["timestamp"] = datetime.fromisoformat(stamp)
         if sealed:
             split = 4 + int.from_bytes(sealed[:4], "big")
-            owner = obj.get("mailbox_id", obj.get("calendar_id"))
+            owner = str(obj.get("mailbox_id", obj.get("calendar_id")))
             obj["headers"] = self._unseal(owner, sealed[4:split])
             obj["content"] = dict(WITHHELD) if self.views else self._unseal(owner, sealed[split:])
         elif "sealed" in obj:  # stored before the binary framing: base64 of {"headers", "content"}

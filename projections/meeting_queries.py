@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_
 
-from domain.visibility import CopyAccess, Viewer, copy_level
 from domain.values import SharingLevel
+from domain.visibility import CopyAccess, Viewer, copy_level
 from projections.tables import (
     calendars,
     lead_contacts,
@@ -65,7 +65,9 @@ def calendar_rows(conn: Connection, viewer: Viewer, calendar_id: str | None = No
 
 
 # a record's meetings -----------------------------------------------------------------------
-def _keys(conn: Connection, viewer: Viewer, condition: Any, after: MeetingKey | None, limit: int) -> list[MeetingKey]:
+def _keys(
+    conn: Connection, viewer: Viewer, condition: Any, after: MeetingKey | None, limit: int
+) -> list[MeetingKey]:
     statement = (
         select(meeting_attendance.c.starts_at, meeting_attendance.c.meeting_id)
         .where(meeting_attendance.c.workspace_id == viewer.workspace_id, condition)
@@ -75,36 +77,53 @@ def _keys(conn: Connection, viewer: Viewer, condition: Any, after: MeetingKey | 
     )
     if after is not None:
         statement = statement.where(
-            tuple_(meeting_attendance.c.starts_at, meeting_attendance.c.meeting_id) < tuple_(after[0], after[1])
+            tuple_(meeting_attendance.c.starts_at, meeting_attendance.c.meeting_id)
+            < tuple_(after[0], after[1])
         )
     return [(r.starts_at, r.meeting_id) for r in conn.execute(statement)]
 
 
 def _addresses_of(conn: Connection, person_ids: Sequence[str]) -> list[str]:
-    return [a for (a,) in conn.execute(select(person_addresses.c.address).where(person_addresses.c.person_id.in_(person_ids)))]
+    return [
+        a
+        for (a,) in conn.execute(
+            select(person_addresses.c.address).where(person_addresses.c.person_id.in_(person_ids))
+        )
+    ]
 
 
 def person_meetings(conn: Connection, viewer: Viewer, person_id: str, after: MeetingKey | None, limit: int) -> tuple[list[MeetingKey], list[dict[str, Any]]]:  # fmt: skip
     addresses = _addresses_of(conn, [person_id])
     keys = _keys(conn, viewer, meeting_attendance.c.address.in_(addresses), after, limit) if addresses else []
-    return keys, meeting_summaries(conn, viewer, [m for _, m in keys[: limit - 1]] if len(keys) == limit else [m for _, m in keys])
+    return keys, meeting_summaries(
+        conn, viewer, [m for _, m in keys[: limit - 1]] if len(keys) == limit else [m for _, m in keys]
+    )
 
 
 def company_meetings(conn: Connection, viewer: Viewer, domain: str, after: MeetingKey | None, limit: int) -> tuple[list[MeetingKey], list[dict[str, Any]]]:  # fmt: skip
     keys = _keys(conn, viewer, meeting_attendance.c.domain == domain, after, limit)
-    return keys, meeting_summaries(conn, viewer, [m for _, m in keys[: limit - 1]] if len(keys) == limit else [m for _, m in keys])
+    return keys, meeting_summaries(
+        conn, viewer, [m for _, m in keys[: limit - 1]] if len(keys) == limit else [m for _, m in keys]
+    )
 
 
 def lead_meetings(conn: Connection, viewer: Viewer, lead_id: str, after: MeetingKey | None, limit: int) -> tuple[list[MeetingKey], list[dict[str, Any]]]:  # fmt: skip
-    contacts = [p for (p,) in conn.execute(select(lead_contacts.c.person_id).where(lead_contacts.c.lead_id == lead_id))]
+    contacts = [
+        p
+        for (p,) in conn.execute(select(lead_contacts.c.person_id).where(lead_contacts.c.lead_id == lead_id))
+    ]
     addresses = _addresses_of(conn, contacts) if contacts else []
     keys = _keys(conn, viewer, meeting_attendance.c.address.in_(addresses), after, limit) if addresses else []
-    return keys, meeting_summaries(conn, viewer, [m for _, m in keys[: limit - 1]] if len(keys) == limit else [m for _, m in keys])
+    return keys, meeting_summaries(
+        conn, viewer, [m for _, m in keys[: limit - 1]] if len(keys) == limit else [m for _, m in keys]
+    )
 
 
 # one meeting as a viewer sees it -----------------------------------------------------------
 def _level(viewer: Viewer, copy: Any, sharing: dict[str, str]) -> SharingLevel:
-    return copy_level(viewer, CopyAccess(copy.owner_id, sharing.get(copy.calendar_id, "metadata"), bool(copy.hidden)))
+    return copy_level(
+        viewer, CopyAccess(copy.owner_id, sharing.get(copy.calendar_id, "metadata"), bool(copy.hidden))
+    )
 
 
 def meeting_summaries(conn: Connection, viewer: Viewer, meeting_ids: Sequence[str], declined: bool = False) -> list[dict[str, Any]]:  # fmt: skip
@@ -127,7 +146,9 @@ def meeting_summaries(conn: Connection, viewer: Viewer, meeting_ids: Sequence[st
     calendar_ids = {c.calendar_id for cs in copies.values() for c in cs}
     sharing: dict[str, str] = {}
     if calendar_ids:
-        for row in conn.execute(select(calendars.c.id, calendars.c.sharing).where(calendars.c.id.in_(calendar_ids))):
+        for row in conn.execute(
+            select(calendars.c.id, calendars.c.sharing).where(calendars.c.id.in_(calendar_ids))
+        ):
             sharing[row.id] = row.sharing
     people: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     by_copy = {c.id: c.meeting_id for cs in copies.values() for c in cs}
@@ -173,12 +194,20 @@ def meeting_row(conn: Connection, viewer: Viewer, meeting_id: str) -> dict[str, 
 
 
 # first, last and next meeting of records -------------------------------------------------------
-def _seek(conn: Connection, workspace_id: str, condition: Any, now: str, future: bool) -> dict[str, str] | None:
+def _seek(
+    conn: Connection, workspace_id: str, condition: Any, now: str, future: bool
+) -> dict[str, str] | None:
     column = meeting_attendance.c.starts_at
     statement = select(column, meeting_attendance.c.meeting_id).where(
-        meeting_attendance.c.workspace_id == workspace_id, condition, column > now if future else column <= now
+        meeting_attendance.c.workspace_id == workspace_id,
+        condition,
+        column > now if future else column <= now,
     )
-    order = (column, meeting_attendance.c.meeting_id) if future else (column.desc(), meeting_attendance.c.meeting_id.desc())
+    order = (
+        (column, meeting_attendance.c.meeting_id)
+        if future
+        else (column.desc(), meeting_attendance.c.meeting_id.desc())
+    )
     row = conn.execute(statement.order_by(*order).limit(1)).first()
     return {"id": row.meeting_id, "starts_at": row.starts_at} if row else None
 
@@ -195,7 +224,8 @@ def record_meeting_fields(
         r.record_id: r
         for r in conn.execute(
             select(record_meeting_summaries).where(
-                record_meeting_summaries.c.kind == kind, record_meeting_summaries.c.record_id.in_(list(conditions))
+                record_meeting_summaries.c.kind == kind,
+                record_meeting_summaries.c.record_id.in_(list(conditions)),
             )
         )
     }
@@ -208,7 +238,9 @@ def record_meeting_fields(
         latest = {"id": row.latest_meeting, "starts_at": row.latest_at}
         future = row.latest_at > now
         result[record_id] = {
-            "first_meeting": {"id": row.first_meeting, "starts_at": row.first_at} if row.first_at <= now else None,
+            "first_meeting": {"id": row.first_meeting, "starts_at": row.first_at}
+            if row.first_at <= now
+            else None,
             "last_meeting": _seek(conn, viewer.workspace_id, condition, now, False) if future else latest,
             "next_meeting": _seek(conn, viewer.workspace_id, condition, now, True) if future else None,
         }
@@ -221,7 +253,9 @@ def person_meeting_fields(conn: Connection, viewer: Viewer, addresses: dict[str,
     )
 
 
-def company_meeting_fields(conn: Connection, viewer: Viewer, domains: dict[str, str]) -> dict[str, dict[str, Any]]:
+def company_meeting_fields(
+    conn: Connection, viewer: Viewer, domains: dict[str, str]
+) -> dict[str, dict[str, Any]]:
     return record_meeting_fields(
         conn, viewer, "company", {c: meeting_attendance.c.domain == d for c, d in domains.items()}
     )

@@ -138,7 +138,9 @@ def _details(headers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _participants(w: ViewWriter, copy_id: str, meeting_id: str, workspace_id: str, headers: dict[str, Any]) -> None:
+def _participants(
+    w: ViewWriter, copy_id: str, meeting_id: str, workspace_id: str, headers: dict[str, Any]
+) -> None:
     rows: dict[str, tuple[str, str, str]] = {}
     organizer = headers.get("organizer")
     if organizer:
@@ -195,8 +197,13 @@ def copy_updated(event: MeetingCopy.Updated, w: ViewWriter, position: int) -> No
     w.execute(
         update(meeting_copies)
         .where(meeting_copies.c.id == copy_id)
-        .values(**_details(event.headers), position=position, retracted_at=None, retracted_reason=None,
-                hidden=removed)  # fmt: skip
+        .values(
+            **_details(event.headers),
+            position=position,
+            retracted_at=None,
+            retracted_reason=None,
+            hidden=removed,
+        )
     )
     w.execute(delete(meeting_participants).where(meeting_participants.c.copy_id == copy_id))
     _participants(w, copy_id, row.meeting_id, row.workspace_id, event.headers)

@@ -66,7 +66,13 @@ Progress = Callable[[int], None]
 # Per event type, the handlers in this order: a view's own row first, then the rules that read it.
 HANDLERS: dict[type, list[Handler]] = {}
 for _module in (
-    workspace_views, email_views, record_views, privacy_views, lead_views, interaction_views, meeting_views
+    workspace_views,
+    email_views,
+    record_views,
+    privacy_views,
+    lead_views,
+    interaction_views,
+    meeting_views,
 ):
     for _type, _handler in _module.HANDLERS.items():
         HANDLERS.setdefault(_type, []).append(_handler)

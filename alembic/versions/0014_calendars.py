@@ -85,10 +85,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "address", "meeting_id"),
     )
     op.create_index(
-        "ix_meeting_attendance_address", "meeting_attendance", ["workspace_id", "address", "starts_at", "meeting_id"]
+        "ix_meeting_attendance_address",
+        "meeting_attendance",
+        ["workspace_id", "address", "starts_at", "meeting_id"],
     )
     op.create_index(
-        "ix_meeting_attendance_domain", "meeting_attendance", ["workspace_id", "domain", "starts_at", "meeting_id"]
+        "ix_meeting_attendance_domain",
+        "meeting_attendance",
+        ["workspace_id", "domain", "starts_at", "meeting_id"],
     )
     op.create_index("ix_meeting_attendance_meeting", "meeting_attendance", ["meeting_id"])
     op.create_table(

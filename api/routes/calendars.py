@@ -13,7 +13,13 @@ from api.routes.records import _company, _person
 from api.runtime import Runtime
 from api.schemas import CalendarChange, NewCalendar
 from domain.visibility import Viewer
-from projections.meeting_queries import calendar_rows, company_meetings, lead_meetings, meeting_row, person_meetings
+from projections.meeting_queries import (
+    calendar_rows,
+    company_meetings,
+    lead_meetings,
+    meeting_row,
+    person_meetings,
+)
 
 router = APIRouter(tags=["calendars"])
 
@@ -52,7 +58,9 @@ def change_calendar(
     runtime: RuntimeDep,
 ) -> dict[str, Any]:  # fmt: skip
     views.applied(
-        services.calendars.change(viewer.workspace_id, calendar_id, viewer.member_id, body.sharing, body.status)
+        services.calendars.change(
+            viewer.workspace_id, calendar_id, viewer.member_id, body.sharing, body.status
+        )
     )
     return calendar_row(runtime, viewer, calendar_id)
 
@@ -88,7 +96,11 @@ def list_person_meetings(
 
 @router.get("/companies/{company_id}/meetings")
 def list_company_meetings(
-    company_id: str, viewer: ViewerDep, runtime: RuntimeDep, cursor: CursorParam = None, limit: LimitParam = 50
+    company_id: str,
+    viewer: ViewerDep,
+    runtime: RuntimeDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = 50,
 ) -> dict[str, Any]:
     company = _company(runtime, viewer, company_id)
     return keyset_page(

@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.app import MailTrail
-from application.ports import CalendarConnector, CalendarServer, CalendarServerError, KeyStore, MailConnector, Sealer
+from application.ports import (
+    CalendarConnector,
+    CalendarServer,
+    CalendarServerError,
+    KeyStore,
+    MailConnector,
+    Sealer,
+)
 from application.services.calendars import Calendars
 from application.services.erasure import Erasure
 from application.services.ingest import Ingest, Parser

@@ -43,7 +43,9 @@ class Calendars:
             raise RuleViolationError("a caldav calendar needs url and password")
         connection = {"url": url, "username": (username or "").strip() or member["emails"][0]}
         self.check_login(connection, password)
-        calendar = Calendar(workspace_id=workspace_id, owner_id=owner_id, provider=provider, connection=connection)
+        calendar = Calendar(
+            workspace_id=workspace_id, owner_id=owner_id, provider=provider, connection=connection
+        )
         position = self.app.save_all(calendar)
         self.keystore.put(str(calendar.id), {"password": password})
         self.start_sync(str(calendar.id))

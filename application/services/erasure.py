@@ -60,7 +60,10 @@ class Erasure:
                 calendar = self.app.load(Calendar, calendar_id, workspace_id)
                 workspace = self.app.load(Workspace, workspace_id)
                 require_owner_or_admin(
-                    workspace, calendar.owner_id, actor_id, "only the calendar's owner or an admin can remove it"
+                    workspace,
+                    calendar.owner_id,
+                    actor_id,
+                    "only the calendar's owner or an admin can remove it",
                 )
                 calendar.remove(held=workspace.legal_hold)
                 if not workspace.legal_hold:

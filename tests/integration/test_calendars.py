@@ -61,8 +61,15 @@ def _at(days: float, hours: float = 1) -> tuple[str, str]:
     return _stamp(start), _stamp(start + timedelta(hours=hours))
 
 
-def _connect(ws: Workspace, member: Member, radicale: RadicaleServer, user: str, url: str | None = None) -> Any:
-    body = {"provider": "caldav", "url": url or radicale.url, "username": user, "password": radicale.users[user]}
+def _connect(
+    ws: Workspace, member: Member, radicale: RadicaleServer, user: str, url: str | None = None
+) -> Any:
+    body = {
+        "provider": "caldav",
+        "url": url or radicale.url,
+        "username": user,
+        "password": radicale.users[user],
+    }
     return ws.client.post("/calendars", json=body, headers=member.headers)
 
 
@@ -110,7 +117,9 @@ def test_meetings_sync_from_the_server_root_and_show_on_people_and_companies(
     past, future = _at(-3), _at(5)
     radicale.put(bob, name, event("m-past", *past, summary="Pricing call",
                                       attendees=[("ann@client.com", "ACCEPTED")], extra="LOCATION:Room 4"))  # fmt: skip
-    radicale.put(bob, name, event("m-next", *future, summary="Follow-up", attendees=[("ann@client.com", "ACCEPTED")]))
+    radicale.put(
+        bob, name, event("m-next", *future, summary="Follow-up", attendees=[("ann@client.com", "ACCEPTED")])
+    )
     response = _connect(ws, ws.admin, radicale, bob)
     assert response.status_code == 201, response.text
     calendar_id = response.json()["id"]
@@ -120,7 +129,9 @@ def test_meetings_sync_from_the_server_root_and_show_on_people_and_companies(
     assert any(c.endswith(f"/{name}/") for c in shown["collections"])
     ann = _person(ws, "ann@client.com")
     assert ann["origin"]["rule"] == "selective:member_organized_or_accepted"  # Bob organized it
-    assert ann["last_meeting"]["starts_at"].startswith(datetime.strptime(past[0], "%Y%m%dT%H%M%SZ").date().isoformat())
+    assert ann["last_meeting"]["starts_at"].startswith(
+        datetime.strptime(past[0], "%Y%m%dT%H%M%SZ").date().isoformat()
+    )
     assert ann["next_meeting"] is not None and ann["next_meeting"]["id"] != ann["last_meeting"]["id"]
     assert ann["first_meeting"] == ann["last_meeting"]
     meetings = _meetings(ws, f"/people/{ann['id']}/meetings")
@@ -138,7 +149,10 @@ def test_meetings_sync_from_the_server_root_and_show_on_people_and_companies(
     other = _meetings(ws, f"/people/{ann['id']}/meetings", dave)
     assert len(other) == 2 and all("title" not in m and m["level"] == "metadata" for m in other)
     ws.client.patch(f"/calendars/{calendar_id}", json={"sharing": "full"}, headers=ws.admin.headers)
-    assert {m["title"] for m in _meetings(ws, f"/people/{ann['id']}/meetings", dave)} == {"Pricing call", "Follow-up"}
+    assert {m["title"] for m in _meetings(ws, f"/people/{ann['id']}/meetings", dave)} == {
+        "Pricing call",
+        "Follow-up",
+    }
     # incremental: nothing new, nothing recorded
     again = _sync(ws, calendar_id)
     assert again["synced"] == 0 and again["fetched"] == 0
@@ -180,7 +194,9 @@ def test_an_update_a_cancellation_and_a_deletion_reach_the_views_incrementally(
 
     assert report["fetched"] == 2 and report["retracted"] == 2, report  # only the changed ones read
     assert _titles(ws, "eve@partner.io") == ["Kickoff (moved)"]
-    kickoff = ws.client.get(f"/meetings/{kickoff_id}", headers=ws.admin.headers).json()  # same id after the move
+    kickoff = ws.client.get(
+        f"/meetings/{kickoff_id}", headers=ws.admin.headers
+    ).json()  # same id after the move
     assert kickoff["title"] == "Kickoff (moved)" and kickoff["starts_at"].startswith(
         datetime.strptime(moved[0], "%Y%m%dT%H%M%SZ").strftime("%Y-%m-%dT%H:%M"))  # fmt: skip
     shown = ws.client.get(f"/calendars/{calendar_id}", headers=ws.admin.headers).json()
@@ -199,7 +215,9 @@ def test_a_private_event_is_never_stored_and_one_made_private_later_is_retracted
                                     extra="CLASS:PRIVATE"))  # fmt: skip
     radicale.put(bob, name, event("PUBLIC-UID-0d9a", *_at(-2, 2), summary="Sales",
                                     attendees=[("fay@buyer.com", "ACCEPTED")]))  # fmt: skip
-    radicale.put(bob, name, event(later_uid, *_at(-1), summary="Lunch", attendees=[("gus@buyer.com", "ACCEPTED")]))
+    radicale.put(
+        bob, name, event(later_uid, *_at(-1), summary="Lunch", attendees=[("gus@buyer.com", "ACCEPTED")])
+    )
     calendar_id = _connected(ws, ws.admin, radicale, bob)
     assert _titles(ws, "gus@buyer.com") == ["Lunch"]
 
@@ -219,7 +237,9 @@ def test_a_private_event_is_never_stored_and_one_made_private_later_is_retracted
 
 
 @sqlite_only
-def test_a_weekly_series_with_a_moved_and_a_deleted_occurrence(ws: Workspace, radicale: RadicaleServer, bob: str) -> None:
+def test_a_weekly_series_with_a_moved_and_a_deleted_occurrence(
+    ws: Workspace, radicale: RadicaleServer, bob: str
+) -> None:
     name = _fresh_calendar(radicale, bob)
     monday = (datetime.now(UTC) - timedelta(days=30)).replace(hour=9, minute=0, second=0, microsecond=0)
     occurrence = [monday + timedelta(weeks=n) for n in range(6)]
@@ -293,7 +313,9 @@ def test_rooms_create_no_records_and_a_declined_invitation_is_no_interaction(
     ws.client.patch("/settings", json={"record_creation": "all"}, headers=ws.admin.headers)
     calendar_id = _connected(ws, ws.admin, radicale, bob)
 
-    emails = {e for p in ws.client.get("/people", headers=ws.admin.headers).json()["items"] for e in p["emails"]}
+    emails = {
+        e for p in ws.client.get("/people", headers=ws.admin.headers).json()["items"] for e in p["emails"]
+    }
     assert "jon@board.org" in emails
     assert "boardroom@rooms.example.com" not in emails  # a room is no one
     assert "kim@seller.biz" not in emails  # a declined meeting makes no record
@@ -319,7 +341,9 @@ def test_removal_erases_the_meetings_and_a_replay_gives_the_same_views(
     carol = ws.add_member("Carol", "carol@acme.com")
     bob_cal, carol_cal = _fresh_calendar(radicale, bob), _fresh_calendar(radicale, _carol(bob))
     canary = "CANARY-MEETING-TITLE-4e1f"
-    radicale.put(bob, bob_cal, event("r-1", *_at(-3), summary=canary, attendees=[("lou@firm.com", "ACCEPTED")]))
+    radicale.put(
+        bob, bob_cal, event("r-1", *_at(-3), summary=canary, attendees=[("lou@firm.com", "ACCEPTED")])
+    )
     radicale.put(_carol(bob), carol_cal, event("r-2", *_at(2), summary="Carol's", organizer="carol@acme.com",
                                            attendees=[("lou@firm.com", "ACCEPTED")]))  # fmt: skip
     bob_id = _connected(ws, ws.admin, radicale, bob)
@@ -335,3 +359,72 @@ def test_removal_erases_the_meetings_and_a_replay_gives_the_same_views(
     assert ws.runtime.keystore.get(bob_id) is None and not ws.runtime.sealer.exists(bob_id)
     result = replay_digests(ws.runtime)
     assert result["equal"], result
+
+
+@sqlite_only
+def test_a_malformed_resource_is_rejected_with_its_reason_and_the_rest_syncs(
+    ws: Workspace, radicale: RadicaleServer, bob: str
+) -> None:
+    from adapters.ical import MalformedCalendarError, parse_calendar
+    from application.calendar_recorder import CalendarRecorder
+    from application.ports import CalendarResource
+    from domain.calendar import Calendar
+
+    name = _fresh_calendar(radicale, bob)
+    radicale.put(
+        bob, name, event("good-1", *_at(-2), summary="Fine", attendees=[("max@good.com", "ACCEPTED")])
+    )
+    # Radicale refuses malformed iCalendar on PUT and skips a broken file in its storage: the pass goes on
+    broken = event("broken-1", "20261301T250000Z", "not-a-time", summary="Broken")  # month 13, hour 25
+    (radicale.dir / "collections" / "collection-root" / bob / name / "broken-1.ics").write_text(broken)
+    calendar_id = _connected(ws, ws.admin, radicale, bob)
+    assert _titles(ws, "max@good.com") == ["Fine"]
+    # a server that serves it: the resource is rejected with our reason, nothing else changes
+    with pytest.raises(MalformedCalendarError) as malformed:
+        parse_calendar(broken, (datetime.now(UTC) - timedelta(days=1), datetime.now(UTC)))
+    collection = next(iter(ws.runtime.app.load(Calendar, calendar_id).cursors))
+    batch = CalendarRecorder(ws.runtime.app, calendar_id).record(
+        collection, [CalendarResource("k/broken", None, str(malformed.value))], [], None
+    )
+    ws.runtime.wait_for(batch.position)
+    shown = ws.client.get(f"/calendars/{calendar_id}", headers=ws.admin.headers).json()
+    assert shown["status"] == "active" and shown["rejected"] == 1 and shown["meetings"] == 1, shown
+    assert _titles(ws, "max@good.com") == ["Fine"]
+
+
+def test_mailtrail_sync_and_worker_cover_calendars(radicale: RadicaleServer, bob: str, tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from adapters.settings import Settings
+    from api.runtime import Runtime
+
+    url = f"sqlite:///{tmp_path / 'mailtrail.db'}"
+    runtime = Runtime.open(Settings(database_url=url, allow_private_hosts=True, master_key=None))
+    try:
+        workspace_id, member_id, _ = runtime.services.workspaces.create_workspace(
+            "Acme", "acme.com", "Bob", "bob@acme.com"
+        )
+        name = _fresh_calendar(radicale, bob)
+        radicale.put(bob, name, event("cli-1", *_at(-1), attendees=[("ned@outside.com", "ACCEPTED")]))
+        calendar_id = runtime.services.calendars.connect(
+            workspace_id, member_id, "caldav", radicale.url, bob, radicale.users[bob]
+        ).id
+    finally:
+        runtime.close()
+    env = {**os.environ, "MAILTRAIL_DATABASE_URL": url, "MAILTRAIL_ALLOW_PRIVATE_HOSTS": "1"}
+    env.pop("MAILTRAIL_MASTER_KEY", None)
+    mailtrail = str(Path(sys.executable).with_name("mailtrail"))
+    done = subprocess.run([mailtrail, "sync"], env=env, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    report = json.loads(done.stdout)["calendars"]
+    assert [(r["calendar_id"], r["status"], r["synced"]) for r in report] == [(calendar_id, "active", 1)]
+    radicale.put(bob, name, event("cli-2", *_at(1), attendees=[("ned@outside.com", "ACCEPTED")]))
+    done = subprocess.run(
+        [mailtrail, "worker", "--once"], env=env, capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert [r["synced"] for r in json.loads(done.stdout)["calendars"]] == [1]  # only the new one

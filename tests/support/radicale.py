@@ -84,7 +84,7 @@ level = warning
         self.start()
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, *_: object) -> None:
         self.stop()
 
     # what another calendar application does ---------------------------------------------
@@ -123,7 +123,10 @@ def event(
     more: str = "",
 ) -> str:
     """A VCALENDAR with one VEVENT (`extra`: more of its lines; `more`: more components)."""
-    lines = [f"ATTENDEE;{';'.join(a[2:])}{';' if len(a) > 2 else ''}PARTSTAT={a[1]}:mailto:{a[0]}" for a in attendees]
+    lines = [
+        f"ATTENDEE;{';'.join(a[2:])}{';' if len(a) > 2 else ''}PARTSTAT={a[1]}:mailto:{a[0]}"
+        for a in attendees
+    ]
     return "\n".join(
         [
             "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//mailtrail tests//EN", "BEGIN:VEVENT", f"UID:{uid}",
