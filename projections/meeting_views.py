@@ -265,120 +265,168 @@ HANDLERS: dict[type, Handler] = {
 
 
 # settling, once a page ------------------------------------------------------------------
+CHUNK = 500  # ids in one IN (...)
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[at : at + CHUNK] for at in range(0, len(items), CHUNK)]
+
+
 def settle(w: ViewWriter) -> None:
-    """Attendance of the meetings the page touched, then the summaries of their records."""
-    touched = w.memo.pop(TOUCHED, set())
-    records = _records(w)
-    for meeting_id in sorted(touched):
-        records |= _settle_meeting(w, meeting_id)
+    """Attendance of the meetings the page touched, then the summaries of their records: a few
+    statements per CHUNK of meetings and records, whatever the page holds."""
+    touched = sorted(w.memo.pop(TOUCHED, set()))
+    records = set(w.memo.pop(RECORDS, set()))
+    for chunk in _chunks(touched):
+        records |= _settle_meetings(w, chunk)
     people = set(w.memo.pop("meeting_people", set()))
+    by_workspace: dict[tuple[str, str], set[str]] = {}
     for workspace_id, kind, value in records:
-        if kind == "person":
-            found = w.execute(
-                select(person_addresses.c.person_id).where(
-                    person_addresses.c.workspace_id == workspace_id, person_addresses.c.address == value
+        by_workspace.setdefault((workspace_id, kind), set()).add(value)
+    for (workspace_id, kind), values in sorted(by_workspace.items()):
+        for chunk in _chunks(sorted(values)):
+            if kind == "person":
+                people |= set(
+                    w.execute(
+                        select(person_addresses.c.person_id).where(
+                            person_addresses.c.workspace_id == workspace_id,
+                            person_addresses.c.address.in_(chunk),
+                        )
+                    ).scalars()
                 )
-            ).scalar()
-            if found is not None:
-                people.add(found)
-        else:
-            _refresh_company(w, workspace_id, value)
-    for person_id in sorted(people):
-        _refresh_person(w, person_id)
-    w.memo.pop(RECORDS, None)
+            else:
+                _refresh_companies(w, workspace_id, chunk)
+    for chunk in _chunks(sorted(people)):
+        _refresh_people(w, chunk)
 
 
-def _settle_meeting(w: ViewWriter, meeting_id: str) -> set[tuple[str, str, str]]:
-    """The meeting's attendance from the copies that count; the records whose rows changed."""
+def _settle_meetings(w: ViewWriter, meeting_ids: list[str]) -> set[tuple[str, str, str]]:
+    """The meetings' attendance from the copies that count; the records whose rows changed."""
     before = {
         (r.workspace_id, r.address, r.domain)
-        for r in w.execute(select(meeting_attendance).where(meeting_attendance.c.meeting_id == meeting_id))
+        for r in w.execute(
+            select(
+                meeting_attendance.c.workspace_id, meeting_attendance.c.address, meeting_attendance.c.domain
+            ).where(meeting_attendance.c.meeting_id.in_(meeting_ids))
+        )
     }
-    counted = list(
-        w.execute(
-            select(meeting_copies.c.id, meeting_copies.c.workspace_id, meeting_copies.c.starts_at)
-            .where(
-                meeting_copies.c.meeting_id == meeting_id,
-                meeting_copies.c.hidden.is_(False),
-                meeting_copies.c.response != DECLINED,
-            )
-            .order_by(meeting_copies.c.position.desc())
+    counted: dict[str, list[Any]] = {}
+    for c in w.execute(
+        select(
+            meeting_copies.c.id,
+            meeting_copies.c.meeting_id,
+            meeting_copies.c.workspace_id,
+            meeting_copies.c.starts_at,
         )
-    )
-    w.execute(delete(meeting_attendance).where(meeting_attendance.c.meeting_id == meeting_id))
+        .where(
+            meeting_copies.c.meeting_id.in_(meeting_ids),
+            meeting_copies.c.hidden.is_(False),
+            meeting_copies.c.response != DECLINED,
+        )
+        .order_by(meeting_copies.c.position.desc())
+    ):
+        counted.setdefault(c.meeting_id, []).append(c)
+    w.execute(delete(meeting_attendance).where(meeting_attendance.c.meeting_id.in_(meeting_ids)))
+    meeting_of = {c.id: c.meeting_id for cs in counted.values() for c in cs}
+    addresses: dict[str, set[str]] = {}
+    for chunk in _chunks(sorted(meeting_of)):
+        for p in w.execute(
+            select(meeting_participants.c.copy_id, meeting_participants.c.address).where(
+                meeting_participants.c.copy_id.in_(chunk), meeting_participants.c.role != "resource"
+            )
+        ):
+            addresses.setdefault(meeting_of[p.copy_id], set()).add(p.address)
+    rows = []
     after: set[tuple[str, str, str]] = set()
-    if counted:
-        starts_at = counted[0].starts_at  # the latest details any calendar had of it
-        workspace_id = counted[0].workspace_id
-        addresses = {
-            r.address
-            for r in w.execute(
-                select(meeting_participants.c.address).where(
-                    meeting_participants.c.copy_id.in_([c.id for c in counted]),
-                    meeting_participants.c.role != "resource",
-                )
-            )
-        }
-        w.insert_rows(
-            meeting_attendance,
-            ("workspace_id", "address", "meeting_id", "domain", "starts_at"),
-            [(workspace_id, a, meeting_id, a.rpartition("@")[2], starts_at) for a in sorted(addresses)],
-        )
-        after = {(workspace_id, a, a.rpartition("@")[2]) for a in addresses}
+    for meeting_id, copies in sorted(counted.items()):
+        latest = copies[0]  # the latest details any calendar had of it
+        for address in sorted(addresses.get(meeting_id, ())):
+            domain = address.rpartition("@")[2]
+            rows.append((latest.workspace_id, address, meeting_id, domain, latest.starts_at))
+            after.add((latest.workspace_id, address, domain))
+    w.insert_rows(meeting_attendance, ("workspace_id", "address", "meeting_id", "domain", "starts_at"), rows)
     changed = before | after
     return {(ws, "person", a) for ws, a, _ in changed} | {(ws, "company", d) for ws, _, d in changed}
 
 
-def _write_summary(w: ViewWriter, kind: str, record_id: str, workspace_id: str, condition: Any) -> None:
-    distinct = (
-        select(meeting_attendance.c.meeting_id, meeting_attendance.c.starts_at)
-        .where(meeting_attendance.c.workspace_id == workspace_id, condition)
-        .distinct()
-        .subquery()
-    )
-    count = w.execute(select(func.count()).select_from(distinct)).scalar_one()
+def _summaries(w: ViewWriter, kind: str, record_ids: list[str], statement: Any) -> None:
+    """Replace the records' summaries with what `statement` gives: (record id, workspace id,
+    meetings, first and latest as 'starts_at meeting_id'). Starts are fixed-width UTC text, so
+    the least and greatest of those strings are the first and latest meetings."""
     w.execute(
         delete(record_meeting_summaries).where(
-            record_meeting_summaries.c.kind == kind, record_meeting_summaries.c.record_id == record_id
+            record_meeting_summaries.c.kind == kind, record_meeting_summaries.c.record_id.in_(record_ids)
         )
     )
-    if not count:
-        return
-    first = w.execute(
-        select(distinct.c.starts_at, distinct.c.meeting_id).order_by(distinct.c.starts_at, distinct.c.meeting_id)
-        .limit(1)
-    ).one()  # fmt: skip
-    latest = w.execute(
-        select(distinct.c.starts_at, distinct.c.meeting_id)
-        .order_by(distinct.c.starts_at.desc(), distinct.c.meeting_id.desc())
-        .limit(1)
-    ).one()
-    w.insert(
+    rows = []
+    for record_id, workspace_id, count, first, latest in w.execute(statement):
+        first_at, _, first_id = first.partition(" ")
+        latest_at, _, latest_id = latest.partition(" ")
+        rows.append((kind, record_id, workspace_id, count, first_at, first_id, latest_at, latest_id))
+    w.insert_rows(
         record_meeting_summaries,
-        {
-            "kind": kind,
-            "record_id": record_id,
-            "workspace_id": workspace_id,
-            "meetings": count,
-            "first_at": first.starts_at,
-            "first_meeting": first.meeting_id,
-            "latest_at": latest.starts_at,
-            "latest_meeting": latest.meeting_id,
-        },
+        (
+            "kind",
+            "record_id",
+            "workspace_id",
+            "meetings",
+            "first_at",
+            "first_meeting",
+            "latest_at",
+            "latest_meeting",
+        ),
+        rows,
     )
 
 
-def _refresh_person(w: ViewWriter, person_id: str) -> None:
-    rows = list(w.execute(select(person_addresses).where(person_addresses.c.person_id == person_id)))
-    if not rows:
+def _moment() -> Any:
+    return meeting_attendance.c.starts_at + " " + meeting_attendance.c.meeting_id
+
+
+def _refresh_people(w: ViewWriter, person_ids: list[str]) -> None:
+    statement = (
+        select(
+            person_addresses.c.person_id,
+            person_addresses.c.workspace_id,
+            func.count(meeting_attendance.c.meeting_id.distinct()),
+            func.min(_moment()),
+            func.max(_moment()),
+        )
+        .join(
+            meeting_attendance,
+            (meeting_attendance.c.workspace_id == person_addresses.c.workspace_id)
+            & (meeting_attendance.c.address == person_addresses.c.address),
+        )
+        .where(person_addresses.c.person_id.in_(person_ids))
+        .group_by(person_addresses.c.person_id, person_addresses.c.workspace_id)
+    )
+    _summaries(w, "person", person_ids, statement)
+
+
+def _refresh_companies(w: ViewWriter, workspace_id: str, domains: list[str]) -> None:
+    ids = list(
+        w.execute(
+            select(companies.c.id).where(
+                companies.c.workspace_id == workspace_id, companies.c.domain.in_(domains)
+            )
+        ).scalars()
+    )
+    if not ids:
         return
-    condition = meeting_attendance.c.address.in_([r.address for r in rows])
-    _write_summary(w, "person", person_id, rows[0].workspace_id, condition)
-
-
-def _refresh_company(w: ViewWriter, workspace_id: str, domain: str) -> None:
-    found = w.execute(
-        select(companies.c.id).where(companies.c.workspace_id == workspace_id, companies.c.domain == domain)
-    ).scalar()
-    if found is not None:
-        _write_summary(w, "company", found, workspace_id, meeting_attendance.c.domain == domain)
+    statement = (
+        select(
+            companies.c.id,
+            companies.c.workspace_id,
+            func.count(meeting_attendance.c.meeting_id.distinct()),
+            func.min(_moment()),
+            func.max(_moment()),
+        )
+        .join(
+            meeting_attendance,
+            (meeting_attendance.c.workspace_id == companies.c.workspace_id)
+            & (meeting_attendance.c.domain == companies.c.domain),
+        )
+        .where(companies.c.id.in_(ids))
+        .group_by(companies.c.id, companies.c.workspace_id)
+    )
+    _summaries(w, "company", ids, statement)

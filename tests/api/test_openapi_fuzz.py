@@ -5,7 +5,7 @@ and positive cases whose ids exist (an email, a mailbox, a person, a share…) s
 handlers behind the 404s run too. The tests then judge the recorded exchanges: no 5xx
 ever; errors are application/problem+json carrying their status and are declared so
 in the OpenAPI document; success bodies conform to the schema declared for them.
-SQLite only; no network (IMAP hosts are refused before any connection is tried)."""
+SQLite only; no network (IMAP and CalDAV hosts are refused before any connection is tried)."""
 
 from __future__ import annotations
 
@@ -153,6 +153,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     """One fuzzing pass over every operation; the exchanges are judged by the tests below."""
     patch = pytest.MonkeyPatch()
     patch.setattr("adapters.outbound.check_host", refuse_host)
+    patch.setattr("adapters.caldav_calendar.check_host", refuse_host)  # nor CalDAV hosts
     runtime = Runtime.open(Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"))
     try:
         with TestClient(create_app(runtime=runtime)) as client:
