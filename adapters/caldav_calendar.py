@@ -45,10 +45,13 @@ def _path(url: Any) -> str:
 
 
 def check_url(url: str, allow_private: bool, resolver: Resolver) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a bad port or IPv6 literal
+        raise CalendarServerError("the calendar URL is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CalendarServerError("the calendar URL must be an http(s) URL with a host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         check_host(
             parts.hostname,

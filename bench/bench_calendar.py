@@ -60,7 +60,9 @@ def generate(count: int, series: float, seed: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--series", type=float, default=0.1, help="the share of events that are weekly series")
+    parser.add_argument(
+        "--series", type=float, default=0.1, help="the share of events that are weekly series"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     with RadicaleServer({"bob": "secret"}) as radicale, tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +70,9 @@ def main() -> None:
         url = f"{radicale.url}bob/work/"
         started = time.perf_counter()
         client = radicale.client("bob")
-        response = client.put(url, generate(args.count, args.series, args.seed), {"Content-Type": "text/calendar"})
+        response = client.put(
+            url, generate(args.count, args.series, args.seed), {"Content-Type": "text/calendar"}
+        )
         assert response.status in (200, 201, 204), response.status
         loaded = time.perf_counter() - started
         calendar = radicale.calendar("bob", "work")
@@ -79,7 +83,9 @@ def main() -> None:
         parsed = [icalendar.Calendar.from_ical(e.data) for e in listed]
         caldav_seconds = time.perf_counter() - started
 
-        runtime = Runtime.open(Settings(database_url=f"sqlite:///{tmp}/mailtrail.db", allow_private_hosts=True))
+        runtime = Runtime.open(
+            Settings(database_url=f"sqlite:///{tmp}/mailtrail.db", allow_private_hosts=True)
+        )
         try:
             workspace_id, member_id, _ = runtime.services.workspaces.create_workspace(
                 "Acme", "acme.com", "Bob", "bob@acme.com"

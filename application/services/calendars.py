@@ -52,7 +52,10 @@ class Calendars:
         return Created(str(calendar.id), position)
 
     def check_login(self, connection: dict[str, str], password: str) -> None:
-        where = urlsplit(connection["url"]).hostname or connection["url"]
+        try:
+            where = urlsplit(connection["url"]).hostname or connection["url"]
+        except ValueError:
+            raise RuleViolationError("the calendar URL is not a valid URL") from None
         try:
             server = self.login_connector.connect(connection, {"password": password})
             try:

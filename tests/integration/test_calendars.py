@@ -428,3 +428,13 @@ def test_mailtrail_sync_and_worker_cover_calendars(radicale: RadicaleServer, bob
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert [r["synced"] for r in json.loads(done.stdout)["calendars"]] == [1]  # only the new one
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/", "http://127.0.0.1:notaport/", "http://[::1/", "no-scheme"]
+)
+def test_a_url_that_is_not_an_http_url_is_a_422(acme: Workspace, url: str) -> None:
+    acme.runtime.settings.allow_private_hosts = True
+    body = {"provider": "caldav", "url": url, "username": "bob", "password": "x"}
+    assert_problem(acme.client.post("/calendars", json=body, headers=acme.admin.headers), 422)
