@@ -25,11 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import icalendar  # noqa: E402
+import icalendar
 
-from adapters.settings import Settings  # noqa: E402
-from api.runtime import Runtime  # noqa: E402
-from tests.support.radicale import RadicaleServer  # noqa: E402
+from adapters.settings import Settings
+from api.runtime import Runtime
+from tests.support.radicale import RadicaleServer
 
 
 def _stamp(moment: datetime) -> str:
