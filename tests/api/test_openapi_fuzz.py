@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -101,6 +102,7 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
     assert people and companies, (people, companies)
     new_lead = {"name": "Initech deal", "contacts": [people[0]["id"]]}
     lead = client.post("/leads", json=new_lead, headers=headers)
+    calendar, spare_calendar, meeting = _calendars(ws)
     return Demo(
         headers,
         {
@@ -112,8 +114,45 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             "share_id": [grant.json()["id"]],
             "viewer": [ws.admin.id, alice.id, auditor.id],
             "lead_id": [lead.json()["id"]] if lead.status_code == 201 else [],
+            "calendar_id": [calendar],
+            "spare_calendar_id": [spare_calendar],
+            "meeting_id": [meeting],
         },
     )
+
+
+def _calendars(ws: Any) -> tuple[str, str, str]:
+    """Two calendars of Bob's with a meeting, recorded as a sync records them (no CalDAV server
+    is reachable here: hosts are refused)."""
+    from adapters.ical import parse_calendar
+    from application.calendar_recorder import CalendarRecorder
+    from application.ports import CalendarResource
+    from domain.calendar import Calendar
+
+    app = ws.runtime.app
+    ids = []
+    for name in ("work", "spare"):
+        calendar = Calendar(workspace_id=ws.id, owner_id=ws.admin.id, provider="caldav",
+                            connection={"url": f"https://dav.example.com/{name}/", "username": "bob"})  # fmt: skip
+        app.save_all(calendar)
+        ids.append(str(calendar.id))
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:fuzz-1\r\nDTSTART:20260105T100000Z\r\n"
+        "DTEND:20260105T110000Z\r\nSUMMARY:Demo\r\nORGANIZER:mailto:bob@acme.com\r\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:pat@initech.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (meeting,) = parse_calendar(ics, (datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)))
+    position = 0
+    for calendar_id in ids:
+        batch = CalendarRecorder(app, calendar_id).record(
+            "/c/", [CalendarResource("k/1", [meeting])], [], None
+        )
+        position = batch.position
+    ws.runtime.wait_for(position)
+    people = ws.client.get("/people", headers=ws.admin.headers).json()["items"]
+    person = next(p for p in people if "pat@initech.com" in p["emails"])
+    found = ws.client.get(f"/people/{person['id']}/meetings", headers=ws.admin.headers).json()["items"]
+    return ids[0], ids[1], found[0]["id"]
 
 
 def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
@@ -128,6 +167,8 @@ def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
         removes_mailbox = operation.method.upper() == "DELETE" and operation.path == "/mailboxes/{mailbox_id}"
         if parameter.name == "mailbox_id" and removes_mailbox:
             pool = demo.ids["spare_mailbox_id"]  # removing the spare keeps the demo mail for the other cases
+        if parameter.name == "calendar_id" and operation.method.upper() == "DELETE":
+            pool = demo.ids["spare_calendar_id"]  # and the spare calendar, its meeting
         if pool:
             real[parameter.name] = st.sampled_from(pool)
     query = {}
