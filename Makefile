@@ -15,7 +15,9 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	# caldav's HTTP client (niquests) brings urllib3-future, whose wheel replaces urllib3 in place
+	# (a .pth file) and breaks requests; built from source with this variable, it stays apart.
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install --quiet --no-binary urllib3-future -e ".[test]"
 	touch $@
 
 run: $(VENV)/.installed

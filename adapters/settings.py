@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = 0.5  # how often the delivery loop looks for new events and due retries
     webhook_retry_base_seconds: float = 5.0  # the first retry's delay; each next one doubles (at most 6 h)
     webhook_give_up_seconds: float = 3 * 24 * 3600.0  # a delivery failing this long disables its webhook
+    # The window a recurring calendar event is expanded over, around the time of a sync.
+    calendar_past_days: int = 730
+    calendar_future_days: int = 365
 
     # Graph change notifications: None subscribes when public_url is https (Graph calls only those)
     graph_notifications: bool | None = None

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from adapters import https
+from adapters.caldav_calendar import CaldavConnector
 from adapters.capture import HmacCaptureTokens, SqlCaptureDirectory
 from adapters.catalog import DomainCatalog
 from adapters.datakeys import DataKeyStore, derived_key, fate_hasher, load_or_create_master_key
@@ -86,6 +87,23 @@ def configured_gmail(settings: Settings, connection: Mapping[str, Any]) -> bool:
     return connection.get("auth") == "oauth" and where == settings.gmail_imap_endpoint
 
 
+class CaldavConnectors:
+    """The CalendarConnector port: CalDAV with this deployment's outbound rules and sync window,
+    read at connect time."""
+
+    def __init__(self, runtime: Runtime, timeout: float = 60.0) -> None:
+        self.runtime = runtime
+        self.timeout = timeout
+
+    def connect(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> Any:
+        settings = self.runtime.settings
+        connector = CaldavConnector(
+            settings.allow_private_hosts, self.runtime.resolver, self.timeout,
+            settings.calendar_past_days, settings.calendar_future_days,
+        )  # fmt: skip
+        return connector.connect(connection, secret)
+
+
 class ViewRebuilds:
     """The views rebuilt from position 0 into a scratch store (api/replay.py) by the bulk load of
     adapters/bulk/, imported when a replay first runs: the live path loads none of it."""
@@ -144,10 +162,12 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
         keystore=keystore, ledger=SqlUidLedger(engine), tokens=SqlApiTokens(engine), rebuilds=ViewRebuilds(store),
     )  # fmt: skip
     runtime.connectors = lambda timeout, threshold: ImapConnectors(runtime, timeout, threshold)
+    runtime.calendar_connector = CaldavConnectors(runtime)
     transports = SmtpTransports(lambda: runtime.settings.allow_private_hosts, lambda: runtime.resolver)
     index, clock = ViewSendIndex(engine), SystemClock()
     runtime.services = Services.build(
         app, keystore, runtime.connectors(LOGIN_TIMEOUT, None), parse_message, sealer,
+        CaldavConnectors(runtime, LOGIN_TIMEOUT),
         transports=transports, index=index, templates=JinjaTemplates(), clock=clock,
     )  # fmt: skip
     sent_folder = ImapSentFolder(app, keystore, runtime.connectors(LOGIN_TIMEOUT, None))
@@ -185,6 +205,11 @@ def open_runtime(settings: Settings | None = None, *, hold_views_lock: bool = Fa
             settings.notification_url, runtime.background.start,
         )  # fmt: skip
     wire_webhooks(runtime)
+    runtime.calendar_background = BackgroundSyncs(
+        lambda progress: runtime.calendar_sync(after_batch=progress),  # type: ignore[arg-type,return-value]
+        runtime.catch_up,
+    )
+    runtime.services.calendars.start_sync = runtime.calendar_background.start
     return runtime
 
 

@@ -281,8 +281,11 @@ def sync(
     mailbox: Annotated[
         str | None, typer.Option("--mailbox", help="One mailbox id (default: every active one).")
     ] = None,
+    calendar: Annotated[
+        str | None, typer.Option("--calendar", help="One calendar id (default: every connected one).")
+    ] = None,
 ) -> None:
-    """One sync pass: the full history the first time, then only what changed."""
+    """One sync pass of mailboxes and calendars: the full history the first time, then only what changed."""
     runtime = _open()
     started = time.perf_counter()
     try:
@@ -301,10 +304,13 @@ def sync(
             try:
                 ids = [mailbox] if mailbox else service.connected(include_errors=False)
                 reports = [service.sync(mailbox_id) for mailbox_id in ids]
+                calendar_sync = runtime.calendar_sync()
+                calendar_ids = [calendar] if calendar else [] if mailbox else calendar_sync.connected()
+                calendar_reports = [calendar_sync.sync(calendar_id) for calendar_id in calendar_ids]
             except DomainError as error:
                 raise typer.BadParameter(str(error)) from None
             views = progress.add_task("projecting", total=None, rate="")
-            last = max((r.position for r in reports), default=0)
+            last = max((r.position for r in [*reports, *calendar_reports]), default=0)
             runtime.wait_for(last, progress=lambda n: progress.update(views, advance=n))
         elapsed = time.perf_counter() - started
     finally:
@@ -314,6 +320,7 @@ def sync(
         json.dumps(
             {
                 "mailboxes": [r.as_dict() for r in reports],
+                "calendars": [r.as_dict() for r in calendar_reports],
                 "fetched": fetched,
                 "seconds": round(elapsed, 3),
                 "messages_per_second": round(fetched / elapsed, 1) if elapsed else None,
@@ -321,7 +328,7 @@ def sync(
             }
         )
     )
-    if any(r.status != "active" or r.reason for r in reports):
+    if any(r.status != "active" or r.reason for r in [*reports, *calendar_reports]):
         raise typer.Exit(1)
 
 
@@ -367,8 +374,9 @@ def worker(
     sync: Annotated[bool, typer.Option(help="Keep the connected mailboxes in sync.")] = True,
     outbox: Annotated[bool, typer.Option(help="Send what the outbox holds when it is due.")] = True,
 ) -> None:
-    """Keep every connected mailbox in sync: IDLE where the server offers it, else polling
-    (Microsoft 365: a delta query every MAILTRAIL_GRAPH_POLL_SECONDS); and send what the outbox holds."""
+    """Keep every connected mailbox and calendar in sync: IDLE where the server offers it, else polling
+    (Microsoft 365: a delta query every MAILTRAIL_GRAPH_POLL_SECONDS; calendars every poll); and send
+    what the outbox holds."""
     import dataclasses
     import signal
     import threading
@@ -396,6 +404,30 @@ def worker(
         signal.signal(sig, stopping)
     if runtime.settings.webhook_delivery == "worker" and not once:
         runtime.start_webhook_delivery(only_when_applier=False)  # MAILTRAIL_WEBHOOK_DELIVERY=worker
+
+    def calendar_passes() -> list[Any]:
+        """One pass over every connected calendar (CalDAV has no IDLE: calendars are polled)."""
+        calendar_sync = runtime.calendar_sync()
+        reports = []
+        for calendar_id in calendar_sync.connected():
+            report = calendar_sync.sync(calendar_id)
+            try:
+                runtime.wait_for(report.position)
+            except Exception as error:  # noqa: BLE001 - the next pass catches up again
+                console.print(f"[yellow]views not caught up: {error}")
+            console.print(f"{calendar_id}: {report.status} {report.reason} fetched {report.fetched}".rstrip())
+            reports.append(report)
+        return reports
+
+    def poll_calendars() -> None:
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                calendar_passes()
+            except Exception as error:  # noqa: BLE001 - a failed pass is retried at the next poll
+                console.print(f"[red]calendar pass failed: {error}")
+            stop.wait(poll_seconds)
+
     try:
         service = runtime.imap_sync(process_threshold=PROCESS_THRESHOLD)
         runner = ImapWorker(service, poll_seconds=poll_seconds, after_pass=after_pass,
@@ -403,12 +435,18 @@ def worker(
                             notifications=runtime.notifications)  # fmt: skip
         if once:
             reports = runner.run_once() if sync else []
+            calendar_reports = calendar_passes() if sync else []
             sent = dataclasses.asdict(runtime.outbox.run_once()) if outbox else None
-            typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports], "outbox": sent}))
+            typer.echo(json.dumps({"mailboxes": [r.as_dict() for r in reports],
+                                   "calendars": [r.as_dict() for r in calendar_reports], "outbox": sent}))  # fmt: skip
         elif sync:
             if outbox:
                 runtime.outbox_loop.start()
+            calendars = threading.Thread(target=poll_calendars, name="calendars", daemon=True)
+            calendars.start()
             runner.run(stop, max_seconds)
+            stop.set()
+            calendars.join(timeout=poll_seconds)
         elif outbox:
             timer = threading.Timer(max_seconds, stopping) if max_seconds is not None else None
             if timer is not None:

@@ -14,6 +14,7 @@ from api.console import routes as console
 from api.responses import OrjsonResponse
 from api.routes import (
     audit,
+    calendars,
     diagnostics,
     emails,
     intelligence,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         diagnostics,
         threads,
         webhooks,
+        calendars,
     ):
         app.include_router(module.router)
     console.install(app)

@@ -15,16 +15,25 @@ from sqlalchemy import Engine, select
 
 from application.app import MailTrail
 from application.background_sync import BackgroundSyncs
+from application.calendar_sync import CalendarSync
 from application.graph_notifications import GraphNotifications
 from application.graph_sync import AccessTokens, GraphSync
 from application.imap_sync import ImapSync
 from application.imap_sync import Progress as SyncProgress
 from application.outbox import OutboxLoop, OutboxWorker
-from application.ports import ApiTokens, Clock, KeyStore, MailApiConnector, MailConnector, UidLedger
+from application.ports import (
+    ApiTokens,
+    CalendarConnector,
+    Clock,
+    KeyStore,
+    MailApiConnector,
+    MailConnector,
+    UidLedger,
+)
 from application.services import Services
 from application.webhook_delivery import WebhookDelivery
 from application.webhooks import Webhooks
-from projections.tables import mailboxes
+from projections.tables import calendars, mailboxes
 from projections.views_runner import Progress, ViewApplier, ViewsRunner
 
 if TYPE_CHECKING:  # the types the composition root chose; only it imports adapters
@@ -65,6 +74,8 @@ class Runtime:
     webhooks: Webhooks = field(init=False)  # the subscriptions
     delivery: WebhookDelivery = field(init=False)  # their deliveries, from the log
     scrub_webhooks: Callable[[], int] = field(init=False)  # bodies of deliveries whose email is gone
+    calendar_connector: CalendarConnector = field(init=False)
+    calendar_background: BackgroundSyncs = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _delivery_thread: threading.Thread | None = None
@@ -92,6 +103,10 @@ class Runtime:
         return ImapSync(self.app, self.keystore, connector, self.ledger, self.oauth_tokens, progress=progress,
                         graph=graph)  # fmt: skip
 
+    def calendar_sync(self, after_batch: Callable[[int], object] = lambda position: None) -> CalendarSync:
+        """A calendar pass over this runtime's stores, key store and CalDAV connector."""
+        return CalendarSync(self.app, self.keystore, self.calendar_connector, after_batch)
+
     def catch_up(self, progress: Progress | None = None, timeout: float | None = None) -> int:
         """Read-your-writes: the views show every event written before this call. The applier
         applies them; any other process waits for the applier (ViewsBehindError after the
@@ -112,6 +127,9 @@ class Runtime:
             erased = [
                 r.id for r in conn.execute(select(mailboxes.c.id).where(mailboxes.c.erased_at.is_not(None)))
             ]
+            erased += [
+                r.id for r in conn.execute(select(calendars.c.id).where(calendars.c.erased_at.is_not(None)))
+            ]
         for mailbox_id in erased:
             if self.sealer.exists(mailbox_id):
                 self.sealer.destroy(mailbox_id)
@@ -125,6 +143,9 @@ class Runtime:
                     "grants",
                     "data_keys",
                     "webhook_deliveries",
+                    "meeting_copies",
+                    "meeting_participants",
+                    "meeting_attendance",
                 )
                 for table in tables:
                     conn.exec_driver_sql(f"VACUUM FULL {table}")

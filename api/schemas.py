@@ -197,3 +197,15 @@ class WebhookChange(Body):
     events: list[EventType] | None = Field(default=None, min_length=1, max_length=50)
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = None
+
+
+class NewCalendar(Body):
+    provider: Literal["caldav"]
+    url: str = Field(min_length=1, max_length=2000, description="the server's root or any URL of the account")
+    username: str | None = Field(default=None, max_length=320)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class CalendarChange(Body):
+    sharing: Literal["metadata", "full"] | None = None
+    status: Literal["active", "disconnected"] | None = None

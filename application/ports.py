@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.meeting import ParsedMeeting
 from domain.message import ParsedMessage
 
 
@@ -342,6 +343,50 @@ class MailApi(Protocol):
     def close(self) -> None: ...
 
 
+# --- calendars (CalDAV) --------------------------------------------------------------
+
+
+class CalendarServerError(Exception):
+    """A calendar server cannot be used as configured; the message is mailtrail's words."""
+
+
+class CalendarAuthError(CalendarServerError):
+    """The server refused the credentials."""
+
+
+@dataclass(frozen=True)
+class CalendarResource:
+    """One calendar resource (an event, or a series with its exceptions) as the server holds it:
+    its meetings within the sync window, or None with the reason it could not be read. `href` is
+    its domain.calendar.resource_key, never its path."""
+
+    href: str
+    meetings: list[ParsedMeeting] | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CalendarChanges:
+    """What changed in one calendar collection since `cursor`: resources new or changed, the
+    keys (domain.calendar.resource_key) of those gone, and the cursor after them. `full` when the listing is the whole collection (a
+    first sync): a resource held before and not listed is gone too."""
+
+    changed: list[CalendarResource]
+    gone: list[str]
+    cursor: dict[str, Any]
+    full: bool = False
+
+
+class CalendarServer(Protocol):
+    def collections(self) -> list[str]:
+        """Every calendar collection (its path) of the account's principal."""
+        ...
+
+    def changes(self, collection: str, cursor: Mapping[str, Any] | None) -> CalendarChanges: ...
+
+    def close(self) -> None: ...
+
+
 class NotificationSecrets(Protocol):
     """The `clientState` of a mailbox's change notifications: unguessable, and telling whose it is."""
 
@@ -554,3 +599,7 @@ class WebhookSender(Protocol):
         ...
 
     def send(self, url: str, message_id: str, body: str, secret: str) -> SendResult: ...
+
+
+class CalendarConnector(Protocol):
+    def connect(self, connection: Mapping[str, Any], secret: Mapping[str, str]) -> CalendarServer: ...

@@ -2,8 +2,9 @@
 
 Event attributes are JSON types by design (ids as strings); only `timestamp`
 is typed back. The content fields of a recorded copy (participants, subject,
-bodies, attachment metadata) are stored encrypted with that mailbox's data
-key, so destroying the key erases them from the log without rewriting it.
+bodies, attachment metadata; a meeting copy's times, participants, title,
+description and location) are stored encrypted with that mailbox's (or
+calendar's) data key, so destroying the key erases them from the log without rewriting it.
 
 A sealed event is stored as `{public JSON}\n`, the length of the sealed headers
 (4 bytes), the sealed headers, then the sealed content: compact JSON holds no raw
@@ -38,8 +39,13 @@ def _dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, default=_default, option=_OPTIONS)
 
 
-def _is_copy_content(obj: dict[str, Any]) -> bool:
-    return "mailbox_id" in obj and all(field in obj for field in SEALED_FIELDS)
+def _key_of(obj: dict[str, Any]) -> str | None:
+    """Whose data key seals this event's content: a mail copy's mailbox, or a meeting copy's
+    calendar (domain/calendar.py); None for an event with no content."""
+    if not all(field in obj for field in SEALED_FIELDS):
+        return None
+    owner = obj.get("mailbox_id", obj.get("calendar_id"))
+    return owner if isinstance(owner, str) else None
 
 
 class OrjsonTranscoder(Transcoder):
@@ -50,9 +56,9 @@ class OrjsonTranscoder(Transcoder):
         self.views = views
 
     def encode(self, obj: Any) -> bytes:
-        if self.sealer is None or not isinstance(obj, dict) or not _is_copy_content(obj):
+        mailbox_id = _key_of(obj) if self.sealer is not None and isinstance(obj, dict) else None
+        if self.sealer is None or mailbox_id is None:
             return _dumps(obj)
-        mailbox_id = obj["mailbox_id"]
         headers = self.sealer.seal(mailbox_id, _dumps(obj["headers"]))
         content = self.sealer.seal(mailbox_id, _dumps(obj["content"]))
         public = _dumps({k: v for k, v in obj.items() if k not in SEALED_FIELDS})
@@ -68,8 +74,9 @@ class OrjsonTranscoder(Transcoder):
             obj["timestamp"] = datetime.fromisoformat(stamp)
         if sealed:
             split = 4 + int.from_bytes(sealed[:4], "big")
-            obj["headers"] = self._unseal(obj["mailbox_id"], sealed[4:split])
-            obj["content"] = dict(WITHHELD) if self.views else self._unseal(obj["mailbox_id"], sealed[split:])
+            owner = str(obj.get("mailbox_id", obj.get("calendar_id")))
+            obj["headers"] = self._unseal(owner, sealed[4:split])
+            obj["content"] = dict(WITHHELD) if self.views else self._unseal(owner, sealed[split:])
         elif "sealed" in obj:  # stored before the binary framing: base64 of {"headers", "content"}
             both = self._unseal(obj["mailbox_id"], base64.b64decode(obj.pop("sealed")))
             obj.update(both if "erased" not in both else {f: dict(ERASED) for f in SEALED_FIELDS})

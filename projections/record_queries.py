@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, or_, select, tuple_
 
 from domain.outbox import SendLimits
 from domain.visibility import Viewer
-from projections import summary_queries
+from projections import meeting_queries, summary_queries
 from projections.email_queries import VISIBLE_COPY, EmailKey, email_summaries
 from projections.origin import visible_origins
 from projections.record_emails import newest_emails
@@ -142,6 +142,7 @@ def person_rows(
     }
     origins = visible_origins(conn, viewer, {r.id: r.origin for r in rows}, addresses)
     kept = summary_queries.read(conn, viewer, "person", ids)
+    met = meeting_queries.person_meeting_fields(conn, viewer, addresses)
     return keys, [
         {
             "id": r.id,
@@ -152,6 +153,7 @@ def person_rows(
             "created_at": r.created_at,
             "origin": origins[r.id],
             **summary_queries.fields(kept.get(r.id)),
+            **met.get(r.id, meeting_queries.NO_MEETINGS),
         }
         for r in rows
     ]
@@ -173,6 +175,7 @@ def company_rows(
         statement = statement.where(company_matches(q))
     keys, found = _record_page(conn, viewer, statement, companies, "company", company_id, sort, after, limit)
     kept = summary_queries.read(conn, viewer, "company", [r.id for r in found])
+    met = meeting_queries.company_meeting_fields(conn, viewer, {r.id: r.domain for r in found})
     return keys, [
         {
             "id": r.id,
@@ -180,6 +183,7 @@ def company_rows(
             "domain": r.domain,
             "created_at": r.created_at,
             **summary_queries.fields(kept.get(r.id)),
+            **met.get(r.id, meeting_queries.NO_MEETINGS),
         }
         for r in found
     ]

@@ -443,6 +443,95 @@ sends = Table(
     Index("ix_sends_due", "status", "next_at"),
 )
 
+# Calendars (projections/meeting_views.py): the connected calendars, each calendar's copy of a
+# meeting, its participants, and per meeting the addresses of the copies that count (not
+# retracted, not removed, not declined by their owner), which records' meetings are read from.
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False, index=True),
+    Column("owner_id", ID, nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("username", Text, nullable=False),
+    Column("sharing", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text, nullable=False),
+    Column("cursors", JSON, nullable=False),
+    Column("synced", Integer, nullable=False),
+    Column("skipped", JSON, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("removed_at", BigInteger),
+    Column("erased_at", BigInteger),
+    Column("last_sync_at", String(40)),
+    Column("created_at", String(40), nullable=False),
+)
+
+meeting_copies = Table(
+    "meeting_copies",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("meeting_id", ID, nullable=False, index=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("calendar_id", ID, nullable=False, index=True),
+    Column("owner_id", ID, nullable=False),
+    Column("starts_at", String(40), nullable=False),
+    Column("ends_at", String(40), nullable=False),
+    Column("all_day", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("response", String(16), nullable=False),  # the owner's: organizer, accepted, declined...
+    Column("organizer", String(320), nullable=False),  # '' when none
+    Column("title", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),  # of the event that set these details
+    Column("retracted_at", BigInteger),
+    Column("retracted_reason", String(32)),
+    Column("hidden", Boolean, nullable=False),  # retracted, or its calendar removed
+    Index("ix_meeting_copies_workspace", "workspace_id"),
+)
+
+meeting_participants = Table(
+    "meeting_participants",
+    metadata,
+    Column("copy_id", ID, primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("meeting_id", ID, nullable=False, index=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("role", String(16), nullable=False),  # organizer, attendee, resource
+    Column("partstat", String(16), nullable=False),
+)
+
+meeting_attendance = Table(
+    "meeting_attendance",
+    metadata,
+    Column("workspace_id", ID, primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("meeting_id", ID, primary_key=True),
+    Column("domain", String(255), nullable=False),
+    Column("starts_at", String(40), nullable=False),
+    Index("ix_meeting_attendance_address", "workspace_id", "address", "starts_at", "meeting_id"),
+    Index("ix_meeting_attendance_domain", "workspace_id", "domain", "starts_at", "meeting_id"),
+    Index("ix_meeting_attendance_meeting", "meeting_id"),
+)
+
+# Per person or company: its meetings' count, first and latest (past or not); last and next
+# as of a read are found from the latest with one index seek each (projections/meeting_queries.py).
+record_meeting_summaries = Table(
+    "record_meeting_summaries",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("record_id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("meetings", Integer, nullable=False),
+    Column("first_at", String(40), nullable=False),
+    Column("first_meeting", ID, nullable=False),
+    Column("latest_at", String(40), nullable=False),
+    Column("latest_meeting", ID, nullable=False),
+)
+
 VIEW_TABLES = (
     audit_log,
     workspaces,
@@ -469,4 +558,9 @@ VIEW_TABLES = (
     sends,
     threads,
     thread_addresses,
+    calendars,
+    meeting_copies,
+    meeting_participants,
+    meeting_attendance,
+    record_meeting_summaries,
 )

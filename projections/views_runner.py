@@ -45,6 +45,7 @@ from projections import (
     email_views,
     interaction_views,
     lead_views,
+    meeting_views,
     privacy_views,
     record_views,
     send_views,
@@ -78,6 +79,7 @@ for _module in (
     interaction_views,
     diagnostic_views,
     send_views,
+    meeting_views,
 ):
     for _type, _handler in _module.HANDLERS.items():
         HANDLERS.setdefault(_type, []).append(_handler)
@@ -217,6 +219,7 @@ class ViewsRunner:
             interaction_views.settle(writer)  # before lead_views.settle: it reads writer.threads
             thread_views.settle(writer)  # likewise
             lead_views.settle(writer)
+            meeting_views.settle(writer)
             writer.flush()
             self._save_position(conn, previous, position, untracked)
         return position

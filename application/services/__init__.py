@@ -6,7 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.app import MailTrail
-from application.ports import Clock, KeyStore, MailConnector, Sealer, SendIndex, Templates, Transports
+from application.ports import (
+    CalendarConnector,
+    CalendarServer,
+    CalendarServerError,
+    Clock,
+    KeyStore,
+    MailConnector,
+    Sealer,
+    SendIndex,
+    Templates,
+    Transports,
+)
+from application.services.calendars import Calendars
 from application.services.capture import Capture
 from application.services.erasure import Erasure
 from application.services.ingest import Ingest, Parser
@@ -28,13 +40,15 @@ class Services:
     records: Records
     erasure: Erasure
     sending: Sending
+    calendars: Calendars
     capture: Capture | None = None  # built by the composition root over the capture adapters
     oauth: OAuthConnections | None = None  # built by the composition root with its providers
 
     @classmethod
     def build(
         cls, app: MailTrail, keystore: KeyStore, login_connector: MailConnector, parse: Parser,
-        sealer: Sealer | None = None, *, transports: Transports | None = None, index: SendIndex | None = None,
+        sealer: Sealer | None = None, calendar_connector: CalendarConnector | None = None, *,
+        transports: Transports | None = None, index: SendIndex | None = None,
         templates: Templates | None = None, clock: Clock | None = None,
     ) -> Services:  # fmt: skip
         erasure = Erasure(app, sealer, keystore)
@@ -47,4 +61,12 @@ class Services:
             records=Records(app),
             erasure=erasure,
             sending=Sending(app, index or NoOutbox(), templates or NoTemplates(), clock or SystemClock()),
+            calendars=Calendars(app, keystore, calendar_connector or _NoCalendars()),
         )
+
+
+class _NoCalendars:
+    """No calendar connector chosen (a test's services): connecting one is refused."""
+
+    def connect(self, connection: object, secret: object) -> CalendarServer:
+        raise CalendarServerError("calendars are not available in this deployment")

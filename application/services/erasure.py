@@ -11,6 +11,7 @@ from application.app import MailTrail
 from application.errors import ConflictError
 from application.ports import KeyStore, Sealer
 from domain.authority import require_owner_or_admin
+from domain.calendar import Calendar
 from domain.mailbox import Mailbox
 from domain.workspace import Workspace
 
@@ -50,6 +51,33 @@ class Erasure:
         if not held:
             mailbox.erase()
         return self.save_erasing([] if held else [mailbox], workspace, mailbox)
+
+    def remove_calendar(self, workspace_id: str, calendar_id: str, actor_id: str) -> int:
+        """Its owner or an admin: its meetings are retracted from every view and, unless a legal
+        hold keeps them, their content is erased with the calendar's data key; the password goes."""
+        for attempt in range(REMOVAL_ATTEMPTS):
+            try:
+                calendar = self.app.load(Calendar, calendar_id, workspace_id)
+                workspace = self.app.load(Workspace, workspace_id)
+                require_owner_or_admin(
+                    workspace,
+                    calendar.owner_id,
+                    actor_id,
+                    "only the calendar's owner or an admin can remove it",
+                )
+                calendar.remove(held=workspace.legal_hold)
+                if not workspace.legal_hold:
+                    calendar.erase()
+                position = self.app.save_all(calendar)
+            except ConflictError:
+                if attempt == REMOVAL_ATTEMPTS - 1:
+                    raise
+                continue
+            if calendar.erased:
+                self.destroy_keys([calendar_id])
+            self.keystore.delete(calendar_id)
+            return position
+        raise AssertionError("unreachable")
 
     def save_erasing(self, erased: list[Mailbox], *aggregates: Aggregate) -> int:
         """Save, then destroy the data keys of `erased` (replayable if interrupted: the

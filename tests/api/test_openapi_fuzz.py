@@ -5,7 +5,7 @@ and positive cases whose ids exist (an email, a mailbox, a person, a share…) s
 handlers behind the 404s run too. The tests then judge the recorded exchanges: no 5xx
 ever; errors are application/problem+json carrying their status and are declared so
 in the OpenAPI document; success bodies conform to the schema declared for them.
-SQLite only; no network (IMAP hosts are refused before any connection is tried)."""
+SQLite only; no network (IMAP and CalDAV hosts are refused before any connection is tried)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -138,6 +139,7 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
         )
     assert hook.status_code == spare_hook.status_code == 201, hook.text
     threads = client.get("/threads", headers=headers).json()["items"]
+    calendar, spare_calendar, meeting = _calendars(ws)
     return Demo(
         headers,
         {
@@ -156,8 +158,45 @@ def build_demo(client: TestClient, runtime: Runtime) -> Demo:
             "spare_webhook_id": [spare_hook.json()["id"]],
             "thread_id": [t["id"] for t in threads],
             "attachment_id": ["0"],
+            "calendar_id": [calendar],
+            "spare_calendar_id": [spare_calendar],
+            "meeting_id": [meeting],
         },
     )
+
+
+def _calendars(ws: Any) -> tuple[str, str, str]:
+    """Two calendars of Bob's with a meeting, recorded as a sync records them (no CalDAV server
+    is reachable here: hosts are refused)."""
+    from adapters.ical import parse_calendar
+    from application.calendar_recorder import CalendarRecorder
+    from application.ports import CalendarResource
+    from domain.calendar import Calendar
+
+    app = ws.runtime.app
+    ids = []
+    for name in ("work", "spare"):
+        calendar = Calendar(workspace_id=ws.id, owner_id=ws.admin.id, provider="caldav",
+                            connection={"url": f"https://dav.example.com/{name}/", "username": "bob"})  # fmt: skip
+        app.save_all(calendar)
+        ids.append(str(calendar.id))
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:fuzz-1\r\nDTSTART:20260105T100000Z\r\n"
+        "DTEND:20260105T110000Z\r\nSUMMARY:Demo\r\nORGANIZER:mailto:bob@acme.com\r\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:pat@initech.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (meeting,) = parse_calendar(ics, (datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)))
+    position = 0
+    for calendar_id in ids:
+        batch = CalendarRecorder(app, calendar_id).record(
+            "/c/", [CalendarResource("k/1", [meeting])], [], None
+        )
+        position = batch.position
+    ws.runtime.wait_for(position)
+    people = ws.client.get("/people", headers=ws.admin.headers).json()["items"]
+    person = next(p for p in people if "pat@initech.com" in p["emails"])
+    found = ws.client.get(f"/people/{person['id']}/meetings", headers=ws.admin.headers).json()["items"]
+    return ids[0], ids[1], found[0]["id"]
 
 
 def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
@@ -174,6 +213,8 @@ def case_strategies(operation: Any, demo: Demo) -> list[tuple[str, Any]]:
             pool = demo.ids["spare_mailbox_id"]  # removing the spare keeps the demo mail for the other cases
         if parameter.name == "webhook_id" and operation.method.upper() == "DELETE":
             pool = demo.ids["spare_webhook_id"]  # likewise: the other webhook stays for the reads
+        if parameter.name == "calendar_id" and operation.method.upper() == "DELETE":
+            pool = demo.ids["spare_calendar_id"]  # and the spare calendar, its meeting
         if pool:
             real[parameter.name] = st.sampled_from(pool)
     query = {}
@@ -200,6 +241,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     """One fuzzing pass over every operation; the exchanges are judged by the tests below."""
     patch = pytest.MonkeyPatch()
     patch.setattr("adapters.outbound.check_host", refuse_host)
+    patch.setattr("adapters.caldav_calendar.check_host", refuse_host)  # nor CalDAV hosts
     runtime = Runtime.open(Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"))
     try:
         with TestClient(create_app(runtime=runtime)) as client:
