@@ -189,6 +189,8 @@ class Runtime:
         if self._delivery_thread is not None:
             self._delivery_thread.join(timeout=5)
         self.delivery.close()
+        for syncs in (self.background, self.calendar_background):  # passes under way use the stores
+            syncs.wait(timeout=10)
         self.views.wakeups.close()
         self.views.lock.close()
         self.app.close()

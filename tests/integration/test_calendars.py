@@ -414,7 +414,8 @@ def test_mailtrail_sync_and_worker_cover_calendars(radicale: RadicaleServer, bob
             workspace_id, member_id, "caldav", radicale.url, bob, radicale.users[bob]
         ).id
     finally:
-        runtime.close()
+        runtime.close()  # after the first pass that connecting started
+    radicale.put(bob, name, event("cli-1b", *_at(-2), attendees=[("ned@outside.com", "ACCEPTED")]))
     env = {**os.environ, "MAILTRAIL_DATABASE_URL": url, "MAILTRAIL_ALLOW_PRIVATE_HOSTS": "1"}
     env.pop("MAILTRAIL_MASTER_KEY", None)
     mailtrail = str(Path(sys.executable).with_name("mailtrail"))
