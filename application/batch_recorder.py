@@ -16,7 +16,7 @@ from application.app import MailTrail
 from application.companies import new_companies
 from application.errors import ConflictError
 from application.ports import Item, Rejected
-from domain.fates import NO_RECORDS, REJECTED, lookup_text
+from domain.fates import NO_RECORDS, REJECTED, entry_text, lookup_text
 from domain.filtering import BLOCKLISTED, screen
 from domain.mailbox import Mailbox
 from domain.message import Address, Bounce, ParsedMessage
@@ -132,7 +132,7 @@ class BatchRecorder:
             skip = screen(everyone, internal, exclusions, mailbox.blocklist, unparsed_participants(item))
             if skip is not None:
                 reason, entry = skip
-                fate(_lookup_text(item), reason, entry)
+                fate(_lookup_text(item), reason, self.app.fate_hash(entry_text(entry)) if entry else "")
                 result.reasons[copy_id] = reason
                 result.skipped[reason] += 1
                 skipped_keys.setdefault(reason, set()).add(skip_key(copy_id))

@@ -2,8 +2,8 @@
 
 A skipped or rejected message leaves nothing in the views but a content-free fate: a keyed
 hash of what identifies it (its Message-ID, or for a message without one its sender and date),
-the reason and, where a rule decided, the entry that matched (a blocklist or exclusion entry:
-the mailbox's or workspace's own settings, never a participant). The key lives outside the
+the reason and, where a rule decided, the keyed hash of the entry that matched (a blocklist or
+exclusion entry, which may be an address: the fate keeps none). The key lives outside the
 log (the composition root derives it from the master key), so the log alone cannot confirm a
 guessed Message-ID."""
 
@@ -32,6 +32,13 @@ def minute_of(at: datetime) -> str:
     """The UTC minute of a time (one without an offset is taken as UTC)."""
     utc = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M")
+
+
+def entry_text(entry: str) -> str:
+    """What the keyed hash of a rule's entry is taken over: a blocklist or exclusion entry may be
+    an address, and a fate keeps no address, only this hash (the entry is found again among the
+    mailbox's and workspace's settings when it is asked about)."""
+    return f"entry:{entry}"
 
 
 def bare_message_id(message_id: str | None) -> str:

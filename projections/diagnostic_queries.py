@@ -6,13 +6,23 @@ reason and the entry that matched), rejected (the defect), or never seen by a sy
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from domain.fates import entry_text
 from domain.visibility import Viewer
-from projections.tables import audit_log, email_copies, email_participants, emails, mailboxes, message_fates
+from projections.tables import (
+    audit_log,
+    email_copies,
+    email_participants,
+    emails,
+    mailboxes,
+    message_fates,
+    workspaces,
+)
 from projections.tables import mailbox_months as mailbox_months_table
 
 SKIPPED = "skipped"
@@ -32,11 +42,13 @@ def fates_of(
     fate_hash: str,
     message_id: str = "",
     sender: tuple[str, datetime, str | None] | None = None,
+    keyed: Callable[[str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """Per mailbox the caller may see (a member their own, an admin or auditor every one), the
     message's fate there. It is found by `message_id` (bare), or by `sender` (from address, the
     minute it was sent, optionally a recipient) for a message without one; skips and rejections
-    by `fate_hash`, the keyed hash they were filed under."""
+    by `fate_hash`, the keyed hash they were filed under. `keyed` is that hash: the entry a skip
+    names is found again by it among the mailbox's blocklist and the workspace's exclusions."""
     boxes = select(mailboxes).where(mailboxes.c.workspace_id == viewer.workspace_id)
     if not (viewer.is_admin or viewer.is_auditor):
         boxes = boxes.where(mailboxes.c.owner_id == viewer.member_id)
@@ -60,9 +72,20 @@ def fates_of(
     ):
         fates.setdefault(row.mailbox_id, []).append(row)
     events = _events(conn, viewer.workspace_id, copies, fates, mailbox_rows)
-    return [
+    exclusions = conn.execute(
+        select(workspaces.c.exclusions).where(workspaces.c.id == viewer.workspace_id)
+    ).scalar()
+    found = [
         _fate(box, copies.get(box.id, []), fates.get(box.id, []), events) for box in mailbox_rows.values()
     ]
+    for box, answer in zip(mailbox_rows.values(), found, strict=True):
+        if answer["fate"] == SKIPPED and answer["entry"]:
+            settings = [*box.blocklist, *box.blocklist_at, *(exclusions or [])]
+            answer["entry"] = next(
+                (e for e in settings if keyed is not None and keyed(entry_text(e)) == answer["entry"]),
+                "(an entry since removed)",
+            )
+    return found
 
 
 def _emails(

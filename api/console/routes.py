@@ -250,7 +250,9 @@ def diagnostics(
     found = None
     if bare:
         with runtime.engine.connect() as conn:
-            found = fates_of(conn, viewer, runtime.app.fate_hash(f"id:{bare}"), bare)
+            found = fates_of(
+                conn, viewer, runtime.app.fate_hash(f"id:{bare}"), bare, keyed=runtime.app.fate_hash
+            )
     return _page(request, runtime, "diagnostics.html", message_id=message_id, fates=found)
 
 

@@ -49,5 +49,5 @@ def message_diagnostics(
     else:
         raise RuleViolationError("give message_id, or from and date for a message without one")
     with runtime.engine.connect() as conn:
-        mailboxes = fates_of(conn, viewer, runtime.app.fate_hash(text), bare, found_by)
+        mailboxes = fates_of(conn, viewer, runtime.app.fate_hash(text), bare, found_by, runtime.app.fate_hash)
     return {"message_id": bare or None, "mailboxes": mailboxes}

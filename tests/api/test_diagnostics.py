@@ -10,9 +10,11 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from domain.message import MAX_MESSAGE_BYTES
 from projections.record_queries import sync_progress
+from projections.tables import message_fates
 from tests.support.dsl import Member, Workspace, assert_problem
 from tests.support.messages import message
 
@@ -244,3 +246,21 @@ def test_the_console_shows_each_fate_as_the_api_does(
         assert page.status_code == 200
         rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"fate\">([^<]*)</td>", page.text)
         assert dict(rows) == {address: box["fate"] for address, box in by_api.items()}, local
+
+
+def test_a_skip_by_an_address_entry_keeps_no_address_and_names_the_entry_while_it_is_set(
+    acme: Workspace, team: tuple[Member, str, Member, str]
+) -> None:
+    alice, alice_box, _, _ = team
+    path = f"/mailboxes/{alice_box}/blocklist"
+    assert acme.client.post(path, json={"entry": "joe@globex.com"}, headers=alice.headers).status_code == 200
+    upload(acme, alice, alice_box, message("joe@globex.com", "alice@acme.com", message_id="<j1@globex.com>"))
+    box = fates(acme, alice, message_id="j1@globex.com")["alice@acme.com"]
+    assert (box["fate"], box["reason"], box["entry"]) == ("skipped", "blocklisted", "joe@globex.com")
+    with acme.runtime.engine.connect() as conn:
+        kept = conn.execute(select(message_fates)).all()
+    assert kept and "joe@globex.com" not in repr(kept) and "globex" not in repr(kept)
+    response = acme.client.request("DELETE", path, json={"entry": "joe@globex.com"}, headers=alice.headers)
+    assert response.status_code == 200, response.text
+    box = fates(acme, alice, message_id="j1@globex.com")["alice@acme.com"]
+    assert (box["fate"], box["entry"]) == ("skipped", "(an entry since removed)")
