@@ -25,8 +25,15 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from application.app import MailTrail
-from application.errors import RECONNECT_NEEDED, ConflictError, ReconnectNeeded, RuleViolationError
-from application.imap_sync import CursorMovedError, FolderReport, SyncReport, _GuardedRecorder, copy_id_of
+from application.errors import RECONNECT_NEEDED, ReconnectNeeded, RuleViolationError
+from application.imap_sync import (
+    CursorMovedError,
+    FolderReport,
+    SyncReport,
+    _GuardedRecorder,
+    copy_id_of,
+    finish_pass,
+)
 from application.ports import (
     DeltaPage,
     DeltaResetError,
@@ -117,20 +124,7 @@ class GraphSync:
         return self._finish(report, ACTIVE, f"Microsoft 365 unreachable, will retry: {failure}")
 
     def _finish(self, report: SyncReport, status: str, reason: str) -> SyncReport:
-        report.position = self.app.position()
-        for _ in range(3):
-            mailbox = self.app.load(Mailbox, report.mailbox_id)
-            if mailbox.status in (REMOVED, DISCONNECTED):
-                status, reason = mailbox.status, mailbox.status_reason
-                break
-            mailbox.set_status(status, reason)
-            try:
-                report.position = self.app.save_all(mailbox)
-                break
-            except ConflictError:
-                continue
-        report.status, report.reason = status, reason
-        return report
+        return finish_pass(self.app, report, status, reason)
 
     def _pass(self, api: MailApi, mailbox_id: str, report: SyncReport) -> None:
         seen: Counter[UUID] = Counter()

@@ -249,20 +249,7 @@ class ImapSync:
         return self._finish(report, ACTIVE, f"server unreachable, will retry: {failure}")
 
     def _finish(self, report: SyncReport, status: str, reason: str) -> SyncReport:
-        report.position = self.app.position()
-        for _ in range(3):
-            mailbox = self.app.load(Mailbox, report.mailbox_id)
-            if mailbox.status in (REMOVED, DISCONNECTED):
-                status, reason = mailbox.status, mailbox.status_reason
-                break
-            mailbox.set_status(status, reason)
-            try:
-                report.position = self.app.save_all(mailbox)
-                break
-            except ConflictError:
-                continue
-        report.status, report.reason = status, reason
-        return report
+        return finish_pass(self.app, report, status, reason)
 
     def _pass(self, server: MailServer, mailbox_id: str, report: SyncReport) -> None:
         mailbox = self.app.load(Mailbox, mailbox_id)
@@ -361,3 +348,22 @@ def with_provider_ids(fetched: Fetched) -> Item:
         return item
     thread = str(fetched.gm_thrid) if fetched.gm_thrid is not None else None
     return replace(item, provider_id=str(fetched.gm_msgid), provider_thread=thread)
+
+
+def finish_pass(app: MailTrail, report: SyncReport, status: str, reason: str) -> SyncReport:
+    """A pass's end on its mailbox: the status it leaves (unless the mailbox was removed or
+    disconnected meanwhile, whose status stands), saved again on a concurrent change."""
+    report.position = app.position()
+    for _ in range(3):
+        mailbox = app.load(Mailbox, report.mailbox_id)
+        if mailbox.status in (REMOVED, DISCONNECTED):
+            status, reason = mailbox.status, mailbox.status_reason
+            break
+        mailbox.set_status(status, reason)
+        try:
+            report.position = app.save_all(mailbox)
+            break
+        except ConflictError:
+            continue
+    report.status, report.reason = status, reason
+    return report
