@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.app import MailTrail
-from application.companies import new_companies
+from application.companies import add_person
 from application.errors import ConflictError
 from application.ports import Item, Rejected
 from domain.fates import NO_RECORDS, REJECTED, entry_text, lookup_text
@@ -21,7 +21,7 @@ from domain.filtering import BLOCKLISTED, screen
 from domain.mailbox import Mailbox
 from domain.message import Address, Bounce, ParsedMessage
 from domain.participants import direction, participants, unparsed_participants
-from domain.person import AddressClaim, Person
+from domain.person import AddressClaim
 from domain.records import BATCH_RECORD_LIMIT, TOO_MANY_PARTICIPANTS, is_role_address, people_to_create
 from domain.send import Send, send_id_from_message_id
 from domain.synced_message import SyncedMessage, copy_id_for, email_id_for, email_identity, legacy_copy_id_for
@@ -181,7 +181,9 @@ class BatchRecorder:
                     cut = True
                     break
                 origin = {"rule": rule, "copy_id": str(copy_id), "mailbox_id": self.mailbox_id}
-                if self._add_person(records, workspace_id, address, _name_of(item, address), origin):
+                if add_person(
+                    self.app, records, self.known, workspace_id, address, _name_of(item, address), origin
+                ):
                     budget -= 1
             if cut:
                 result.skipped[BATCH_RECORD_LIMIT] += 1
@@ -221,30 +223,6 @@ class BatchRecorder:
         """This mailbox already holds the copy under the id identity version 1 gave it."""
         legacy = legacy_copy_id_for(self.mailbox_id, item)
         return legacy is not None and (legacy in self.known or self.app.exists(legacy))
-
-    def _add_person(
-        self,
-        records: dict[UUID, Aggregate],
-        workspace_id: str,
-        address: str,
-        name: str,
-        origin: dict[str, Any],
-    ) -> bool:
-        """Add a new person for `address` unless one exists; True when one was added."""
-        claim_id = AddressClaim.create_id(workspace_id, address)
-        if claim_id in records or claim_id in self.known:
-            return False
-        if self.app.exists(claim_id):
-            self.known.add(claim_id)
-            return False
-        person = Person(workspace_id=workspace_id, name=name, addresses=[address], origin=origin)
-        records[claim_id] = AddressClaim(workspace_id=workspace_id, address=address, person_id=str(person.id))
-        records[person.id] = person
-        for company in new_companies(self.app, workspace_id, [address], origin, self.known):
-            if company.id not in records:
-                records[company.id] = company
-                self.known.add(company.id)
-        return True
 
 
 def _pairs(addresses: tuple[Address, ...]) -> list[list[str]]:

@@ -13,13 +13,12 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.app import MailTrail
-from application.companies import new_companies
+from application.companies import add_person
 from application.errors import ConflictError
 from application.ports import CalendarResource
 from domain.calendar import DELETED, Calendar, MeetingCopy, copy_id_for
 from domain.mailbox import Mailbox
 from domain.meeting import ParsedMeeting, meeting_id_for, meeting_skip_reason, people_to_create, response_of
-from domain.person import AddressClaim, Person
 from domain.values import RecordPolicy
 from domain.workspace import Workspace
 
@@ -159,7 +158,7 @@ class CalendarRecorder:
                 now.append(str(copy_id))
                 for address, name, rule in people_to_create(meeting, response, policy, internal, exclusions):
                     origin = {"rule": rule, "calendar_id": self.calendar_id}
-                    self._add_person(records, workspace_id, address, name, origin)
+                    add_person(self.app, records, self.known, workspace_id, address, name, origin)
             for copy_id_text in sorted(before - set(now)):  # an occurrence no longer in the series
                 copy = self._copy(copies, UUID(copy_id_text))
                 if copy is not None and copy.retract(DELETED):
@@ -177,25 +176,3 @@ class CalendarRecorder:
         batch.rejected = len(rejected)
         calendar.record_batch(collection, cursor, batch.synced, skipped, rejected, held, gone)
         return batch, [*(copies[c] for c in sorted(changed)), *records.values()]
-
-    def _add_person(
-        self,
-        records: dict[UUID, Aggregate],
-        workspace_id: str,
-        address: str,
-        name: str,
-        origin: dict[str, Any],
-    ) -> None:
-        claim_id = AddressClaim.create_id(workspace_id, address)
-        if claim_id in records or claim_id in self.known:
-            return
-        if self.app.exists(claim_id):
-            self.known.add(claim_id)
-            return
-        person = Person(workspace_id=workspace_id, name=name, addresses=[address], origin=origin)
-        records[claim_id] = AddressClaim(workspace_id=workspace_id, address=address, person_id=str(person.id))
-        records[person.id] = person
-        for company in new_companies(self.app, workspace_id, [address], origin, self.known):
-            if company.id not in records:
-                records[company.id] = company
-                self.known.add(company.id)
