@@ -297,12 +297,10 @@ def serving(
                 proc.wait()
 
 
-def endpoints(
-    base: str, headers: dict[str, str], manifest: dict[str, Any], deep: int
-) -> dict[str, dict[str, Any]]:
-    """Each benchmarked path, fetched once (status and time of one request); deep pages by cursor."""
+def benchmarked_paths(manifest: dict[str, Any]) -> dict[str, str]:
+    """The first pages and records every run measures (deep pages are found from these)."""
     person, company, lead = manifest["person_id"], manifest["company_id"], manifest["lead_id"]
-    paths = {
+    return {
         "people": f"/people?limit={LIMIT}",
         "companies": f"/companies?limit={LIMIT}",
         "emails": f"/emails?limit={LIMIT}",
@@ -314,6 +312,13 @@ def endpoints(
         "people_by_strength": f"/people?limit={LIMIT}&sort=strength",
         "people_by_last_interaction": f"/people?limit={LIMIT}&sort=last_interaction",
     }
+
+
+def endpoints(
+    base: str, headers: dict[str, str], manifest: dict[str, Any], deep: int
+) -> dict[str, dict[str, Any]]:
+    """Each benchmarked path, fetched once (status and time of one request); deep pages by cursor."""
+    paths = benchmarked_paths(manifest)
     found: dict[str, dict[str, Any]] = {}
     with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
         for name, path in list(paths.items()):

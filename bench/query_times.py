@@ -26,23 +26,7 @@ from sqlalchemy import event
 from adapters.settings import Settings
 from api.main import create_app
 from bench.api_store import load_manifest
-from bench.bench_api import LIMIT
-
-
-def paths(manifest: dict[str, Any]) -> dict[str, str]:
-    person, company, lead = manifest["person_id"], manifest["company_id"], manifest["lead_id"]
-    return {
-        "people": f"/people?limit={LIMIT}",
-        "companies": f"/companies?limit={LIMIT}",
-        "emails": f"/emails?limit={LIMIT}",
-        "person_emails": f"/people/{person}/emails?limit={LIMIT}",
-        "company_emails": f"/companies/{company}/emails?limit={LIMIT}",
-        "lead_emails": f"/leads/{lead}/emails?limit={LIMIT}",
-        "person": f"/people/{person}",
-        "person_intelligence": f"/people/{person}/intelligence",
-        "people_by_strength": f"/people?limit={LIMIT}&sort=strength",
-        "people_by_last_interaction": f"/people?limit={LIMIT}&sort=last_interaction",
-    }
+from bench.bench_api import benchmarked_paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                     print("       ", line, file=sys.stderr)
 
         headers = {"Authorization": f"Bearer {manifest['token']}"}
-        for name, path in paths(manifest).items():
+        for name, path in benchmarked_paths(manifest).items():
             if only and name not in only:
                 continue
             times = []
