@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, update
 
-from domain.strength import Totals, judge, utc
+from domain.strength import judge, utc
 from domain.visibility import Viewer
 from projections.email_queries import visible_email_ids
-from projections.summaries import OWN, PUBLIC, stamp, window_start
+from projections.summaries import OWN, PUBLIC, kept_totals, stamp, window_start
 from projections.tables import (
     companies,
     person_addresses,
@@ -94,16 +94,7 @@ def rescore(w: ViewWriter, workspace_id: str, as_of: datetime | None) -> None:
             0.0
             if as_of is None
             else judge(
-                Totals(
-                    r.s_sent,
-                    r.s_received,
-                    r.s_mass,
-                    r.n_sent,
-                    r.n_received,
-                    r.n_mass,
-                    r.n_direct_sent,
-                    r.n_direct_received,
-                ),
+                kept_totals(r),
                 days,
                 as_of,
             ).score

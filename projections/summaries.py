@@ -150,6 +150,20 @@ def variants(touches: Iterable[tuple[str, Touch]]) -> dict[tuple[str, str], set[
 NO_TOTALS = Totals(0.0, 0.0, 0.0, 0, 0, 0, 0, 0)
 
 
+def kept_totals(r: Any) -> Totals:
+    """The figures a `record_members` row keeps, as the strength formula takes them."""
+    return Totals(
+        r.s_sent,
+        r.s_received,
+        r.s_mass,
+        r.n_sent,
+        r.n_received,
+        r.n_mass,
+        r.n_direct_sent,
+        r.n_direct_received,
+    )
+
+
 def member_of(touches: set[Touch], strength: bool = True) -> Member:
     """A member's figures; without `strength` (a company's rows: its grades are its people's)
     the strength totals and days are left empty."""

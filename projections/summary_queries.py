@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, or_, select
 
-from domain.strength import Strength, Totals, constants, judge
+from domain.strength import Strength, constants, judge
 from domain.visibility import Viewer
 from projections.strength_views import kept_as_of
-from projections.summaries import OWN, PUBLIC
+from projections.summaries import OWN, PUBLIC, kept_totals
 from projections.tables import companies, members, person_addresses, record_members, record_summaries
 
 SortKey = tuple[Any, ...]  # (value, created_at, id): a time ('' for none) or a score
@@ -149,16 +149,7 @@ def _activity(r: Any, name: str) -> dict[str, Any]:
 
 def _graded(r: Any, name: str, as_of: datetime) -> dict[str, Any]:
     strength = judge(
-        Totals(
-            r.s_sent,
-            r.s_received,
-            r.s_mass,
-            r.n_sent,
-            r.n_received,
-            r.n_mass,
-            r.n_direct_sent,
-            r.n_direct_received,
-        ),
+        kept_totals(r),
         r.window_days,
         as_of,
     )
