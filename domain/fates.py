@@ -22,16 +22,22 @@ def lookup_text(
     brackets, else its sender and the minute it was sent; None when neither is known."""
     bare = bare_message_id(message_id)
     if bare:
-        return f"id:{bare}"
+        return message_text(bare)
     if from_address and sent_at is not None:
-        return f"from:{from_address.lower()}|at:{minute_of(sent_at)}"
+        return sender_text(from_address, sent_at)
     return None
 
 
-def minute_of(at: datetime) -> str:
-    """The UTC minute of a time (one without an offset is taken as UTC)."""
-    utc = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M")
+def message_text(bare_id: str) -> str:
+    """The lookup text of a message by its (bare) Message-ID."""
+    return f"id:{bare_id}"
+
+
+def sender_text(from_address: str, sent_at: datetime) -> str:
+    """The lookup text of a message without a Message-ID: its sender and the UTC minute it was
+    sent (a time without an offset is taken as UTC)."""
+    utc = sent_at.replace(tzinfo=UTC) if sent_at.tzinfo is None else sent_at.astimezone(UTC)
+    return f"from:{from_address.lower()}|at:{utc.strftime('%Y-%m-%dT%H:%M')}"
 
 
 def entry_text(entry: str) -> str:

@@ -23,7 +23,7 @@ from api.errors import AuthError
 from api.replay import fresh_views, replay_digests, resolve_until
 from application.errors import NotFoundError, RuleViolationError
 from domain.errors import ForbiddenError
-from domain.fates import bare_message_id
+from domain.fates import bare_message_id, message_text
 from domain.visibility import Viewer
 from projections.audit_queries import explain, log_page
 from projections.compliance import privacy_report
@@ -251,7 +251,7 @@ def diagnostics(
     if bare:
         with runtime.engine.connect() as conn:
             found = fates_of(
-                conn, viewer, runtime.app.fate_hash(f"id:{bare}"), bare, keyed=runtime.app.fate_hash
+                conn, viewer, runtime.app.fate_hash(message_text(bare)), bare, keyed=runtime.app.fate_hash
             )
     return _page(request, runtime, "diagnostics.html", message_id=message_id, fates=found)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import RuntimeDep, ViewerDep
 from application.errors import RuleViolationError
-from domain.fates import bare_message_id, minute_of
+from domain.fates import bare_message_id, message_text, sender_text
 from domain.values import normalize_address
 from projections.diagnostic_queries import fates_of
 
@@ -36,7 +36,7 @@ def message_diagnostics(
     bare = bare_message_id(message_id)
     found_by: tuple[str, datetime, str | None] | None = None
     if bare:
-        text = f"id:{bare}"
+        text = message_text(bare)
     elif sender and date is not None:
         if date.tzinfo is None:
             raise RuleViolationError("date needs its offset, e.g. 2025-06-01T12:00:00+02:00")
@@ -44,7 +44,7 @@ def message_diagnostics(
         if address is None:
             raise RuleViolationError(f"from is not an address: {sender!r}")
         recipient = normalize_address(to) if to else None
-        text = f"from:{address}|at:{minute_of(date)}"
+        text = sender_text(address, date)
         found_by = (address, date, recipient)
     else:
         raise RuleViolationError("give message_id, or from and date for a message without one")

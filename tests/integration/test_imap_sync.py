@@ -12,6 +12,7 @@ from adapters.settings import Settings
 from api.replay import replay_digests
 from api.runtime import Runtime
 from application.imap_worker import ImapWorker
+from domain.fates import message_text
 from domain.mailbox import Mailbox
 from domain.visibility import Viewer
 from projections.diagnostic_queries import fates_of
@@ -326,7 +327,7 @@ def test_diagnostics_say_a_message_expunged_on_the_server_was_retracted_and_by_w
             fates_of(
                 conn,
                 viewer,
-                account.runtime.app.fate_hash(f"id:deal-{n}@example.org"),
+                account.runtime.app.fate_hash(message_text(f"deal-{n}@example.org")),
                 f"deal-{n}@example.org",
             )
             for n in range(2)
